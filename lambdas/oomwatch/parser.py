@@ -1,24 +1,926 @@
-"""Placeholder: replaced by the real parser."""
+"""Reassemble kernel OOM reports from log lines and turn each kill into one event.
 
-from collections.abc import Iterable
-from typing import Any
+Lines are fed one at a time, possibly from many hosts and streams mixed together; each (stream, host) keeps its
+own report state, so reports never mix. A report opens at ``invoked oom-killer`` and collects the lines the kernel
+prints until ``Killed process``; the ``oom_reaper`` line may come later. When the header is missing (rate-limited
+``dump_header``, a grep, an excerpt) a context line or the kill itself opens a report of its own, and whatever the
+report does not show stays null. Nothing here raises on any input.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from oomwatch import cgroup as cg
+from oomwatch import kernel as k
+from oomwatch import userspace as us
+from oomwatch.transport import Record, clean, parse_line
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+SCHEMA_VERSION = 1
+REPORT_GAP_S = 60.0  # a report line further than this from the previous one starts a new report
+UNIT_WINDOW_S = 120.0  # systemd names the unit of a kill within this time
+MAX_REPORT_LINES = 4000  # lines kept per report while it is open (the task table of a big host)
+EVENT_LINES = 60  # raw lines carried in an event
+LINE_CAP = 1024  # characters per raw line in an event
+TOP_N = 5
+_DEDUP_KEEP = 4096
+_RECENT_KILLS = 64
+
+# What a line is to a report. Context kinds come before the kill; a context line seen after a kill belongs to
+# the next report (whose header we did not see).
+_CONTEXT = frozenset(
+    {
+        "cpuset",
+        "cpu",
+        "summary",
+        "task_in",
+        "usage",
+        "stats",
+        "tasks_state",
+        "table_header",
+        "row",
+        "kill_process",
+        "exiting",
+        "meminfo",
+        "no_killable",
+    }
+)
+
+
+class _Kill:
+    __slots__ = (
+        "record",
+        "fields",
+        "message",
+        "report",
+        "event_id",
+        "time_ms",
+        "index",
+        "reaped",
+        "reaper_line",
+        "units",
+        "stream",
+    )
+
+    def __init__(
+        self,
+        record: Record,
+        fields: dict[str, Any] | None,
+        message: str | None,
+        report: _Report,
+        event_id: str | None,
+        time_ms: int | None,
+        index: int,
+        reaped: bool | None = None,
+        reaper_line: str | None = None,
+        units: list[str] | None = None,
+        stream: str = "",
+    ) -> None:
+        self.record = record
+        self.fields = fields
+        self.message = message
+        self.report = report
+        self.event_id = event_id
+        self.time_ms = time_ms
+        self.index = index
+        self.reaped = reaped
+        self.reaper_line = reaper_line
+        self.units = list() if units is None else units
+        self.stream = stream
+
+
+class _Report:
+    __slots__ = (
+        "first_uptime",
+        "last_uptime",
+        "last_wall",
+        "lines",
+        "dropped_lines",
+        "trigger",
+        "summary",
+        "summary_text",
+        "task_in",
+        "usage",
+        "stats_path",
+        "message",
+        "selected",
+        "columns",
+        "table_seen",
+        "rows",
+        "kills",
+        "group",
+        "meminfo",
+        "warnings",
+    )
+
+    def __init__(
+        self,
+        first_uptime: float | None = None,
+        last_uptime: float | None = None,
+        last_wall: float | None = None,
+        lines: list[tuple[str, bool]] | None = None,
+        dropped_lines: int = 0,
+        trigger: dict[str, Any] | None = None,
+        summary: dict[str, Any] | None = None,
+        summary_text: str | None = None,
+        task_in: tuple[str, str] | None = None,
+        usage: dict[str, dict[str, int]] | None = None,
+        stats_path: str | None = None,
+        message: str | None = None,
+        selected: dict[str, Any] | None = None,
+        columns: list[str] | None = None,
+        table_seen: bool = False,
+        rows: dict[int, dict[str, Any]] | None = None,
+        kills: list[_Kill] | None = None,
+        group: str | None = None,
+        meminfo: bool = False,
+        warnings: list[str] | None = None,
+    ) -> None:
+        self.first_uptime = first_uptime
+        self.last_uptime = last_uptime
+        self.last_wall = last_wall
+        self.lines = list() if lines is None else lines
+        self.dropped_lines = dropped_lines
+        self.trigger = trigger
+        self.summary = summary
+        self.summary_text = summary_text
+        self.task_in = task_in
+        self.usage = dict() if usage is None else usage
+        self.stats_path = stats_path
+        self.message = message
+        self.selected = selected
+        self.columns = columns
+        self.table_seen = table_seen
+        self.rows = dict() if rows is None else rows
+        self.kills = list() if kills is None else kills
+        self.group = group
+        self.meminfo = meminfo
+        self.warnings = list() if warnings is None else warnings
+
+    def add_line(self, raw: str, key: bool) -> None:
+        if len(self.lines) < MAX_REPORT_LINES:
+            self.lines.append((raw.rstrip("\r\n"), key))
+        else:
+            self.dropped_lines += 1
+
+    def touch(self, rec: Record) -> None:
+        if rec.uptime is not None:
+            if self.first_uptime is None:
+                self.first_uptime = rec.uptime
+            self.last_uptime = rec.uptime
+        if rec.wall is not None:
+            self.last_wall = rec.wall
+
+    def stale_for(self, rec: Record) -> bool:
+        """True when rec is too far in time from this report's last line to belong to it."""
+        if rec.uptime is not None and self.last_uptime is not None:
+            return abs(rec.uptime - self.last_uptime) > REPORT_GAP_S
+        if rec.wall is not None and self.last_wall is not None:
+            return abs(rec.wall - self.last_wall) > REPORT_GAP_S
+        return False
+
+
+class _Userspace:
+    __slots__ = ("source", "record", "fields", "event_id", "time_ms", "index", "pids", "lines", "stream")
+
+    def __init__(
+        self,
+        source: str,
+        record: Record,
+        fields: dict[str, Any],
+        event_id: str | None,
+        time_ms: int | None,
+        index: int,
+        pids: list[int] | None = None,
+        lines: list[str] | None = None,
+        stream: str = "",
+    ) -> None:
+        self.source = source
+        self.record = record
+        self.fields = fields
+        self.event_id = event_id
+        self.time_ms = time_ms
+        self.index = index
+        self.pids = list() if pids is None else pids
+        self.lines = list() if lines is None else lines
+        self.stream = stream
+
+
+class _Stream:
+    __slots__ = ("report", "recent", "last_oomd", "last_earlyoom", "previous")
+
+    def __init__(
+        self,
+        report: _Report | None = None,
+        recent: deque[_Kill] | None = None,
+        last_oomd: _Userspace | None = None,
+        last_earlyoom: _Userspace | None = None,
+        previous: Record | None = None,
+    ) -> None:
+        self.report = report
+        self.recent = deque(maxlen=_RECENT_KILLS) if recent is None else recent
+        self.last_oomd = last_oomd
+        self.last_earlyoom = last_earlyoom
+        self.previous = previous
 
 
 class OomParser:
-    def __init__(self) -> None:
-        self._events: list[dict[str, Any]] = []
+    """Feed lines in log order; ``finish()`` returns one event per kill, in the order of the kill lines."""
 
-    def feed(
-        self, line: str, *, stream: str = "", time_ms: int | None = None, event_id: str | None = None
-    ) -> None:
-        return None
+    def __init__(self) -> None:
+        self._streams: dict[tuple[str, str], _Stream] = {}
+        self._last_record: dict[str, Record] = {}
+        self._kills: list[_Kill | _Userspace] = []
+        self._dedup: set[tuple[object, ...]] = set()
+        self._dedup_order: deque[tuple[object, ...]] = deque()
+        self._count = 0
+
+    def feed(self, line: str, *, stream: str = "", time_ms: int | None = None, event_id: str | None = None) -> None:
+        """Take one physical line. ``time_ms`` and ``event_id`` come from CloudWatch Logs when known."""
+        try:
+            records = parse_line(line, self._last_record.get(stream))
+        except Exception:
+            records = []
+        for rec in records:
+            self._last_record[stream] = rec
+            try:
+                self._record(rec, stream, time_ms, event_id)
+            except Exception as exc:
+                self._internal_error(rec, stream, time_ms, event_id, exc)
+
+    def feed_many(self, lines: Iterable[str], *, stream: str = "") -> None:
+        for line in lines:
+            self.feed(line, stream=stream)
 
     def finish(self) -> list[dict[str, Any]]:
-        return self._events
+        out: list[dict[str, Any]] = []
+        for item in self._kills:
+            try:
+                out.append(_userspace_event(item) if isinstance(item, _Userspace) else _kernel_event(item))
+            except Exception as exc:
+                out.append(_fallback_event(item.record, item.event_id, item.time_ms, f"internal error: {exc!r}"))
+        self._kills = []
+        return out
+
+    # -- routing ------------------------------------------------------------------------------------------
+
+    def _state(self, stream: str, rec: Record) -> _Stream:
+        key = (stream, rec.host or "")
+        st = self._streams.get(key)
+        if st is None:
+            st = self._streams[key] = _Stream()
+        return st
+
+    def _record(self, rec: Record, stream: str, time_ms: int | None, event_id: str | None) -> None:
+        st = self._state(stream, rec)
+        if rec.kernel:
+            self._kernel(st, rec, stream, time_ms, event_id)
+        else:
+            self._userland(st, rec, stream, time_ms, event_id)
+
+    def _internal_error(
+        self, rec: Record, stream: str, time_ms: int | None, event_id: str | None, exc: Exception
+    ) -> None:
+        if rec.kernel and "Killed process" in rec.text:
+            report = _Report(warnings=[f"internal error while parsing: {exc!r}"])
+            self._add_kill(_Kill(rec, None, None, report, event_id, time_ms, self._next()), stream)
+
+    def _next(self) -> int:
+        self._count += 1
+        return self._count
+
+    # -- kernel lines -------------------------------------------------------------------------------------
+
+    def _kernel(self, st: _Stream, rec: Record, stream: str, time_ms: int | None, event_id: str | None) -> None:
+        text = rec.text
+        kind, data = _classify(text)
+        report = st.report
+        if kind == "header":
+            st.report = report = _Report()
+            report.trigger = data
+            report.touch(rec)
+            report.add_line(rec.raw, True)
+            return
+        if kind == "pr_cont":
+            if report is not None and report.summary_text is not None and not report.kills:
+                report.summary_text += text.strip()
+                report.summary = k.parse_summary(report.summary_text)
+                report.add_line(rec.raw, True)
+                report.touch(rec)
+            return
+        if kind == "reaper":
+            pid = data["pid"]
+            for kill in reversed(st.recent):
+                if kill.fields and kill.fields.get("pid") == pid and kill.reaped is None:
+                    kill.reaped = data["reaped"]
+                    kill.reaper_line = rec.raw
+                    break
+            return
+        if kind == "killed":
+            self._killed(st, rec, data, stream, time_ms, event_id)
+            return
+        if kind == "group":
+            report = self._report_for(st, rec, "group")
+            report.group = data["path"]
+            report.add_line(rec.raw, True)
+            return
+        if kind in _CONTEXT:
+            report = self._report_for(st, rec, kind)
+            _apply_context(report, kind, data, text)
+            report.add_line(rec.raw, kind not in ("row",))
+            report.touch(rec)
+            return
+        # Any other kernel text (stack, Mem-Info body, registers) is kept while a report is being printed.
+        if report is not None and not report.kills and not report.stale_for(rec):
+            report.add_line(rec.raw, False)
+            report.touch(rec)
+
+    def _report_for(self, st: _Stream, rec: Record, kind: str) -> _Report:
+        report = st.report
+        if report is None or report.stale_for(rec) or (report.kills and kind in _CONTEXT):
+            st.report = report = _Report()
+        return report
+
+    def _killed(
+        self,
+        st: _Stream,
+        rec: Record,
+        data: dict[str, Any],
+        stream: str,
+        time_ms: int | None,
+        event_id: str | None,
+    ) -> None:
+        fields = k.parse_killed(data["rest"])
+        report = st.report
+        if report is None or report.stale_for(rec) or (report.kills and report.group is None):
+            st.report = report = _Report()
+        report.touch(rec)
+        report.add_line(rec.raw, True)
+        kill = _Kill(rec, fields, data["msg"], report, event_id, time_ms, self._next())
+        if fields is not None:
+            key = (
+                "k",
+                rec.host or stream,
+                fields["pid"],
+                fields["comm"],
+                fields["total_vm_kb"],
+                fields["anon_rss_kb"],
+            )
+            if self._seen(key):
+                return  # the same kill again: a memory.oom.group repeat, or kern.log and syslog in one stream
+        report.kills.append(kill)
+        st.recent.append(kill)
+        self._add_kill(kill, stream)
+
+    def _add_kill(self, kill: _Kill | _Userspace, stream: str) -> None:
+        kill.stream = stream
+        self._kills.append(kill)
+
+    def _seen(self, key: tuple[object, ...]) -> bool:
+        if key in self._dedup:
+            return True
+        self._dedup.add(key)
+        self._dedup_order.append(key)
+        if len(self._dedup_order) > _DEDUP_KEEP:
+            self._dedup.discard(self._dedup_order.popleft())
+        return False
+
+    # -- userland lines -----------------------------------------------------------------------------------
+
+    def _userland(self, st: _Stream, rec: Record, stream: str, time_ms: int | None, event_id: str | None) -> None:
+        ident = rec.ident or ""
+        text = rec.text
+        if ident in us.OOMD_IDENTS:
+            kill = us.oomd_kill(text)
+            if kill is not None:
+                item = _Userspace("systemd-oomd", rec, kill, event_id, time_ms, self._next(), lines=[rec.raw])
+                st.last_oomd = item
+                self._add_kill(item, stream)
+                return
+            attempt = us.oomd_attempt(text)
+            if attempt is not None:
+                last = st.last_oomd
+                if last is not None and _close(last.record, rec, 10.0):
+                    last.pids.append(attempt["pid"])
+                    last.lines.append(rec.raw)
+                    return
+                fields = {
+                    "cgroup": None,
+                    "reason": None,
+                    "comm": None,
+                    "pid": attempt["pid"],
+                    "signal": attempt["signal"],
+                }
+                item = _Userspace(
+                    "systemd-oomd",
+                    rec,
+                    fields,
+                    event_id,
+                    time_ms,
+                    self._next(),
+                    pids=[attempt["pid"]],
+                    lines=[rec.raw],
+                )
+                st.last_oomd = item
+                self._add_kill(item, stream)
+            return
+        if ident in us.EARLYOOM_IDENTS:
+            kill = us.earlyoom_kill(text)
+            if kill is None:
+                return
+            if self._seen(("e", rec.host or stream, kill["pid"], kill["comm"])):
+                # SIGTERM first, SIGKILL later for the same process: one kill.
+                last = st.last_earlyoom
+                if last is not None and last.fields.get("pid") == kill["pid"]:
+                    last.lines.append(rec.raw)
+                    last.fields["signal"] = kill["signal"]
+                return
+            item = _Userspace("earlyoom", rec, kill, event_id, time_ms, self._next(), lines=[rec.raw])
+            st.last_earlyoom = item
+            self._add_kill(item, stream)
+            return
+        if ident in us.SYSTEMD_IDENTS:
+            unit = us.unit_oom(text)
+            if unit is None:
+                return
+            for recent in reversed(st.recent):
+                if _close(recent.record, rec, UNIT_WINDOW_S):
+                    if unit not in recent.units:
+                        recent.units.append(unit)
+                    break
+
+
+def _close(a: Record, b: Record, seconds: float) -> bool:
+    if a.wall is not None and b.wall is not None:
+        return abs(a.wall - b.wall) <= seconds
+    if a.uptime is not None and b.uptime is not None:
+        return abs(a.uptime - b.uptime) <= seconds
+    return True
+
+
+def _classify(text: str) -> tuple[str, dict[str, Any]]:
+    """Which OOM-report line this kernel text is. Cheap substring tests guard each regex."""
+    if "Killed process" in text:
+        m = k.KILLED_ANY.match(text)
+        if m:
+            msg = m.group("msg")
+            return "killed", {"msg": msg, "rest": m.group("rest")}
+    if " invoked oom-killer" in text:
+        m = k.HEADER.match(text)
+        if m:
+            trig: dict[str, Any] = {
+                "comm": m.group("comm"),
+                "pid": None,
+                "gfp_mask": None,
+                "order": None,
+                "oom_score_adj": None,
+            }
+            f = k.HEADER_FIELDS.match(m.group("rest"))
+            if f:
+                trig.update(
+                    gfp_mask=f.group("gfp"),
+                    gfp_flags=f.group("flags"),
+                    order=int(f.group("order")),
+                    oom_score_adj=int(f.group("adj")) if f.group("adj") is not None else None,
+                )
+                if f.group("nodemask") is not None:
+                    trig["nodemask"] = f.group("nodemask")
+            return "header", trig
+    if text.startswith("oom_reaper:"):
+        m = k.REAPED.match(text)
+        if m:
+            return "reaper", {"pid": int(m.group("pid")), "reaped": True}
+        m = k.UNABLE_TO_REAP.match(text)
+        if m:
+            return "reaper", {"pid": int(m.group("pid")), "reaped": False}
+        return "other", {}
+    if text.startswith("oom-kill:"):
+        return "summary", {}
+    if text.startswith(","):
+        return "pr_cont", {}
+    if text.startswith("["):
+        row = k.TABLE_ROW.fullmatch(text.rstrip())
+        if row:
+            return "row", {}
+        if k.TABLE_HEADER.fullmatch(text.rstrip()):
+            return "table_header", {}
+    if "Kill process" in text:
+        m = k.KILL_PROCESS.match(text)
+        if m:
+            return "kill_process", {
+                "msg": m.group("msg"),
+                "pid": int(m.group("pid")),
+                "comm": m.group("comm"),
+            }
+    if " cpuset=" in text and " mems_allowed=" in text:
+        m = k.CPUSET.fullmatch(text)
+        if m:
+            return "cpuset", {"cpuset": m.group("cpuset")}
+    if text.startswith(("CPU:", "Pid:")):
+        m = k.CPU_LINE.match(text) or k.PID_LINE.match(text)
+        if m:
+            uid = m.groupdict().get("uid")
+            return "cpu", {
+                "pid": int(m.group("pid")),
+                "comm": m.group("comm"),
+                "uid": int(uid) if uid else None,
+            }
+    if text.startswith("Task in "):
+        m = k.TASK_IN.match(text)
+        if m:
+            return "task_in", {"task": m.group("task"), "oom": m.group("oom")}
+    if text.startswith("Memory limit reached of cgroup"):
+        m = k.LIMIT_REACHED.match(text)
+        if m:
+            return "task_in", {"task": None, "oom": m.group("oom")}
+    if ": usage " in text:
+        m = k.USAGE.match(text)
+        if m:
+            return "usage", {
+                "kind": m.group("kind"),
+                "usage_kb": int(m.group("usage")),
+                "limit_kb": int(m.group("limit")),
+            }
+    if text.startswith("Memory cgroup stats for"):
+        m = k.STATS.match(text)
+        return "stats", {"path": m.group("path") if m else None}
+    if text.startswith("Tasks state"):
+        return "tasks_state", {}
+    if text.startswith("Tasks in ") and "memory.oom.group" in text:
+        m = k.GROUP.match(text)
+        if m:
+            return "group", {"path": m.group("path")}
+    if "OOM victim" in text:
+        m = k.VICTIM_EXITING.match(text)
+        if m:
+            return "exiting", {"pid": int(m.group("pid")), "comm": m.group("comm")}
+    if text.startswith("Out of memory and no killable"):
+        return "no_killable", {}
+    if text.startswith("Mem-Info:"):
+        return "meminfo", {}
+    return "other", {}
+
+
+def _apply_context(report: _Report, kind: str, data: dict[str, Any], text: str) -> None:
+    if kind == "summary":
+        report.summary_text = text.strip()
+        report.summary = k.parse_summary(report.summary_text)
+    elif kind == "cpu":
+        trig = report.trigger
+        if trig is not None and trig.get("pid") is None:
+            comm = str(trig.get("comm") or "")
+            if comm[:15] == str(data["comm"]).strip()[:15] or not comm:
+                trig["pid"] = data["pid"]
+                if data.get("uid") is not None:
+                    trig["uid"] = data["uid"]
+    elif kind == "cpuset":
+        if report.trigger is not None:
+            report.trigger["cpuset"] = data["cpuset"]
+    elif kind == "task_in":
+        report.task_in = (data["task"], data["oom"])
+    elif kind == "usage":
+        report.usage[str(data["kind"])] = {"usage_kb": data["usage_kb"], "limit_kb": data["limit_kb"]}
+    elif kind == "stats":
+        report.stats_path = report.stats_path or data.get("path")
+    elif kind == "table_header":
+        report.columns = k.table_columns(text)
+        report.table_seen = True
+    elif kind == "tasks_state":
+        report.table_seen = True
+    elif kind == "row":
+        row = k.parse_row(text, report.columns)
+        if row is not None:
+            report.rows[int(row["pid"])] = row
+            report.table_seen = True
+    elif kind == "kill_process":
+        report.selected = {"pid": data["pid"], "comm": data["comm"]}
+        report.message = data["msg"] or report.message
+    elif kind == "exiting":
+        report.warnings.append(f"OOM victim {data['pid']} ({clean(str(data['comm']), 64)}) was already exiting")
+    elif kind == "meminfo":
+        report.meminfo = True
+    elif kind == "no_killable":
+        report.warnings.append("the kernel found no killable process")
+
+
+# -- events --------------------------------------------------------------------------------------------------
+
+
+def _time(rec: Record, time_ms: int | None) -> str | None:
+    if rec.timestamp:
+        return rec.timestamp
+    if time_ms is not None:
+        try:
+            dt = datetime.fromtimestamp(time_ms / 1000, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+        return dt.isoformat(timespec="milliseconds")
+    return None
+
+
+def _page_kb(report: _Report, fields: dict[str, Any] | None) -> int:
+    """Task-table values are pages: 4 kB unless the victim's row and kill line together say otherwise."""
+    if fields:
+        row = report.rows.get(int(fields["pid"]))
+        if row and row.get("total_vm"):
+            ratio = fields["total_vm_kb"] / max(int(row["total_vm"]), 1)
+            for size in (16, 64):
+                if abs(ratio - size) <= size * 0.1:
+                    return size
+    return 4
+
+
+def _constraint(report: _Report, message: str | None) -> str:
+    summary = report.summary or {}
+    raw = summary.get("constraint_raw")
+    if raw:
+        return k.CONSTRAINTS.get(str(raw), "unknown")
+    msg = message or report.message
+    if report.task_in or "memory" in report.usage or msg == k.MEMCG_MESSAGE:
+        return "memcg"
+    if msg in k.GLOBAL_MESSAGES or report.meminfo:
+        return "global"
+    return "unknown"
+
+
+def _event_lines(report: _Report, extra: list[str]) -> tuple[list[str], int]:
+    """Key lines always; other lines in order until the cap. Returns the lines and how many were left out."""
+    lines = report.lines
+    budget = EVENT_LINES - sum(1 for _, key in lines if key) - len(extra)
+    keep: list[str] = []
+    for raw, key in lines:
+        if key or budget > 0:
+            keep.append(clean(raw, LINE_CAP))
+            if not key:
+                budget -= 1
+    keep.extend(clean(x, LINE_CAP) for x in extra)
+    if len(keep) > EVENT_LINES * 2:
+        keep = keep[:EVENT_LINES] + keep[-EVENT_LINES:]
+    left_out = len(lines) + len(extra) + report.dropped_lines - len(keep)
+    return keep, max(left_out, 0)
+
+
+def _kernel_event(kill: _Kill) -> dict[str, Any]:
+    report, fields, rec = kill.report, kill.fields, kill.record
+    warnings = list(report.warnings)
+    page_kb = _page_kb(report, fields)
+    victim: dict[str, Any] = {
+        "pid": None,
+        "comm": None,
+        "uid": None,
+        "total_vm_kb": None,
+        "anon_rss_kb": None,
+        "file_rss_kb": None,
+        "shmem_rss_kb": None,
+        "pgtables_kb": None,
+        "oom_score_adj": None,
+        "rss_kb": None,
+    }
+    if fields is None:
+        warnings.append("the Killed process line fits no known layout; raw line kept")
+        any_layout = k.KILLED_ANY.match(rec.text)
+        guess = k.KILLED_PID_ONLY.match(any_layout.group("rest")) if any_layout else None
+        if guess:
+            victim["pid"] = int(guess.group("pid"))
+            victim["comm"] = guess.group("comm")
+    else:
+        victim.update({key: fields[key] for key in fields})
+        victim["rss_kb"] = fields["anon_rss_kb"] + fields["file_rss_kb"] + (fields["shmem_rss_kb"] or 0)
+    pid = victim["pid"]
+    row = report.rows.get(pid) if isinstance(pid, int) else None
+    summary = report.summary or {}
+    if row is not None:
+        if victim["oom_score_adj"] is None and "oom_score_adj" in row:
+            victim["oom_score_adj"] = row["oom_score_adj"]
+        if victim["uid"] is None:
+            victim["uid"] = row.get("uid")
+        if victim["pgtables_kb"] is None and "pgtables_bytes" in row:
+            victim["pgtables_kb"] = int(row["pgtables_bytes"]) // 1024
+    if victim["uid"] is None and summary.get("pid") == pid and pid is not None:
+        victim["uid"] = summary.get("uid")
+    if victim["comm"] is not None:
+        victim["comm"] = clean(str(victim["comm"]), 64)
+
+    trigger = None
+    if report.trigger is not None:
+        t = report.trigger
+        trigger = {
+            "pid": t.get("pid"),
+            "comm": clean(str(t.get("comm")), 64),
+            "gfp_mask": t.get("gfp_mask"),
+            "order": t.get("order"),
+            "oom_score_adj": t.get("oom_score_adj"),
+        }
+        if t.get("gfp_flags"):
+            trigger["gfp_flags"] = clean(str(t["gfp_flags"]), 256)
+        if t.get("uid") is not None:
+            trigger["uid"] = t["uid"]
+
+    oom_memcg = summary.get("oom_memcg")
+    task_memcg = summary.get("task_memcg") if summary.get("pid") in (None, pid) else None
+    if report.task_in is not None:
+        task_memcg = task_memcg or report.task_in[0]
+        oom_memcg = oom_memcg or report.task_in[1]
+    group_cgroup = None
+    workload = cg.workload(str(task_memcg)) if task_memcg else None
+    if workload is None and oom_memcg:
+        workload = cg.workload(str(oom_memcg))
+    if workload is None and kill.units:
+        unit = _most_specific(kill.units)
+        workload = {"kind": "systemd-unit", "name": unit, "id": None, "unit": unit}
+    if report.group:
+        group_cgroup = report.group
+    cgroup_block = None
+    if oom_memcg or task_memcg or workload or group_cgroup:
+        cgroup_block = {
+            "oom_memcg": clean(str(oom_memcg), 512) if oom_memcg else None,
+            "task_memcg": clean(str(task_memcg), 512) if task_memcg else None,
+            "workload": _clean_workload(workload),
+        }
+        if group_cgroup:
+            cgroup_block["oom_group"] = clean(group_cgroup, 512)
+
+    memcg = None
+    if "memory" in report.usage:
+        memcg = dict(report.usage["memory"])
+        if "swap" in report.usage:
+            memcg["swap_usage_kb"] = report.usage["swap"]["usage_kb"]
+            memcg["swap_limit_kb"] = report.usage["swap"]["limit_kb"]
+        elif "memory+swap" in report.usage:
+            memcg["memsw_usage_kb"] = report.usage["memory+swap"]["usage_kb"]
+            memcg["memsw_limit_kb"] = report.usage["memory+swap"]["limit_kb"]
+
+    consumers = sorted(report.rows.values(), key=lambda r: int(r.get("rss", 0)), reverse=True)[:TOP_N]
+    top = [
+        {"pid": int(r["pid"]), "comm": clean(str(r["name"]), 64), "rss_kb": int(r.get("rss", 0)) * page_kb}
+        for r in consumers
+    ]
+    if report.trigger is None:
+        warnings.append("the start of this OOM report (invoked oom-killer) was not seen: trigger unknown")
+    if not report.table_seen:
+        warnings.append("no task table in the report: other memory users unknown")
+    selected = report.selected
+    if selected and pid is not None and selected["pid"] != pid:
+        warnings.append(
+            f"the kernel selected pid {selected['pid']} ({clean(str(selected['comm']), 64)}) and killed {pid} instead"
+        )
+    extra = [kill.reaper_line] if kill.reaper_line else []
+    lines, left_out = _event_lines(report, extra)
+    complete = fields is not None and report.trigger is not None and report.table_seen
+    event: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "source": "kernel",
+        "constraint": _constraint(report, kill.message),
+        "message": clean(kill.message or report.message or "", 128) or None,
+        "host": clean(rec.host, 256) if rec.host else None,
+        "stream": kill.stream or None,
+        "timestamp": _time(rec, kill.time_ms),
+        "log_time": clean(rec.log_time, 64) if rec.log_time else None,
+        "uptime_s": rec.uptime,
+        "victim": victim,
+        "trigger": trigger,
+        "cgroup": cgroup_block,
+        "memcg": memcg,
+        "top_consumers": top,
+        "task_count": len(report.rows) if report.table_seen else None,
+        "page_kb": page_kb,
+        "reaped": kill.reaped,
+        "units": [clean(u, 256) for u in kill.units],
+        "complete": complete,
+        "warnings": warnings,
+        "kill_line": clean(rec.raw.rstrip("\r\n"), LINE_CAP),
+        "kill_event_id": kill.event_id,
+        "lines": lines,
+        "lines_left_out": left_out,
+    }
+    return event
+
+
+def _most_specific(units: list[str]) -> str:
+    for u in units:
+        if not u.endswith(".slice"):
+            return u
+    return max(units, key=len)
+
+
+def _clean_workload(workload: dict[str, object] | None) -> dict[str, object] | None:
+    if workload is None:
+        return None
+    return {key: clean(v, 512) if isinstance(v, str) else v for key, v in workload.items()}
+
+
+def _userspace_event(item: _Userspace) -> dict[str, Any]:
+    f, rec = item.fields, item.record
+    pid = f.get("pid")
+    if item.source == "systemd-oomd" and item.pids:
+        pid = item.pids[0]
+    victim: dict[str, Any] = {
+        "pid": pid if pid is not None else -1,
+        "comm": clean(str(f["comm"]), 256) if f.get("comm") else None,
+        "uid": f.get("uid"),
+        "total_vm_kb": None,
+        "anon_rss_kb": None,
+        "file_rss_kb": None,
+        "shmem_rss_kb": None,
+        "pgtables_kb": None,
+        "oom_score_adj": f.get("oom_score_adj"),
+        "rss_kb": f.get("rss_kb"),
+    }
+    cgroup_block = None
+    if item.source == "systemd-oomd" and f.get("cgroup"):
+        path = str(f["cgroup"])
+        cgroup_block = {
+            "oom_memcg": None,
+            "task_memcg": clean(path, 512),
+            "workload": _clean_workload(cg.workload(path)),
+        }
+    event: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "source": item.source,
+        "constraint": "unknown",
+        "message": clean(str(f["reason"]), 512) if f.get("reason") else None,
+        "host": clean(rec.host, 256) if rec.host else None,
+        "stream": item.stream or None,
+        "timestamp": _time(rec, item.time_ms),
+        "log_time": clean(rec.log_time, 64) if rec.log_time else None,
+        "uptime_s": rec.uptime,
+        "victim": victim,
+        "trigger": None,
+        "cgroup": cgroup_block,
+        "memcg": None,
+        "top_consumers": [],
+        "task_count": None,
+        "page_kb": None,
+        "reaped": None,
+        "units": [],
+        "complete": True,
+        "warnings": [],
+        "kill_line": clean(rec.raw.rstrip("\r\n"), LINE_CAP),
+        "kill_event_id": item.event_id,
+        "lines": [clean(x.rstrip("\r\n"), LINE_CAP) for x in item.lines[:EVENT_LINES]],
+        "lines_left_out": max(len(item.lines) - EVENT_LINES, 0),
+    }
+    if item.pids:
+        event["victim"]["pids"] = item.pids[:256]
+    if f.get("signal"):
+        event["signal"] = clean(str(f["signal"]), 32)
+    return event
+
+
+def _fallback_event(rec: Record, event_id: str | None, time_ms: int | None, warning: str) -> dict[str, Any]:
+    report = _Report(warnings=[warning])
+    report.add_line(rec.raw, True)
+    kill = _Kill(rec, None, None, report, event_id, time_ms, 0)
+    try:
+        return _kernel_event(kill)
+    except Exception:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "source": "kernel",
+            "constraint": "unknown",
+            "message": None,
+            "host": None,
+            "stream": None,
+            "timestamp": None,
+            "log_time": None,
+            "uptime_s": None,
+            "victim": {
+                "pid": None,
+                "comm": None,
+                "uid": None,
+                "total_vm_kb": None,
+                "anon_rss_kb": None,
+                "file_rss_kb": None,
+                "shmem_rss_kb": None,
+                "pgtables_kb": None,
+                "oom_score_adj": None,
+                "rss_kb": None,
+            },
+            "trigger": None,
+            "cgroup": None,
+            "memcg": None,
+            "top_consumers": [],
+            "task_count": None,
+            "page_kb": None,
+            "reaped": None,
+            "units": [],
+            "complete": False,
+            "warnings": [warning],
+            "kill_line": clean(rec.raw, LINE_CAP),
+            "kill_event_id": event_id,
+            "lines": [clean(rec.raw, LINE_CAP)],
+            "lines_left_out": 0,
+        }
 
 
 def parse_lines(lines: Iterable[str], stream: str = "") -> list[dict[str, Any]]:
-    p = OomParser()
+    """Parse an iterable of lines (one stream, hosts told apart by their syslog or journal host field)."""
+    parser = OomParser()
     for line in lines:
-        p.feed(line, stream=stream)
-    return p.finish()
+        parser.feed(line, stream=stream)
+    return parser.finish()

@@ -1,0 +1,7 @@
+"""``python -m oomwatch scan ...``"""
+
+import sys
+
+from oomwatch.cli import main
+
+sys.exit(main())

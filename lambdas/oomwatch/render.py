@@ -1,0 +1,138 @@
+"""The readable form of an event, for ``oomwatch scan`` and anything else that shows a kill to a person."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from oomwatch.transport import clean
+
+
+def mib(kb: int | None) -> str:
+    if kb is None:
+        return "?"
+    if kb >= 1024 * 1024:
+        return f"{kb / 1024 / 1024:.1f} GiB"
+    return f"{kb / 1024:.1f} MiB"
+
+
+def _who(pid: object, comm: object) -> str:
+    name = clean(str(comm), 64) if comm is not None else "?"
+    return f"{name} (pid {pid})" if pid not in (None, -1) else name
+
+
+def describe_workload(workload: dict[str, Any] | None) -> str | None:
+    if not workload:
+        return None
+    kind = str(workload.get("kind"))
+    name = clean(str(workload.get("name")), 128)
+    if kind == "kubernetes":
+        qos = workload.get("qos")
+        cid = workload.get("id")
+        return (
+            f"Kubernetes pod {workload.get('pod_uid') or name}"
+            + (f" ({qos})" if qos else "")
+            + (f", container {str(cid)[:12]}" if cid else "")
+        )
+    labels = {
+        "systemd-unit": "systemd unit",
+        "user-unit": "user unit",
+        "user-session": "user session",
+        "docker": "Docker container",
+        "containerd": "containerd container",
+        "podman": "Podman container",
+        "crio": "CRI-O container",
+        "ecs": "ECS",
+        "lxc": "LXC container",
+        "cgroup": "cgroup",
+    }
+    text = f"{labels.get(kind, kind)} {name}"
+    if workload.get("lxc") and kind != "lxc":
+        text += f" in LXC {clean(str(workload['lxc']), 64)}"
+    return text
+
+
+def render_event(event: dict[str, Any], number: int) -> str:
+    v = event.get("victim") or {}
+    when = event.get("timestamp") or event.get("log_time") or "time unknown"
+    if event.get("uptime_s") is not None:
+        when += f" (uptime {event['uptime_s']:.1f} s)"
+    host = event.get("host") or event.get("stream") or "unknown host"
+    source = event.get("source")
+    head = f"OOM kill #{number}: {_who(v.get('pid'), v.get('comm'))} on {host}, {when}"
+    lines = [head]
+    if source != "kernel":
+        lines.append(f"  killer      {source}" + (f" ({event['message']})" if event.get("message") else ""))
+    mem = []
+    if v.get("rss_kb") is not None:
+        mem.append(f"RSS {mib(v['rss_kb'])}")
+    parts = [
+        f"{label} {mib(v.get(key))}"
+        for label, key in (("anon", "anon_rss_kb"), ("file", "file_rss_kb"), ("shmem", "shmem_rss_kb"))
+        if v.get(key) is not None
+    ]
+    if parts:
+        mem.append("(" + ", ".join(parts) + ")")
+    if v.get("total_vm_kb") is not None:
+        mem.append(f"virtual {mib(v['total_vm_kb'])}")
+    extras = []
+    if v.get("uid") is not None:
+        extras.append(f"uid {v['uid']}")
+    if v.get("oom_score_adj") is not None:
+        extras.append(f"oom_score_adj {v['oom_score_adj']}")
+    lines.append("  victim      " + " ".join(mem + extras) if mem or extras else "  victim      figures unknown")
+    t = event.get("trigger")
+    if t:
+        trig = f"{_who(t.get('pid'), t.get('comm'))}"
+        if t.get("gfp_mask"):
+            flags = f"({t['gfp_flags']})" if t.get("gfp_flags") else ""
+            trig += f", gfp_mask {t['gfp_mask']}{flags}, order {t.get('order')}"
+        lines.append(f"  trigger     {trig}")
+    elif source == "kernel":
+        lines.append("  trigger     unknown (report header not in the log)")
+    constraint = str(event.get("constraint"))
+    constraint_text = {
+        "global": "host-wide (global) OOM",
+        "memcg": "memory cgroup limit",
+        "cpuset": "cpuset",
+        "mempolicy": "memory policy",
+        "unknown": "unknown",
+    }.get(constraint, constraint)
+    cg = event.get("cgroup") or {}
+    if constraint == "memcg" and cg.get("oom_memcg"):
+        constraint_text += f" of {cg['oom_memcg']}"
+    memcg = event.get("memcg")
+    if memcg and memcg.get("limit_kb") is not None:
+        constraint_text += f" (usage {mib(memcg.get('usage_kb'))} of limit {mib(memcg.get('limit_kb'))})"
+    lines.append(f"  constraint  {constraint_text}")
+    workload = describe_workload(cg.get("workload"))
+    if workload:
+        lines.append(f"  workload    {workload}")
+    elif cg.get("task_memcg"):
+        lines.append(f"  cgroup      {cg['task_memcg']}")
+    if event.get("units"):
+        lines.append("  units       " + ", ".join(event["units"]))
+    top = event.get("top_consumers") or []
+    if top:
+        lines.append("  top memory  " + " · ".join(f"{c['comm']} {c['pid']} {mib(c['rss_kb'])}" for c in top))
+    if event.get("task_count") is not None:
+        lines.append(f"  tasks       {event['task_count']} listed in the report")
+    reaped = {True: "yes", False: "no (oom_reaper could not reap)", None: "not reported"}[event.get("reaped")]
+    if source == "kernel":
+        lines.append(f"  reaped      {reaped}")
+    if not event.get("complete"):
+        lines.append("  complete    no: parts of the report are missing")
+    for w in event.get("warnings") or []:
+        lines.append(f"  note        {w}")
+    return "\n".join(lines)
+
+
+def render_summary(events: list[dict[str, Any]]) -> str:
+    if not events:
+        return "no OOM kills found"
+    sources = Counter(str(e.get("source")) for e in events)
+    hosts = {e.get("host") or e.get("stream") or "?" for e in events}
+    by = ", ".join(f"{n} {s}" for s, n in sources.most_common())
+    noun = "kill" if len(events) == 1 else "kills"
+    hnoun = "host" if len(hosts) == 1 else "hosts"
+    return f"{len(events)} OOM {noun} found ({by}) on {len(hosts)} {hnoun}"

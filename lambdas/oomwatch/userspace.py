@@ -1,0 +1,72 @@
+"""Userspace OOM killers (systemd-oomd, earlyoom) and systemd's notes about kernel kills.
+
+These lines come from programs, not the kernel, so they are only believed from the program that writes them
+(syslog tag or journal ``SYSLOG_IDENTIFIER``). systemd's ``Failed with result 'oom-kill'`` and ``... killed by the
+OOM killer`` lines only name the unit of a kernel kill; they are never kills of their own.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# systemd-oomd, v247-v253: "Killed <cgroup> due to memory pressure for <cgroup> being 51.07% > 50.00% for > 20s ..."
+# and "Killed <cgroup> due to memory used (N) / total (N) and swap used (N) / total (N) being more than 90.00%".
+# v254+: "Marked <cgroup> for killing due to ...", then (debug) "oomd attempting to kill <pid> with <SIG>".
+OOMD_KILLED = re.compile(r"(?:Killed|Marked) (?P<cgroup>/\S*)(?: for killing)? due to (?P<reason>.*)")
+OOMD_ATTEMPT = re.compile(r"oomd attempting to kill (?P<pid>\d+)(?: with (?P<signal>\w+))?")
+# earlyoom: 'sending SIGTERM to process 123 uid 1000 "name": oom_score 600, [oom_score_adj 0, ]
+# [badness N[ KiB], ]VmRSS 1234 MiB[, cmdline "..."]' (older: 'badness N, VmRSS N MiB', no uid before v1.2).
+EARLYOOM = re.compile(
+    r"sending (?P<signal>SIG\w+|\d+) to process (?P<pid>\d+)(?: uid (?P<uid>\d+))?"
+    r"(?: \"(?P<name>.*)\":| \((?P<name2>[^)]*)\):?)?(?P<rest>.*)"
+)
+EARLYOOM_FIELDS = re.compile(r"(oom_score_adj|oom_score|badness|VmRSS) (-?\d+)")
+# systemd unit results naming the unit a kernel kill happened in.
+UNIT_OOM = re.compile(
+    r"(?P<unit>[^\s:]+): (?:Failed with result 'oom-kill'|A process of this unit has been killed by the OOM killer"
+    r"|.*killed by the OOM killer)"
+)
+OOMD_IDENTS = ("systemd-oomd",)
+EARLYOOM_IDENTS = ("earlyoom",)
+SYSTEMD_IDENTS = ("systemd",)
+
+
+def oomd_kill(text: str) -> dict[str, Any] | None:
+    m = OOMD_KILLED.match(text)
+    if not m:
+        return None
+    cgroup = m.group("cgroup")
+    return {
+        "cgroup": cgroup,
+        "reason": m.group("reason").strip(),
+        "comm": cgroup.rstrip("/").rsplit("/", 1)[-1],
+    }
+
+
+def oomd_attempt(text: str) -> dict[str, Any] | None:
+    m = OOMD_ATTEMPT.match(text)
+    if not m:
+        return None
+    return {"pid": int(m.group("pid")), "signal": m.group("signal")}
+
+
+def earlyoom_kill(text: str) -> dict[str, Any] | None:
+    m = EARLYOOM.match(text)
+    if not m:
+        return None
+    fields = {k: int(v) for k, v in EARLYOOM_FIELDS.findall(m.group("rest") or "")}
+    rss_mib = fields.get("VmRSS")
+    return {
+        "pid": int(m.group("pid")),
+        "uid": int(m.group("uid")) if m.group("uid") else None,
+        "comm": m.group("name") if m.group("name") is not None else m.group("name2"),
+        "signal": m.group("signal"),
+        "rss_kb": rss_mib * 1024 if rss_mib is not None else None,
+        "oom_score_adj": fields.get("oom_score_adj"),
+    }
+
+
+def unit_oom(text: str) -> str | None:
+    m = UNIT_OOM.match(text)
+    return m.group("unit") if m else None
