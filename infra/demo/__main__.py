@@ -1,0 +1,5 @@
+import sys
+
+from infra.demo import main
+
+sys.exit(main())

@@ -1,0 +1,522 @@
+"""The whole oomwatch pipeline on the local emulator: deploy, seed, play logs, deliver, alarm, collect.
+
+:class:`Demo` is shared by ``oomwatch demo`` (``infra.demo.main``) and the end-to-end tests. Use it as a
+context manager, or call :meth:`Demo.down` in a ``finally``: it stops the Lambda environments and the
+emulator, so nothing is left running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import json
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from infra.demo import cdk, emulator, fleet, logplay
+from infra.demo.assembly import Alarm, Assembly, Function, Rule, SubscriptionFilter
+from infra.demo.eventpattern import matches as event_matches
+from infra.demo.filterpattern import compile_pattern
+from infra.demo.runtime import DeployedFunction, Invocation, LambdaRuntime
+
+Progress = Callable[[str], None]
+DEMO_CONTEXT = {"oomwatch:demo": "true"}
+CAPTURE_QUEUE = "oomwatch-demo-capture"
+
+
+def _quiet(_message: str) -> None:
+    return None
+
+
+@dataclass
+class Timing:
+    name: str
+    seconds: float
+
+
+@dataclass
+class Delivery:
+    """One asynchronous invocation as CloudWatch Logs or EventBridge would make it, with its retries."""
+
+    source: str
+    function: str
+    attempts: list[Invocation]
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.attempts) and self.attempts[-1].ok
+
+
+@dataclass
+class Demo:
+    workdir: Path | None = None
+    progress: Progress = _quiet
+    context: dict[str, str] = field(default_factory=lambda: dict(DEMO_CONTEXT))
+    app_dir: Path = cdk.REPO
+
+    emu: emulator.Emulator | None = None
+    assembly: Assembly | None = None
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    physical: dict[tuple[str, str], str] = field(default_factory=dict)
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)
+    functions: dict[str, DeployedFunction] = field(default_factory=dict)
+    runtime: LambdaRuntime | None = None
+    queue_url: str = ""
+    timings: list[Timing] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
+    emulated: list[str] = field(default_factory=list)
+    hosts: list[fleet.Host] = field(default_factory=list)
+    _tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------------------------
+
+    def __enter__(self) -> Demo:
+        self.up()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.down()
+
+    def _time(self, name: str, started: float) -> None:
+        self.timings.append(Timing(name, time.monotonic() - started))
+
+    def up(self) -> None:
+        if self.workdir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="oomwatch-demo-")
+            self.workdir = Path(self._tmp.name)
+        try:
+            self._up(self.workdir)
+        except BaseException:
+            self.down()
+            raise
+
+    def _up(self, workdir: Path) -> None:
+        started = time.monotonic()
+        self.progress("starting moto_server on 127.0.0.1 ...")
+        self.emu = emulator.start(workdir / "emulator")
+        self._time("start emulator", started)
+        self.progress(f"emulator at {self.emu.endpoint} (pid {self.emu.process.pid}); cdk synth + cdk bootstrap ...")
+        out_dir = workdir / "cdk.out"
+        for step in cdk.synth_and_bootstrap(self.emu, out_dir, self.context, app_dir=self.app_dir):
+            self.timings.append(Timing(f"cdk {step.name}", step.seconds))
+        self.progress("cdk deploy ...")
+        step, self.outputs = cdk.deploy(self.emu, out_dir)
+        self.timings.append(Timing("cdk deploy", step.seconds))
+        started = time.monotonic()
+        self.assembly = Assembly.load(out_dir)
+        self._read_back()
+        self._fill_skipped()
+        self.runtime = LambdaRuntime(self.emu)
+        self._time("read back + emulated pieces", started)
+
+    def down(self) -> None:
+        if self.runtime is not None:
+            self.runtime.close()
+        if self.emu is not None:
+            self.emu.stop()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    # --- deployment read-back --------------------------------------------------------------------------------
+
+    @property
+    def aws(self) -> emulator.Emulator:
+        if self.emu is None:
+            raise RuntimeError("the demo is not up")
+        return self.emu
+
+    @property
+    def asm(self) -> Assembly:
+        if self.assembly is None:
+            raise RuntimeError("the demo is not up")
+        return self.assembly
+
+    def _read_back(self) -> None:
+        cfn = self.aws.client("cloudformation")
+        for stack in self.asm.stacks:
+            deployed = set()
+            paginator = cfn.get_paginator("list_stack_resources")
+            for page in paginator.paginate(StackName=stack.name):
+                for summary in page["StackResourceSummaries"]:
+                    if summary.get("LogicalResourceId"):
+                        deployed.add(summary["LogicalResourceId"])
+                        self.physical[(stack.name, summary["LogicalResourceId"])] = summary["PhysicalResourceId"]
+            for lid, res in stack.resources.items():
+                if lid not in deployed:
+                    self.skipped.append((stack.name, lid, str(res.get("Type"))))
+        for fn in self.asm.functions():
+            self.functions[fn.logical_id] = self._deployed_function(fn)
+
+    def physical_id(self, stack: str, logical_id: str) -> str:
+        return self.physical[(stack, logical_id)]
+
+    def _deployed_function(self, fn: Function) -> DeployedFunction:
+        name = self.physical_id(fn.stack, fn.logical_id)
+        config = self.aws.client("lambda").get_function_configuration(FunctionName=name)
+        if fn.log_group:
+            log_group = self.physical_id(fn.stack, fn.log_group)
+        else:
+            log_group = fn.log_group_name or f"/aws/lambda/{name}"
+        return DeployedFunction(
+            name=name,
+            arn=config["FunctionArn"],
+            handler=config["Handler"],
+            runtime=config.get("Runtime", fn.runtime),
+            memory_mb=int(config.get("MemorySize", fn.memory_mb)),
+            timeout_s=int(config.get("Timeout", fn.timeout_s)),
+            environment=dict(config.get("Environment", {}).get("Variables", {})),
+            asset_dir=self._deployed_code(fn, name),
+            log_group=log_group,
+            log_format=str(config.get("LoggingConfig", {}).get("LogFormat", fn.log_format)),
+        )
+
+    def _deployed_code(self, fn: Function, name: str) -> Path:
+        """The code as deployed: the zip CDK published to the bootstrap bucket, unpacked (a Lambda's
+        /var/task). Falls back to the asset directory in cdk.out if the zip cannot be fetched."""
+        code = fn.properties.get("Code", {})
+        key = code.get("S3Key")
+        target = self.aws.workdir / "task" / name
+        if isinstance(key, str):
+            bucket = f"cdk-hnb659fds-assets-{emulator.ACCOUNT}-{emulator.REGION}"
+            with contextlib.suppress(Exception):
+                body = self.aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+                with zipfile.ZipFile(io.BytesIO(body)) as archive:
+                    archive.extractall(target)
+                return target
+        if fn.asset_dir is None:
+            raise RuntimeError(f"{fn.path}: no code asset to run")
+        return fn.asset_dir
+
+    # --- the pieces moto's CloudFormation skips -------------------------------------------------------------
+
+    def _fill_skipped(self) -> None:
+        sns = self.aws.client("sns")
+        sqs = self.aws.client("sqs")
+        asm = self.asm
+        skipped_types = sorted({t for _, _, t in self.skipped})
+        if skipped_types:
+            self.emulated.append(f"moto's CloudFormation skipped: {', '.join(skipped_types)}")
+        for stack_name, lid, rtype in self.skipped:
+            if rtype != "AWS::SNS::Subscription":
+                continue
+            props = asm.stack(stack_name).resources[lid].get("Properties", {})
+            topic = self._resolve(stack_name, props.get("TopicArn"))
+            endpoint = self._resolve(stack_name, props.get("Endpoint"))
+            if isinstance(topic, str) and isinstance(endpoint, str):
+                sns.subscribe(TopicArn=topic, Protocol=str(props.get("Protocol")), Endpoint=endpoint)
+                self.emulated.append(f"{lid}: SNS subscription ({props.get('Protocol')}) created from the template")
+        for alarm in asm.alarms():
+            self._create_alarm(alarm)
+        self.queue_url = sqs.create_queue(QueueName=CAPTURE_QUEUE)["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        for topic in self.topic_arns():
+            sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+        for sub in asm.subscription_filters():
+            self.emulated.append(
+                f"{sub.logical_id}: subscription filter {sub.filter_pattern!r} applied by the demo "
+                f"(CloudWatch Logs delivery emulated: gzip+base64 DATA_MESSAGE payloads, async invoke)"
+            )
+        self.emulated.append(
+            "Lambda: handlers run in a local Python process per function (moto runs Lambda code only under "
+            "Docker) with the deployed handler, code zip and environment; Powertools from the installed "
+            "aws-lambda-powertools (same version as the pinned layer)"
+        )
+        self.emulated.append("EventBridge: rule patterns from the template matched by the demo, targets invoked")
+
+    def _resolve(self, stack: str, value: Any) -> Any:
+        if isinstance(value, dict):
+            ref = value.get("Ref")
+            if isinstance(ref, str) and (stack, ref) in self.physical:
+                return self.physical[(stack, ref)]
+            getatt = value.get("Fn::GetAtt")
+            if isinstance(getatt, list) and (stack, getatt[0]) in self.physical:
+                return self._attribute(stack, getatt[0], str(getatt[1]))
+        return value
+
+    def _attribute(self, stack: str, logical_id: str, attribute: str) -> str:
+        physical = self.physical[(stack, logical_id)]
+        rtype = self.asm.resource_type(stack, logical_id)
+        if attribute == "Arn" and rtype == "AWS::Lambda::Function":
+            return f"arn:aws:lambda:{emulator.REGION}:{emulator.ACCOUNT}:function:{physical}"
+        if attribute == "Arn" and rtype == "AWS::SQS::Queue":
+            return f"arn:aws:sqs:{emulator.REGION}:{emulator.ACCOUNT}:{physical.rsplit('/', 1)[-1]}"
+        if attribute == "Arn" and rtype == "AWS::Logs::LogGroup":
+            return f"arn:aws:logs:{emulator.REGION}:{emulator.ACCOUNT}:log-group:{physical}:*"
+        return physical
+
+    def alarm_name(self, alarm: Alarm) -> str:
+        name = alarm.properties.get("AlarmName")
+        if isinstance(name, str):
+            return name
+        # What CloudFormation would generate: <stack>-<logical id>-<suffix>
+        suffix = fleet.contributor_id({"alarm": alarm.logical_id})[:12].upper()
+        return f"{alarm.stack}-{alarm.logical_id}-{suffix}"
+
+    def _create_alarm(self, alarm: Alarm) -> None:
+        props = alarm.properties
+        args: dict[str, Any] = {
+            "AlarmName": self.alarm_name(alarm),
+            "EvaluationPeriods": int(props.get("EvaluationPeriods", 1)),
+            "Threshold": float(props.get("Threshold", 0)),
+            "ComparisonOperator": str(props.get("ComparisonOperator", "GreaterThanThreshold")),
+            "ActionsEnabled": bool(props.get("ActionsEnabled", True)),
+            "AlarmActions": [self._resolve(alarm.stack, a) for a in props.get("AlarmActions", [])],
+            "OKActions": [self._resolve(alarm.stack, a) for a in props.get("OKActions", [])],
+        }
+        for key in ("AlarmDescription", "DatapointsToAlarm", "TreatMissingData"):
+            if key in props:
+                args[key] = props[key]
+        if props.get("Metrics"):
+            args["Metrics"] = [
+                {k: v for k, v in m.items() if k in {"Id", "Expression", "Label", "ReturnData", "Period"}}
+                for m in props["Metrics"]
+            ]
+        else:
+            for key in ("MetricName", "Namespace", "Statistic", "Period", "Unit"):
+                if key in props:
+                    args[key] = props[key]
+            if "Dimensions" in props:
+                args["Dimensions"] = props["Dimensions"]
+        try:
+            self.aws.client("cloudwatch").put_metric_alarm(**args)
+            self.emulated.append(f"{alarm.logical_id}: alarm {args['AlarmName']} created in moto from the template")
+        except Exception as exc:  # moto may not take every alarm shape; the demo still fires its events
+            self.emulated.append(f"{alarm.logical_id}: alarm could not be created in moto ({exc})")
+
+    def topic_arns(self) -> list[str]:
+        return [
+            self.physical[(stack.name, lid)]
+            for stack in self.asm.stacks
+            for lid in stack.of_type("AWS::SNS::Topic")
+            if (stack.name, lid) in self.physical
+        ]
+
+    # --- seeding ---------------------------------------------------------------------------------------------
+
+    def fleet_tag(self) -> tuple[str, str]:
+        """The tag the stack targets instances by (its SSM associations' ``tag:KEY``), else the default."""
+        for stack in self.asm.stacks:
+            for res in stack.of_type("AWS::SSM::Association").values():
+                for target in res.get("Properties", {}).get("Targets", []):
+                    key = str(target.get("Key", ""))
+                    values = target.get("Values") or []
+                    if key.startswith("tag:") and values:
+                        return key[4:], str(values[0])
+        return fleet.DEFAULT_TAG
+
+    def seed(self, hosts: list[fleet.Host]) -> None:
+        started = time.monotonic()
+        fleet.seed_instances(self.aws.client("ec2"), self.aws.client("autoscaling"), hosts, self.fleet_tag())
+        self.hosts.extend(hosts)
+        self._time("seed EC2 + ASG", started)
+
+    # --- log delivery ----------------------------------------------------------------------------------------
+
+    def source_filters(self) -> list[SubscriptionFilter]:
+        return [s for s in self.asm.subscription_filters() if s.destination in self.functions]
+
+    def log_group_of(self, sub: SubscriptionFilter) -> str:
+        if sub.log_group is not None:
+            return self.physical_id(sub.stack, sub.log_group)
+        if sub.log_group_name is None:
+            raise RuntimeError(f"{sub.logical_id}: no log group")
+        return sub.log_group_name
+
+    def filter_name(self, sub: SubscriptionFilter) -> str:
+        if sub.filter_name:
+            return sub.filter_name
+        suffix = fleet.contributor_id({"filter": sub.logical_id})[:12].upper()
+        return f"{sub.stack}-{sub.logical_id}-{suffix}"
+
+    def syslog_filter(self) -> SubscriptionFilter:
+        filters = self.source_filters()
+        if not filters:
+            raise RuntimeError("the deployed app has no subscription filter with a Lambda destination")
+        return filters[0]
+
+    def send_control_messages(self) -> list[Delivery]:
+        sent = []
+        for sub in self.source_filters():
+            fn = self.functions[sub.destination or ""]
+            payload = logplay.control_payload(int(time.time() * 1000))
+            sent.append(self.invoke_async(f"logs:{sub.logical_id}:control", fn, logplay.lambda_event(payload)))
+        return sent
+
+    def play(self, streams: dict[str, str], now_ms: int | None = None) -> list[Delivery]:
+        """Write each stream's text into the syslog group and deliver the filtered batches to the function."""
+        started = time.monotonic()
+        sub = self.syslog_filter()
+        group = self.log_group_of(sub)
+        matcher = compile_pattern(sub.filter_pattern)
+        fn = self.functions[sub.destination or ""]
+        now_ms = now_ms or int(time.time() * 1000)
+        batches: list[logplay.Batch] = []
+        for stream, text in streams.items():
+            batches += logplay.schedule(group, stream, logplay.read_lines(text), now_ms)
+        batches.sort(key=lambda b: (b.events[0].timestamp, b.stream))
+        logs = self.aws.client("logs")
+        logplay.put_batches(logs, group, batches)
+        self._time("write log streams", started)
+        started = time.monotonic()
+        sent = []
+        for payload in logplay.deliveries(emulator.ACCOUNT, group, self.filter_name(sub), matcher, batches):
+            sent.append(self.invoke_async(f"logs:{sub.logical_id}", fn, logplay.lambda_event(payload)))
+        self._time("deliver to the log handler", started)
+        return sent
+
+    def invoke_async(self, source: str, fn: DeployedFunction, event: dict[str, Any], retries: int = 2) -> Delivery:
+        """An asynchronous invoke: on a function error Lambda retries (2 times by default)."""
+        if self.runtime is None:
+            raise RuntimeError("the demo is not up")
+        attempts = [self.runtime.invoke(fn, event)]
+        while not attempts[-1].ok and len(attempts) <= retries:
+            attempts.append(self.runtime.invoke(fn, event))
+        delivery = Delivery(source, fn.name, attempts)
+        self.deliveries.append(delivery)
+        return delivery
+
+    # --- alarms and schedules --------------------------------------------------------------------------------
+
+    def memory_alarm(self) -> Alarm | None:
+        alarms = self.asm.alarms()
+        for alarm in alarms:
+            if "mem_used_percent" in json.dumps(alarm.properties):
+                return alarm
+        return alarms[0] if alarms else None
+
+    def rule_targets(self, event: dict[str, Any]) -> list[tuple[Rule, DeployedFunction, Any]]:
+        found = []
+        for rule in self.asm.rules():
+            if rule.event_pattern is None or not event_matches(rule.event_pattern, event):
+                continue
+            for target in rule.targets:
+                if target.function in self.functions:
+                    found.append((rule, self.functions[target.function], target.input))
+        return found
+
+    def fire_alarm(self, instance_id: str, now: dt.datetime | None = None) -> list[Delivery]:
+        started = time.monotonic()
+        now = now or dt.datetime.now(dt.UTC)
+        alarm = self.memory_alarm()
+        if alarm is None:
+            raise RuntimeError("the deployed app has no CloudWatch alarm")
+        fleet.put_memory_metrics(self.aws.client("cloudwatch"), self.aws.client("ec2"), self.hosts, instance_id, now)
+        name = self.alarm_name(alarm)
+        with contextlib.suppress(Exception):
+            self.aws.client("cloudwatch").set_alarm_state(
+                AlarmName=name, StateValue="ALARM", StateReason="1 out of 1 time series evaluated to ALARM"
+            )
+        sent = []
+        for event in fleet.alarm_events(name, alarm.properties, instance_id, 97.1, now):
+            for rule, fn, static_input in self.rule_targets(event):
+                payload = static_input if static_input is not None else event
+                sent.append(self.invoke_async(f"events:{rule.logical_id}:{event['detail-type']}", fn, payload))
+        self._time("fire the memory alarm", started)
+        return sent
+
+    def run_schedules(self, now: dt.datetime | None = None) -> list[Delivery]:
+        now = now or dt.datetime.now(dt.UTC)
+        sent = []
+        for rule in self.asm.rules():
+            if not rule.schedule:
+                continue
+            name = self.physical.get((rule.stack, rule.logical_id), rule.logical_id)
+            arn = f"arn:aws:events:{emulator.REGION}:{emulator.ACCOUNT}:rule/{name}"
+            for target in rule.targets:
+                if target.function in self.functions:
+                    event = target.input if target.input is not None else fleet.scheduled_event(arn, now)
+                    fn = self.functions[target.function]
+                    sent.append(self.invoke_async(f"schedule:{rule.logical_id}", fn, event))
+        return sent
+
+    # --- what came out ---------------------------------------------------------------------------------------
+
+    def drain_topic(self, wait_s: float = 1.0) -> list[dict[str, Any]]:
+        """Everything the topic delivered to the capture queue so far, as JSON Lines records."""
+        sqs = self.aws.client("sqs")
+        found: list[dict[str, Any]] = []
+        deadline = time.monotonic() + wait_s
+        while True:
+            batch = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+            messages = batch.get("Messages", [])
+            for message in messages:
+                envelope = json.loads(message["Body"])
+                attributes = {k: v.get("Value") for k, v in (envelope.get("MessageAttributes") or {}).items()}
+                found.append(
+                    {
+                        "channel": "sns",
+                        "subject": envelope.get("Subject"),
+                        "message": envelope.get("Message"),
+                        "attributes": attributes,
+                        "topic": envelope.get("TopicArn"),
+                        "message_id": envelope.get("MessageId"),
+                    }
+                )
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            if not messages and time.monotonic() >= deadline:
+                return found
+            if not messages:
+                time.sleep(0.1)
+
+    def log_groups(self) -> list[str]:
+        return [
+            self.physical[(stack.name, lid)]
+            for stack in self.asm.stacks
+            for lid in stack.of_type("AWS::Logs::LogGroup")
+            if (stack.name, lid) in self.physical
+        ]
+
+    def read_group(self, group: str) -> list[dict[str, Any]]:
+        logs = self.aws.client("logs")
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"logGroupName": group, "interleaved": True}
+        try:
+            while True:
+                page = logs.filter_log_events(**kwargs)
+                events += page.get("events", [])
+                if not page.get("nextToken"):
+                    return events
+                kwargs["nextToken"] = page["nextToken"]
+        except logs.exceptions.ResourceNotFoundException:
+            return []
+
+    def events_log_group(self) -> str | None:
+        """The log group the handlers write their structured events to: a template log group that is no
+        subscription source and no function's own log group, preferring one named for events."""
+        sources = {self.log_group_of(s) for s in self.source_filters()}
+        own = {fn.log_group for fn in self.functions.values()}
+        candidates = [g for g in self.log_groups() if g not in sources and g not in own]
+        named = [g for g in candidates if "event" in g.lower()]
+        if named or candidates:
+            return (named or candidates)[0]
+        return None
+
+    def structured_events(self) -> list[dict[str, Any]]:
+        group = self.events_log_group()
+        if group is None:
+            return []
+        found = []
+        for event in self.read_group(group):
+            try:
+                doc = json.loads(event["message"])
+            except ValueError:
+                continue
+            if isinstance(doc, dict):
+                found.append({"channel": "event", "event": doc})
+        return found
+
+
+def streams_from_files(pairs: Iterable[tuple[str, Path]]) -> dict[str, str]:
+    return {instance_id: path.read_text(errors="replace") for instance_id, path in pairs}
