@@ -1,0 +1,43 @@
+"""Every real excerpt in ../shared/oom-corpus gives exactly the kills of its hand-made label."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from corpus import LABEL_PATHS, SCHEMA_PATH, assert_valid, corpus_files, corpus_lines, dig, expected
+from oomwatch import parse_lines
+
+
+@pytest.mark.parametrize("path", corpus_files(), ids=lambda p: p.stem[:40])
+def test_corpus_file_gives_exactly_the_labelled_kills(path: Path) -> None:
+    # GIVEN a real excerpt and its label
+    labels = expected(path)
+
+    # WHEN it is parsed
+    events = parse_lines(corpus_lines(path))
+
+    # THEN there is one event per labelled kill, in order, agreeing on every field the label fills
+    assert len(events) == len(labels), [e["victim"]["pid"] for e in events]
+    for event, label in zip(events, labels, strict=True):
+        for field, want in label.items():
+            if want is not None:
+                assert dig(event, LABEL_PATHS[field]) == want, (field, event["kill_line"])
+        assert_valid(event)
+
+
+def test_schema_is_a_valid_draft_2020_12_schema() -> None:
+    import jsonschema
+
+    jsonschema.Draft202012Validator.check_schema(json.loads(SCHEMA_PATH.read_text()))
+
+
+def test_the_schema_rejects_an_event_missing_a_required_field() -> None:
+    # GIVEN a real event with its victim block removed
+    (event,) = parse_lines(corpus_lines(corpus_files()[0]))
+    del event["victim"]
+
+    # THEN validation fails (the schema is not a rubber stamp)
+    with pytest.raises(AssertionError, match="victim"):
+        assert_valid(event)

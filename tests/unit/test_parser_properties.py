@@ -1,0 +1,78 @@
+"""Property tests: no input makes the parser raise, and every event it returns validates against the schema."""
+
+from __future__ import annotations
+
+import io
+
+from corpus import assert_valid, corpus_files, corpus_lines
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from oomwatch import parse_lines, scan_binary
+
+REPORTS = [corpus_lines(p) for p in corpus_files()]
+KILL_REPORTS = [r for r in REPORTS if any("Killed process" in line for line in r)]
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _check(lines: list[str]) -> list[dict]:
+    events = parse_lines(lines)
+    for e in events:
+        assert_valid(e)
+    return events
+
+
+@SETTINGS
+@given(st.lists(st.text(max_size=300), max_size=40))
+def test_arbitrary_text_never_raises(lines: list[str]) -> None:
+    _check(lines)
+
+
+@SETTINGS
+@given(st.binary(max_size=4000))
+def test_arbitrary_bytes_through_the_scanner_never_raise(data: bytes) -> None:
+    for e in scan_binary(io.BytesIO(data)):
+        assert_valid(e)
+
+
+@SETTINGS
+@given(
+    st.sampled_from(KILL_REPORTS),
+    st.integers(min_value=0, max_value=400),
+    st.integers(min_value=0, max_value=400),
+)
+def test_cut_reports_never_raise(report: list[str], start: int, length: int) -> None:
+    _check(report[start : start + length])
+
+
+@SETTINGS
+@given(st.sampled_from(KILL_REPORTS), st.randoms(use_true_random=False))
+def test_shuffled_reports_never_raise_and_keep_every_parsable_kill(report: list[str], rnd) -> None:
+    lines = list(report)
+    rnd.shuffle(lines)
+    events = _check(lines)
+    # Every Killed process line still yields at most one event and none is invented.
+    assert len(events) <= sum("Killed process" in line for line in report)
+
+
+@SETTINGS
+@given(st.sampled_from(KILL_REPORTS), st.integers(min_value=2, max_value=3))
+def test_duplicated_reports_give_each_kill_once(report: list[str], times: int) -> None:
+    once = parse_lines(report)
+    again = _check(report * times)
+    assert [e["victim"]["pid"] for e in again] == [e["victim"]["pid"] for e in once]
+
+
+@SETTINGS
+@given(
+    st.sampled_from(KILL_REPORTS),
+    st.lists(st.tuples(st.integers(min_value=0, max_value=10_000), st.binary(min_size=1, max_size=8)), max_size=12),
+)
+def test_reports_sprinkled_with_random_bytes_never_raise(report: list[str], noise: list[tuple[int, bytes]]) -> None:
+    data = bytearray("\n".join(report).encode())
+    for pos, junk in noise:
+        at = pos % (len(data) + 1)
+        data[at:at] = junk
+    text = data.decode("utf-8", "replace")
+    _check(text.split("\n"))
+    for e in scan_binary(io.BytesIO(bytes(data))):
+        assert_valid(e)
