@@ -51,6 +51,7 @@ _UPTIME = re.compile(r"\[\s*(\d{1,10}\.\d{1,9})\]\s?(.*)")
 _HOST_IDENT = re.compile(r"(?:(\S*[^\s:]) )?([^\s\[\]:]+)(?:\[(\d+)\])?: ?(.*)")
 # Userland text relayed through /dev/kmsg or journalctl -o short-monotonic: "systemd[1]: ...".
 _RELAYED = re.compile(r"(?:(\S*[^\s:\]]) )?([\w.@/-]+)\[(\d+)\]: (.*)")
+_MONO_KERNEL = re.compile(r"(?:(\S*[^\s:]) )?kernel: (.*)")
 _CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -298,6 +299,9 @@ def _parse_prefixed(raw: str, line: str, previous: Record | None) -> Record:
     elif first == "[":
         if _UPTIME.fullmatch(line):
             rec = _kernel_text(Record(raw=raw, text=line, kernel=True))
+            m = _MONO_KERNEL.fullmatch(rec.text) if rec.kernel and "kernel: " in rec.text else None
+            if m:  # journalctl -o short-monotonic: "[  77.740597] host kernel: text"
+                rec.host, rec.text = m.group(1), m.group(2)
         else:
             m = _BRACKET_DATE.fullmatch(line)
             if m:
