@@ -398,6 +398,12 @@ class OomParser:
         if ident in us.OOMD_IDENTS:
             kill = us.oomd_kill(text)
             if kill is not None:
+                last = st.last_oomd
+                if last is not None and last.fields.get("cgroup") is None and _close(last.record, rec, 10.0):
+                    # systemd-oomd before v254 logs "attempting to kill" (debug) before "Killed <cgroup>": one kill.
+                    last.fields.update(kill)
+                    last.lines.append(rec.raw)
+                    return
                 item = _Userspace("systemd-oomd", rec, kill, event_id, time_ms, self._next(), lines=[rec.raw])
                 st.last_oomd = item
                 self._add_kill(item, stream)
@@ -406,7 +412,8 @@ class OomParser:
             if attempt is not None:
                 last = st.last_oomd
                 if last is not None and _close(last.record, rec, 10.0):
-                    last.pids.append(attempt["pid"])
+                    if attempt["pid"] not in last.pids:
+                        last.pids.append(attempt["pid"])
                     last.lines.append(rec.raw)
                     return
                 fields = {

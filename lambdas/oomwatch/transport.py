@@ -295,7 +295,7 @@ def _parse_prefixed(raw: str, line: str, previous: Record | None) -> Record:
     if first.isalpha():
         rec = _classic(raw, line) or _openwrt(raw, line) or _dmesg_x(raw, line, previous)
     elif first.isdigit():
-        rec = _iso_line(raw, line) or _kmsg(raw, line) or _vmware(raw, line)
+        rec = _vmware(raw, line) or _iso_line(raw, line) or _kmsg(raw, line)
     elif first == "[":
         if _UPTIME.fullmatch(line):
             rec = _kernel_text(Record(raw=raw, text=line, kernel=True))

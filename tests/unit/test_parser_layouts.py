@@ -283,3 +283,30 @@ def test_rsyslog_escaped_multiline_mem_info_does_not_hide_the_report() -> None:
     # corpus 01 carries rsyslog '#012' escapes in its Mem-Info line
     (event,) = parse_lines(corpus_lines(corpus_file("01")))
     assert event["trigger"]["comm"] == "sed" and event["complete"] is True
+
+
+def test_systemd_oomd_before_v254_logs_the_attempts_before_the_kill_line() -> None:
+    lines = [
+        "[   77.740597] host systemd-oomd[659]: oomd attempting to kill 407 with KILL",
+        "[   77.749597] host systemd-oomd[659]: Killed /user.slice/user-1000.slice/user@1000.service/app.slice/"
+        "app-term-4242.scope due to memory used (3.8G) / total (3.9G) and swap used (0.9G) / total (1.0G) being "
+        "more than 90.00%",
+    ]
+    event = one(lines)
+    assert event["victim"]["pid"] == 407 and event["victim"]["comm"] == "app-term-4242.scope"
+    assert event["host"] == "host"
+
+
+def test_vmware_guest_log_wrapper() -> None:
+    # corpus 37's wrapper: the guest's kmsg lines inside vmware.log
+    wrap = "2023-12-04T10:49:30.127Z In(05) vcpu-5 - Guest: "
+    lines = [
+        wrap + "<4>[39291576.900000] node invoked oom-killer: gfp_mask=0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP), "
+        "order=0, oom_score_adj=0",
+        wrap + "<6>[39291577.009528] [  19331]  1000 19331   226026    29603  1314816        0           999 npm start",
+        wrap + "<3>[39291577.100000] Out of memory: Killed process 19331 (npm start) total-vm:904104kB, "
+        "anon-rss:118412kB, file-rss:0kB, shmem-rss:0kB, UID:1000 pgtables:1284kB oom_score_adj:999",
+    ]
+    event = one(lines)
+    assert event["victim"]["comm"] == "npm start" and event["trigger"]["comm"] == "node"
+    assert event["top_consumers"] == [{"pid": 19331, "comm": "npm start", "rss_kb": 29603 * 4}]
