@@ -41,3 +41,12 @@ def test_the_schema_rejects_an_event_missing_a_required_field() -> None:
     # THEN validation fails (the schema is not a rubber stamp)
     with pytest.raises(AssertionError, match="victim"):
         assert_valid(event)
+
+
+def test_docs_describe_every_event_field() -> None:
+    # docs/events.md is the field reference users read: it must not drift from the schema.
+    docs = (SCHEMA_PATH.parents[2] / "docs" / "events.md").read_text()
+    schema = json.loads(SCHEMA_PATH.read_text())
+    missing = [name for name in schema["properties"] if f"`{name}" not in docs]
+    missing += [f"victim.{n}" for n in schema["properties"]["victim"]["properties"] if f"{n}`" not in docs]
+    assert not missing, missing
