@@ -86,6 +86,12 @@ def scan(args: argparse.Namespace) -> int:
 
 def demo(args: argparse.Namespace) -> int:
     """The whole pipeline on a local AWS emulator (needs the repository checkout and `make demo`'s setup)."""
+    from pathlib import Path
+
+    # The demo lives in the repository (infra/demo), next to the editable install of this package.
+    repo = Path(__file__).resolve().parents[2]
+    if (repo / "infra" / "demo").is_dir() and str(repo) not in sys.path:
+        sys.path.insert(0, str(repo))
     try:
         from infra.demo import main as demo_main  # type: ignore[attr-defined,unused-ignore]
     except ImportError as exc:
