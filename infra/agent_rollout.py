@@ -1,0 +1,220 @@
+"""Rolling the CloudWatch agent and its OOMWatch configuration out to the hosts, with SSM."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from agent_config.builder import (
+    AGENT_NAMESPACE,
+    STANDARD_PARAMETER_LIMIT_BYTES,
+    AgentConfigError,
+    LogMode,
+    LogSources,
+    build_agent_config,
+    check_expressions,
+    config_digest,
+    render,
+    validate_against_schema,
+    worst_case_size,
+)
+from infra.common import acknowledge
+
+#: CloudWatchAgentServerPolicy lets instances read only parameters whose name starts with this.
+PARAMETER_PREFIX: Final = "AmazonCloudWatch-"
+INSTALL_DOCUMENT: Final = "AWS-ConfigureAWSPackage"
+CONFIGURE_DOCUMENT: Final = "AmazonCloudWatch-ManageAgent"
+SHELL_DOCUMENT: Final = "AWS-RunShellScript"
+AGENT_PACKAGE: Final = "AmazonCloudWatchAgent"
+
+#: Re-run schedules. Install: heals hosts whose first run failed (same version: a no-op otherwise).
+#: Configure: heals a host whose first configure ran before the agent was installed; it restarts the
+#: agent, so once a day. Access: re-applies the read ACL that log rotation may drop.
+INSTALL_SCHEDULE: Final = "rate(7 days)"
+CONFIGURE_SCHEDULE: Final = "rate(1 day)"
+ACCESS_SCHEDULE: Final = "rate(1 day)"
+#: At most a quarter of the targets restart their agent at once; a failing host never stops the rollout.
+MAX_CONCURRENCY: Final = "25%"
+MAX_ERRORS: Final = "100%"
+
+#: Lets the agent read the journal and the syslog files when it runs as ``cwagent`` (an existing agent
+#: configuration may say ``run_as_user: cwagent``; OOMWatch's own configuration leaves the user alone, so
+#: a host without one runs the agent as root). Idempotent; restarts the agent only when a group was added.
+GRANT_LOG_ACCESS_SCRIPT: Final = (
+    "#!/bin/bash",
+    "# OOMWatch: let the CloudWatch agent read the journal and syslog files when it runs as cwagent.",
+    "set -u",
+    'if ! id cwagent >/dev/null 2>&1; then echo "no cwagent user: nothing to do"; exit 0; fi',
+    "changed=0",
+    "for group in systemd-journal adm; do",
+    '  if getent group "$group" >/dev/null && ! id -nG cwagent | tr " " "\\n" | grep -qx "$group"; then',
+    '    usermod -aG "$group" cwagent && changed=1 && echo "added cwagent to $group"',
+    "  fi",
+    "done",
+    "if [ -f /var/log/messages ] && command -v setfacl >/dev/null 2>&1; then",
+    "  setfacl -m u:cwagent:r /var/log/messages && echo 'cwagent may read /var/log/messages'",
+    "fi",
+    'if [ "$changed" = 1 ] && systemctl is-active --quiet amazon-cloudwatch-agent; then',
+    "  systemctl restart amazon-cloudwatch-agent && echo 'restarted the agent for its new groups'",
+    "fi",
+)
+
+
+class HostAgentRollout(Construct):
+    """The agent configuration in Parameter Store, State Manager associations, and instance IAM.
+
+    * ``parameter``: a Standard-tier String parameter ``AmazonCloudWatch-<stack>-<hash>`` holding the
+      minified configuration from :mod:`agent_config.builder`. The prefix is what the AWS-managed
+      ``CloudWatchAgentServerPolicy`` may read. The hash is the configuration's content hash: a changed
+      configuration is a new parameter name, which changes the configure association's parameters, and
+      State Manager re-applies changed associations to every target. Synth fails if the configuration,
+      with the longest log group name CloudFormation can generate, exceeds the 4 KB Standard tier, or if
+      it violates the agent's JSON schema (skipped with a warning when the schema file is absent).
+    * ``install_association``: ``AWS-ConfigureAWSPackage`` installs/updates ``AmazonCloudWatchAgent``
+      (``agent_version``, 1.300070.0 or later for journald; None = latest), every 7 days.
+    * ``configure_association``: ``AmazonCloudWatch-ManageAgent`` with ``configure (append)`` (an
+      existing agent configuration survives), ``mode`` ec2, source ssm, restart yes; daily. Created after
+      the install association.
+    * ``access_association``: ``AWS-RunShellScript`` with :data:`GRANT_LOG_ACCESS_SCRIPT`, daily.
+    * All three target the hosts tagged ``target_tag_key`` = ``target_tag_value`` (default
+      ``oomwatch:enabled`` = ``true``), or every managed instance (``InstanceIds`` = ``*``) with
+      ``target_all_instances``; 25 % of the targets at a time, errors never stop the rollout.
+    * ``instance_role`` / ``instance_profile``: for new instances; ``CloudWatchAgentServerPolicy`` and
+      ``AmazonSSMManagedInstanceCore``.
+    * ``managed_policy``: for roles that already exist (attach it next to
+      ``AmazonSSMManagedInstanceCore``): read this parameter, write to the syslog group, publish
+      ``CWAgent`` metrics, ``ec2:DescribeTags``. Nothing else.
+
+    Names of the role, profile, policy and associations are generated by CloudFormation.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        log_group: logs.ILogGroup,
+        log_mode: LogMode,
+        log_sources: LogSources,
+        target_all_instances: bool,
+        target_tag_key: str,
+        target_tag_value: str,
+        agent_version: str | None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.agent_config = build_agent_config(
+            log_group_name=log_group.log_group_name, log_mode=log_mode, log_sources=log_sources
+        )
+        check_expressions(self.agent_config)
+        validate_against_schema(self.agent_config, required=False)
+        size = worst_case_size(log_mode=log_mode, log_sources=log_sources)
+        if size > STANDARD_PARAMETER_LIMIT_BYTES:
+            raise AgentConfigError(
+                f"agent configuration is {size} bytes, more than the {STANDARD_PARAMETER_LIMIT_BYTES} "
+                "a Standard SSM parameter holds"
+            )
+        digest = config_digest(log_mode=log_mode, log_sources=log_sources)
+        self.parameter = ssm.StringParameter(
+            self,
+            "Parameter",
+            parameter_name=f"{PARAMETER_PREFIX}{Stack.of(self).stack_name}-{digest}",
+            string_value=render(self.agent_config),
+            tier=ssm.ParameterTier.STANDARD,
+            description=f"OOMWatch CloudWatch agent configuration (log mode {log_mode}, sources {log_sources})",
+        )
+
+        if target_all_instances:
+            target = ssm.CfnAssociation.TargetProperty(key="InstanceIds", values=["*"])
+        else:
+            target = ssm.CfnAssociation.TargetProperty(key=f"tag:{target_tag_key}", values=[target_tag_value])
+
+        def association(
+            construct_id: str, document: str, parameters: dict[str, list[str]], schedule: str
+        ) -> ssm.CfnAssociation:
+            return ssm.CfnAssociation(
+                self,
+                construct_id,
+                name=document,
+                parameters=parameters,
+                targets=[target],
+                schedule_expression=schedule,
+                max_concurrency=MAX_CONCURRENCY,
+                max_errors=MAX_ERRORS,
+            )
+
+        install_parameters = {"action": ["Install"], "name": [AGENT_PACKAGE]}
+        if agent_version is not None:
+            install_parameters["version"] = [agent_version]
+        self.install_association = association("InstallAgent", INSTALL_DOCUMENT, install_parameters, INSTALL_SCHEDULE)
+        self.configure_association = association(
+            "ConfigureAgent",
+            CONFIGURE_DOCUMENT,
+            {
+                "action": ["configure (append)"],
+                "mode": ["ec2"],
+                "optionalConfigurationSource": ["ssm"],
+                "optionalConfigurationLocation": [self.parameter.parameter_name],
+                "optionalRestart": ["yes"],
+            },
+            CONFIGURE_SCHEDULE,
+        )
+        self.configure_association.add_resource_dependency(self.install_association)
+        self.access_association = association(
+            "GrantLogAccess",
+            SHELL_DOCUMENT,
+            {"commands": list(GRANT_LOG_ACCESS_SCRIPT), "executionTimeout": ["300"]},
+            ACCESS_SCHEDULE,
+        )
+
+        self.instance_role = iam.Role(
+            self,
+            "InstanceRole",
+            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            description="OOMWatch: EC2 instances running the CloudWatch agent, managed by SSM",
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name("CloudWatchAgentServerPolicy"),
+                iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore"),
+            ],
+        )
+        for policy in ("CloudWatchAgentServerPolicy", "AmazonSSMManagedInstanceCore"):
+            acknowledge(
+                self.instance_role,
+                f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{policy}]",
+                f"{policy} is the AWS-managed policy AWS documents for the CloudWatch agent with SSM; "
+                "roles that need less use the OOMWatch managed policy instead.",
+            )
+        self.instance_profile = iam.InstanceProfile(self, "InstanceProfile", role=self.instance_role)
+
+        self.managed_policy = iam.ManagedPolicy(
+            self,
+            "AgentPolicy",
+            description="OOMWatch: what the CloudWatch agent needs on hosts whose role already exists",
+            statements=[
+                iam.PolicyStatement(
+                    sid="ReadAgentConfiguration", actions=["ssm:GetParameter"], resources=[self.parameter.parameter_arn]
+                ),
+                iam.PolicyStatement(
+                    sid="WriteSyslog",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                    resources=[log_group.log_group_arn],
+                ),
+                iam.PolicyStatement(
+                    sid="PublishAgentMetrics",
+                    actions=["cloudwatch:PutMetricData"],
+                    resources=["*"],
+                    conditions={"StringEquals": {"cloudwatch:namespace": AGENT_NAMESPACE}},
+                ),
+                iam.PolicyStatement(sid="ReadInstanceTags", actions=["ec2:DescribeTags"], resources=["*"]),
+            ],
+        )
+        acknowledge(
+            self.managed_policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "cloudwatch:PutMetricData and ec2:DescribeTags support no resource-level permissions; PutMetricData is "
+            "limited to the CWAgent namespace by condition.",
+        )

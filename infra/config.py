@@ -1,0 +1,409 @@
+"""OOMWatch settings: read from CDK context, validated before any construct is built.
+
+Config flows one way: ``cdk.json`` context (defaults) and ``cdk deploy -c key=value`` (overrides) →
+``app.py`` → :meth:`OomWatchConfig.from_context` → keyword-only construct arguments. Constructs never
+read context or the environment themselves.
+
+Context values arrive either as JSON values (from ``cdk.json``) or as strings (from ``-c``), so every
+parser accepts both: ``-c alert_emails=a@example.com,b@example.com``, ``-c memory_threshold_percent=85``,
+``-c target_all_instances=true``, ``-c 'allow_list={"processes":["stress-ng"]}'``.
+
+A wrong value raises :class:`ConfigError`, whose text is ONE line ``<key>=<value>: <why, with what is
+allowed>``; ``app.py`` prints it as ``oomwatch: config: <that line>`` and exits with status 2.
+``docs/configuration.md`` documents every key.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal, cast, get_args
+
+from agent_config.builder import LOG_MODES, LOG_SOURCES, MIN_JOURNALD_AGENT_VERSION, LogMode, LogSources
+
+Architecture = Literal["arm64", "x86_64"]
+ARCHITECTURES: Final[tuple[str, ...]] = get_args(Architecture)
+
+#: Retention periods CloudWatch Logs offers (PutRetentionPolicy), in days.
+RETENTION_DAYS: Final = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+
+#: Metrics Insights alarms evaluate at most the last 3 hours, i.e. 180 one-minute periods.
+MAX_EVALUATION_PERIODS: Final = 180
+#: The kernel's TASK_COMM_LEN is 16 including the NUL: a process name in an OOM report has at most 15.
+MAX_COMM_LENGTH: Final = 15
+#: One Lambda permission per watched log group; the function policy is limited to 20 KB.
+MAX_EXISTING_LOG_GROUPS: Final = 20
+
+#: The default of every key. ``cdk.json`` holds the same values (a test keeps them equal).
+DEFAULTS: Final[Mapping[str, Any]] = {
+    "stack_name": "OomWatch",
+    "alert_emails": [],
+    "target_all_instances": False,
+    "target_tag_key": "oomwatch:enabled",
+    "target_tag_value": "true",
+    "log_mode": "oom",
+    "log_sources": "both",
+    "agent_version": "1.300071.0",
+    "memory_threshold_percent": 90,
+    "memory_evaluation_periods": 5,
+    "memory_datapoints_to_alarm": 5,
+    "swap_threshold_percent": 50,
+    "swap_evaluation_periods": 5,
+    "swap_datapoints_to_alarm": 5,
+    "log_retention_days": 30,
+    "events_retention_days": 365,
+    "existing_log_groups": [],
+    "lambda_architecture": "arm64",
+    "lambda_memory_mb": 256,
+    "powertools_layer_version": 27,
+    "critical_processes": ["sshd", "systemd", "systemd-journal", "kubelet", "containerd", "dockerd", "amazon-ssm-agen"],
+    "allow_list": {"processes": [], "units": [], "tags": {}},
+    "noise_window_minutes": 15,
+    "loop_threshold": 5,
+}
+
+KEYS: Final = tuple(DEFAULTS)
+
+_EMAIL = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,63}"
+)
+_STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,63}")
+_TAG_TEXT = re.compile(r"[\w.:/=+\-@ ]+")
+_LOG_GROUP_NAME = re.compile(r"[\w.\-/#]{1,512}")
+_UNIT_NAME = re.compile(r"[\w@.:\\-]{1,256}")
+_VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)")
+
+
+class ConfigError(ValueError):
+    """One invalid setting. ``str()`` is a single line: ``<key>=<value>: <why>``."""
+
+    def __init__(self, key: str, value: object, why: str) -> None:
+        self.key = key
+        self.value = value
+        self.why = why
+        super().__init__(f"{key}={_show(value)}: {why}")
+
+
+def _show(value: object) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    return " ".join(text.split())  # keep the message on one line
+
+
+@dataclass(frozen=True, kw_only=True)
+class AllowList:
+    """Kills the Lambda reports without alerting: by process name, systemd unit, or EC2 instance tag."""
+
+    processes: tuple[str, ...] = ()
+    units: tuple[str, ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()
+
+    def to_json(self) -> str:
+        """The ``ALLOW_LIST`` environment variable: ``{"processes": [...], "units": [...], "tags": {...}}``."""
+        return json.dumps(
+            {"processes": list(self.processes), "units": list(self.units), "tags": dict(self.tags)},
+            separators=(",", ":"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class OomWatchConfig:
+    """Every OOMWatch setting, validated. See ``docs/configuration.md`` for meanings and defaults."""
+
+    stack_name: str
+    alert_emails: tuple[str, ...]
+    target_all_instances: bool
+    target_tag_key: str
+    target_tag_value: str
+    log_mode: LogMode
+    log_sources: LogSources
+    agent_version: str
+    memory_threshold_percent: float
+    memory_evaluation_periods: int
+    memory_datapoints_to_alarm: int
+    swap_threshold_percent: float
+    swap_evaluation_periods: int
+    swap_datapoints_to_alarm: int
+    log_retention_days: int
+    events_retention_days: int
+    existing_log_groups: tuple[str, ...]
+    lambda_architecture: Architecture
+    lambda_memory_mb: int
+    powertools_layer_version: int
+    critical_processes: tuple[str, ...]
+    allow_list: AllowList
+    noise_window_minutes: int
+    loop_threshold: int
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any]) -> OomWatchConfig:
+        """Parse and validate; keys missing from ``context`` take their :data:`DEFAULTS` value."""
+
+        def get(key: str) -> Any:
+            value = context.get(key)
+            return DEFAULTS[key] if value is None else value
+
+        log_sources = _choice("log_sources", get("log_sources"), LOG_SOURCES)
+        memory_periods = _int("memory_evaluation_periods", get("memory_evaluation_periods"), 1, MAX_EVALUATION_PERIODS)
+        swap_periods = _int("swap_evaluation_periods", get("swap_evaluation_periods"), 1, MAX_EVALUATION_PERIODS)
+        return cls(
+            stack_name=_matching(
+                "stack_name", get("stack_name"), _STACK_NAME, "a letter, then up to 63 letters, digits or hyphens"
+            ),
+            alert_emails=_emails(get("alert_emails")),
+            target_all_instances=_bool("target_all_instances", get("target_all_instances")),
+            target_tag_key=_tag_key(get("target_tag_key")),
+            target_tag_value=_matching(
+                "target_tag_value",
+                get("target_tag_value"),
+                _TAG_TEXT,
+                "1-256 letters, digits, spaces or _ . : / = + - @",
+                max_length=256,
+            ),
+            log_mode=cast(LogMode, _choice("log_mode", get("log_mode"), LOG_MODES)),
+            log_sources=cast(LogSources, log_sources),
+            agent_version=_agent_version(get("agent_version"), journald=log_sources in ("both", "journald")),
+            memory_threshold_percent=_percent("memory_threshold_percent", get("memory_threshold_percent")),
+            memory_evaluation_periods=memory_periods,
+            memory_datapoints_to_alarm=_datapoints(
+                "memory_datapoints_to_alarm", get("memory_datapoints_to_alarm"), memory_periods
+            ),
+            swap_threshold_percent=_percent("swap_threshold_percent", get("swap_threshold_percent")),
+            swap_evaluation_periods=swap_periods,
+            swap_datapoints_to_alarm=_datapoints(
+                "swap_datapoints_to_alarm", get("swap_datapoints_to_alarm"), swap_periods
+            ),
+            log_retention_days=_retention("log_retention_days", get("log_retention_days")),
+            events_retention_days=_retention("events_retention_days", get("events_retention_days")),
+            existing_log_groups=_log_groups(get("existing_log_groups")),
+            lambda_architecture=cast(
+                Architecture, _choice("lambda_architecture", get("lambda_architecture"), ARCHITECTURES)
+            ),
+            lambda_memory_mb=_int("lambda_memory_mb", get("lambda_memory_mb"), 128, 10240),
+            powertools_layer_version=_int("powertools_layer_version", get("powertools_layer_version"), 1, 10_000),
+            critical_processes=_process_names("critical_processes", get("critical_processes")),
+            allow_list=_allow_list(get("allow_list")),
+            noise_window_minutes=_int("noise_window_minutes", get("noise_window_minutes"), 1, 1440),
+            loop_threshold=_int("loop_threshold", get("loop_threshold"), 2, 1000),
+        )
+
+    @property
+    def critical_processes_csv(self) -> str:
+        """The ``CRITICAL_PROCESSES`` environment variable."""
+        return ",".join(self.critical_processes)
+
+    @property
+    def agent_version_parameter(self) -> str | None:
+        """``version`` for AWS-ConfigureAWSPackage; None (parameter omitted) installs the latest release."""
+        return None if self.agent_version == "latest" else self.agent_version
+
+
+# --- parsers: each raises ConfigError naming the key, the value and what is allowed ---------------------
+
+
+def _text(key: str, value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ConfigError(key, value, "expected a single value, not a list or an object")
+    return str(value).strip()
+
+
+def _choice(key: str, value: Any, allowed: tuple[str, ...]) -> str:
+    text = _text(key, value)
+    if text not in allowed:
+        raise ConfigError(key, value, f"allowed values: {', '.join(allowed)}")
+    return text
+
+
+def _matching(key: str, value: Any, pattern: re.Pattern[str], allowed: str, *, max_length: int = 10_000) -> str:
+    text = _text(key, value)
+    if not pattern.fullmatch(text) or len(text) > max_length:
+        raise ConfigError(key, value, f"expected {allowed}")
+    return text
+
+
+def _int(key: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(key, value, f"expected a whole number from {low} to {high}")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        number = int(value)
+    else:
+        raise ConfigError(key, value, f"expected a whole number from {low} to {high}")
+    if not low <= number <= high:
+        raise ConfigError(key, value, f"expected a whole number from {low} to {high}")
+    return number
+
+
+def _percent(key: str, value: Any) -> float:
+    why = "expected a percentage from 1 to 100"
+    if isinstance(value, bool):
+        raise ConfigError(key, value, why)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(key, value, why) from None
+    if not 1 <= number <= 100:
+        raise ConfigError(key, value, why)
+    return number
+
+
+def _datapoints(key: str, value: Any, periods: int) -> int:
+    try:
+        return _int(key, value, 1, periods)
+    except ConfigError:
+        periods_key = key.replace("datapoints_to_alarm", "evaluation_periods")
+        raise ConfigError(key, value, f"expected a whole number from 1 to {periods_key} ({periods})") from None
+
+
+def _bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ConfigError(key, value, "expected true or false")
+
+
+def _list(key: str, value: Any) -> list[Any]:
+    """A JSON list, or a comma-separated string (``-c key=a,b``); an empty string is an empty list."""
+    if isinstance(value, list):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                parsed = json.loads(text)
+            except json.JSONDecodeError:
+                raise ConfigError(key, value, "expected a JSON list or comma-separated values") from None
+            if isinstance(parsed, list):
+                return parsed
+        return [item.strip() for item in text.split(",") if item.strip()]
+    raise ConfigError(key, value, "expected a list or comma-separated values")
+
+
+def _items(key: str, value: Any, check: Callable[[str], bool], why: str) -> tuple[str, ...]:
+    items: list[str] = []
+    for item in _list(key, value):
+        if not isinstance(item, str) or not check(item):
+            raise ConfigError(key, item, why)
+        if item in items:
+            raise ConfigError(key, item, "listed twice")
+        items.append(item)
+    return tuple(items)
+
+
+def _emails(value: Any) -> tuple[str, ...]:
+    return _items(
+        "alert_emails",
+        value,
+        lambda item: bool(_EMAIL.fullmatch(item)) and len(item) <= 254,
+        "not an e-mail address (expected name@example.com; separate several with commas)",
+    )
+
+
+def _tag_key(value: Any) -> str:
+    text = _matching(
+        "target_tag_key", value, _TAG_TEXT, "1-128 letters, digits, spaces or _ . : / = + - @", max_length=128
+    )
+    if text.lower().startswith("aws:"):
+        raise ConfigError("target_tag_key", value, "tag keys starting with aws: are reserved by AWS")
+    return text
+
+
+def _retention(key: str, value: Any) -> int:
+    allowed = ", ".join(str(days) for days in RETENTION_DAYS)
+    try:
+        days = _int(key, value, 1, RETENTION_DAYS[-1])
+    except ConfigError:
+        raise ConfigError(key, value, f"CloudWatch Logs retention in days, one of {allowed}") from None
+    if days not in RETENTION_DAYS:
+        raise ConfigError(key, value, f"CloudWatch Logs retention in days, one of {allowed}")
+    return days
+
+
+def _log_groups(value: Any) -> tuple[str, ...]:
+    groups = _items(
+        "existing_log_groups",
+        value,
+        lambda item: bool(_LOG_GROUP_NAME.fullmatch(item)),
+        "not a log group name (1-512 of letters, digits and _ - / . #)",
+    )
+    if len(groups) > MAX_EXISTING_LOG_GROUPS:
+        raise ConfigError(
+            "existing_log_groups", value, f"at most {MAX_EXISTING_LOG_GROUPS} groups (one Lambda permission each)"
+        )
+    return groups
+
+
+def _agent_version(value: Any, *, journald: bool) -> str:
+    text = _text("agent_version", value)
+    if text == "latest":
+        return text
+    match = _VERSION.fullmatch(text)
+    if not match:
+        raise ConfigError("agent_version", value, "expected latest or a release such as 1.300071.0")
+    minimum = ".".join(str(part) for part in MIN_JOURNALD_AGENT_VERSION)
+    if journald and tuple(int(part) for part in match.groups()) < MIN_JOURNALD_AGENT_VERSION:
+        raise ConfigError("agent_version", value, f"journald collection needs {minimum} or later (or latest)")
+    return text
+
+
+def _process_names(key: str, value: Any) -> tuple[str, ...]:
+    return _items(
+        key,
+        value,
+        lambda item: 0 < len(item) <= MAX_COMM_LENGTH and "," not in item and item.strip() == item,
+        f"process names are the kernel's comm: 1-{MAX_COMM_LENGTH} characters, no commas",
+    )
+
+
+def _allow_list(value: Any) -> AllowList:
+    raw = value
+    if isinstance(value, str):
+        try:
+            raw = json.loads(value)
+        except json.JSONDecodeError:
+            raw = None
+    allowed = 'a JSON object {"processes": [...], "units": [...], "tags": {"key": "value"}}'
+    if not isinstance(raw, dict) or not set(raw) <= {"processes", "units", "tags"}:
+        raise ConfigError("allow_list", value, f"expected {allowed}")
+    tags = raw.get("tags", {})
+    if not isinstance(tags, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and k and len(k) <= 128 and len(v) <= 256 for k, v in tags.items()
+    ):
+        raise ConfigError("allow_list", value, 'expected "tags" to map tag keys to tag values (strings)')
+    return AllowList(
+        processes=_process_names("allow_list", raw.get("processes", [])),
+        units=_items(
+            "allow_list",
+            raw.get("units", []),
+            lambda item: bool(_UNIT_NAME.fullmatch(item)),
+            "not a systemd unit name (such as nginx.service)",
+        ),
+        tags=tuple(sorted(tags.items())),
+    )
