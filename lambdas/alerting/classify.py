@@ -1,0 +1,165 @@
+"""Severity, noise fingerprint and allow-list decisions for one parsed kill.
+
+All three read the parser's event dict (schema ``oomwatch/event.schema.json``) defensively:
+fields may be null when the report was cut short.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from alerting.instance import InstanceInfo
+from alerting.settings import AllowList
+
+COMM_LEN = 15  # TASK_COMM_LEN - 1: the kernel truncates process names to 15 characters
+# Workload kinds whose name identifies one service (a unit, a container, a pod).
+_NAMED_KINDS = frozenset({"systemd-unit", "user-unit", "docker", "containerd", "kubernetes", "ecs", "lxc", "podman"})
+
+
+def victim(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    v = event.get("victim")
+    return v if isinstance(v, Mapping) else {}
+
+
+def workload(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    cg = event.get("cgroup")
+    if isinstance(cg, Mapping):
+        w = cg.get("workload")
+        if isinstance(w, Mapping):
+            return w
+    return {}
+
+
+def comm(event: Mapping[str, Any]) -> str:
+    return str(victim(event).get("comm") or "unknown")
+
+
+def units(event: Mapping[str, Any]) -> list[str]:
+    """Every systemd unit the report ties to the victim (cgroup workload and systemd's own lines)."""
+    found = [str(u) for u in event.get("units") or [] if u]
+    w = workload(event)
+    for key in ("unit", "name"):
+        value = w.get(key)
+        if value and w.get("kind") == "systemd-unit" and str(value) not in found:
+            found.append(str(value))
+    return found
+
+
+def workload_label(event: Mapping[str, Any]) -> str | None:
+    """Short human name of the workload: unit, container or pod name."""
+    w = workload(event)
+    if not w:
+        return None
+    kind = w.get("kind")
+    if kind == "systemd-unit":
+        return str(w.get("unit") or w.get("name") or "") or None
+    name = w.get("name") or w.get("unit")
+    if name:
+        return str(name)
+    ident = w.get("id") or w.get("pod_uid")
+    return str(ident)[:12] if ident else None
+
+
+def name_matches(name: str, pattern: str) -> bool:
+    """Process-name match that survives kernel truncation and versioned names.
+
+    ``php-fpm`` matches ``php-fpm``, ``php-fpm8.1`` and ``php-fpm7.4``; ``node`` does not match
+    ``nodemon``; patterns with ``*?[`` are shell globs.
+    """
+    if not name or not pattern:
+        return False
+    if any(ch in pattern for ch in "*?["):
+        return fnmatchcase(name, pattern)
+    pat = pattern[:COMM_LEN]
+    if name == pat:
+        return True
+    return name.startswith(pat) and not name[len(pat)].isalpha()
+
+
+def _unit_stem(unit: str) -> str:
+    for suffix in (".service", ".scope", ".slice"):
+        if unit.endswith(suffix):
+            return unit[: -len(suffix)]
+    return unit
+
+
+def matches_any(names: Iterable[str], patterns: Iterable[str]) -> str | None:
+    pats = tuple(patterns)
+    for name in names:
+        for pat in pats:
+            if name_matches(name, pat):
+                return pat
+    return None
+
+
+@dataclass(frozen=True)
+class Severity:
+    level: str  # "critical" | "warning"
+    reason: str
+
+
+def severity(event: Mapping[str, Any], critical: Iterable[str]) -> Severity:
+    """Critical when the whole host ran out of memory or a critical service was killed."""
+    reasons = []
+    if event.get("constraint") == "global":
+        reasons.append("host-wide out of memory")
+    hit = matches_any([comm(event), *(_unit_stem(u) for u in units(event))], critical)
+    if hit:
+        reasons.append(f"{hit} is on the critical list")
+    if reasons:
+        return Severity("critical", "; ".join(reasons))
+    return Severity("warning", "not host-wide, and the process is not on the critical list")
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    key: str  # short hash used in DynamoDB keys
+    scope: str  # "asg:web" | "instance:i-..." | "host:web-1"
+    source: str
+    subject: str  # workload name or comm
+    label: str  # human-readable, e.g. "php-fpm on asg web (kernel)"
+
+
+def fingerprint(event: Mapping[str, Any], instance_id: str | None, info: InstanceInfo | None) -> Fingerprint:
+    """Identity of "the same problem": (ASG else instance; source; workload or process).
+
+    Kills of one worker across an Auto Scaling group fold together; so do repeated kills of
+    one systemd unit or container even when the kernel picks a different pid each time.
+    """
+    if info is not None and info.asg:
+        scope = f"asg:{info.asg}"
+    elif instance_id:
+        scope = f"instance:{instance_id}"
+    else:
+        scope = f"host:{event.get('host') or event.get('stream') or 'unknown'}"
+    source = str(event.get("source") or "kernel")
+    w = workload(event)
+    subject = comm(event)
+    if w.get("kind") in _NAMED_KINDS:
+        subject = workload_label(event) or subject
+    digest = hashlib.sha256(f"{scope}\x1f{source}\x1f{subject}".encode()).hexdigest()[:24]
+    where = scope.split(":", 1)
+    label = f"{subject} on {where[0]} {where[1]} ({source})"
+    return Fingerprint(key=digest, scope=scope, source=source, subject=subject, label=label)
+
+
+def allow_listed(event: Mapping[str, Any], info: InstanceInfo | None, allow: AllowList) -> str | None:
+    """Why this kill is expected (so event-only), or None."""
+    if allow.processes:
+        hit = matches_any([comm(event)], allow.processes)
+        if hit:
+            return f"process {hit} is allow-listed"
+    if allow.units:
+        for unit in units(event):
+            if any(fnmatchcase(unit, pat) or fnmatchcase(_unit_stem(unit), pat) for pat in allow.units):
+                return f"unit {unit} is allow-listed"
+    if allow.tags and info is not None:
+        for key, want in allow.tags.items():
+            have = info.tags.get(key)
+            if have is not None and (want in ("*", have)):
+                return f"instance tag {key}={have} is allow-listed"
+    return None

@@ -1,0 +1,260 @@
+"""What to do next: two or three lines with numbers, chosen from ONE table (:data:`HINTS`).
+
+To add advice for a new kind of process, append a :class:`Hint` row with the process-name
+patterns it applies to and a function that turns a :class:`HintInput` into lines. Rows for a
+process come first; rows keyed on the kill's constraint or source follow. The alert shows the
+first matching process row and the first matching constraint/source row, at most three lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from alerting.classify import comm, matches_any, victim, workload, workload_label
+from alerting.instance import InstanceInfo
+
+MAX_LINES = 3
+
+
+@dataclass(frozen=True)
+class HintInput:
+    """The numbers a hint may use, all in MiB (None when unknown)."""
+
+    event: Mapping[str, Any]
+    instance: InstanceInfo | None
+    ram_mib: int | None  # host RAM
+    limit_mib: int | None  # the memory cgroup limit that was hit (memcg kills)
+    victim_mib: int | None
+
+    @property
+    def budget_mib(self) -> int | None:
+        """The memory the victim's service had to live in: the cgroup limit, else host RAM."""
+        return self.limit_mib if self.limit_mib else self.ram_mib
+
+    @property
+    def budget_name(self) -> str:
+        return "cgroup limit" if self.limit_mib else "RAM"
+
+    def consumers(self) -> list[tuple[str, int]]:
+        """(comm, MiB) of the largest tasks in the report's task table."""
+        out = []
+        for row in self.event.get("top_consumers") or []:
+            if isinstance(row, Mapping) and row.get("rss_kb") is not None:
+                out.append((str(row.get("comm") or "?"), round(int(row["rss_kb"]) / 1024)))
+        return out
+
+    def split(self, patterns: tuple[str, ...]) -> tuple[list[int], int]:
+        """Sizes of this service's tasks and the total of the others, from the task table."""
+        own: list[int] = []
+        others = 0
+        for name, size in self.consumers():
+            if matches_any([name], patterns):
+                own.append(size)
+            else:
+                others += size
+        if not own and self.victim_mib:
+            own.append(self.victim_mib)
+        return own, others
+
+
+def os_reserve_mib(budget: int) -> int:
+    """Memory to leave for the kernel, page cache and agents: 10% of the budget, 256 MiB to 1 GiB."""
+    return max(256, min(1024, budget // 10))
+
+
+def _m(mib: int | None) -> str:
+    return "?" if mib is None else f"{mib:,} MiB"
+
+
+def _held(h: HintInput, name: str) -> str:
+    return f"{name} held {_m(h.victim_mib)}" if h.victim_mib is not None else name
+
+
+def _php_fpm(h: HintInput) -> list[str]:
+    own, others = h.split(PHP_FPM)
+    budget = h.budget_mib
+    if budget is None or not own:
+        return ["PHP-FPM: size pm.max_children as (RAM - OS - other services) / average worker RSS."]
+    worker = max(1, round(sum(own) / len(own)))
+    reserve = os_reserve_mib(budget)
+    room = budget - reserve - others
+    fits = max(1, room // worker)
+    return [
+        f"PHP-FPM: pm.max_children <= {fits} fits: ({_m(budget)} {h.budget_name} - {_m(reserve)} OS"
+        f" - {_m(others)} other services) / {_m(worker)} avg worker ({len(own)} largest in the task table).",
+        f"memory_limit bounds ONE worker, not the pool: keep pm.max_children x memory_limit under {_m(room)}.",
+    ]
+
+
+def _mysql(h: HintInput) -> list[str]:
+    _own, others = h.split(MYSQL)
+    budget = h.budget_mib
+    if budget is None:
+        return [f"{_held(h, 'MySQL/MariaDB')}: keep innodb_buffer_pool_size well under RAM (about 60-70%)."]
+    room = budget - os_reserve_mib(budget) - others
+    pool = max(128, int(room * 0.75) // 128 * 128)
+    return [
+        f"{_held(h, 'MySQL/MariaDB')} of {_m(budget)} {h.budget_name}; with {_m(others)} used by other"
+        f" services, buffer pool + per-connection buffers must fit in ~{_m(room)}.",
+        f"Try innodb_buffer_pool_size={pool}M; check max_connections x per-connection buffers.",
+    ]
+
+
+def _java(h: HintInput) -> list[str]:
+    budget = h.budget_mib
+    if budget is None:
+        return ["Java: cap the heap (-Xmx or -XX:MaxRAMPercentage=75) below the memory the JVM can use."]
+    heap = int(budget * 0.75)
+    return [
+        f"{_held(h, 'Java')} of {_m(budget)} {h.budget_name}: cap the heap at ~{_m(heap)}"
+        f" (-XX:MaxRAMPercentage=75 or -Xmx{heap}m),",
+        "leaving 25% for metaspace, thread stacks, direct buffers and the JIT.",
+    ]
+
+
+def _postgres(h: HintInput) -> list[str]:
+    budget = h.budget_mib
+    if budget is None:
+        return ["PostgreSQL: shared_buffers ~25% of RAM; work_mem x max_connections x sorts must fit the rest."]
+    return [
+        f"PostgreSQL: shared_buffers ~{_m(budget // 4)} (25% of {_m(budget)} {h.budget_name});"
+        f" work_mem x active queries must fit in the remaining ~{_m(budget // 2)}.",
+    ]
+
+
+def _redis(h: HintInput) -> list[str]:
+    budget = h.budget_mib
+    if budget is None:
+        return ["Redis: set maxmemory with an eviction policy below the memory available to it."]
+    return [
+        f"{_held(h, 'Redis')}: set maxmemory ~{int(budget * 0.6)}mb (60% of {_m(budget)} {h.budget_name},"
+        " leaving room for fork/copy-on-write during saves) and a maxmemory-policy.",
+    ]
+
+
+def _node(h: HintInput) -> list[str]:
+    budget = h.budget_mib
+    if budget is None:
+        return ["Node.js: cap the V8 heap with --max-old-space-size below the memory available."]
+    return [
+        f"{_held(h, 'Node.js')}: cap the V8 heap with --max-old-space-size={int(budget * 0.75)}"
+        f" (75% of {_m(budget)} {h.budget_name}) and look for a leak if it grows steadily.",
+    ]
+
+
+_LIMIT_SETTING = {
+    "systemd-unit": "MemoryMax= of {name}",
+    "user-unit": "MemoryMax= of {name}",
+    "docker": "the container's --memory (compose: mem_limit) for {name}",
+    "containerd": "the container's memory limit for {name}",
+    "kubernetes": "resources.limits.memory of {name}",
+    "ecs": "the task/container memory of {name}",
+    "lxc": "limits.memory of container {name}",
+}
+
+
+def _memcg(h: HintInput) -> list[str]:
+    memcg = h.event.get("cgroup") or {}
+    path = memcg.get("oom_memcg") or memcg.get("task_memcg") or "the cgroup"
+    w = workload(h.event)
+    template = _LIMIT_SETTING.get(str(w.get("kind")), "memory.max (v2) / memory.limit_in_bytes (v1) of {name}")
+    setting = template.format(name=workload_label(h.event) or path)
+    limit = _m(h.limit_mib) if h.limit_mib else "its limit"
+    ram = f" (host RAM {_m(h.ram_mib)})" if h.ram_mib else ""
+    return [
+        f"The cgroup limit was hit, not the host: {path} reached {limit}{ram}."
+        f" Raise {setting} or cut the workload's memory."
+    ]
+
+
+def _global(h: HintInput) -> list[str]:
+    inst = h.instance
+    lines = []
+    if inst and inst.instance_type and inst.memory_mib:
+        if inst.next_type and inst.next_memory_mib:
+            lines.append(
+                f"Host-wide OOM: {inst.instance_type} has {_m(inst.memory_mib)}; next size"
+                f" {inst.next_type} has {_m(inst.next_memory_mib)}."
+            )
+        else:
+            lines.append(f"Host-wide OOM: {inst.instance_type} has {_m(inst.memory_mib)}; move to a larger type.")
+    else:
+        lines.append("Host-wide OOM: right-size the instance type (more RAM) or shed services.")
+    swap = min(4096, max(1024, (h.ram_mib or 2048) // 2))
+    lines.append(
+        f"Or add ~{_m(swap)} swap as a buffer, and set OOMScoreAdjust=-900 (oom_score_adj)"
+        " on processes that must survive."
+    )
+    return lines
+
+
+def _oomd(h: HintInput) -> list[str]:
+    return [
+        "systemd-oomd killed a cgroup under memory pressure (PSI), before the kernel OOM killer:"
+        " tune ManagedOOMMemoryPressureLimit= or give the slice more memory."
+    ]
+
+
+@dataclass(frozen=True)
+class Hint:
+    name: str
+    advise: Callable[[HintInput], list[str]]
+    processes: tuple[str, ...] = ()
+    constraints: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+
+PHP_FPM = ("php-fpm", "php-fpm*", "php*-fpm*")
+MYSQL = ("mysqld", "mariadbd")
+
+# THE table. Process rows first, then constraint/source rows.
+HINTS: tuple[Hint, ...] = (
+    Hint("php-fpm", _php_fpm, processes=PHP_FPM),
+    Hint("mysql", _mysql, processes=MYSQL),
+    Hint("java", _java, processes=("java",)),
+    Hint("postgres", _postgres, processes=("postgres", "postmaster")),
+    Hint("redis", _redis, processes=("redis-server",)),
+    Hint("node", _node, processes=("node", "nodejs")),
+    Hint("systemd-oomd", _oomd, sources=("systemd-oomd",)),
+    Hint("memcg", _memcg, constraints=("memcg",)),
+    Hint("host-wide", _global, constraints=("global",)),
+)
+
+
+def hint_input(event: Mapping[str, Any], instance: InstanceInfo | None) -> HintInput:
+    memcg = event.get("memcg") or {}
+    limit_kb = memcg.get("limit_kb") if event.get("constraint") == "memcg" else None
+    # A "limit" of PAGE_COUNTER_MAX (no limit) is not a limit.
+    if limit_kb is not None and limit_kb >= 2**50:
+        limit_kb = None
+    rss = victim(event).get("rss_kb")
+    return HintInput(
+        event=event,
+        instance=instance,
+        ram_mib=instance.memory_mib if instance else None,
+        limit_mib=round(limit_kb / 1024) if limit_kb else None,
+        victim_mib=round(rss / 1024) if isinstance(rss, int | float) else None,
+    )
+
+
+def advise(event: Mapping[str, Any], instance: InstanceInfo | None) -> tuple[str, list[str]]:
+    """(names of the rows used, the hint lines) for one kill."""
+    h = hint_input(event, instance)
+    name = comm(event)
+    used: list[str] = []
+    lines: list[str] = []
+    for row in HINTS:
+        if row.processes and matches_any([name], row.processes):
+            used.append(row.name)
+            lines.extend(row.advise(h))
+            break
+    for row in HINTS:
+        if (row.constraints and event.get("constraint") in row.constraints) or (
+            row.sources and event.get("source") in row.sources
+        ):
+            used.append(row.name)
+            lines.extend(row.advise(h))
+            break
+    return "+".join(used), lines[:MAX_LINES]

@@ -1,0 +1,75 @@
+"""AWS console deep links: a Logs Insights query around the kill, and the instance page.
+
+The Logs Insights fragment is an undocumented but stable encoding (a JSURL-like object whose
+string values are ``encodeURIComponent``-ed with ``%`` -> ``*``, then ``escape()``-d, then the
+whole ``?queryDetail=`` part ``encodeURIComponent``-ed with ``%`` -> ``$``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+_JS_ESCAPE_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@*_+-./")
+
+
+def console_host(region: str) -> str:
+    if region.startswith("cn-"):
+        return f"https://{region}.console.amazonaws.cn"
+    if region.startswith("us-gov-"):
+        return f"https://{region}.console.amazonaws-us-gov.com"
+    return f"https://{region}.console.aws.amazon.com"
+
+
+def _uri_component(text: str) -> str:
+    """JavaScript's encodeURIComponent."""
+    return quote(text, safe="-_.!~*'()")
+
+
+def _js_escape(text: str) -> str:
+    """JavaScript's escape() for ASCII input."""
+    return "".join(ch if ch in _JS_ESCAPE_SAFE else f"%{ord(ch):02X}" for ch in text)
+
+
+def _value(text: str) -> str:
+    return "'" + _uri_component(text).replace("%", "*")
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def logs_insights_url(region: str, log_groups: list[str], query: str, start_ms: int, end_ms: int) -> str:
+    """Console link that opens Logs Insights with ``query`` over ``log_groups`` and an absolute range."""
+    sources = "~(" + "".join("~" + _value(g) for g in log_groups) + ")"
+    detail = (
+        f"~(end~{_value(_iso(end_ms))}~start~{_value(_iso(start_ms))}~timeType~'ABSOLUTE~tz~'UTC"
+        f"~editorString~{_value(query)}~source~{sources})"
+    )
+    fragment = _uri_component("?queryDetail=" + _js_escape(detail)).replace("%", "$")
+    return f"{console_host(region)}/cloudwatch/home?region={region}#logsV2:logs-insights{fragment}"
+
+
+def stream_query(stream: str) -> str:
+    """Logs Insights query for every line of one log stream (no quotes or parentheses needed)."""
+    safe = stream.replace('"', "")
+    return f'fields @timestamp, @message\n| filter @logStream = "{safe}"\n| sort @timestamp asc\n| limit 2000'
+
+
+def kill_context_url(region: str, log_group: str, stream: str, kill_ms: int) -> str:
+    """The instance's log lines from 10 minutes before to 5 minutes after the kill."""
+    return logs_insights_url(region, [log_group], stream_query(stream), kill_ms - 10 * 60_000, kill_ms + 5 * 60_000)
+
+
+def events_query_url(region: str, events_log_group: str, fingerprint: str, start_ms: int, end_ms: int) -> str:
+    """Every oom_kill event of one noise fingerprint, for digests."""
+    query = (
+        "fields @timestamp, instance.name, instance.id, victim.comm, victim.pid, victim.rss_kb\n"
+        f'| filter message = "oom_kill" and fingerprint = "{fingerprint}"\n'
+        "| sort @timestamp asc\n| limit 1000"
+    )
+    return logs_insights_url(region, [events_log_group], query, start_ms, end_ms)
+
+
+def instance_url(region: str, instance_id: str) -> str:
+    return f"{console_host(region)}/ec2/home?region={region}#InstanceDetails:instanceId={instance_id}"

@@ -1,0 +1,524 @@
+"""The texts people read: SNS subject, a phone-friendly plain-text body, a JSON document for
+machine subscribers and the SNS message attributes, for kills, OOM loops and digests.
+
+Every value that came from a log line passes through :func:`alerting.text.clean`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from alerting import links
+from alerting.classify import Fingerprint, Severity, comm, victim, workload, workload_label
+from alerting.hints import advise
+from alerting.instance import InstanceInfo
+from alerting.text import ascii_only, clean, clean_raw_line, deep_clean, duration, mib, ordinal, pct, size
+
+SUBJECT_MAX = 99  # SNS: "less than 100 characters"
+ATTRIBUTE_MAX = 256
+RAW_LINES_HEAD = 8
+RAW_LINES_TAIL = 16
+SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class Message:
+    """One SNS publish."""
+
+    kind: str  # oom_kill | oom_loop | oom_digest | memory_alarm
+    subject: str
+    text: str
+    doc: dict[str, Any]
+    attributes: dict[str, str]
+
+
+@dataclass(frozen=True)
+class KillView:
+    """Everything an alert about one kill needs, gathered by the handler."""
+
+    event: Mapping[str, Any]
+    kill_time_ms: int
+    instance_id: str | None
+    instance: InstanceInfo | None
+    severity: Severity
+    fingerprint: Fingerprint
+    occurrence: int
+    window_minutes: int
+    loop_threshold: int
+    region: str
+    account: str
+    log_group: str
+    stream: str
+    previous_window_count: int = 0
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Victim:
+    """One line of a digest's "largest victims"."""
+
+    comm: str
+    pid: int | None
+    rss_kb: int | None
+    instance: str
+    time_ms: int
+
+
+@dataclass(frozen=True)
+class DigestView:
+    fingerprint: Fingerprint
+    count: int
+    window_start_ms: int
+    window_end_ms: int
+    first_ms: int
+    last_ms: int
+    instances: Sequence[str]
+    victims: Sequence[Victim]
+    severity: str
+    escalated: bool
+    region: str
+    account: str
+    events_log_group: str | None
+    names: Mapping[str, str] = field(default_factory=dict)  # instance id -> Name tag
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def when(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def hhmm(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%H:%M")
+
+
+def host_label(view: KillView) -> str:
+    if view.instance and view.instance.name:
+        return clean(view.instance.name, 40)
+    host = view.event.get("host")
+    if host:
+        return clean(host, 40)
+    return view.instance_id or clean(view.stream, 40) or "unknown host"
+
+
+def _subject(parts: Sequence[str]) -> str:
+    text = ascii_only(clean(" ".join(p for p in parts if p), 400))
+    if len(text) > SUBJECT_MAX:
+        text = text[: SUBJECT_MAX - 3].rstrip() + "..."
+    return text
+
+
+def attributes(**values: object) -> dict[str, str]:
+    """SNS message attributes: cleaned, capped, and never empty (SNS rejects empty strings)."""
+    out = {}
+    for key, value in values.items():
+        text = clean(value, ATTRIBUTE_MAX)
+        if text:
+            out[key] = text
+    return out
+
+
+# Report lines that say nothing to a reader on a phone: stack frames, register and hex dumps,
+# per-zone page statistics. They stay in the JSON form and behind the Logs Insights link.
+_NOISE = re.compile(
+    r"\[<[0-9a-f]{8,}>\]|\+0x[0-9a-f]+/0x[0-9a-f]+|(?:^|\s)[0-9a-f]{16}(?:\s+[0-9a-f]{16}){2}|Call Trace:|</?TASK>"
+    r"|\b(?:RIP|RSP|RAX|RDX|RBP|R10|R13|FS|CS|CR2):\s|Hardware name:|Node \d+ (?:DMA|DMA32|Normal|Movable|hugepages)"
+    r"|lowmem_reserve|hugepages_total|total pagecache pages|pages in swap cache|Swap cache stats|pages RAM"
+    r"|pages HighMem|pages reserved|pages hwpoisoned|pages cma reserved|Code: [0-9a-f]{2} "
+)
+
+
+def raw_lines(lines: Sequence[object], head: int = RAW_LINES_HEAD, tail: int = RAW_LINES_TAIL) -> list[str]:
+    cleaned: list[str] = []
+    for line in lines:
+        if isinstance(line, str) and not _NOISE.search(line):
+            text = clean_raw_line(line, 240)
+            if not cleaned or cleaned[-1] != text:  # a multi-line record may repeat its prefix line
+                cleaned.append(text)
+    if len(cleaned) <= head + tail + 1:
+        return cleaned
+    left_out = len(cleaned) - head - tail
+    return [*cleaned[:head], f"[... {left_out} lines left out: see the Logs Insights link ...]", *cleaned[-tail:]]
+
+
+def _kv(label: str, value: str, width: int = 11) -> str:
+    return f"  {label + ':' if label else '':<{width}} {value}"
+
+
+# --------------------------------------------------------------------------- one kill
+
+_CONSTRAINT_TEXT = {
+    "global": "global - the whole host ran out of memory",
+    "memcg": "memcg - a memory cgroup hit its limit (the host may have had memory left)",
+    "cpuset": "cpuset - the cpuset's memory nodes ran out",
+    "mempolicy": "mempolicy - the NUMA memory policy's nodes ran out",
+    "unknown": "not shown in the lines received",
+}
+
+
+def describe_workload(event: Mapping[str, Any]) -> str | None:
+    w = workload(event)
+    if not w:
+        return None
+    kind = clean(w.get("kind"), 30)
+    label = clean(workload_label(event), 100)
+    extras = []
+    if w.get("pod_uid"):
+        extras.append(f"pod uid {clean(w.get('pod_uid'), 40)}")
+    if w.get("qos"):
+        extras.append(f"QoS {clean(w.get('qos'), 20)}")
+    if w.get("id") and clean(w.get("id"), 100) != label:
+        extras.append(f"id {clean(w.get('id'), 16)}")
+    text = f"{kind} {label}".strip()
+    return f"{text} ({', '.join(extras)})" if extras else text
+
+
+def kill_doc(view: KillView, hint: list[str], link_map: Mapping[str, str]) -> dict[str, Any]:
+    """The machine-readable form (SNS ``default``): the parser's event plus the enrichment."""
+    return {
+        "type": "oom_kill",
+        "schema_version": SCHEMA,
+        "severity": view.severity.level,
+        "severity_reason": view.severity.reason,
+        "account": view.account,
+        "region": view.region,
+        "instance_id": view.instance_id,
+        "instance": view.instance.as_log() if view.instance else None,
+        "kill_time": datetime.fromtimestamp(view.kill_time_ms / 1000, UTC).isoformat(),
+        "fingerprint": view.fingerprint.key,
+        "fingerprint_label": clean(view.fingerprint.label, 200),
+        "occurrence": view.occurrence,
+        "window_minutes": view.window_minutes,
+        "log_group": view.log_group,
+        "stream": view.stream,
+        "hint": hint,
+        "notes": list(view.notes),
+        "links": dict(link_map),
+        "event": deep_clean(dict(view.event), limit=1024, max_items=80),
+    }
+
+
+def render_kill(view: KillView) -> Message:
+    ev = view.event
+    v = victim(ev)
+    proc = clean(comm(ev), 40)
+    host = host_label(view)
+    inst = view.instance
+    rss_kb = v.get("rss_kb")
+    ram_kb = inst.memory_kb if inst else None
+    share = pct(rss_kb, ram_kb)
+    iid = view.instance_id
+
+    where_subject = f"on {host}" + (f" ({iid})" if iid and iid != host else "")
+    subject = _subject(
+        [
+            f"[OOM {view.severity.level}]",
+            f"{proc} killed {where_subject}",
+            (size(rss_kb) + ("," if share is not None else "")) if rss_kb is not None else "",
+            (f"{share}% RAM" if share else "<1% RAM") if share is not None else "",
+        ]
+    )
+
+    source = str(ev.get("source") or "kernel")
+    killer = {"kernel": "the kernel OOM killer", "systemd-oomd": "systemd-oomd", "earlyoom": "earlyoom"}.get(
+        source, clean(source, 30)
+    )
+    pid = v.get("pid")
+    pid_text = f" (pid {pid})" if isinstance(pid, int) and pid >= 0 else ""
+    scope = view.fingerprint.scope.split(":", 1)[-1]
+    out: list[str] = [f"{proc}{pid_text} was killed by {killer} on {host}.", ""]
+    out.append(f"Severity: {view.severity.level} ({clean(view.severity.reason, 160)})")
+    occurrence = (
+        f"Occurrence: {ordinal(view.occurrence)} kill of {clean(view.fingerprint.subject, 60)}"
+        f" on {clean(scope, 60)} in this {view.window_minutes}-min window."
+    )
+    out.append(occurrence)
+    if view.occurrence == 1:
+        out.append(
+            f"  Further kills in the next {view.window_minutes} min are counted and sent as one digest"
+            f" (an OOM-loop alert at {view.loop_threshold})."
+        )
+    if view.previous_window_count > 1:
+        out.append(f"  The previous window had {view.previous_window_count} kills: this is still going on.")
+
+    # WHAT
+    out += ["", "WHAT"]
+    uid = v.get("uid")
+    out.append(
+        _kv("Process", proc + (f", pid {pid}" if pid_text else "") + (f", uid {uid}" if uid is not None else ""))
+    )
+    if rss_kb is not None:
+        mem = mib(rss_kb) + " RSS"
+        if share is not None and inst and inst.memory_mib:
+            mem += f" = {share if share else '<1'}% of {inst.memory_mib:,} MiB RAM"
+        out.append(_kv("Memory", mem))
+        parts = [
+            f"{name} {mib(v.get(key))}"
+            for name, key in (("anon", "anon_rss_kb"), ("file", "file_rss_kb"), ("shmem", "shmem_rss_kb"))
+            if v.get(key) is not None
+        ]
+        if parts:
+            out.append(_kv("", "(" + ", ".join(parts) + ")"))
+        extra = []
+        if v.get("total_vm_kb") is not None:
+            extra.append(f"virtual {mib(v.get('total_vm_kb'))}")
+        if v.get("oom_score_adj") is not None:
+            extra.append(f"oom_score_adj {v.get('oom_score_adj')}")
+        if extra:
+            out.append(_kv("", ", ".join(extra)))
+    wl = describe_workload(ev)
+    if wl:
+        out.append(_kv("Workload", wl))
+    unit_lines = [clean(u, 80) for u in ev.get("units") or [] if u]
+    if unit_lines:
+        out.append(_kv("systemd", ", ".join(unit_lines[:3]) + " failed with result 'oom-kill'"))
+    trig = ev.get("trigger")
+    if isinstance(trig, Mapping):
+        t = f"{clean(trig.get('comm'), 40)} (pid {trig.get('pid')})"
+        detail = []
+        if trig.get("order") == -1:
+            detail.append("order -1 (a manual OOM: SysRq-f or echo f > /proc/sysrq-trigger)")
+        elif trig.get("order") is not None:
+            detail.append(f"order {trig.get('order')}")
+        if trig.get("gfp_mask"):
+            detail.append(f"gfp_mask {clean(trig.get('gfp_mask'), 40)}")
+        out.append(_kv("Trigger", t + (" asked for memory: " + ", ".join(detail) if detail else "")))
+    elif source == "kernel":
+        out.append(_kv("Trigger", "not in the lines received"))
+    constraint = str(ev.get("constraint") or "unknown")
+    out.append(_kv("Constraint", _CONSTRAINT_TEXT.get(constraint, clean(constraint, 30))))
+    memcg = ev.get("memcg")
+    cg_raw = ev.get("cgroup")
+    cg: Mapping[str, Any] = cg_raw if isinstance(cg_raw, Mapping) else {}
+    if constraint == "memcg":
+        path = cg.get("oom_memcg") or cg.get("task_memcg")
+        if path:
+            out.append(_kv("Cgroup", clean(path, 160)))
+        if isinstance(memcg, Mapping) and memcg.get("limit_kb"):
+            out.append(_kv("Limit", f"{mib(memcg.get('usage_kb'))} used of {mib(memcg.get('limit_kb'))} limit"))
+
+    # WHERE
+    out += ["", "WHERE"]
+    out.append(_kv("Host", host + (f" ({iid})" if iid and iid != host else "")))
+    if inst:
+        if inst.instance_type:
+            ram = f", {inst.memory_mib:,} MiB RAM" if inst.memory_mib else ""
+            out.append(_kv("Type", f"{inst.instance_type}{ram}"))
+        zone = ", ".join(x for x in (inst.az, f"ASG {clean(inst.asg, 80)}" if inst.asg else "") if x)
+        if zone:
+            out.append(_kv("Zone", zone))
+        image = ", ".join(x for x in (inst.image_id, f"IP {inst.private_ip}" if inst.private_ip else "") if x)
+        if image:
+            out.append(_kv("Image", image))
+        if inst.launch_time:
+            out.append(_kv("Launched", inst.launch_time.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")))
+    out.append(_kv("Account", f"{view.account or '?'}, {view.region}"))
+    out.append(_kv("Log", f"{clean(view.log_group, 120)} / {clean(view.stream, 80)}"))
+
+    # WHEN
+    out += ["", "WHEN"]
+    uptime = ev.get("uptime_s")
+    out.append("  " + when(view.kill_time_ms) + (f" (uptime {duration(uptime)})" if uptime is not None else ""))
+
+    # TOP CONSUMERS
+    top = [r for r in ev.get("top_consumers") or [] if isinstance(r, Mapping)]
+    if top:
+        tasks = ev.get("task_count")
+        counted = f", {tasks} task{'s' if tasks != 1 else ''}" if tasks else ""
+        out += ["", f"TOP MEMORY USERS (task table{counted})"]
+        for row in top[:5]:
+            share_row = pct(row.get("rss_kb"), ram_kb)
+            share_text = "" if share_row is None else f" {share_row}%" if share_row else " <1%"
+            out.append(
+                f"  {mib(row.get('rss_kb')):>10}  {clean(row.get('comm'), 30)} (pid {row.get('pid')}){share_text}"
+            )
+
+    # WHAT TO DO
+    _, hint = advise(ev, inst)
+    if hint:
+        out += ["", "WHAT TO DO"]
+        out += [f"  {line}" for line in hint]
+
+    # LINKS
+    link_map: dict[str, str] = {}
+    if view.log_group and view.stream:
+        link_map["logs"] = links.kill_context_url(view.region, view.log_group, view.stream, view.kill_time_ms)
+    if iid:
+        link_map["instance"] = links.instance_url(view.region, iid)
+    if link_map:
+        out += ["", "LINKS"]
+        if "logs" in link_map:
+            out += ["  Logs around the kill (Logs Insights):", f"  {link_map['logs']}"]
+        if "instance" in link_map:
+            out += ["  Instance:", f"  {link_map['instance']}"]
+
+    notes = list(view.notes)
+    if not ev.get("complete", True):
+        notes.append(
+            "The report is incomplete: "
+            + (", ".join(clean(w, 120) for w in ev.get("warnings") or []) or "parts were missing.")
+        )
+    if notes:
+        out += ["", "NOTES"]
+        out += [f"  - {clean(n, 300)}" for n in notes]
+
+    lines = raw_lines(ev.get("lines") or [])
+    if lines:
+        out += ["", "KERNEL LINES" if source == "kernel" else "LOG LINES"]
+        out += [f"  {line}" for line in lines]
+
+    doc = kill_doc(view, hint, link_map)
+    doc["subject"] = subject
+    attrs = attributes(
+        severity=view.severity.level,
+        instance_id=iid or "",
+        process=proc,
+        source=source,
+        kind="oom_kill",
+        workload_kind=workload(ev).get("kind") or "",
+        constraint=constraint,
+    )
+    return Message("oom_kill", subject, "\n".join(out) + "\n", doc, attrs)
+
+
+# --------------------------------------------------------------------------- OOM loop
+
+
+def render_loop(view: KillView, instances: Sequence[str]) -> Message:
+    """Escalation sent once when a fingerprint reaches LOOP_THRESHOLD kills in its window."""
+    fp = view.fingerprint
+    scope_kind, scope = fp.scope.split(":", 1)
+    subject = _subject(
+        [
+            f"[OOM loop] {clean(fp.subject, 40)} killed {view.occurrence}x in {view.window_minutes} min",
+            f"on {clean(scope, 40)}",
+            f"({len(instances)} instances)" if len(instances) > 1 else "",
+        ]
+    )
+    out = [
+        f"{clean(fp.subject, 60)} has been OOM-killed {view.occurrence} times since the first alert"
+        f" on {scope_kind} {clean(scope, 60)} ({fp.source}).",
+        "This is a loop: the service is restarted and killed again. Fix the memory budget, not the restart.",
+        "",
+        f"Instances so far: {', '.join(clean(i, 40) for i in list(instances)[:10])}"
+        + (f" and {len(instances) - 10} more" if len(instances) > 10 else ""),
+        f"Latest kill: {when(view.kill_time_ms)} on {host_label(view)}"
+        + (f", {mib(victim(view.event).get('rss_kb'))} RSS" if victim(view.event).get("rss_kb") is not None else ""),
+        f"Severity: {view.severity.level}",
+        "",
+        f"No further message for this until the {view.window_minutes}-min window ends; then one digest"
+        " with the count, instances and largest victims.",
+    ]
+    _, hint = advise(view.event, view.instance)
+    if hint:
+        out += ["", "WHAT TO DO"] + [f"  {line}" for line in hint]
+    if view.log_group and view.stream:
+        out += [
+            "",
+            "Logs around the latest kill:",
+            f"  {links.kill_context_url(view.region, view.log_group, view.stream, view.kill_time_ms)}",
+        ]
+    doc = {
+        "type": "oom_loop",
+        "schema_version": SCHEMA,
+        "subject": subject,
+        "severity": view.severity.level,
+        "fingerprint": fp.key,
+        "fingerprint_label": clean(fp.label, 200),
+        "count": view.occurrence,
+        "window_minutes": view.window_minutes,
+        "instances": [clean(i, 40) for i in instances][:100],
+        "latest_instance_id": view.instance_id,
+        "process": clean(comm(view.event), 40),
+        "account": view.account,
+        "region": view.region,
+        "hint": hint,
+    }
+    attrs = attributes(
+        severity=view.severity.level,
+        instance_id=view.instance_id or "",
+        process=comm(view.event),
+        source=fp.source,
+        kind="oom_loop",
+    )
+    return Message("oom_loop", subject, "\n".join(out) + "\n", doc, attrs)
+
+
+# --------------------------------------------------------------------------- digest
+
+
+def render_digest(d: DigestView) -> Message:
+    """One message per noise window that folded kills: counts, instances, largest victims."""
+    fp = d.fingerprint
+    scope_kind, scope = fp.scope.split(":", 1)
+    minutes = max(1, round((d.window_end_ms - d.window_start_ms) / 60_000))
+    folded = d.count - 1
+    subject = _subject(
+        [
+            f"[OOM digest] {clean(fp.subject, 40)}: {d.count} kills in {minutes} min on {clean(scope, 40)}",
+            f"({len(d.instances)} instances)" if len(d.instances) > 1 else "",
+        ]
+    )
+    out = [
+        f"{clean(fp.subject, 60)} was OOM-killed {d.count} times on {scope_kind} {clean(scope, 60)}"
+        f" ({fp.source}) between {hhmm(d.first_ms)} and {hhmm(d.last_ms)} UTC.",
+        f"The first kill was alerted on its own; these {folded} further kills were held back by noise control"
+        + (" (an OOM-loop alert was sent)." if d.escalated else "."),
+        "",
+        f"Window: {when(d.window_start_ms)} + {minutes} min",
+        f"Severity: {d.severity}",
+        "",
+        f"INSTANCES ({len(d.instances)})",
+    ]
+    for iid in list(d.instances)[:20]:
+        name = d.names.get(iid)
+        out.append(f"  {clean(iid, 40)}" + (f" ({clean(name, 40)})" if name else ""))
+    if len(d.instances) > 20:
+        out.append(f"  ... and {len(d.instances) - 20} more")
+    if d.victims:
+        out += ["", "LARGEST VICTIMS"]
+        for vic in d.victims[:5]:
+            out.append(
+                f"  {mib(vic.rss_kb):>10}  {clean(vic.comm, 30)} (pid {vic.pid}) on {clean(vic.instance, 40)}"
+                f" at {hhmm(vic.time_ms)}"
+            )
+    link = None
+    if d.events_log_group:
+        link = links.events_query_url(
+            d.region, d.events_log_group, fp.key, d.window_start_ms - 60_000, d.window_end_ms + 60_000
+        )
+        out += ["", "Every kill of this window (Logs Insights):", f"  {link}"]
+    doc = {
+        "type": "oom_digest",
+        "schema_version": SCHEMA,
+        "subject": subject,
+        "severity": d.severity,
+        "fingerprint": fp.key,
+        "fingerprint_label": clean(fp.label, 200),
+        "count": d.count,
+        "folded": folded,
+        "escalated": d.escalated,
+        "window_start": datetime.fromtimestamp(d.window_start_ms / 1000, UTC).isoformat(),
+        "window_end": datetime.fromtimestamp(d.window_end_ms / 1000, UTC).isoformat(),
+        "instances": [clean(i, 40) for i in d.instances][:100],
+        "largest_victims": [
+            {"comm": clean(v.comm, 40), "pid": v.pid, "rss_kb": v.rss_kb, "instance": clean(v.instance, 40)}
+            for v in d.victims[:5]
+        ],
+        "account": d.account,
+        "region": d.region,
+        "links": {"events": link} if link else {},
+    }
+    attrs = attributes(
+        severity=d.severity,
+        instance_id=d.instances[0] if len(d.instances) == 1 else "",
+        process=fp.subject,
+        source=fp.source,
+        kind="oom_digest",
+    )
+    return Message("oom_digest", subject, "\n".join(out) + "\n", doc, attrs)

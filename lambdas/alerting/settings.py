@@ -1,0 +1,110 @@
+"""Configuration read from the environment the CDK stack sets (names are a contract with infra/).
+
+Parsing is forgiving on purpose: a typo in ``ALLOW_LIST`` or ``LOOP_THRESHOLD`` must degrade to
+the defaults and a warning, never stop OOM alerts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+DEFAULT_CRITICAL = "mysqld,mariadbd,postgres,php-fpm,nginx,httpd,apache2,java,node,redis-server"
+
+
+@dataclass(frozen=True)
+class AllowList:
+    """Expected kills: matching ones are logged as events but never alerted."""
+
+    processes: tuple[str, ...] = ()
+    units: tuple[str, ...] = ()
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Settings:
+    topic_arn: str = ""
+    state_table: str = ""
+    window_seconds: int = 15 * 60
+    loop_threshold: int = 5
+    critical_processes: tuple[str, ...] = tuple(DEFAULT_CRITICAL.split(","))
+    allow_list: AllowList = field(default_factory=AllowList)
+    region: str = ""
+    memory_alarm_name: str = ""
+    swap_alarm_name: str = ""
+    agent_namespace: str = "CWAgent"
+    # Context fetch for reports split across deliveries: how far around the kill to look, and
+    # how much of it to read, so that an alert is never held back more than a few seconds.
+    context_before_s: int = 120
+    context_after_s: int = 5
+    context_max_pages: int = 3
+    context_budget_s: float = 4.0
+    problems: tuple[str, ...] = ()
+
+    @property
+    def window_minutes(self) -> int:
+        return max(1, self.window_seconds // 60)
+
+
+def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int, problems: list[str]) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        problems.append(f"{name}={raw!r} is not an integer; using {default}")
+        return default
+    if not lo <= value <= hi:
+        problems.append(f"{name}={value} is outside {lo}..{hi}; using {default}")
+        return default
+    return value
+
+
+def _names(raw: str) -> tuple[str, ...]:
+    return tuple(n.strip() for n in raw.split(",") if n.strip())
+
+
+def parse_allow_list(raw: str, problems: list[str]) -> AllowList:
+    """Parse ``{"processes": [...], "units": [...], "tags": {"k": "v"}}``; bad input -> empty."""
+    if not raw.strip():
+        return AllowList()
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        problems.append("ALLOW_LIST is not valid JSON; no kill is allow-listed")
+        return AllowList()
+    if not isinstance(doc, dict):
+        problems.append("ALLOW_LIST must be a JSON object; no kill is allow-listed")
+        return AllowList()
+    procs = doc.get("processes") or []
+    units = doc.get("units") or []
+    tags = doc.get("tags") or {}
+    if not isinstance(procs, list) or not isinstance(units, list) or not isinstance(tags, dict):
+        problems.append("ALLOW_LIST fields have the wrong types; no kill is allow-listed")
+        return AllowList()
+    return AllowList(
+        processes=tuple(str(p) for p in procs if str(p)),
+        units=tuple(str(u) for u in units if str(u)),
+        tags={str(k): str(v) for k, v in tags.items()},
+    )
+
+
+def from_env(env: Mapping[str, str]) -> Settings:
+    """Build :class:`Settings` from ``os.environ`` (or any mapping, for tests)."""
+    problems: list[str] = []
+    critical = _names(env.get("CRITICAL_PROCESSES", "")) or tuple(DEFAULT_CRITICAL.split(","))
+    return Settings(
+        topic_arn=env.get("TOPIC_ARN", ""),
+        state_table=env.get("STATE_TABLE", ""),
+        window_seconds=60 * _int(env, "NOISE_WINDOW_MINUTES", 15, 1, 24 * 60, problems),
+        loop_threshold=_int(env, "LOOP_THRESHOLD", 5, 2, 100_000, problems),
+        critical_processes=critical,
+        allow_list=parse_allow_list(env.get("ALLOW_LIST", ""), problems),
+        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "",
+        memory_alarm_name=env.get("MEMORY_ALARM_NAME", ""),
+        swap_alarm_name=env.get("SWAP_ALARM_NAME", ""),
+        agent_namespace=env.get("AGENT_NAMESPACE", "") or "CWAgent",
+        problems=tuple(problems),
+    )

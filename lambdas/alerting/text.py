@@ -1,0 +1,110 @@
+"""Text hygiene and number formatting for alerts.
+
+Log lines are untrusted: anyone on a host can write ``Out of memory: Killed process ...``
+with ``logger``. Everything that came from a log line goes through :func:`clean` before it is
+echoed in a subject, body or message attribute, so a forged line can neither inject headers
+or fake paragraphs (newlines), nor hide text (bidi overrides), nor blow the SNS size limits.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# C0/C1 controls, DEL, and the Unicode format characters that reorder or hide text
+# (bidi embeddings/overrides/isolates, zero-width joiners, BOM, line/paragraph separators).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+_SPACES = re.compile(r"\s{2,}")
+ELLIPSIS = "..."
+
+
+def clean(value: object, limit: int = 200) -> str:
+    """Return ``value`` as one printable line of at most ``limit`` characters."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    text = _UNSAFE.sub(" ", text).strip()
+    if "  " in text:
+        text = _SPACES.sub(" ", text)
+    if len(text) > limit:
+        text = text[: max(0, limit - len(ELLIPSIS))].rstrip() + ELLIPSIS
+    return text
+
+
+def clean_raw_line(value: object, limit: int = 300) -> str:
+    """Like :func:`clean` but keeps the runs of spaces that align a kernel task table."""
+    text = value if isinstance(value, str) else str(value)
+    text = _UNSAFE.sub(" ", text).rstrip()
+    if len(text) > limit:
+        text = text[: limit - len(ELLIPSIS)] + ELLIPSIS
+    return text
+
+
+def ascii_only(text: str) -> str:
+    """Map to printable ASCII: SNS subjects must be ASCII for every email client to show them."""
+    return "".join(ch if " " <= ch <= "~" else "?" for ch in text)
+
+
+def deep_clean(value: Any, limit: int = 500, max_items: int = 60) -> Any:
+    """Sanitise every string inside a JSON-like structure (for the machine-readable alert)."""
+    if isinstance(value, str):
+        return clean(value, limit)
+    if isinstance(value, dict):
+        return {clean(k, 64): deep_clean(v, limit, max_items) for k, v in list(value.items())[:max_items]}
+    if isinstance(value, list | tuple):
+        return [deep_clean(v, limit, max_items) for v in list(value)[:max_items]]
+    return value
+
+
+def mib(kb: int | float | None) -> str:
+    """Kilobytes as whole MiB, the unit people size services in."""
+    if kb is None:
+        return "?"
+    return f"{round(kb / 1024):,} MiB"
+
+
+def size(kb: int | float | None) -> str:
+    """Kilobytes as a short human size: MiB below 1 GiB, GiB with one decimal above."""
+    if kb is None:
+        return "?"
+    if kb >= 1024 * 1024:
+        return f"{kb / (1024 * 1024):.1f} GiB"
+    return f"{round(kb / 1024)} MiB"
+
+
+def pct(part: float | None, whole: float | None) -> int | None:
+    """Whole-number percentage, or None when either side is unknown."""
+    if part is None or not whole:
+        return None
+    return round(100 * part / whole)
+
+
+def ordinal(n: int) -> str:
+    """1 -> 1st, 2 -> 2nd, 11 -> 11th, 23 -> 23rd."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def duration(seconds: float | None) -> str:
+    """Uptime-style duration: 3d 4h, 2h 5m, 42s."""
+    if seconds is None:
+        return "?"
+    s = int(seconds)
+    days, rem = divmod(s, 86400)
+    hours, rem = divmod(rem, 3600)
+    minutes, secs = divmod(rem, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    if minutes:
+        return f"{minutes}m {secs}s"
+    return f"{secs}s"
+
+
+def truncate_utf8(text: str, max_bytes: int) -> str:
+    """Cut ``text`` so its UTF-8 encoding fits in ``max_bytes`` (SNS limits are in bytes)."""
+    raw = text.encode("utf-8")
+    if len(raw) <= max_bytes:
+        return text
+    return raw[: max_bytes - len(ELLIPSIS)].decode("utf-8", "ignore") + ELLIPSIS

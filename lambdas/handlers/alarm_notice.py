@@ -1,0 +1,201 @@
+"""Lambda ``handlers.alarm_notice.handler``: readable notices for the fleet memory/swap alarms.
+
+Input: EventBridge ``CloudWatch Alarm State Change`` events of the two Metrics Insights alarms
+(multi-time-series, GROUP BY InstanceId), and ``CloudWatch Alarm Contributor State Change``
+events if the rule also matches them (those name one instance in ``alarmContributor``).
+An alarm-level event names no instance, so the instances in alarm are read with
+DescribeAlarmContributors, or failing that the alarm's own query via GetMetricData.
+
+Output: one SNS notice per ALARM transition naming the instance(s) with name, type, current
+memory and swap use, and the last OOM kill on them (from the oom handler's ``last#`` items).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from alerting.alarm import AlarmChange, HostRow, parse_alarm_event, render_alarm_notice
+from alerting.instance import instance_id_from_stream
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from handlers.aws import AwsError, error_code
+from handlers.pipeline import PublishFailed, Runtime
+from handlers.runtime import PowertoolsTelemetry, runtime
+
+logger = Logger()
+metrics = Metrics()
+telemetry = PowertoolsTelemetry(logger, metrics)
+
+MAX_HOSTS = 20
+LOOKBACK_MS = 10 * 60_000
+_IDENT = re.compile(r"^[A-Za-z0-9_.\-]+$")
+_IN_ALARM = re.compile(r"(\d+) out of \d+ time series evaluated to ALARM")
+
+
+def _ns(namespace: str) -> str:
+    return namespace if _IDENT.match(namespace) else "CWAgent"
+
+
+def _latest(results: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """query id -> instance id -> newest value, from GetMetricData results of GROUP BY queries."""
+    out: dict[str, dict[str, float]] = {}
+    for res in results:
+        iid = instance_id_from_stream(str(res.get("Label", "")))
+        values = res.get("Values") or []
+        stamps = res.get("Timestamps") or []
+        if not iid or not values:
+            continue
+        newest = max(range(len(values)), key=lambda i: stamps[i] if i < len(stamps) else 0)
+        out.setdefault(str(res.get("Id")), {})[iid] = float(values[newest])
+    return out
+
+
+def _metric_data(rt: Runtime, queries: list[dict[str, Any]], end_ms: int) -> list[dict[str, Any]]:
+    cw = rt.clients.cloudwatch
+    kwargs: dict[str, Any] = {
+        "MetricDataQueries": queries,
+        "StartTime": datetime.fromtimestamp((end_ms - LOOKBACK_MS) / 1000, UTC),
+        "EndTime": datetime.fromtimestamp(end_ms / 1000, UTC),
+        "ScanBy": "TimestampDescending",
+    }
+    results: list[dict[str, Any]] = []
+    for _ in range(5):
+        page = cw.get_metric_data(**kwargs)
+        results.extend(page.get("MetricDataResults", []))
+        token = page.get("NextToken")
+        if not token:
+            break
+        kwargs["NextToken"] = token
+    return results
+
+
+def instances_in_alarm(change: AlarmChange, rt: Runtime, notes: list[str]) -> list[str]:
+    """The instance ids behind an alarm-level state change."""
+    cw = rt.clients.cloudwatch
+    try:
+        ids: list[str] = []
+        kwargs: dict[str, Any] = {"AlarmName": change.alarm_name}
+        for _ in range(5):
+            page = cw.describe_alarm_contributors(**kwargs)
+            for contributor in page.get("AlarmContributors", []):
+                iid = (contributor.get("ContributorAttributes") or {}).get("InstanceId")
+                if iid:
+                    ids.append(str(iid))
+            token = page.get("NextToken")
+            if not token:
+                break
+            kwargs["NextToken"] = token
+        return list(dict.fromkeys(ids))
+    except AwsError as exc:
+        notes.append(f"cloudwatch:DescribeAlarmContributors failed ({error_code(exc)}).")
+    if not change.expression:
+        return []
+    try:
+        results = _metric_data(rt, [{"Id": "q", "Expression": change.expression, "Period": 60}], change.time_ms)
+    except AwsError as exc:
+        notes.append(f"The alarm's query could not be run: cloudwatch:GetMetricData failed ({error_code(exc)}).")
+        return []
+    latest = _latest(results).get("q", {})
+    match = _IN_ALARM.search(change.reason)
+    top_n = int(match.group(1)) if match else 5
+    notes.append(
+        f"The {top_n} highest instances of the alarm's own query are shown: the event does not name them"
+        " (grant cloudwatch:DescribeAlarmContributors for the exact list)."
+    )
+    return [iid for iid, _ in sorted(latest.items(), key=lambda kv: -kv[1])][: min(top_n, MAX_HOSTS)]
+
+
+def not_yet_notified(change: AlarmChange, ids: list[str], rt: Runtime, notes: list[str]) -> list[str]:
+    """Drop instances a notice already named for this alarm (the alarm- and contributor-level events
+    of one breach both arrive here)."""
+    fresh = []
+    for iid in ids:
+        try:
+            if rt.store.claim_notice(change.alarm_name, iid, rt.clock()):
+                fresh.append(iid)
+        except AwsError as exc:
+            notes.append(f"Duplicate notices are possible: DynamoDB failed ({error_code(exc)}).")
+            return ids
+    return fresh
+
+
+def notify_alarm(event: dict[str, Any], rt: Runtime) -> dict[str, Any]:
+    s = rt.settings
+    change = parse_alarm_event(event, s.memory_alarm_name, s.swap_alarm_name)
+    if change is None or change.metric == "other":
+        rt.telemetry.info("alarm_ignored", reason="not a fleet memory/swap alarm")
+        return {"sent": 0, "ignored": "not a fleet memory/swap alarm"}
+    if change.state != "ALARM":
+        rt.telemetry.info("alarm_ignored", reason=f"state {change.state}", alarm=change.alarm_name)
+        return {"sent": 0, "ignored": f"state {change.state}"}
+    if not change.region:
+        change = AlarmChange(**{**change.__dict__, "region": s.region})
+    if not change.time_ms:
+        change = AlarmChange(**{**change.__dict__, "time_ms": int(rt.clock() * 1000)})
+    notes: list[str] = []
+    ids = list(change.instance_ids) or instances_in_alarm(change, rt, notes)
+    if ids:
+        ids = not_yet_notified(change, ids[:MAX_HOSTS], rt, notes)
+        if not ids:
+            rt.telemetry.info("alarm_ignored", reason="instances already notified", alarm=change.alarm_name)
+            return {"sent": 0, "ignored": "instances already notified"}
+
+    lookup = rt.directory.lookup(ids) if ids else None
+    if lookup is not None:
+        notes.extend(lookup.notes)
+    usage: dict[str, dict[str, float]] = {}
+    if ids:
+        ns = _ns(s.agent_namespace)
+        queries = [
+            {
+                "Id": qid,
+                # ns is validated by _IDENT above; metric names are constants.
+                "Expression": f'SELECT MAX({metric}) FROM "{ns}" GROUP BY InstanceId ORDER BY MAX() DESC LIMIT 500',  # noqa: S608
+                "Period": 60,
+            }
+            for qid, metric in (("mem", "mem_used_percent"), ("swap", "swap_used_percent"))
+        ]
+        try:
+            usage = _latest(_metric_data(rt, queries, change.time_ms))
+        except AwsError as exc:
+            notes.append(f"Current memory/swap use left out: cloudwatch:GetMetricData failed ({error_code(exc)}).")
+    last: dict[str, dict[str, Any]] = {}
+    if ids:
+        try:
+            last = rt.store.last_kills(ids)
+        except AwsError as exc:
+            notes.append(f"Last OOM kills left out: DynamoDB failed ({error_code(exc)}).")
+    hosts = [
+        HostRow(
+            instance_id=iid,
+            info=lookup.instances.get(iid) if lookup else None,
+            mem_pct=usage.get("mem", {}).get(iid),
+            swap_pct=usage.get("swap", {}).get(iid),
+            last_kill=last.get(iid),
+        )
+        for iid in ids
+    ]
+
+    def level(h: HostRow) -> float:
+        value = h.swap_pct if change.metric == "swap" else h.mem_pct
+        return -(value if value is not None else -1.0)
+
+    hosts.sort(key=level)
+    message = render_alarm_notice(change, hosts, notes)
+    try:
+        rt.publisher.publish(message)
+    except AwsError as exc:
+        rt.telemetry.count("PublishFailures")
+        raise PublishFailed(f"alarm notice not published ({error_code(exc)})") from exc
+    rt.telemetry.count("AlarmNoticesSent")
+    rt.telemetry.info("alarm_notice_sent", alarm=change.alarm_name, instances=ids, notes=notes)
+    return {"sent": 1, "instances": ids}
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return notify_alarm(event, runtime(telemetry))

@@ -1,0 +1,69 @@
+"""Lambda ``handlers.digest.handler``: every 5 minutes (EventBridge schedule), send one digest
+per noise window that has ended and folded kills.
+
+So a digest arrives between 0 and about 5.5 minutes after its window ends (schedule period
+plus a 30 s grace that keeps the oom handler and this job off the same window).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alerting.digest import digest_view
+from alerting.render import render_digest
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from handlers.aws import AwsError, error_code
+from handlers.pipeline import PublishFailed, Runtime
+from handlers.runtime import PowertoolsTelemetry, runtime
+
+logger = Logger()
+metrics = Metrics()
+telemetry = PowertoolsTelemetry(logger, metrics)
+MAX_DIGESTS_PER_RUN = 200
+
+
+def send_due_digests(rt: Runtime, account: str = "") -> dict[str, Any]:
+    """Claim, render and publish each due window; failed publishes are released and re-raised."""
+    now = rt.clock()
+    sent = 0
+    failures: list[BaseException] = []
+    due = []
+    for item in rt.store.due_windows(now):
+        due.append(item)
+        if len(due) >= MAX_DIGESTS_PER_RUN:
+            break
+    instance_ids = {i for item in due for i in item.get("instances") or [] if str(i).startswith("i-")}
+    names: dict[str, str] = {}
+    if instance_ids:
+        lookup = rt.directory.lookup(sorted(instance_ids))
+        names = {iid: info.name for iid, info in lookup.instances.items() if info.name}
+    for item in due:
+        pk = str(item["pk"])
+        if not rt.store.claim_digest(pk, now):
+            continue
+        view = digest_view(
+            item, loop_threshold=rt.settings.loop_threshold, region=rt.settings.region, account=account, names=names
+        )
+        try:
+            rt.publisher.publish(render_digest(view))
+        except AwsError as exc:
+            rt.telemetry.warning("digest_publish_failed", pk=pk, error=error_code(exc))
+            rt.telemetry.count("PublishFailures")
+            rt.store.release_digest(pk)
+            failures.append(exc)
+            continue
+        rt.store.finish_digest(pk, now)
+        rt.telemetry.info("digest_sent", pk=pk, count=view.count, fingerprint=view.fingerprint.key)
+        rt.telemetry.count("DigestsSent")
+        sent += 1
+    if failures:
+        raise PublishFailed(f"{len(failures)} digest(s) not published ({error_code(failures[0])})") from failures[0]
+    return {"due": len(due), "sent": sent}
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return send_due_digests(runtime(telemetry), account=str(event.get("account") or ""))

@@ -1,0 +1,426 @@
+"""What the OOM handler does with one CloudWatch Logs subscription delivery.
+
+decode -> parse (shared ``oomwatch`` parser) -> complete split reports from the stream ->
+enrich from EC2 -> for each kill: classify, de-duplicate, count in its noise window, write the
+structured event, publish what noise control lets through.
+
+AWS access goes through the adapters in :class:`Runtime`; decisions and texts come from the
+pure ``alerting`` package. A failed enrichment or context call only removes its part of the
+alert (and says so); a failed publish makes the invocation fail so Lambda retries it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from alerting.classify import allow_listed, comm, fingerprint, severity, victim, workload, workload_label
+from alerting.instance import InstanceInfo, instance_id_from_stream
+from alerting.render import KillView, Message, render_kill, render_loop
+from alerting.settings import Settings
+from alerting.text import clean, pct
+from aws_lambda_powertools.utilities.data_classes.cloud_watch_logs_event import CloudWatchLogsEvent
+from oomwatch import OomParser
+
+from handlers.aws import AwsError, Clients, error_code
+from handlers.ec2 import InstanceDirectory, Lookup
+from handlers.logs import ContextFetcher
+from handlers.sns import Publisher
+from handlers.state import Count, DynamoState, KillState, MemoryState, VictimSummary
+
+# Keys the logging library owns; an event field with one of these names is logged as event_<name>.
+_RESERVED_LOG_KEYS = frozenset(
+    {"message", "timestamp", "level", "location", "service", "name", "msg", "args", "process", "module",
+     "filename", "exc_info", "stack_info", "lineno", "thread", "created", "asctime"}
+)  # fmt: skip
+CONTEXT_SPAN_MS = 10 * 60_000  # one fetch covers incomplete kills within this span
+
+
+class Telemetry(Protocol):
+    def event(self, record: dict[str, Any]) -> None: ...
+
+    def info(self, message: str, **fields: Any) -> None: ...
+
+    def warning(self, message: str, **fields: Any) -> None: ...
+
+    def kills(self, severity: str, source: str, count: int) -> None: ...
+
+    def count(self, name: str, value: int = 1) -> None: ...
+
+
+@dataclass
+class Runtime:
+    """The handler's collaborators, built once per container and reused by warm invocations."""
+
+    settings: Settings
+    clients: Clients
+    directory: InstanceDirectory
+    store: DynamoState
+    fallback: MemoryState
+    publisher: Publisher
+    fetcher: ContextFetcher
+    telemetry: Telemetry
+    clock: Callable[[], float]
+
+
+class PublishFailed(RuntimeError):
+    """At least one alert could not be published: fail the invocation so Lambda retries it."""
+
+
+@dataclass
+class Kill:
+    event: dict[str, Any]
+    time_ms: int
+    notes: list[str] = field(default_factory=list)
+    context: str | None = None  # fetched | not_found | failed
+
+
+@dataclass
+class Outcome:
+    kills: int = 0
+    alerts: int = 0
+    folded: int = 0
+    duplicates: int = 0
+    event_only: int = 0
+    failed: int = 0
+    control: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def parse_log_events(events: Iterable[tuple[str, int, str]], stream: str) -> list[Kill]:
+    """Feed (event id, time ms, message) through the shared parser; one Kill per kill it reports."""
+    parser = OomParser()
+    times: dict[str, int] = {}
+    last_ms = 0
+    for event_id, time_ms, message in events:
+        times[event_id] = time_ms
+        last_ms = time_ms
+        if "\n" in message:
+            for part in message.split("\n"):
+                if part:
+                    parser.feed(part, stream=stream, time_ms=time_ms, event_id=event_id)
+        else:
+            parser.feed(message, stream=stream, time_ms=time_ms, event_id=event_id)
+    kills = []
+    for ev in parser.finish():
+        kid = ev.get("kill_event_id")
+        kills.append(Kill(event=ev, time_ms=times.get(str(kid), last_ms) if kid is not None else last_ms))
+    return kills
+
+
+def needs_context(ev: Mapping[str, Any]) -> bool:
+    """A kernel kill without its trigger line or task table (a report split across deliveries)."""
+    if ev.get("source", "kernel") != "kernel" or ev.get("complete"):
+        return False
+    return ev.get("trigger") is None or not ev.get("task_count")
+
+
+def _richness(ev: Mapping[str, Any]) -> int:
+    return (ev.get("trigger") is not None) + bool(ev.get("task_count")) + bool(ev.get("cgroup"))
+
+
+def complete_from_stream(kills: Sequence[Kill], log_group: str, stream: str, rt: Runtime) -> None:
+    """Fill in incomplete kills from the surrounding lines of their stream (one bounded fetch)."""
+    todo = [k for k in kills if needs_context(k.event)]
+    if not todo or not log_group:
+        return
+    first = min(k.time_ms for k in todo)
+    todo = [k for k in todo if k.time_ms - first <= CONTEXT_SPAN_MS]
+    s = rt.settings
+    fetched = rt.fetcher.fetch(
+        log_group, stream, first - s.context_before_s * 1000, max(k.time_ms for k in todo) + s.context_after_s * 1000
+    )
+    rt.telemetry.count("ContextFetches")
+    if fetched.error:
+        rt.telemetry.count("ContextFetchFailures")
+        for k in todo:
+            k.context = "failed"
+            k.notes.append(f"The surrounding lines could not be read: {fetched.error}.")
+        return
+    found = parse_log_events(
+        ((str(e.get("eventId", "")), int(e.get("timestamp", 0)), str(e.get("message", ""))) for e in fetched.events),
+        stream,
+    )
+    for k in todo:
+        kv = victim(k.event)
+        candidates = [
+            f
+            for f in found
+            if victim(f.event).get("pid") == kv.get("pid")
+            and victim(f.event).get("comm") == kv.get("comm")
+            and abs(f.time_ms - k.time_ms) <= 5_000
+        ]
+        best = min(candidates, key=lambda f: abs(f.time_ms - k.time_ms), default=None)
+        if best is not None and _richness(best.event) > _richness(k.event):
+            merged = dict(best.event)
+            merged["kill_event_id"] = k.event.get("kill_event_id")
+            merged["units"] = sorted(set(merged.get("units") or []) | set(k.event.get("units") or []))
+            k.event = merged
+            k.context = "fetched"
+            if not merged.get("complete"):
+                k.notes.append("Completed in part from the surrounding lines; some of the report is still missing.")
+        else:
+            k.context = "not_found"
+            extra = " (read limit reached)" if fetched.truncated else ""
+            k.notes.append(
+                f"The trigger line or task table was in neither this delivery nor the {len(fetched.events)}"
+                f" surrounding lines of the stream{extra}."
+            )
+
+
+# --------------------------------------------------------------------------- one kill
+
+
+def kill_key(ev: Mapping[str, Any], stream: str, time_ms: int) -> str:
+    """The kill line's log event id (stable across retries and duplicate deliveries)."""
+    kid = ev.get("kill_event_id")
+    if kid:
+        return str(kid)[:200]
+    v = victim(ev)
+    basis = f"{stream}|{v.get('pid')}|{v.get('comm')}|{ev.get('kill_line') or ''}|{time_ms}"
+    return "h" + hashlib.sha256(basis.encode()).hexdigest()[:40]
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
+
+
+def event_record(view: KillView, decision: str, kill: Kill, extra: Mapping[str, Any]) -> dict[str, Any]:
+    """The structured ``oom_kill`` event: the parser's event plus enrichment and the decision."""
+    rec: dict[str, Any] = {}
+    for key, value in view.event.items():
+        rec[f"event_{key}" if key in _RESERVED_LOG_KEYS else key] = value
+    inst = view.instance.as_log() if view.instance else ({"id": view.instance_id} if view.instance_id else None)
+    rss = victim(view.event).get("rss_kb")
+    rec.update(
+        kill_time=_iso(view.kill_time_ms),
+        instance_id=view.instance_id,
+        instance=inst,
+        rss_share_pct=pct(rss, view.instance.memory_kb if view.instance else None),
+        severity=view.severity.level,
+        severity_reason=view.severity.reason,
+        fingerprint=view.fingerprint.key,
+        fingerprint_label=view.fingerprint.label,
+        occurrence=view.occurrence,
+        decision=decision,
+        account=view.account,
+        region=view.region,
+        log_group=view.log_group,
+        workload_label=workload_label(view.event),
+        notes=list(view.notes),
+        context=kill.context,
+    )
+    rec.update(extra)
+    return rec
+
+
+@dataclass
+class Delivery:
+    """Facts about the delivery that every kill in it shares."""
+
+    log_group: str
+    stream: str
+    account: str
+    instance_id: str | None
+    lookup: Lookup
+    now_s: float
+
+
+def _summary(kill: Kill, where: str, critical: bool, key: str) -> VictimSummary:
+    v = victim(kill.event)
+    pid = v.get("pid")
+    rss = v.get("rss_kb")
+    return VictimSummary(
+        kill_key=key,
+        comm=clean(comm(kill.event), 64),
+        pid=pid if isinstance(pid, int) else None,
+        rss_kb=rss if isinstance(rss, int) else None,
+        where=where,
+        time_ms=kill.time_ms,
+        critical=critical,
+    )
+
+
+def _degraded_note(exc: BaseException) -> str:
+    return (
+        f"Noise control ran from this function's memory only: DynamoDB failed ({error_code(exc)});"
+        " duplicates are possible and no digest will follow for this window."
+    )
+
+
+def handle_kill(kill: Kill, d: Delivery, rt: Runtime, out: Outcome, failures: list[BaseException]) -> None:
+    s = rt.settings
+    ev = kill.event
+    info: InstanceInfo | None = d.lookup.instances.get(d.instance_id) if d.instance_id else None
+    sev = severity(ev, s.critical_processes)
+    fp = fingerprint(ev, d.instance_id, info)
+    key = kill_key(ev, d.stream, kill.time_ms)
+    notes = [*d.lookup.notes, *kill.notes]
+    where = d.instance_id or clean(ev.get("host") or d.stream, 64) or "unknown"
+
+    def view(count: Count) -> KillView:
+        return KillView(
+            event=ev, kill_time_ms=kill.time_ms, instance_id=d.instance_id, instance=info, severity=sev,
+            fingerprint=fp, occurrence=count.occurrence, window_minutes=s.window_minutes,
+            loop_threshold=s.loop_threshold, region=s.region, account=d.account, log_group=d.log_group,
+            stream=d.stream, previous_window_count=count.prev_count, notes=tuple(notes),
+        )  # fmt: skip
+
+    allowed = allow_listed(ev, info, s.allow_list)
+    if allowed:
+        v = view(Count(occurrence=0, window_start_ms=0, window_end_ms=0, instances=[]))
+        rt.telemetry.event(event_record(v, "event_only", kill, {"allow_listed": allowed, "kill_key": key}))
+        rt.telemetry.kills(sev.level, fp.source, 1)
+        out.event_only += 1
+        out.kills += 1
+        return
+
+    state: KillState = rt.store
+    try:
+        claim = state.claim_kill(key, d.now_s)
+    except AwsError as exc:
+        rt.telemetry.warning("state_unavailable", step="claim", error=error_code(exc))
+        rt.telemetry.count("StateFailures")
+        notes.append(_degraded_note(exc))
+        state = rt.fallback
+        claim = state.claim_kill(key, d.now_s)
+    if claim is None:
+        rt.telemetry.info("duplicate_kill", kill_key=key, stream=d.stream)
+        rt.telemetry.count("DuplicateKills")
+        out.duplicates += 1
+        return
+
+    first_attempt = claim.occurrence is None
+    if claim.occurrence is not None:
+        count = Count(
+            occurrence=claim.occurrence,
+            window_start_ms=claim.window_start_ms or 0,
+            window_end_ms=claim.window_end_ms or 0,
+            instances=claim.instances,
+            prev_count=claim.prev_count,
+        )
+    else:
+        summary = _summary(kill, where, sev.level == "critical", key)
+        try:
+            count = state.count_kill(fp, d.now_s, s.window_seconds, summary)
+        except AwsError as exc:
+            rt.telemetry.warning("state_unavailable", step="count", error=error_code(exc))
+            rt.telemetry.count("StateFailures")
+            notes.append(_degraded_note(exc))
+            state = rt.fallback
+            state.claim_kill(key, d.now_s)
+            count = state.count_kill(fp, d.now_s, s.window_seconds, summary)
+
+    kv = view(count)
+    messages: list[Message] = []
+    if count.occurrence == 1:
+        messages.append(render_kill(kv))
+    if count.occurrence == s.loop_threshold:
+        messages.append(render_loop(kv, count.instances))
+    decision = "+".join(m.kind.removeprefix("oom_") for m in messages) or "folded"
+    decision = {"kill": "alert", "loop": "loop", "kill+loop": "alert+loop"}.get(decision, decision)
+
+    if first_attempt:
+        rt.telemetry.event(event_record(kv, decision, kill, {"kill_key": key, "durable_state": state.durable}))
+        rt.telemetry.kills(sev.level, fp.source, 1)
+        out.kills += 1
+
+    if not messages:
+        out.folded += 1
+        rt.telemetry.count("KillsFolded")
+        _quiet(rt, "save", lambda: state.save_kill(key, count, done=True, outcome="folded"))
+        return
+
+    if first_attempt:
+        _quiet(rt, "save", lambda: state.save_kill(key, count, done=False, outcome=decision))
+    try:
+        for message in messages:
+            rt.publisher.publish(message)
+            rt.telemetry.count("AlertsSent")
+            out.alerts += 1
+    except AwsError as exc:
+        rt.telemetry.warning("publish_failed", kill_key=key, error=error_code(exc))
+        rt.telemetry.count("PublishFailures")
+        _quiet(rt, "release", lambda: state.release_kill(key))
+        out.failed += 1
+        failures.append(exc)
+        return
+    _quiet(rt, "finish", lambda: state.finish_kill(key, decision))
+
+
+def _quiet(rt: Runtime, step: str, call: Callable[[], None]) -> None:
+    """A bookkeeping write whose failure must not cost the alert (the event is already logged)."""
+    try:
+        call()
+    except AwsError as exc:
+        rt.telemetry.warning("state_unavailable", step=step, error=error_code(exc))
+        rt.telemetry.count("StateFailures")
+
+
+def record_last_kills(kills: Sequence[Kill], d: Delivery, rt: Runtime) -> None:
+    """Store the newest kill of this delivery as the instance's "last kill" (for alarm notices)."""
+    if not d.instance_id or not kills:
+        return
+    latest = max(kills, key=lambda k: k.time_ms)
+    v = victim(latest.event)
+    summary = {
+        "time_ms": latest.time_ms,
+        "comm": clean(comm(latest.event), 64),
+        "pid": v.get("pid") if isinstance(v.get("pid"), int) else None,
+        "rss_kb": v.get("rss_kb") if isinstance(v.get("rss_kb"), int) else None,
+        "severity": severity(latest.event, rt.settings.critical_processes).level,
+        "constraint": str(latest.event.get("constraint") or "unknown"),
+        "workload": clean(workload_label(latest.event) or "", 120) or None,
+        "workload_kind": str(workload(latest.event).get("kind") or "") or None,
+        "kill_event_id": str(latest.event.get("kill_event_id") or "") or None,
+    }
+    _quiet(rt, "last_kill", lambda: rt.store.put_last_kill(d.instance_id or "", summary, d.now_s))
+
+
+# --------------------------------------------------------------------------- one delivery
+
+
+def process_subscription(raw_event: Mapping[str, Any], rt: Runtime) -> dict[str, Any]:
+    """Handle one subscription delivery; raises :class:`PublishFailed` if an alert was not sent."""
+    data = CloudWatchLogsEvent(dict(raw_event)).parse_logs_data()
+    out = Outcome()
+    if data.message_type != "DATA_MESSAGE":
+        out.control = True
+        return out.as_dict()
+    rt.store.new_invocation()
+    stream = data.log_stream
+    kills = parse_log_events(((e.get_id, e.timestamp, e.message) for e in data.log_events), stream)
+    if not kills:
+        return out.as_dict()
+    complete_from_stream(kills, data.log_group, stream, rt)
+    instance_id = instance_id_from_stream(stream)
+    lookup = rt.directory.lookup([instance_id]) if instance_id else Lookup()
+    if lookup.failed:
+        rt.telemetry.count("EnrichmentFailures", len(lookup.failed))
+        rt.telemetry.warning("enrichment_failed", calls=lookup.failed, instance_id=instance_id)
+    delivery = Delivery(
+        log_group=data.log_group,
+        stream=stream,
+        account=data.owner,
+        instance_id=instance_id,
+        lookup=lookup,
+        now_s=rt.clock(),
+    )
+    failures: list[BaseException] = []
+    for kill in kills:
+        handle_kill(kill, delivery, rt, out, failures)
+    record_last_kills(kills, delivery, rt)
+    if failures:
+        raise PublishFailed(
+            f"{len(failures)} alert(s) not published ({error_code(failures[0])}); the invocation fails so"
+            " Lambda retries it, then hands the payload to the dead-letter queue"
+        ) from failures[0]
+    return out.as_dict()

@@ -1,0 +1,61 @@
+"""Publishing alerts to the SNS topic.
+
+One publish per message with ``MessageStructure=json``: ``default`` is the JSON document for
+machine subscribers (SQS, Lambda, HTTPS), ``email`` the plain-text body. Failures propagate:
+the handler turns them into a failed invocation, so Lambda retries it and finally hands the
+untouched payload to the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from alerting.render import Message
+from alerting.text import truncate_utf8
+
+from handlers.aws import Clients
+
+SNS_MAX_BYTES = 262_144
+BUDGET_BYTES = 240_000  # leave room for attributes and JSON escaping
+
+
+def _shrink(doc: dict[str, Any]) -> dict[str, Any]:
+    event = doc.get("event")
+    if isinstance(event, dict) and event.get("lines"):
+        lines = event["lines"]
+        event = {**event, "lines": lines[:10] + lines[-10:], "lines_truncated_for_sns": True}
+        return {**doc, "event": event}
+    return doc
+
+
+def encode(message: Message) -> str:
+    """The SNS ``Message`` for MessageStructure=json, kept under the 256 KB limit."""
+    doc = message.doc
+    text = message.text
+    for _ in range(3):
+        body = json.dumps({"default": json.dumps(doc, default=str), "email": text})
+        if len(body.encode("utf-8")) <= BUDGET_BYTES:
+            return body
+        doc = _shrink(doc)
+        text = truncate_utf8(text, BUDGET_BYTES // 3)
+    small = {k: v for k, v in doc.items() if k != "event"}
+    return json.dumps({"default": json.dumps(small, default=str), "email": truncate_utf8(text, BUDGET_BYTES // 3)})
+
+
+class Publisher:
+    def __init__(self, clients: Clients, topic_arn: str) -> None:
+        self._clients = clients
+        self._topic_arn = topic_arn
+
+    def publish(self, message: Message) -> str:
+        response = self._clients.sns.publish(
+            TopicArn=self._topic_arn,
+            Subject=message.subject,
+            Message=encode(message),
+            MessageStructure="json",
+            MessageAttributes={
+                key: {"DataType": "String", "StringValue": value} for key, value in message.attributes.items()
+            },
+        )
+        return str(response.get("MessageId", ""))

@@ -1,0 +1,549 @@
+"""Noise control, idempotency and "last kill per instance" in one DynamoDB table.
+
+Table: partition key ``pk`` (S), no sort key, TTL attribute ``expires_at`` (epoch seconds).
+
+=====================================  ==========================================================
+item ``pk``                            purpose
+=====================================  ==========================================================
+``kill#<kill_event_id>``               idempotency claim of one kill: ``status`` pending|done,
+                                       ``lease_until``; once counted also ``occurrence``,
+                                       ``window_start``, ``window_end``, ``prev_count``
+``fp#<fingerprint>``                   head of a noise fingerprint: the current window's
+                                       ``window_start`` / ``window_end`` (ms)
+``win#<fingerprint>#<window_start>``   one noise window: atomic ``count``, ``instances`` (SS),
+                                       ``top`` (largest victims), ``critical``; the digest job
+                                       sets ``digest_state`` sending|sent
+``last#<instance_id>``                 the latest kill on an instance (for memory-alarm notices)
+``notice#<alarm>#<instance_id>``       when a memory/swap notice last named the instance
+=====================================  ==========================================================
+
+Every write that decides something is conditional or an atomic counter, so concurrent
+invocations (one per log stream) and retried ones agree on which kill is "the first".
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from alerting.classify import Fingerprint
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from handlers.aws import Clients
+
+KILL_TTL_S = 2 * 86400  # longer than Lambda's maximum async event age (6 h)
+LEASE_S = 120  # a claim older than this whose owner died may be taken over
+WINDOW_TTL_S = 3 * 86400
+LAST_KILL_TTL_S = 30 * 86400
+TOP_KEEP = 5
+DIGEST_STALE_S = 600
+NOTICE_QUIET_S = 3600  # one memory/swap notice per instance and alarm per hour
+
+_ser = TypeSerializer()
+_des = TypeDeserializer()
+
+
+def _item(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _ser.serialize(v) for k, v in values.items() if v is not None}
+
+
+def _plain(item: Mapping[str, Any] | None) -> dict[str, Any]:
+    if not item:
+        return {}
+    return {k: _num(_des.deserialize(v)) for k, v in item.items()}
+
+
+def _num(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; everything here is integral."""
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _num(v) for k, v in value.items()}
+    if isinstance(value, set):
+        return sorted(value)
+    return value
+
+
+def _conditional_failed(exc: ClientError) -> bool:
+    return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+@dataclass
+class Claim:
+    """A kill this invocation owns; ``occurrence`` is set when an earlier attempt counted it."""
+
+    occurrence: int | None = None
+    window_start_ms: int | None = None
+    window_end_ms: int | None = None
+    prev_count: int = 0
+    instances: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Count:
+    occurrence: int
+    window_start_ms: int
+    window_end_ms: int
+    instances: list[str]
+    prev_count: int = 0
+
+
+@dataclass(frozen=True)
+class VictimSummary:
+    kill_key: str
+    comm: str
+    pid: int | None
+    rss_kb: int | None
+    where: str  # instance id, else host
+    time_ms: int
+    critical: bool
+
+    def as_item(self) -> dict[str, Any]:
+        return {
+            "comm": self.comm[:64],
+            "pid": self.pid,
+            "rss_kb": self.rss_kb,
+            "where": self.where[:64],
+            "time_ms": self.time_ms,
+        }
+
+
+class KillState(Protocol):
+    """What the pipeline needs from the state store (DynamoDB, or memory when DynamoDB fails)."""
+
+    durable: bool
+
+    def claim_kill(self, key: str, now_s: float) -> Claim | None: ...
+
+    def count_kill(self, fp: Fingerprint, now_s: float, window_s: int, victim: VictimSummary) -> Count: ...
+
+    def save_kill(self, key: str, count: Count, done: bool, outcome: str) -> None: ...
+
+    def finish_kill(self, key: str, outcome: str) -> None: ...
+
+    def release_kill(self, key: str) -> None: ...
+
+
+class DynamoState:
+    durable = True
+
+    def __init__(self, clients: Clients, table: str, events_log_group: str | None = None) -> None:
+        self._clients = clients
+        self._table = table
+        self._events_group = events_log_group or "-"
+        self._heads: dict[str, tuple[int, int]] = {}  # per-invocation cache of fingerprint heads
+
+    def new_invocation(self) -> None:
+        self._heads.clear()
+
+    @property
+    def _ddb(self) -> Any:
+        return self._clients.dynamodb
+
+    # ------------------------------------------------------------------ idempotency
+
+    def claim_kill(self, key: str, now_s: float) -> Claim | None:
+        """Own this kill, or None when another delivery already sent it (or is sending it now)."""
+        now = int(now_s)
+        try:
+            resp = self._ddb.update_item(
+                TableName=self._table,
+                Key=_item({"pk": f"kill#{key}"}),
+                UpdateExpression="SET #st = :pending, lease_until = :lease, expires_at = :exp",
+                ConditionExpression="attribute_not_exists(pk) OR (#st = :pending AND lease_until < :now)",
+                ExpressionAttributeNames={"#st": "status"},
+                ExpressionAttributeValues=_item(
+                    {":pending": "pending", ":lease": now + LEASE_S, ":exp": now + KILL_TTL_S, ":now": now}
+                ),
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return None
+            raise
+        old = _plain(resp.get("Attributes"))
+        if old.get("occurrence"):
+            return Claim(
+                occurrence=int(old["occurrence"]),
+                window_start_ms=old.get("window_start"),
+                window_end_ms=old.get("window_end"),
+                prev_count=int(old.get("prev_count") or 0),
+                instances=list(old.get("instances") or []),
+            )
+        return Claim()
+
+    def save_kill(self, key: str, count: Count, done: bool, outcome: str) -> None:
+        """Remember the kill's place in its window so a retry re-sends the same alert, not a new count."""
+        values = {
+            ":o": count.occurrence,
+            ":ws": count.window_start_ms,
+            ":we": count.window_end_ms,
+            ":pc": count.prev_count,
+            ":out": outcome,
+            ":inst": sorted(count.instances)[:20] or None,
+        }
+        sets = ["occurrence = :o", "window_start = :ws", "window_end = :we", "prev_count = :pc", "outcome = :out"]
+        if values[":inst"] is not None:
+            sets.append("instances = :inst")
+        names = {}
+        if done:
+            sets.append("#st = :done")
+            values[":done"] = "done"
+            names["#st"] = "status"
+        self._ddb.update_item(
+            TableName=self._table,
+            Key=_item({"pk": f"kill#{key}"}),
+            UpdateExpression="SET " + ", ".join(sets) + (" REMOVE lease_until" if done else ""),
+            ExpressionAttributeValues=_item({k: v for k, v in values.items() if v is not None}),
+            **({"ExpressionAttributeNames": names} if names else {}),
+        )
+
+    def finish_kill(self, key: str, outcome: str) -> None:
+        self._ddb.update_item(
+            TableName=self._table,
+            Key=_item({"pk": f"kill#{key}"}),
+            UpdateExpression="SET #st = :done, outcome = :out REMOVE lease_until",
+            ExpressionAttributeNames={"#st": "status"},
+            ExpressionAttributeValues=_item({":done": "done", ":out": outcome}),
+        )
+
+    def release_kill(self, key: str) -> None:
+        """Give the claim back (publish failed) so the retried invocation can send it."""
+        self._ddb.update_item(
+            TableName=self._table,
+            Key=_item({"pk": f"kill#{key}"}),
+            UpdateExpression="SET lease_until = :zero",
+            ExpressionAttributeValues=_item({":zero": 0}),
+        )
+
+    # ------------------------------------------------------------------ noise windows
+
+    def count_kill(self, fp: Fingerprint, now_s: float, window_s: int, victim: VictimSummary) -> Count:
+        """Add one kill to the fingerprint's current window (opening one if none is open)."""
+        now_ms = int(now_s * 1000)
+        for _ in range(4):
+            head = self._heads.get(fp.key)
+            prev_count = 0
+            if head is None or head[1] <= now_ms:
+                head = self._get_head(fp.key)
+            if head is None or head[1] <= now_ms:
+                opened = self._open_window(fp.key, now_ms, window_s)
+                if opened is None:  # another invocation opened it first: read it again
+                    self._heads.pop(fp.key, None)
+                    continue
+                head, old = opened
+                if old is not None and old[1] >= now_ms - window_s * 1000:
+                    prev_count = self._window_count(fp.key, old[0])
+            self._heads[fp.key] = head
+            attrs = self._add(fp, head, now_ms, victim)
+            if attrs is None:  # that window's digest already started: it is closed
+                self._heads.pop(fp.key, None)
+                self._close_head(fp.key, head)
+                continue
+            count = int(attrs.get("count") or 1)
+            top = attrs.get("top") or {}
+            if count > 1:
+                self._maybe_top(fp.key, head[0], top, victim)
+            return Count(
+                occurrence=count,
+                window_start_ms=head[0],
+                window_end_ms=head[1],
+                instances=list(attrs.get("instances") or []),
+                prev_count=prev_count,
+            )
+        # Contention that never settled: treat as the first kill (an extra alert beats a lost one).
+        return Count(
+            occurrence=1, window_start_ms=now_ms, window_end_ms=now_ms + window_s * 1000, instances=[victim.where]
+        )
+
+    def _get_head(self, fp_key: str) -> tuple[int, int] | None:
+        resp = self._ddb.get_item(TableName=self._table, Key=_item({"pk": f"fp#{fp_key}"}), ConsistentRead=True)
+        item = _plain(resp.get("Item"))
+        if not item:
+            return None
+        return int(item["window_start"]), int(item["window_end"])
+
+    def _open_window(
+        self, fp_key: str, now_ms: int, window_s: int
+    ) -> tuple[tuple[int, int], tuple[int, int] | None] | None:
+        end = now_ms + window_s * 1000
+        try:
+            resp = self._ddb.put_item(
+                TableName=self._table,
+                Item=_item(
+                    {
+                        "pk": f"fp#{fp_key}",
+                        "window_start": now_ms,
+                        "window_end": end,
+                        "expires_at": end // 1000 + WINDOW_TTL_S,
+                    }
+                ),
+                ConditionExpression="attribute_not_exists(pk) OR window_end <= :now",
+                ExpressionAttributeValues=_item({":now": now_ms}),
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return None
+            raise
+        old = _plain(resp.get("Attributes"))
+        previous = (int(old["window_start"]), int(old["window_end"])) if old else None
+        return (now_ms, end), previous
+
+    def _close_head(self, fp_key: str, head: tuple[int, int]) -> None:
+        """End a head whose window was already digested, so the next kill opens a new one."""
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=_item({"pk": f"fp#{fp_key}"}),
+                UpdateExpression="SET window_end = :start",
+                ConditionExpression="window_start = :start",
+                ExpressionAttributeValues=_item({":start": head[0]}),
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+
+    def _window_count(self, fp_key: str, start_ms: int) -> int:
+        resp = self._ddb.get_item(
+            TableName=self._table,
+            Key=_item({"pk": f"win#{fp_key}#{start_ms}"}),
+            ProjectionExpression="#c",
+            ExpressionAttributeNames={"#c": "count"},
+        )
+        return int(_plain(resp.get("Item")).get("count") or 0)
+
+    def _add(self, fp: Fingerprint, head: tuple[int, int], now_ms: int, v: VictimSummary) -> dict[str, Any] | None:
+        start, end = head
+        try:
+            resp = self._ddb.update_item(
+                TableName=self._table,
+                Key=_item({"pk": f"win#{fp.key}#{start}"}),
+                UpdateExpression=(
+                    "ADD #c :one, instances :inst, critical :crit "
+                    "SET fingerprint = :fp, #scope = :scope, #src = :src, subject = :subj, label = :label, "
+                    "window_start = :ws, window_end = :we, expires_at = :exp, last_ms = :now, "
+                    "first_ms = if_not_exists(first_ms, :now), top = if_not_exists(top, :top), events_group = :eg"
+                ),
+                ConditionExpression="attribute_not_exists(digest_state)",
+                ExpressionAttributeNames={"#c": "count", "#scope": "scope", "#src": "source"},
+                ExpressionAttributeValues=_item(
+                    {
+                        ":one": 1,
+                        ":inst": {v.where or "unknown"},
+                        ":crit": 1 if v.critical else 0,
+                        ":fp": fp.key,
+                        ":scope": fp.scope,
+                        ":src": fp.source,
+                        ":subj": fp.subject[:200],
+                        ":label": fp.label[:300],
+                        ":ws": start,
+                        ":we": end,
+                        ":exp": end // 1000 + WINDOW_TTL_S,
+                        ":now": now_ms,
+                        ":top": {v.kill_key: v.as_item()},
+                        ":eg": self._events_group,
+                    }
+                ),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return None
+            raise
+        return _plain(resp.get("Attributes"))
+
+    def _maybe_top(self, fp_key: str, start: int, top: Mapping[str, Any], v: VictimSummary) -> None:
+        """Keep the window's largest victims (best effort: a race may keep one or two extra)."""
+        if v.rss_kb is None or v.kill_key in top:
+            return
+        sizes = {k: int((e or {}).get("rss_kb") or 0) for k, e in top.items()}
+        smallest = min(sizes, key=lambda k: sizes[k]) if sizes else None
+        if len(sizes) >= TOP_KEEP and smallest is not None and sizes[smallest] >= v.rss_kb:
+            return
+        expr = "SET top.#k = :v"
+        names = {"#k": v.kill_key}
+        if len(sizes) >= TOP_KEEP and smallest is not None:
+            expr += " REMOVE top.#s"
+            names["#s"] = smallest
+        self._ddb.update_item(
+            TableName=self._table,
+            Key=_item({"pk": f"win#{fp_key}#{start}"}),
+            UpdateExpression=expr,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=_item({":v": v.as_item()}),
+        )
+
+    # ------------------------------------------------------------------ last kill per instance
+
+    def put_last_kill(self, instance_id: str, summary: Mapping[str, Any], now_s: float) -> None:
+        item = {**summary, "pk": f"last#{instance_id}", "expires_at": int(now_s) + LAST_KILL_TTL_S}
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item=_item(item),
+                ConditionExpression="attribute_not_exists(pk) OR time_ms <= :t",
+                ExpressionAttributeValues=_item({":t": int(summary["time_ms"])}),
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+
+    def last_kills(self, instance_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        ids = list(dict.fromkeys(instance_ids))
+        out: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), 100):
+            keys: list[dict[str, Any]] = [_item({"pk": f"last#{i}"}) for i in ids[start : start + 100]]
+            request: dict[str, Any] = {self._table: {"Keys": keys}}
+            for _ in range(5):
+                resp = self._ddb.batch_get_item(RequestItems=request)
+                for raw in resp.get("Responses", {}).get(self._table, []):
+                    item = _plain(raw)
+                    out[str(item["pk"]).split("#", 1)[1]] = item
+                request = resp.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+        return out
+
+    # ------------------------------------------------------------------ alarm notices
+
+    def claim_notice(self, alarm: str, instance_id: str, now_s: float, quiet_s: int = NOTICE_QUIET_S) -> bool:
+        """True if no notice named this instance for this alarm in the last ``quiet_s`` seconds.
+
+        The alarm rule delivers both the alarm-level and the per-contributor events; this keeps
+        one notice per instance and alarm episode, whichever event arrives first.
+        """
+        now = int(now_s)
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item=_item({"pk": f"notice#{alarm}#{instance_id}", "notified_at": now, "expires_at": now + quiet_s}),
+                ConditionExpression="attribute_not_exists(pk) OR notified_at < :cut",
+                ExpressionAttributeValues=_item({":cut": now - quiet_s}),
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    # ------------------------------------------------------------------ digests
+
+    def due_windows(self, now_s: float, grace_s: int = 30) -> Iterator[dict[str, Any]]:
+        """Windows that ended (with a grace period), folded kills, and no digest sent yet."""
+        now = int(now_s * 1000)
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": (
+                "begins_with(pk, :w) AND window_end <= :due AND #c >= :two AND "
+                "(attribute_not_exists(digest_state) OR (digest_state = :sending AND digest_at < :stale))"
+            ),
+            "ExpressionAttributeNames": {"#c": "count"},
+            "ExpressionAttributeValues": _item(
+                {
+                    ":w": "win#",
+                    ":due": now - grace_s * 1000,
+                    ":two": 2,
+                    ":sending": "sending",
+                    ":stale": now - DIGEST_STALE_S * 1000,
+                }
+            ),
+        }
+        while True:
+            resp = self._ddb.scan(**kwargs)
+            for raw in resp.get("Items", []):
+                yield _plain(raw)
+            key = resp.get("LastEvaluatedKey")
+            if not key:
+                return
+            kwargs["ExclusiveStartKey"] = key
+
+    def claim_digest(self, pk: str, now_s: float) -> bool:
+        now = int(now_s * 1000)
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=_item({"pk": pk}),
+                UpdateExpression="SET digest_state = :sending, digest_at = :now",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND (attribute_not_exists(digest_state) OR "
+                    "(digest_state = :sending AND digest_at < :stale))"
+                ),
+                ExpressionAttributeValues=_item(
+                    {":sending": "sending", ":now": now, ":stale": now - DIGEST_STALE_S * 1000}
+                ),
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def finish_digest(self, pk: str, now_s: float) -> None:
+        self._ddb.update_item(
+            TableName=self._table,
+            Key=_item({"pk": pk}),
+            UpdateExpression="SET digest_state = :sent, digest_at = :now",
+            ExpressionAttributeValues=_item({":sent": "sent", ":now": int(now_s * 1000)}),
+        )
+
+    def release_digest(self, pk: str) -> None:
+        self._ddb.update_item(
+            TableName=self._table, Key=_item({"pk": pk}), UpdateExpression="REMOVE digest_state, digest_at"
+        )
+
+
+class MemoryState:
+    """Degraded-mode noise control for when DynamoDB fails: this container's memory only.
+
+    It still folds a storm handled by one warm container into one alert per window, and still
+    drops duplicate deliveries it has seen; it cannot coordinate with other containers or send
+    digests, and the alert says so.
+    """
+
+    durable = False
+
+    def __init__(self, max_keys: int = 20_000) -> None:
+        self._lock = threading.Lock()
+        self._kills: OrderedDict[str, str] = OrderedDict()
+        self._windows: dict[str, tuple[int, int, int, set[str]]] = {}
+        self._max = max_keys
+
+    def claim_kill(self, key: str, now_s: float) -> Claim | None:
+        with self._lock:
+            if self._kills.get(key) == "done":
+                return None
+            self._kills[key] = "pending"
+            self._kills.move_to_end(key)
+            while len(self._kills) > self._max:
+                self._kills.popitem(last=False)
+        return Claim()
+
+    def count_kill(self, fp: Fingerprint, now_s: float, window_s: int, victim: VictimSummary) -> Count:
+        now = int(now_s * 1000)
+        with self._lock:
+            start, end, count, instances = self._windows.get(fp.key, (0, 0, 0, set()))
+            if end <= now:
+                start, end, count, instances = now, now + window_s * 1000, 0, set()
+            count += 1
+            instances = instances | {victim.where}
+            self._windows[fp.key] = (start, end, count, instances)
+        return Count(occurrence=count, window_start_ms=start, window_end_ms=end, instances=sorted(instances))
+
+    def save_kill(self, key: str, count: Count, done: bool, outcome: str) -> None:
+        if done:
+            self.finish_kill(key, outcome)
+
+    def finish_kill(self, key: str, outcome: str) -> None:
+        with self._lock:
+            self._kills[key] = "done"
+
+    def release_kill(self, key: str) -> None:
+        with self._lock:
+            self._kills.pop(key, None)

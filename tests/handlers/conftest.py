@@ -1,0 +1,142 @@
+"""Fixtures for the handler tests: environment, moto world, fake clock, log capture, invokers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from handler_kit import (
+    ACCOUNT,
+    EVENTS_GROUP,
+    REGION,
+    TABLE,
+    FakeContext,
+    LogCapture,
+    World,
+    make_world,
+)
+from moto import mock_aws
+
+FIXED_MS = 1_795_169_700_000  # 2026-11-20 10:15:00 UTC: kill time of the snapshot payloads
+
+
+class Clock:
+    """Settable time for noise windows and caches (seconds since the epoch)."""
+
+    def __init__(self, start_s: float) -> None:
+        self.now = start_s
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    env = {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's fake credentials
+        "AWS_SESSION_TOKEN": "testing",
+        "TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:oomwatch-alerts",
+        "STATE_TABLE": TABLE,
+        "NOISE_WINDOW_MINUTES": "15",
+        "LOOP_THRESHOLD": "5",
+        "CRITICAL_PROCESSES": "mysqld,mariadbd,postgres,php-fpm,nginx,httpd,apache2,java,node,redis-server",
+        "ALLOW_LIST": '{"processes": ["stress-ng*"], "units": ["batch-*.service"], "tags": {"oom-expected": "true"}}',
+        "POWERTOOLS_SERVICE_NAME": "oomwatch",
+        "POWERTOOLS_METRICS_NAMESPACE": "OOMWatch",
+        "AWS_LAMBDA_LOG_GROUP_NAME": EVENTS_GROUP,
+        "MEMORY_ALARM_NAME": "oomwatch-fleet-memory",
+        "SWAP_ALARM_NAME": "oomwatch-fleet-swap",
+        "AGENT_NAMESPACE": "CWAgent",
+        "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",  # loading moto's AMI catalogue costs ~0.5 s per test
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+INSTANCES = [
+    ("web-1", "t3.large", "web-asg"),
+    ("web-2", "t3.large", "web-asg"),
+    ("web-3", "t3.large", "web-asg"),
+    ("db-1", "r5.xlarge", None),
+]
+
+
+@pytest.fixture
+def world(aws_env: dict[str, str]) -> Iterator[World]:
+    with mock_aws():
+        yield make_world(INSTANCES)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(time.time())
+
+
+@pytest.fixture
+def logs() -> Iterator[LogCapture]:
+    import handlers.oom
+
+    capture = LogCapture()
+    handler = handlers.oom.logger.registered_handler
+    old = handler.setStream(capture.buffer)  # type: ignore[attr-defined]
+    yield capture
+    handler.setStream(old)  # type: ignore[attr-defined]
+
+
+Invoke = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@pytest.fixture
+def runtime_(world: World, clock: Clock, logs: LogCapture) -> Iterator[Any]:
+    """A fresh container: new Runtime (lazy clients inside mock_aws) on the fake clock."""
+    import handlers.oom
+    from handlers.runtime import reset_runtime, runtime
+
+    reset_runtime()
+    rt = runtime(handlers.oom.telemetry)
+    rt.clock = clock
+    rt.directory._clock = clock
+    yield rt
+    reset_runtime()
+
+
+@pytest.fixture
+def invoke_oom(runtime_: Any) -> Invoke:
+    import handlers.oom
+
+    def call(event: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = handlers.oom.handler(event, FakeContext())
+        return result
+
+    return call
+
+
+@pytest.fixture
+def invoke_digest(runtime_: Any) -> Invoke:
+    import handlers.digest
+
+    def call(event: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = handlers.digest.handler(event, FakeContext())
+        return result
+
+    return call
+
+
+@pytest.fixture
+def invoke_alarm(runtime_: Any) -> Invoke:
+    import handlers.alarm_notice
+
+    def call(event: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = handlers.alarm_notice.handler(event, FakeContext())
+        return result
+
+    return call
