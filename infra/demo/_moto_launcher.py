@@ -1,4 +1,16 @@
-"""Run ``moto_server`` with one addition: EC2 instances can be given the id the caller asks for.
+"""Run ``moto_server`` with three additions the demo needs, each one a gap of moto 5.2:
+
+1. EC2 instances can be given the id the caller asks for (below).
+2. Its CloudFormation creates ``AWS::CloudWatch::Alarm`` (moto skips the type, so a template that refers
+   to an alarm's ``Arn``, as an EventBridge rule on alarm state changes does, fails to deploy with
+   "Fn::GetAtt references undefined resource"). The alarm is made with CloudWatch's own PutMetricAlarm.
+3. Its CloudFormation creates ``AWS::SNS::Subscription`` (skipped too) with SNS's own Subscribe.
+4. CloudWatch Logs event ids shaped like CloudWatch's: fixed-width 56-digit decimal strings that grow with
+   ingestion, so ``(timestamp, eventId)`` sorts events of one timestamp in ingestion order as on AWS (moto
+   numbers them 0, 1, 2, ..., and "10" sorts before "9").
+5. A mail catcher: moto sends no e-mail, so what an ``email`` subscription would be sent (the message's
+   ``email`` variant under ``MessageStructure=json``, honouring filter policies) is appended as a JSON line
+   to the file named by ``OOMWATCH_DEMO_OUTBOX``.
 
 Moto assigns EC2 instance ids at random and has no API to choose one, but the demo plays log streams named
 after instance ids the user picked (``--log i-0abc...=FILE``) and the handlers look those instances up. Moto's
@@ -11,12 +23,18 @@ Run as a script (``python _moto_launcher.py -H 127.0.0.1 -p PORT``); the argumen
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import threading
 from typing import Any
 
+from moto.cloudwatch.models import Dimension, Metric, MetricDataQuery, MetricStat, cloudwatch_backends
+from moto.core.common_models import CloudFormationModel
 from moto.ec2.models import instances as _instances
+from moto.logs.models import LogEvent
 from moto.server import main as _moto_main
+from moto.sns.models import Subscription, sns_backends
 
 CUSTOM_ID_TAG = "_custom_id_"
 
@@ -50,8 +68,230 @@ def _run_instances_with_custom_id(
         _pending.ids = []
 
 
+_OUTBOX = os.environ.get("OOMWATCH_DEMO_OUTBOX")
+_outbox_lock = threading.Lock()
+_subscription_publish = Subscription.publish
+
+
+def _publish_and_catch_mail(
+    self: Any, message: str, message_id: str, subject: str | None = None, **kwargs: Any
+) -> None:
+    _subscription_publish(self, message, message_id, subject, **kwargs)
+    if _OUTBOX is None or self.protocol not in ("email", "email-json"):
+        return
+    matcher = self._filter_policy_matcher
+    if matcher is not None and not matcher.matches(kwargs.get("message_attributes"), message):
+        return
+    if kwargs.get("message_structure") == "json":
+        message = self._parse_message_structure(message, self.protocol)
+    record = {
+        "topic": self.topic.arn,
+        "subscription": self.arn,
+        "protocol": self.protocol,
+        "endpoint": self.endpoint,
+        "subject": subject,
+        "message": message,
+        "message_id": message_id,
+    }
+    with _outbox_lock, open(_OUTBOX, "a", encoding="utf-8") as outbox:
+        outbox.write(json.dumps(record) + "\n")
+
+
+_log_event_init = LogEvent.__init__
+_event_counter = [0]
+_event_lock = threading.Lock()
+
+
+def _log_event_with_cloudwatch_id(self: Any, ingestion_time: int, log_event: dict[str, Any]) -> None:
+    _log_event_init(self, ingestion_time, log_event)
+    with _event_lock:
+        _event_counter[0] += 1
+        sequence = _event_counter[0]
+    # 56 digits: the ingestion time in the high bits, then a per-server sequence number.
+    self.event_id = str((int(ingestion_time) << 143) | sequence).zfill(56)[-56:]
+
+
+LogEvent.__init__ = _log_event_with_cloudwatch_id  # type: ignore[method-assign]
+Subscription.publish = _publish_and_catch_mail  # type: ignore[method-assign,assignment]
 _instances.random_instance_id = _instance_id  # type: ignore[attr-defined]
 _instances.InstanceBackend.run_instances = _run_instances_with_custom_id  # type: ignore[method-assign]
+
+
+def _queries(metrics: list[dict[str, Any]]) -> list[MetricDataQuery] | None:
+    if not metrics:
+        return None
+    queries = []
+    for metric in metrics:
+        stat = metric.get("MetricStat")
+        metric_stat = None
+        if stat:
+            inner = stat.get("Metric", {})
+            metric_stat = MetricStat(
+                metric=Metric(
+                    metric_name=inner.get("MetricName"),
+                    namespace=inner.get("Namespace"),
+                    dimensions=[Dimension(d["Name"], d["Value"]) for d in inner.get("Dimensions", [])],
+                ),
+                period=stat.get("Period"),
+                stat=stat.get("Stat"),
+                unit=stat.get("Unit"),
+            )
+        queries.append(
+            MetricDataQuery(
+                query_id=metric.get("Id", ""),
+                label=metric.get("Label", ""),
+                period=metric.get("Period", ""),
+                return_data=metric.get("ReturnData", True),
+                expression=metric.get("Expression"),
+                metric_stat=metric_stat,
+            )
+        )
+    return queries
+
+
+class CfnAlarm(CloudFormationModel):
+    """``AWS::CloudWatch::Alarm`` for moto's CloudFormation (Ref: the name; GetAtt: Arn)."""
+
+    __module__ = "moto.cloudwatch.oomwatch_demo"  # moto's model registry files models by service
+
+    def __init__(self, name: str, arn: str) -> None:
+        self.name = name
+        self.arn = arn
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "AlarmName"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CloudWatch::Alarm"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn"
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        if attribute_name == "Arn":
+            return self.arn
+        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+        raise UnformattedGetAttTemplateException()
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> CfnAlarm:
+        props = cloudformation_json.get("Properties", {})
+        alarm = cloudwatch_backends[account_id][region_name].put_metric_alarm(
+            name=resource_name,
+            namespace=props.get("Namespace"),
+            metric_name=props.get("MetricName"),
+            metric_data_queries=_queries(props.get("Metrics", [])),
+            comparison_operator=props.get("ComparisonOperator"),
+            evaluation_periods=props.get("EvaluationPeriods"),
+            datapoints_to_alarm=props.get("DatapointsToAlarm"),
+            period=props.get("Period"),
+            threshold=props.get("Threshold"),
+            statistic=props.get("Statistic"),
+            description=props.get("AlarmDescription"),
+            dimensions=[{"Name": d["Name"], "Value": d["Value"]} for d in props.get("Dimensions", [])],
+            alarm_actions=props.get("AlarmActions", []),
+            ok_actions=props.get("OKActions", []),
+            insufficient_data_actions=props.get("InsufficientDataActions", []),
+            unit=props.get("Unit"),
+            actions_enabled=str(props.get("ActionsEnabled", True)).lower() == "true",
+            treat_missing_data=props.get("TreatMissingData"),
+            threshold_metric_id=props.get("ThresholdMetricId"),
+        )
+        return cls(alarm.name, alarm.alarm_arn)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: CfnAlarm,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> CfnAlarm:
+        cloudwatch_backends[account_id][region_name].delete_alarms([original_resource.name])
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        cloudwatch_backends[account_id][region_name].delete_alarms([resource_name])
+
+    def is_created(self) -> bool:
+        return True
+
+
+class CfnSubscription(CloudFormationModel):
+    """``AWS::SNS::Subscription`` for moto's CloudFormation (Ref: the subscription ARN)."""
+
+    __module__ = "moto.sns.oomwatch_demo"
+
+    def __init__(self, arn: str) -> None:
+        self.arn = arn
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.arn
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SNS::Subscription"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return False
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> CfnSubscription:
+        props = cloudformation_json.get("Properties", {})
+        backend = sns_backends[account_id][region_name]
+        subscription = backend.subscribe(props["TopicArn"], props["Endpoint"], props["Protocol"])
+        for key in ("RawMessageDelivery", "FilterPolicy", "FilterPolicyScope", "RedrivePolicy"):
+            if key in props:
+                value = props[key]
+                text = value if isinstance(value, str) else json.dumps(value)
+                backend.set_subscription_attributes(
+                    subscription.arn, key, str(text).lower() if key == "RawMessageDelivery" else text
+                )
+        return cls(subscription.arn)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: CfnSubscription,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> CfnSubscription:
+        sns_backends[account_id][region_name].unsubscribe(original_resource.arn)
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        return None
+
+    def is_created(self) -> bool:
+        return True
+
 
 if __name__ == "__main__":
     _moto_main(sys.argv[1:])

@@ -28,6 +28,34 @@ def ref_target(value: Any) -> str | None:
     return None
 
 
+PSEUDO = {
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+
+
+def resolve_pseudo(value: Any) -> str | None:
+    """A string built only from literals and pseudo parameters (Ref AWS::Region, ...), else None."""
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, dict) or len(value) != 1:
+        return None
+    if "Ref" in value:
+        return PSEUDO.get(value["Ref"])
+    if "Fn::Join" in value:
+        sep, parts = value["Fn::Join"]
+        resolved = [resolve_pseudo(p) for p in parts]
+        return None if any(r is None for r in resolved) else str(sep).join(r for r in resolved if r is not None)
+    if "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
+        text: str = value["Fn::Sub"]
+        for name, replacement in PSEUDO.items():
+            text = text.replace("${" + name + "}", replacement)
+        return None if "${" in text else text
+    return None
+
+
 @dataclass(frozen=True)
 class Function:
     stack: str
@@ -118,6 +146,17 @@ class Assembly:
         if not stacks:
             raise ValueError(f"no CloudFormation stack in {directory}")
         return cls(directory=directory, stacks=stacks)
+
+    def layer_arns(self) -> list[str]:
+        """Layer version ARNs the functions use (literal, or built with Fn::Join/Fn::Sub from pseudo params)."""
+        found: list[str] = []
+        for stack in self.stacks:
+            for res in stack.of_type("AWS::Lambda::Function").values():
+                for layer in res.get("Properties", {}).get("Layers", []):
+                    arn = resolve_pseudo(layer)
+                    if arn is not None and arn not in found:
+                        found.append(arn)
+        return found
 
     def stack(self, name: str) -> Stack:
         for stack in self.stacks:

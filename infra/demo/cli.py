@@ -191,7 +191,7 @@ def _print_report(
     print(render.resources(rows), file=out)
     print("\nEmulated by the demo:", file=out)
     print(render.bullet(demo.emulated), file=out)
-    subscriptions = demo.aws.client("sns").list_subscriptions().get("Subscriptions", [])
+    mails = demo.mail()
     for title, batch in (
         ("Alerts from the OOM log path, as e-mailed", alerts),
         ("Alarm notice (fleet memory alarm -> EventBridge -> alarm handler), as e-mailed", notices),
@@ -199,7 +199,7 @@ def _print_report(
     ):
         print(render.section(f"{title}: {len(batch)}"), file=out)
         for record in batch:
-            print(render.email(record, subscriptions), file=out)
+            print(render.email(record, mails.get(str(record.get("message_id")), [])), file=out)
             print("-" * 100, file=out)
     print(render.section(f"Structured events in {demo.events_log_group()}: {len(events)}"), file=out)
     for record in events:

@@ -58,6 +58,11 @@ class Emulator:
     _session: boto3.session.Session | None = field(default=None, repr=False)
 
     @property
+    def outbox(self) -> Path:
+        """Where the server's mail catcher writes what e-mail subscriptions would be sent (JSON Lines)."""
+        return self.workdir / "outbox.jsonl"
+
+    @property
     def endpoint(self) -> str:
         # moto's CloudFormation fetches TemplateURL/asset URLs from S3 only when the host is "localhost".
         return f"http://localhost:{self.port}"
@@ -126,6 +131,7 @@ def start(workdir: Path, python: str = sys.executable, timeout: float = 30.0) ->
     port = free_port()
     log_path = workdir / "moto_server.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["OOMWATCH_DEMO_OUTBOX"] = str(workdir / "outbox.jsonl")
     # Moto's Lambda would start Docker containers; there is no Docker here, and the demo runs the
     # handlers itself (see runtime.py). Nothing in the demo asks moto to invoke a function.
     with log_path.open("wb") as log:

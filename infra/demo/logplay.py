@@ -133,8 +133,9 @@ def schedule(group: str, stream: str, lines: Sequence[Line], now_ms: int) -> lis
     return batches
 
 
-def put_batches(logs: Any, group: str, batches: Iterable[Batch]) -> None:
-    """Write the batches into the log group (one ``PutLogEvents`` per batch), creating streams as needed."""
+def put_batches(logs: Any, group: str, batches: list[Batch]) -> list[Batch]:
+    """Write the batches into the log group (one ``PutLogEvents`` per batch), creating streams as needed,
+    and return them with the event ids CloudWatch Logs gave the events (read back with FilterLogEvents)."""
     made: set[str] = set()
     for batch in batches:
         if batch.stream not in made:
@@ -149,6 +150,28 @@ def put_batches(logs: Any, group: str, batches: Iterable[Batch]) -> None:
         rejected = response.get("rejectedLogEventsInfo")
         if rejected:
             raise RuntimeError(f"CloudWatch Logs rejected events of {batch.stream}: {rejected}")
+    stored: dict[tuple[str, int, str], list[str]] = {}
+    for stream in made:
+        kwargs: dict[str, Any] = {"logGroupName": group, "logStreamNames": [stream]}
+        found: list[dict[str, Any]] = []
+        while True:
+            page = logs.filter_log_events(**kwargs)
+            found += page.get("events", [])
+            if not page.get("nextToken"):
+                break
+            kwargs["nextToken"] = page["nextToken"]
+        found.sort(key=lambda e: (e["timestamp"], e["eventId"]))
+        for found_event in found:
+            key = (stream, found_event["timestamp"], found_event["message"])
+            stored.setdefault(key, []).append(found_event["eventId"])
+    result = []
+    for batch in batches:
+        events = []
+        for e in batch.events:
+            ids = stored.get((batch.stream, e.timestamp, e.message))
+            events.append(Event(e.timestamp, e.message, ids.pop(0) if ids else e.event_id))
+        result.append(Batch(batch.stream, events))
+    return result
 
 
 def subscription_payload(

@@ -11,6 +11,8 @@ import contextlib
 import datetime as dt
 import io
 import json
+import os
+import shutil
 import tempfile
 import time
 import zipfile
@@ -27,8 +29,26 @@ from infra.demo.filterpattern import compile_pattern
 from infra.demo.runtime import DeployedFunction, Invocation, LambdaRuntime
 
 Progress = Callable[[str], None]
-DEMO_CONTEXT = {"oomwatch:demo": "true"}
+#: CDK context the demo deploys with: an e-mail subscription, so the alerts can be shown as e-mailed.
+DEMO_CONTEXT = {"alert_emails": "oncall@example.com"}
 CAPTURE_QUEUE = "oomwatch-demo-capture"
+#: The keys Powertools' Logger adds to every record.
+POWERTOOLS_KEYS = frozenset(
+    {
+        "level",
+        "location",
+        "message",
+        "timestamp",
+        "service",
+        "cold_start",
+        "function_name",
+        "function_memory_size",
+        "function_arn",
+        "function_request_id",
+        "xray_trace_id",
+        "sampling_rate",
+    }
+)
 
 
 def _quiet(_message: str) -> None:
@@ -73,7 +93,7 @@ class Demo:
     deliveries: list[Delivery] = field(default_factory=list)
     emulated: list[str] = field(default_factory=list)
     hosts: list[fleet.Host] = field(default_factory=list)
-    _tmp: tempfile.TemporaryDirectory[str] | None = None
+    _tmp: Path | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------------------
 
@@ -91,8 +111,8 @@ class Demo:
 
     def up(self) -> None:
         if self.workdir is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="oomwatch-demo-")
-            self.workdir = Path(self._tmp.name)
+            self._tmp = Path(tempfile.mkdtemp(prefix="oomwatch-demo-"))
+            self.workdir = self._tmp
         try:
             self._up(self.workdir)
         except BaseException:
@@ -108,8 +128,13 @@ class Demo:
         out_dir = workdir / "cdk.out"
         for step in cdk.synth_and_bootstrap(self.emu, out_dir, self.context, app_dir=self.app_dir):
             self.timings.append(Timing(f"cdk {step.name}", step.seconds))
+        self._seed_layers(Assembly.load(out_dir))
         self.progress("cdk deploy ...")
-        step, self.outputs = cdk.deploy(self.emu, out_dir)
+        try:
+            step, self.outputs = cdk.deploy(self.emu, out_dir)
+        except cdk.CdkError as error:
+            errors = [ln for ln in self.emu.log_tail(400).splitlines() if "Error" in ln or "Exception" in ln]
+            raise cdk.CdkError(f"{error}\nmoto_server errors:\n" + "\n".join(errors[-10:])) from None
         self.timings.append(Timing("cdk deploy", step.seconds))
         started = time.monotonic()
         self.assembly = Assembly.load(out_dir)
@@ -118,13 +143,37 @@ class Demo:
         self.runtime = LambdaRuntime(self.emu)
         self._time("read back + emulated pieces", started)
 
+    def _seed_layers(self, assembly: Assembly) -> None:
+        """Public layers the functions use (the Powertools layer, account 017000801446) do not exist in moto,
+        whose CreateFunction rejects unknown layer versions. moto looks a layer up by name and version in the
+        function's own account, so the demo publishes a stand-in of that name up to that version. The code
+        that runs is the installed aws-lambda-powertools, the release that layer version ships."""
+        client = self.aws.client("lambda")
+        stub = io.BytesIO()
+        with zipfile.ZipFile(stub, "w") as archive:
+            archive.writestr("python/README.txt", "stand-in for a public Lambda layer (oomwatch demo)\n")
+        for arn in assembly.layer_arns():
+            parts = arn.split(":")
+            if len(parts) != 8 or not parts[7].isdigit():
+                continue
+            name, version = parts[6], int(parts[7])
+            published = 0
+            while published < version:
+                published = client.publish_layer_version(LayerName=name, Content={"ZipFile": stub.getvalue()})[
+                    "Version"
+                ]
+            self.emulated.append(f"layer {name}:{version} ({parts[4]}): stand-in published to moto")
+
     def down(self) -> None:
         if self.runtime is not None:
             self.runtime.close()
         if self.emu is not None:
             self.emu.stop()
         if self._tmp is not None:
-            self._tmp.cleanup()
+            if os.environ.get("OOMWATCH_DEMO_KEEP"):
+                self.progress(f"kept {self._tmp} (OOMWATCH_DEMO_KEEP is set)")
+            else:
+                shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
 
     # --- deployment read-back --------------------------------------------------------------------------------
@@ -163,6 +212,7 @@ class Demo:
     def _deployed_function(self, fn: Function) -> DeployedFunction:
         name = self.physical_id(fn.stack, fn.logical_id)
         config = self.aws.client("lambda").get_function_configuration(FunctionName=name)
+        logging = {**(fn.properties.get("LoggingConfig") or {}), **(config.get("LoggingConfig") or {})}
         if fn.log_group:
             log_group = self.physical_id(fn.stack, fn.log_group)
         else:
@@ -177,7 +227,9 @@ class Demo:
             environment=dict(config.get("Environment", {}).get("Variables", {})),
             asset_dir=self._deployed_code(fn, name),
             log_group=log_group,
-            log_format=str(config.get("LoggingConfig", {}).get("LogFormat", fn.log_format)),
+            log_format=str(logging.get("LogFormat", fn.log_format)),
+            application_log_level=logging.get("ApplicationLogLevel"),
+            system_log_level=logging.get("SystemLogLevel"),
         )
 
     def _deployed_code(self, fn: Function, name: str) -> Path:
@@ -215,8 +267,6 @@ class Demo:
             if isinstance(topic, str) and isinstance(endpoint, str):
                 sns.subscribe(TopicArn=topic, Protocol=str(props.get("Protocol")), Endpoint=endpoint)
                 self.emulated.append(f"{lid}: SNS subscription ({props.get('Protocol')}) created from the template")
-        for alarm in asm.alarms():
-            self._create_alarm(alarm)
         self.queue_url = sqs.create_queue(QueueName=CAPTURE_QUEUE)["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
@@ -257,43 +307,14 @@ class Demo:
         return physical
 
     def alarm_name(self, alarm: Alarm) -> str:
+        if (alarm.stack, alarm.logical_id) in self.physical:
+            return self.physical[(alarm.stack, alarm.logical_id)]
         name = alarm.properties.get("AlarmName")
         if isinstance(name, str):
             return name
         # What CloudFormation would generate: <stack>-<logical id>-<suffix>
         suffix = fleet.contributor_id({"alarm": alarm.logical_id})[:12].upper()
         return f"{alarm.stack}-{alarm.logical_id}-{suffix}"
-
-    def _create_alarm(self, alarm: Alarm) -> None:
-        props = alarm.properties
-        args: dict[str, Any] = {
-            "AlarmName": self.alarm_name(alarm),
-            "EvaluationPeriods": int(props.get("EvaluationPeriods", 1)),
-            "Threshold": float(props.get("Threshold", 0)),
-            "ComparisonOperator": str(props.get("ComparisonOperator", "GreaterThanThreshold")),
-            "ActionsEnabled": bool(props.get("ActionsEnabled", True)),
-            "AlarmActions": [self._resolve(alarm.stack, a) for a in props.get("AlarmActions", [])],
-            "OKActions": [self._resolve(alarm.stack, a) for a in props.get("OKActions", [])],
-        }
-        for key in ("AlarmDescription", "DatapointsToAlarm", "TreatMissingData"):
-            if key in props:
-                args[key] = props[key]
-        if props.get("Metrics"):
-            args["Metrics"] = [
-                {k: v for k, v in m.items() if k in {"Id", "Expression", "Label", "ReturnData", "Period"}}
-                for m in props["Metrics"]
-            ]
-        else:
-            for key in ("MetricName", "Namespace", "Statistic", "Period", "Unit"):
-                if key in props:
-                    args[key] = props[key]
-            if "Dimensions" in props:
-                args["Dimensions"] = props["Dimensions"]
-        try:
-            self.aws.client("cloudwatch").put_metric_alarm(**args)
-            self.emulated.append(f"{alarm.logical_id}: alarm {args['AlarmName']} created in moto from the template")
-        except Exception as exc:  # moto may not take every alarm shape; the demo still fires its events
-            self.emulated.append(f"{alarm.logical_id}: alarm could not be created in moto ({exc})")
 
     def topic_arns(self) -> list[str]:
         return [
@@ -367,7 +388,7 @@ class Demo:
             batches += logplay.schedule(group, stream, logplay.read_lines(text), now_ms)
         batches.sort(key=lambda b: (b.events[0].timestamp, b.stream))
         logs = self.aws.client("logs")
-        logplay.put_batches(logs, group, batches)
+        batches = logplay.put_batches(logs, group, batches)
         self._time("write log streams", started)
         started = time.monotonic()
         sent = []
@@ -399,12 +420,21 @@ class Demo:
     def rule_targets(self, event: dict[str, Any]) -> list[tuple[Rule, DeployedFunction, Any]]:
         found = []
         for rule in self.asm.rules():
-            if rule.event_pattern is None or not event_matches(rule.event_pattern, event):
+            pattern = self.deployed_pattern(rule)
+            if pattern is None or not event_matches(pattern, event):
                 continue
             for target in rule.targets:
                 if target.function in self.functions:
                     found.append((rule, self.functions[target.function], target.input))
         return found
+
+    def deployed_pattern(self, rule: Rule) -> dict[str, Any] | None:
+        """The rule's event pattern as deployed (intrinsics such as an alarm's Arn resolved by CloudFormation)."""
+        name = self.physical.get((rule.stack, rule.logical_id))
+        if name is None:
+            return rule.event_pattern
+        raw = self.aws.client("events").describe_rule(Name=name).get("EventPattern")
+        return json.loads(raw) if raw else None
 
     def fire_alarm(self, instance_id: str, now: dt.datetime | None = None) -> list[Delivery]:
         started = time.monotonic()
@@ -470,6 +500,15 @@ class Demo:
             if not messages:
                 time.sleep(0.1)
 
+    def mail(self) -> dict[str, list[dict[str, Any]]]:
+        """What the e-mail subscriptions were sent so far (moto_server's mail catcher), by SNS message id."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        if self.aws.outbox.exists():
+            for line in self.aws.outbox.read_text().splitlines():
+                record = json.loads(line)
+                found.setdefault(str(record.get("message_id")), []).append(record)
+        return found
+
     def log_groups(self) -> list[str]:
         return [
             self.physical[(stack.name, lid)]
@@ -493,29 +532,38 @@ class Demo:
             return []
 
     def events_log_group(self) -> str | None:
-        """The log group the handlers write their structured events to: a template log group that is no
-        subscription source and no function's own log group, preferring one named for events."""
-        sources = {self.log_group_of(s) for s in self.source_filters()}
-        own = {fn.log_group for fn in self.functions.values()}
-        candidates = [g for g in self.log_groups() if g not in sources and g not in own]
-        named = [g for g in candidates if "event" in g.lower()]
-        if named or candidates:
-            return (named or candidates)[0]
+        """The log group of the structured events: the stack output ``EventsLogGroupName`` if there is
+        one, else a template log group whose logical id names events."""
+        for outputs in self.outputs.values():
+            for key, value in outputs.items():
+                if key == "EventsLogGroupName":
+                    return value
+        for stack in self.asm.stacks:
+            for lid in stack.of_type("AWS::Logs::LogGroup"):
+                if "event" in lid.lower() and (stack.name, lid) in self.physical:
+                    return self.physical[(stack.name, lid)]
         return None
 
-    def structured_events(self) -> list[dict[str, Any]]:
-        group = self.events_log_group()
+    def structured_events(self, group: str | None = None) -> list[dict[str, Any]]:
+        """The events in the events log group: Powertools records whose message is ``oom_kill`` (the
+        Powertools envelope keys left out), or every JSON record if there is no such record."""
+        group = group or self.events_log_group()
         if group is None:
             return []
-        found = []
+        records = []
         for event in self.read_group(group):
             try:
                 doc = json.loads(event["message"])
             except ValueError:
                 continue
-            if isinstance(doc, dict):
-                found.append({"channel": "event", "event": doc})
-        return found
+            if isinstance(doc, dict) and "type" not in doc:  # "type": Lambda's platform records
+                records.append(doc)
+        kills = [r for r in records if r.get("message") == "oom_kill"]
+        if kills:
+            return [
+                {"channel": "event", "event": {k: v for k, v in r.items() if k not in POWERTOOLS_KEYS}} for r in kills
+            ]
+        return [{"channel": "event", "event": r} for r in records]
 
 
 def streams_from_files(pairs: Iterable[tuple[str, Path]]) -> dict[str, str]:

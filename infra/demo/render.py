@@ -25,27 +25,25 @@ def resources(rows: Iterable[tuple[str, str, str, str]]) -> str:
     return "\n".join(lines)
 
 
-def email(record: dict[str, Any], subscriptions: list[dict[str, str]]) -> str:
-    """An SNS e-mail notification as it arrives (sender, subject, body, SNS's footer)."""
-    to = [s for s in subscriptions if s.get("TopicArn") == record.get("topic") and s.get("Protocol") == "email"]
-    recipient = ", ".join(s["Endpoint"] for s in to) or "(the topic has no e-mail subscription)"
-    footer = ""
-    if to:
-        footer = (
-            "\n\n--\nIf you wish to stop receiving notifications from this topic, please click or visit the link "
-            "below to unsubscribe:\nhttps://sns.us-east-1.amazonaws.com/unsubscribe.html?SubscriptionArn="
-            f"{to[0]['SubscriptionArn']}&Endpoint={to[0]['Endpoint']}\n\nPlease do not reply directly to this "
-            "email. If you have any questions or comments regarding this email, please contact us at "
-            "https://aws.amazon.com/support"
+def email(record: dict[str, Any], mails: list[dict[str, Any]]) -> str:
+    """An SNS e-mail notification as it arrives: sender, subject, the message's ``email`` text, SNS's footer.
+    Without an e-mail subscription, the message the topic delivered is shown instead."""
+    if not mails:
+        return (
+            f"(no e-mail subscription; what the topic delivered)\nSubject: {record.get('subject')}\n\n"
+            f"{record.get('message')}"
         )
-    head = [
-        "From: AWS Notifications <no-reply@sns.amazonaws.com>",
-        f"To: {recipient}",
-        "Subject: " + str(record.get("subject") or "AWS Notification Message"),
-    ]
-    if record.get("attributes"):
-        head.append("X-SNS-Message-Attributes: " + json.dumps(record["attributes"], sort_keys=True))
-    return "\n".join(head) + "\n\n" + str(record.get("message", "")) + footer
+    mail = mails[0]
+    return (
+        "From: AWS Notifications <no-reply@sns.amazonaws.com>\n"
+        f"To: {', '.join(m['endpoint'] for m in mails)}\n"
+        f"Subject: {mail.get('subject') or 'AWS Notification Message'}\n\n"
+        f"{mail.get('message')}\n\n"
+        "--\nIf you wish to stop receiving notifications from this topic, please click or visit the link below "
+        f"to unsubscribe:\nhttps://sns.us-east-1.amazonaws.com/unsubscribe.html?SubscriptionArn={mail['subscription']}"
+        f"&Endpoint={mail['endpoint']}\n\nPlease do not reply directly to this email. If you have any questions or "
+        "comments regarding this email, please contact us at https://aws.amazon.com/support"
+    )
 
 
 def event(record: dict[str, Any]) -> str:

@@ -43,6 +43,8 @@ class DeployedFunction:
     asset_dir: Path
     log_group: str
     log_format: str = "Text"
+    application_log_level: str | None = None  # JSON format only: records below it are dropped
+    system_log_level: str | None = None  # JSON format only: platform records below it are dropped
 
 
 @dataclass
@@ -72,6 +74,16 @@ def _pump(stream: Any, lines: queue.Queue[str | None]) -> None:
     for raw in iter(stream.readline, b""):
         lines.put(raw.decode("utf-8", errors="replace").rstrip("\n"))
     lines.put(None)
+
+
+_LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"]
+
+
+def _enabled(level: str, threshold: str | None) -> bool:
+    level = level.upper().replace("WARNING", "WARN").replace("CRITICAL", "FATAL")
+    if threshold is None or level not in _LEVELS or threshold.upper() not in _LEVELS:
+        return True
+    return _LEVELS.index(level) >= _LEVELS.index(threshold.upper())
 
 
 def _now_ms() -> int:
@@ -217,7 +229,10 @@ class LambdaRuntime:
         with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
             logs.create_log_stream(logGroupName=fn.log_group, logStreamName=stream)
         now = _now_ms()
-        messages = [self._format(fn, request_id, line, now) for line in lines if line.strip()]
+        formatted = [self._format(fn, request_id, line, now) for line in lines if line.strip()]
+        messages = [m for m in formatted if m is not None]
+        if not messages:
+            return
         for start in range(0, len(messages), 1000):
             logs.put_log_events(
                 logGroupName=fn.log_group,
@@ -226,20 +241,28 @@ class LambdaRuntime:
             )
 
     @staticmethod
-    def _format(fn: DeployedFunction, request_id: str, line: str, now_ms: int) -> str:
+    def _format(fn: DeployedFunction, request_id: str, line: str, now_ms: int) -> str | None:
+        """The log event Lambda writes for one output line, or None where advanced logging controls drop it
+        (JSON format: platform START/END/REPORT are INFO records, application records carry ``level``)."""
         if fn.log_format != "JSON":
             return line
         stamp = dt.datetime.fromtimestamp(now_ms / 1000, dt.UTC).isoformat(timespec="milliseconds")
         stamp = stamp.replace("+00:00", "Z")
         for kind, prefix in (("start", "START"), ("end", "END"), ("report", "REPORT")):
             if line.startswith(f"{prefix} RequestId: "):
+                if not _enabled("INFO", fn.system_log_level):
+                    return None
                 record = {"requestId": request_id}
                 if kind == "start":
                     record["version"] = "$LATEST"
                 return json.dumps({"time": stamp, "type": f"platform.{kind}", "record": record})
         try:
-            if isinstance(json.loads(line), dict):
-                return line
+            doc = json.loads(line)
         except ValueError:
-            pass
-        return json.dumps({"timestamp": stamp, "level": "INFO", "message": line, "requestId": request_id})
+            doc = None
+        if isinstance(doc, dict):
+            return line if _enabled(str(doc.get("level", "INFO")), fn.application_log_level) else None
+        level = "ERROR" if line.startswith("[ERROR]") else "INFO"
+        if not _enabled(level, fn.application_log_level):
+            return None
+        return json.dumps({"timestamp": stamp, "level": level, "message": line, "requestId": request_id})
