@@ -52,9 +52,10 @@ class Emulator:
     """A running moto server. Use :func:`start` to make one."""
 
     port: int
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | None  # None: attached to a server another process started
     workdir: Path
     log_path: Path
+    pid: int = 0
     _session: boto3.session.Session | None = field(default=None, repr=False)
 
     @property
@@ -103,11 +104,14 @@ class Emulator:
         return self._session.client(service, endpoint_url=self.endpoint)
 
     def alive(self) -> bool:
-        return self.process.poll() is None
+        if self.process is not None:
+            return self.process.poll() is None
+        return process_group_alive(self.pid)
 
     def stop(self) -> None:
-        """End the server's whole process group: TERM, then KILL after 5 s."""
-        if self.process.poll() is not None:
+        """End the server's whole process group: TERM, then KILL after 5 s. An attached emulator (started by
+        another process) is left alone; see :func:`stop_group` for the last user of a shared one."""
+        if self.process is None or self.process.poll() is not None:
             return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGTERM)
@@ -118,11 +122,47 @@ class Emulator:
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=5)
 
+    def state(self) -> dict[str, Any]:
+        """What another process needs to :func:`attach` to this server."""
+        return {"port": self.port, "pid": self.pid, "workdir": str(self.workdir), "log": str(self.log_path)}
+
     def log_tail(self, lines: int = 30) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+def process_group_alive(pid: int) -> bool:
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - not ours
+        return False
+    return True
+
+
+def stop_group(pid: int, timeout: float = 5.0) -> None:
+    """End the process group of a server this process did not start (the last user of a shared emulator)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while process_group_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if process_group_alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+
+
+def attach(state: dict[str, Any]) -> Emulator:
+    return Emulator(
+        port=int(state["port"]),
+        process=None,
+        workdir=Path(state["workdir"]),
+        log_path=Path(state["log"]),
+        pid=int(state["pid"]),
+    )
 
 
 def start(workdir: Path, python: str = sys.executable, timeout: float = 30.0) -> Emulator:
@@ -143,7 +183,7 @@ def start(workdir: Path, python: str = sys.executable, timeout: float = 30.0) ->
             env=env,
             start_new_session=True,
         )
-    emulator = Emulator(port=port, process=process, workdir=workdir, log_path=log_path)
+    emulator = Emulator(port=port, process=process, workdir=workdir, log_path=log_path, pid=process.pid)
     deadline = time.monotonic() + timeout
     url = f"http://127.0.0.1:{port}/moto-api/data.json"
     while True:

@@ -52,6 +52,12 @@ def seed_instances(ec2: Any, autoscaling: Any, hosts: list[Host], tag: tuple[str
         if host.asg:
             groups.setdefault(host.asg, []).append(host)
     for group, members in groups.items():
+        existing = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
+        if existing:
+            size = len(existing[0].get("Instances", [])) + len(members)
+            autoscaling.update_auto_scaling_group(AutoScalingGroupName=group, MaxSize=max(size, existing[0]["MaxSize"]))
+            autoscaling.attach_instances(AutoScalingGroupName=group, InstanceIds=[m.instance_id for m in members])
+            continue
         template = f"{group}-lt"
         ec2.create_launch_template(
             LaunchTemplateName=template,

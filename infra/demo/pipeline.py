@@ -68,6 +68,7 @@ class Delivery:
     source: str
     function: str
     attempts: list[Invocation]
+    event: Any = None
 
     @property
     def ok(self) -> bool:
@@ -89,6 +90,8 @@ class Demo:
     functions: dict[str, DeployedFunction] = field(default_factory=dict)
     runtime: LambdaRuntime | None = None
     queue_url: str = ""
+    local_dir: Path | None = None
+    captured: list[dict[str, Any]] = field(default_factory=list)
     timings: list[Timing] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
     emulated: list[str] = field(default_factory=list)
@@ -124,7 +127,7 @@ class Demo:
         self.progress("starting moto_server on 127.0.0.1 ...")
         self.emu = emulator.start(workdir / "emulator")
         self._time("start emulator", started)
-        self.progress(f"emulator at {self.emu.endpoint} (pid {self.emu.process.pid}); cdk synth + cdk bootstrap ...")
+        self.progress(f"emulator at {self.emu.endpoint} (pid {self.emu.pid}); cdk synth + cdk bootstrap ...")
         out_dir = workdir / "cdk.out"
         for step in cdk.synth_and_bootstrap(self.emu, out_dir, self.context, app_dir=self.app_dir):
             self.timings.append(Timing(f"cdk {step.name}", step.seconds))
@@ -137,11 +140,41 @@ class Demo:
             raise cdk.CdkError(f"{error}\nmoto_server errors:\n" + "\n".join(errors[-10:])) from None
         self.timings.append(Timing("cdk deploy", step.seconds))
         started = time.monotonic()
+        self._connect(out_dir, workdir)
+        self._time("read back + emulated pieces", started)
+
+    def _connect(self, out_dir: Path, local_dir: Path) -> None:
+        """Everything after the deploy that each process using the deployment needs of its own."""
         self.assembly = Assembly.load(out_dir)
+        self.local_dir = local_dir
         self._read_back()
         self._fill_skipped()
-        self.runtime = LambdaRuntime(self.emu)
-        self._time("read back + emulated pieces", started)
+        self.runtime = LambdaRuntime(self.aws)
+
+    def shared_state(self) -> dict[str, Any]:
+        """What :meth:`attach` needs to use this deployment from another process (the e2e test workers)."""
+        if self.workdir is None:
+            raise RuntimeError("the demo is not up")
+        return {
+            "emulator": self.aws.state(),
+            "out_dir": str(self.workdir / "cdk.out"),
+            "outputs": self.outputs,
+            "emulated": [e for e in self.emulated if e.startswith("layer ")],
+        }
+
+    @classmethod
+    def attach(cls, state: dict[str, Any], local_dir: Path, progress: Progress = _quiet) -> Demo:
+        """A Demo on a deployment another process made; :meth:`down` leaves that emulator running."""
+        demo = cls(progress=progress)
+        demo.emu = emulator.attach(state["emulator"])
+        demo.outputs = state["outputs"]
+        demo.emulated = list(state.get("emulated", []))
+        try:
+            demo._connect(Path(state["out_dir"]), local_dir)
+        except BaseException:
+            demo.down()
+            raise
+        return demo
 
     def _seed_layers(self, assembly: Assembly) -> None:
         """Public layers the functions use (the Powertools layer, account 017000801446) do not exist in moto,
@@ -206,6 +239,12 @@ class Demo:
         for fn in self.asm.functions():
             self.functions[fn.logical_id] = self._deployed_function(fn)
 
+    def functions_by_handler(self, handler: str) -> DeployedFunction:
+        for fn in self.functions.values():
+            if fn.handler == handler:
+                return fn
+        raise KeyError(handler)
+
     def physical_id(self, stack: str, logical_id: str) -> str:
         return self.physical[(stack, logical_id)]
 
@@ -237,7 +276,7 @@ class Demo:
         /var/task). Falls back to the asset directory in cdk.out if the zip cannot be fetched."""
         code = fn.properties.get("Code", {})
         key = code.get("S3Key")
-        target = self.aws.workdir / "task" / name
+        target = (self.local_dir or self.aws.workdir) / "task" / name
         if isinstance(key, str):
             bucket = f"cdk-hnb659fds-assets-{emulator.ACCOUNT}-{emulator.REGION}"
             with contextlib.suppress(Exception):
@@ -267,7 +306,7 @@ class Demo:
             if isinstance(topic, str) and isinstance(endpoint, str):
                 sns.subscribe(TopicArn=topic, Protocol=str(props.get("Protocol")), Endpoint=endpoint)
                 self.emulated.append(f"{lid}: SNS subscription ({props.get('Protocol')}) created from the template")
-        self.queue_url = sqs.create_queue(QueueName=CAPTURE_QUEUE)["QueueUrl"]
+        self.queue_url = sqs.create_queue(QueueName=f"{CAPTURE_QUEUE}-{os.getpid()}")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
@@ -404,7 +443,7 @@ class Demo:
         attempts = [self.runtime.invoke(fn, event)]
         while not attempts[-1].ok and len(attempts) <= retries:
             attempts.append(self.runtime.invoke(fn, event))
-        delivery = Delivery(source, fn.name, attempts)
+        delivery = Delivery(source, fn.name, attempts, event)
         self.deliveries.append(delivery)
         return delivery
 
@@ -496,9 +535,19 @@ class Demo:
                 )
                 sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
             if not messages and time.monotonic() >= deadline:
+                self.captured += found
                 return found
             if not messages:
                 time.sleep(0.1)
+
+    def messages_for(self, instance_id: str, wait_s: float = 0.3) -> list[dict[str, Any]]:
+        """Every message the topic delivered so far whose ``instance_id`` attribute is ``instance_id``."""
+        self.drain_topic(wait_s)
+        return [r for r in self.captured if (r.get("attributes") or {}).get("instance_id") == instance_id]
+
+    def events_for(self, stream: str) -> list[dict[str, Any]]:
+        """The structured events of one log stream (instance id)."""
+        return [r["event"] for r in self.structured_events() if r["event"].get("stream") == stream]
 
     def mail(self) -> dict[str, list[dict[str, Any]]]:
         """What the e-mail subscriptions were sent so far (moto_server's mail catcher), by SNS message id."""

@@ -1,0 +1,215 @@
+"""End to end on the local emulator: the real ``cdk deploy`` of app.py to moto_server, logs written into the
+deployed syslog group, CloudWatch Logs delivery and Lambda emulated from the synthesized template, and what
+comes out checked where a subscriber sees it (an SQS queue on the topic, the e-mail outbox) and in the events
+log group. See docs/demo.md for what is real and what is emulated."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.demo.filterpattern import compile_pattern
+from infra.demo.pipeline import Demo
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = REPO / "demo" / "samples"
+
+
+def shared_dir() -> Path | None:
+    """``shared/`` (read in place): beside the repository, or where OOMWATCH_SHARED points."""
+    for candidate in (os.environ.get("OOMWATCH_SHARED"), str(REPO.parent / "shared")):
+        if candidate and (Path(candidate) / "oom-corpus").is_dir():
+            return Path(candidate)
+    return None
+
+
+pytestmark = pytest.mark.slow
+
+WEB = (SAMPLES / "web-1.ubuntu-22.04.syslog").read_text()
+API = (SAMPLES / "api-1.al2023.agent-journald.jsonl").read_text()
+LOOP = (SAMPLES / "worker-1.al2.oom-loop.messages").read_text()
+
+
+def kinds(messages: list[dict[str, Any]]) -> list[str]:
+    return sorted(str(m["attributes"].get("kind")) for m in messages)
+
+
+# --- the deployment ------------------------------------------------------------------------------------------
+
+
+def test_the_app_is_deployed_with_its_three_handlers(deployment: Demo) -> None:
+    handlers = sorted(fn.handler for fn in deployment.functions.values())
+    assert handlers == ["handlers.alarm_notice.handler", "handlers.digest.handler", "handlers.oom.handler"]
+    lam = deployment.aws.client("lambda")
+    for fn in deployment.functions.values():
+        config = lam.get_function_configuration(FunctionName=fn.name)
+        assert config["Handler"] == fn.handler
+        # Environment values are the physical resources moto created, not template tokens.
+        assert fn.environment["TOPIC_ARN"] in deployment.topic_arns()
+        assert not any("${Token" in value for value in fn.environment.values())
+    # The code that runs is the zip `cdk deploy` published to the bootstrap bucket.
+    oom = next(fn for fn in deployment.functions.values() if fn.handler == "handlers.oom.handler")
+    assert (oom.asset_dir / "handlers" / "oom.py").is_file()
+    assert (oom.asset_dir / "oomwatch" / "parser.py").is_file()
+
+
+def test_the_alarms_and_the_email_subscription_exist_in_the_emulator(deployment: Demo) -> None:
+    alarms = deployment.aws.client("cloudwatch").describe_alarms()["MetricAlarms"]
+    memory = deployment.memory_alarm()
+    assert memory is not None
+    assert deployment.alarm_name(memory) in {a["AlarmName"] for a in alarms}
+    subscriptions = deployment.aws.client("sns").list_subscriptions()["Subscriptions"]
+    assert {(s["Protocol"], s["Endpoint"]) for s in subscriptions} >= {("email", "oncall@example.com")}
+
+
+def test_only_the_subscription_filter_is_left_to_the_demo(deployment: Demo) -> None:
+    skipped = {rtype for _, _, rtype in deployment.skipped}
+    assert "AWS::Logs::SubscriptionFilter" in skipped
+    assert "AWS::CloudWatch::Alarm" not in skipped  # created by the demo's moto launcher
+    assert "AWS::SNS::Subscription" not in skipped
+    assert "AWS::Lambda::Function" not in skipped
+
+
+# --- kills through the log path ------------------------------------------------------------------------------
+
+
+def test_a_php_fpm_kill_on_ubuntu_syslog_alerts_once_with_the_whole_report(deployment: Demo, seeded: Any) -> None:
+    instance = seeded("web-1", "t3.medium", "shop-web")
+    deliveries = deployment.play({instance: WEB})
+    assert deliveries and all(d.ok for d in deliveries)
+
+    messages = deployment.messages_for(instance)
+    assert kinds(messages) == ["oom_kill"]
+    alert = messages[0]
+    assert alert["attributes"]["process"] == "php-fpm"
+    assert alert["attributes"]["constraint"] == "global"
+    assert "php-fpm" in alert["subject"] and instance in alert["subject"]
+    doc = json.loads(alert["message"])  # what machine subscribers get (MessageStructure=json "default")
+    assert doc["instance_id"] == instance
+
+    events = deployment.events_for(instance)
+    assert len(events) == 1
+    event = events[0]
+    assert event["victim"]["pid"] == 48213 and event["victim"]["uid"] == 33
+    assert event["trigger"]["pid"] == 48217  # the CPU: line, fetched back from the stream
+    assert event["cgroup"]["task_memcg"] == "/system.slice/php8.1-fpm.service"
+    assert event["task_count"] == 29 and event["reaped"] is True
+    assert "t3.medium" in json.dumps(event["instance"])  # enriched from the seeded EC2 instance
+
+
+def test_the_alert_reads_as_an_email_to_the_subscribed_address(deployment: Demo, seeded: Any) -> None:
+    instance = seeded("web-2", "t3.medium", "shop-web")
+    deployment.play({instance: WEB})
+    alert = deployment.messages_for(instance)[0]
+    mails = deployment.mail()[str(alert["message_id"])]
+    assert [m["endpoint"] for m in mails] == ["oncall@example.com"]
+    text = mails[0]["message"]
+    assert not text.lstrip().startswith("{")  # the plain-text "email" variant, not the JSON document
+    assert "php-fpm" in text and instance in text
+
+
+def test_a_java_memcg_kill_in_agent_journald_json_is_reassembled(deployment: Demo, seeded: Any) -> None:
+    instance = seeded("api-1", "m6i.large", "shop-api")
+    deployment.play({instance: API})
+    messages = deployment.messages_for(instance)
+    assert kinds(messages) == ["oom_kill"]
+    assert messages[0]["attributes"]["constraint"] == "memcg"
+    assert messages[0]["attributes"]["workload_kind"] == "docker"
+    (event,) = deployment.events_for(instance)
+    assert event["victim"]["pid"] == 31337 and event["victim"]["comm"] == "java"
+    assert event["cgroup"]["workload"]["kind"] == "docker"
+    assert event["memcg"]["limit_kb"] == 2097152
+
+
+def test_an_oom_loop_is_one_alert_then_a_loop_alert_not_six_alerts(deployment: Demo, seeded: Any) -> None:
+    instance = seeded("worker-1", "c6i.large")
+    deployment.play({instance: LOOP})
+    events = deployment.events_for(instance)
+    assert sorted(e["victim"]["pid"] for e in events) == [21877, 22431, 22988, 23519, 24102, 24655]
+    assert kinds(deployment.messages_for(instance)) == ["oom_kill", "oom_loop"]
+    decisions = [e["decision"] for e in sorted(events, key=lambda e: e["occurrence"])]
+    assert decisions[0] == "alert" and "loop" in decisions
+
+
+def test_a_duplicate_delivery_alerts_and_records_nothing_new(deployment: Demo, seeded: Any) -> None:
+    instance = seeded("web-3", "t3.medium", "shop-web")
+    first = deployment.play({instance: WEB})
+    assert len(deployment.messages_for(instance)) == 1
+    assert len(deployment.events_for(instance)) == 1
+    for delivery in first:  # CloudWatch Logs / Lambda async retries hand the same payload over again
+        again = deployment.invoke_async("logs:redelivery", deployment.functions_by_handler("handlers.oom.handler"),
+                                        delivery.event)  # fmt: skip
+        assert again.ok
+    assert len(deployment.messages_for(instance)) == 1
+    assert len(deployment.events_for(instance)) == 1
+
+
+def test_lines_the_subscription_filter_drops_never_reach_the_handler(deployment: Demo, seeded: Any) -> None:
+    instance = seeded("quiet-1")
+    noise = "\n".join(line for line in WEB.splitlines() if "Killed process" not in line and "oom" not in line.lower())
+    assert deployment.play({instance: noise}) == []
+    assert deployment.messages_for(instance) == []
+
+
+# --- the alarm path ------------------------------------------------------------------------------------------
+
+
+def test_a_memory_alarm_contributor_becomes_a_notice_for_that_instance(deployment: Demo, seeded: Any) -> None:
+    instance = seeded("web-9", "t3.medium", "shop-web")
+    deliveries = deployment.fire_alarm(instance)
+    detail_types = sorted(d.source.rsplit(":", 1)[-1] for d in deliveries)
+    assert detail_types == ["CloudWatch Alarm Contributor State Change", "CloudWatch Alarm State Change"]
+    assert all(d.ok for d in deliveries)
+    notices = deployment.messages_for(instance)
+    assert kinds(notices) == ["memory_alarm"]
+    assert notices[0]["attributes"]["alarm"] == deployment.alarm_name(deployment.memory_alarm())  # type: ignore[arg-type]
+    assert "web-9" in notices[0]["subject"]
+
+
+# --- the corpus ----------------------------------------------------------------------------------------------
+
+
+def _corpus() -> list[Path]:
+    shared = shared_dir()
+    return sorted((shared / "oom-corpus").glob("*.log")) if shared else []
+
+
+def _body(path: Path) -> str:
+    return "\n".join(line for line in path.read_text(errors="replace").splitlines() if not line.startswith("#"))
+
+
+@pytest.mark.skipif(not _corpus(), reason="shared/oom-corpus not found beside the repository (set OOMWATCH_SHARED)")
+@pytest.mark.parametrize("path", _corpus(), ids=lambda p: p.name[:2])
+def test_corpus_report_events_and_alerts(deployment: Demo, seeded: Any, path: Path) -> None:
+    expected = json.loads((path.parent / "expected" / (path.stem + ".json")).read_text())["kills"]
+    matcher = compile_pattern(deployment.syslog_filter().filter_pattern)
+    body = _body(path)
+    instance = seeded(re.sub(r"[^a-z0-9-]", "-", path.stem[:20].lower()))
+    deliveries = deployment.play({instance: body})
+    assert all(d.ok for d in deliveries), [d.attempts[-1].error_message for d in deliveries if not d.ok]
+
+    # A kill can only arrive if its kill line passes the deployed subscription filter.
+    lines = body.splitlines()
+    arriving = [
+        k
+        for k in expected
+        if k["source"] != "kernel"
+        or any(f"({k['victim_comm']})" in ln and str(k["victim_pid"]) in ln and matcher(ln) for ln in lines)
+    ]
+    events = deployment.events_for(instance)
+    kernel = sorted(k["victim_pid"] for k in arriving if k["source"] == "kernel")
+    assert sorted(e["victim"]["pid"] for e in events if e["source"] == "kernel") == kernel
+    for source in ("systemd-oomd", "earlyoom"):
+        assert len([e for e in events if e["source"] == source]) == len([k for k in arriving if k["source"] == source])
+
+    messages = deployment.messages_for(instance)
+    if not arriving:
+        assert messages == []
+    else:
+        assert messages, "kills arrived but nothing was published"
+        assert len(messages) <= len(arriving) + 1
