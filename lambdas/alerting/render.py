@@ -279,7 +279,7 @@ def render_kill(view: KillView) -> Message:
         out.append(_kv("systemd", ", ".join(unit_lines[:3]) + " failed with result 'oom-kill'"))
     trig = ev.get("trigger")
     if isinstance(trig, Mapping):
-        t = f"{clean(trig.get('comm'), 40)} (pid {trig.get('pid')})"
+        t = clean(trig.get("comm"), 40) + (f" (pid {trig.get('pid')})" if trig.get("pid") is not None else "")
         detail = []
         if trig.get("order") == -1:
             detail.append("order -1 (a manual OOM: SysRq-f or echo f > /proc/sysrq-trigger)")
@@ -466,7 +466,12 @@ def render_digest(d: DigestView) -> Message:
     )
     out = [
         f"{clean(fp.subject, 60)} was OOM-killed {d.count} times on {scope_kind} {clean(scope, 60)}"
-        f" ({fp.source}) between {hhmm(d.first_ms)} and {hhmm(d.last_ms)} UTC.",
+        f" ({fp.source}) "
+        + (
+            f"between {hhmm(d.first_ms)} and {hhmm(d.last_ms)} UTC."
+            if hhmm(d.first_ms) != hhmm(d.last_ms)
+            else f"at {hhmm(d.first_ms)} UTC."
+        ),
         f"The first kill was alerted on its own; these {folded} further kills were held back by noise control"
         + (" (an OOM-loop alert was sent)." if d.escalated else "."),
         "",
@@ -484,7 +489,8 @@ def render_digest(d: DigestView) -> Message:
         out += ["", "LARGEST VICTIMS"]
         for vic in d.victims[:5]:
             out.append(
-                f"  {mib(vic.rss_kb):>10}  {clean(vic.comm, 30)} (pid {vic.pid}) on {clean(vic.instance, 40)}"
+                f"  {mib(vic.rss_kb):>10}  {clean(vic.comm, 30)} (pid {vic.pid}) on"
+                f" {clean(d.names.get(vic.instance) or vic.instance, 40)}"
                 f" at {hhmm(vic.time_ms)}"
             )
     link = None

@@ -17,7 +17,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from alerting.classify import allow_listed, comm, fingerprint, severity, victim, workload, workload_label
+from alerting.classify import (
+    Fingerprint,
+    Severity,
+    allow_listed,
+    comm,
+    fingerprint,
+    severity,
+    victim,
+    workload,
+    workload_label,
+)
 from alerting.instance import InstanceInfo, instance_id_from_stream
 from alerting.render import KillView, Message, render_kill, render_loop
 from alerting.settings import Settings
@@ -29,7 +39,7 @@ from handlers.aws import AwsError, Clients, error_code
 from handlers.ec2 import InstanceDirectory, Lookup
 from handlers.logs import ContextFetcher
 from handlers.sns import Publisher
-from handlers.state import Count, DynamoState, KillState, MemoryState, VictimSummary
+from handlers.state import Claim, Count, DynamoState, KillRecord, KillState, MemoryState, VictimSummary
 
 # Keys the logging library owns; an event field with one of these names is logged as event_<name>.
 _RESERVED_LOG_KEYS = frozenset(
@@ -234,18 +244,40 @@ class Delivery:
     now_s: float
 
 
-def _summary(kill: Kill, where: str, critical: bool, key: str) -> VictimSummary:
-    v = victim(kill.event)
+@dataclass
+class Work:
+    """One kill on its way through noise control."""
+
+    kill: Kill
+    key: str
+    info: InstanceInfo | None
+    sev: Severity
+    fp: Fingerprint
+    where: str
+    notes: list[str]
+    state: KillState
+    claim: Claim | None = None
+    count: Count | None = None
+    messages: list[Message] = field(default_factory=list)
+    decision: str = ""
+
+    @property
+    def first_attempt(self) -> bool:
+        return self.claim is not None and self.claim.occurrence is None
+
+
+def _summary(w: Work) -> VictimSummary:
+    v = victim(w.kill.event)
     pid = v.get("pid")
     rss = v.get("rss_kb")
     return VictimSummary(
-        kill_key=key,
-        comm=clean(comm(kill.event), 64),
+        kill_key=w.key,
+        comm=clean(comm(w.kill.event), 64),
         pid=pid if isinstance(pid, int) else None,
         rss_kb=rss if isinstance(rss, int) else None,
-        where=where,
-        time_ms=kill.time_ms,
-        critical=critical,
+        where=w.where,
+        time_ms=w.kill.time_ms,
+        critical=w.sev.level == "critical",
     )
 
 
@@ -256,104 +288,141 @@ def _degraded_note(exc: BaseException) -> str:
     )
 
 
-def handle_kill(kill: Kill, d: Delivery, rt: Runtime, out: Outcome, failures: list[BaseException]) -> None:
+def _view(w: Work, d: Delivery, s: Settings) -> KillView:
+    count = w.count or Count(occurrence=0, window_start_ms=0, window_end_ms=0, instances=[])
+    return KillView(
+        event=w.kill.event, kill_time_ms=w.kill.time_ms, instance_id=d.instance_id, instance=w.info,
+        severity=w.sev, fingerprint=w.fp, occurrence=count.occurrence, window_minutes=s.window_minutes,
+        loop_threshold=s.loop_threshold, region=s.region, account=d.account, log_group=d.log_group,
+        stream=d.stream, previous_window_count=count.prev_count, notes=tuple(w.notes),
+    )  # fmt: skip
+
+
+def _to_fallback(works: Sequence[Work], exc: BaseException, step: str, rt: Runtime) -> None:
+    rt.telemetry.warning("state_unavailable", step=step, error=error_code(exc))
+    rt.telemetry.count("StateFailures")
+    for w in works:
+        w.notes.append(_degraded_note(exc))
+        w.state = rt.fallback
+
+
+def _claim(works: Sequence[Work], d: Delivery, rt: Runtime) -> None:
+    try:
+        claims = rt.store.claim_kills([w.key for w in works], d.now_s)
+    except AwsError as exc:
+        _to_fallback(works, exc, "claim", rt)
+        claims = rt.fallback.claim_kills([w.key for w in works], d.now_s)
+    for w in works:
+        w.claim = claims.get(w.key)
+
+
+def _count(works: Sequence[Work], d: Delivery, rt: Runtime) -> None:
+    """Number the new kills within their fingerprint's window (one counter update per fingerprint)."""
     s = rt.settings
-    ev = kill.event
-    info: InstanceInfo | None = d.lookup.instances.get(d.instance_id) if d.instance_id else None
-    sev = severity(ev, s.critical_processes)
-    fp = fingerprint(ev, d.instance_id, info)
-    key = kill_key(ev, d.stream, kill.time_ms)
-    notes = [*d.lookup.notes, *kill.notes]
-    where = d.instance_id or clean(ev.get("host") or d.stream, 64) or "unknown"
-
-    def view(count: Count) -> KillView:
-        return KillView(
-            event=ev, kill_time_ms=kill.time_ms, instance_id=d.instance_id, instance=info, severity=sev,
-            fingerprint=fp, occurrence=count.occurrence, window_minutes=s.window_minutes,
-            loop_threshold=s.loop_threshold, region=s.region, account=d.account, log_group=d.log_group,
-            stream=d.stream, previous_window_count=count.prev_count, notes=tuple(notes),
-        )  # fmt: skip
-
-    allowed = allow_listed(ev, info, s.allow_list)
-    if allowed:
-        v = view(Count(occurrence=0, window_start_ms=0, window_end_ms=0, instances=[]))
-        rt.telemetry.event(event_record(v, "event_only", kill, {"allow_listed": allowed, "kill_key": key}))
-        rt.telemetry.kills(sev.level, fp.source, 1)
-        out.event_only += 1
-        out.kills += 1
-        return
-
-    state: KillState = rt.store
-    try:
-        claim = state.claim_kill(key, d.now_s)
-    except AwsError as exc:
-        rt.telemetry.warning("state_unavailable", step="claim", error=error_code(exc))
-        rt.telemetry.count("StateFailures")
-        notes.append(_degraded_note(exc))
-        state = rt.fallback
-        claim = state.claim_kill(key, d.now_s)
-    if claim is None:
-        rt.telemetry.info("duplicate_kill", kill_key=key, stream=d.stream)
-        rt.telemetry.count("DuplicateKills")
-        out.duplicates += 1
-        return
-
-    first_attempt = claim.occurrence is None
-    if claim.occurrence is not None:
-        count = Count(
-            occurrence=claim.occurrence,
-            window_start_ms=claim.window_start_ms or 0,
-            window_end_ms=claim.window_end_ms or 0,
-            instances=claim.instances,
-            prev_count=claim.prev_count,
-        )
-    else:
-        summary = _summary(kill, where, sev.level == "critical", key)
+    groups: dict[str, list[Work]] = {}
+    for w in works:
+        if w.claim is not None and w.claim.occurrence is not None:
+            c = w.claim
+            w.count = Count(c.occurrence or 0, c.window_start_ms or 0, c.window_end_ms or 0, c.instances, c.prev_count)
+        elif w.claim is not None:
+            groups.setdefault(w.fp.key, []).append(w)
+    for group in groups.values():
+        state = group[0].state
         try:
-            count = state.count_kill(fp, d.now_s, s.window_seconds, summary)
+            counts = state.count_kills(group[0].fp, d.now_s, s.window_seconds, [_summary(w) for w in group])
         except AwsError as exc:
-            rt.telemetry.warning("state_unavailable", step="count", error=error_code(exc))
-            rt.telemetry.count("StateFailures")
-            notes.append(_degraded_note(exc))
-            state = rt.fallback
-            state.claim_kill(key, d.now_s)
-            count = state.count_kill(fp, d.now_s, s.window_seconds, summary)
+            _to_fallback(group, exc, "count", rt)
+            rt.fallback.claim_kills([w.key for w in group], d.now_s)
+            counts = rt.fallback.count_kills(group[0].fp, d.now_s, s.window_seconds, [_summary(w) for w in group])
+        for w, count in zip(group, counts, strict=True):
+            w.count = count
 
-    kv = view(count)
-    messages: list[Message] = []
-    if count.occurrence == 1:
-        messages.append(render_kill(kv))
-    if count.occurrence == s.loop_threshold:
-        messages.append(render_loop(kv, count.instances))
-    decision = "+".join(m.kind.removeprefix("oom_") for m in messages) or "folded"
-    decision = {"kill": "alert", "loop": "loop", "kill+loop": "alert+loop"}.get(decision, decision)
 
-    if first_attempt:
-        rt.telemetry.event(event_record(kv, decision, kill, {"kill_key": key, "durable_state": state.durable}))
-        rt.telemetry.kills(sev.level, fp.source, 1)
-        out.kills += 1
+def _save(records: dict[int, tuple[KillState, list[KillRecord]]], d: Delivery, rt: Runtime, step: str) -> None:
+    for state, rows in records.values():
+        if rows:
+            _quiet(rt, step, lambda state=state, rows=rows: state.save_kills(rows, d.now_s))  # type: ignore[misc]
 
-    if not messages:
-        out.folded += 1
-        rt.telemetry.count("KillsFolded")
-        _quiet(rt, "save", lambda: state.save_kill(key, count, done=True, outcome="folded"))
+
+def _rows(works: Iterable[Work], done: Callable[[Work], bool]) -> dict[int, tuple[KillState, list[KillRecord]]]:
+    out: dict[int, tuple[KillState, list[KillRecord]]] = {}
+    for w in works:
+        if w.count is not None:
+            out.setdefault(id(w.state), (w.state, []))[1].append(KillRecord(w.key, w.count, done(w), w.decision))
+    return out
+
+
+def handle_kills(kills: Sequence[Kill], d: Delivery, rt: Runtime, out: Outcome, failures: list[BaseException]) -> None:
+    """Classify, de-duplicate, count, log and alert every kill of one delivery."""
+    s = rt.settings
+    info = d.lookup.instances.get(d.instance_id) if d.instance_id else None
+    works: list[Work] = []
+    for kill in kills:
+        ev = kill.event
+        sev = severity(ev, s.critical_processes)
+        fp = fingerprint(ev, d.instance_id, info)
+        where = d.instance_id or clean(ev.get("host") or d.stream, 64) or "unknown"
+        w = Work(kill, kill_key(ev, d.stream, kill.time_ms), info, sev, fp, where, [*d.lookup.notes, *kill.notes],
+                 rt.store)  # fmt: skip
+        allowed = allow_listed(ev, info, s.allow_list)
+        if allowed:
+            rt.telemetry.event(
+                event_record(_view(w, d, s), "event_only", kill, {"allow_listed": allowed, "kill_key": w.key})
+            )
+            rt.telemetry.kills(sev.level, fp.source, 1)
+            out.event_only += 1
+            out.kills += 1
+            continue
+        works.append(w)
+    if not works:
         return
 
-    if first_attempt:
-        _quiet(rt, "save", lambda: state.save_kill(key, count, done=False, outcome=decision))
-    try:
-        for message in messages:
-            rt.publisher.publish(message)
-            rt.telemetry.count("AlertsSent")
-            out.alerts += 1
-    except AwsError as exc:
-        rt.telemetry.warning("publish_failed", kill_key=key, error=error_code(exc))
-        rt.telemetry.count("PublishFailures")
-        _quiet(rt, "release", lambda: state.release_kill(key))
-        out.failed += 1
-        failures.append(exc)
-        return
-    _quiet(rt, "finish", lambda: state.finish_kill(key, decision))
+    _claim(works, d, rt)
+    for w in works:
+        if w.claim is None:
+            rt.telemetry.info("duplicate_kill", kill_key=w.key, stream=d.stream)
+            rt.telemetry.count("DuplicateKills")
+            out.duplicates += 1
+    works = [w for w in works if w.claim is not None]
+    _count(works, d, rt)
+
+    for w in works:
+        assert w.count is not None
+        view = _view(w, d, s)
+        if w.count.occurrence == 1:
+            w.messages.append(render_kill(view))
+        if w.count.occurrence == s.loop_threshold:
+            w.messages.append(render_loop(view, w.count.instances))
+        kinds = "+".join(m.kind.removeprefix("oom_") for m in w.messages)
+        w.decision = {"kill": "alert", "loop": "loop", "kill+loop": "alert+loop"}.get(kinds, "folded")
+        if w.first_attempt:
+            extra = {"kill_key": w.key, "durable_state": w.state.durable}
+            rt.telemetry.event(event_record(view, w.decision, w.kill, extra))
+            rt.telemetry.kills(w.sev.level, w.fp.source, 1)
+            out.kills += 1
+        if not w.messages:
+            out.folded += 1
+            rt.telemetry.count("KillsFolded")
+
+    # Remember every new kill's place (folded ones are done; the others wait for their publish).
+    _save(_rows((w for w in works if w.first_attempt), lambda w: not w.messages), d, rt, "save")
+
+    published: list[Work] = []
+    for w in (w for w in works if w.messages):
+        try:
+            for message in w.messages:
+                rt.publisher.publish(message)
+                rt.telemetry.count("AlertsSent")
+                out.alerts += 1
+        except AwsError as exc:
+            rt.telemetry.warning("publish_failed", kill_key=w.key, error=error_code(exc))
+            rt.telemetry.count("PublishFailures")
+            _quiet(rt, "release", lambda w=w: w.state.release_kill(w.key))  # type: ignore[misc]
+            out.failed += 1
+            failures.append(exc)
+            continue
+        published.append(w)
+    _save(_rows(published, lambda w: True), d, rt, "finish")
 
 
 def _quiet(rt: Runtime, step: str, call: Callable[[], None]) -> None:
@@ -415,8 +484,7 @@ def process_subscription(raw_event: Mapping[str, Any], rt: Runtime) -> dict[str,
         now_s=rt.clock(),
     )
     failures: list[BaseException] = []
-    for kill in kills:
-        handle_kill(kill, delivery, rt, out, failures)
+    handle_kills(kills, delivery, rt, out, failures)
     record_last_kills(kills, delivery, rt)
     if failures:
         raise PublishFailed(

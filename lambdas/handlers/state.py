@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -105,13 +105,18 @@ class VictimSummary:
     critical: bool
 
     def as_item(self) -> dict[str, Any]:
-        return {
-            "comm": self.comm[:64],
-            "pid": self.pid,
-            "rss_kb": self.rss_kb,
-            "where": self.where[:64],
-            "time_ms": self.time_ms,
-        }
+        return {"comm": self.comm[:64], "pid": self.pid, "rss_kb": self.rss_kb, "where": self.where[:64],
+                "time_ms": self.time_ms}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class KillRecord:
+    """The final (or pending-publish) state of one kill, written after counting."""
+
+    key: str
+    count: Count
+    done: bool
+    outcome: str
 
 
 class KillState(Protocol):
@@ -119,18 +124,29 @@ class KillState(Protocol):
 
     durable: bool
 
-    def claim_kill(self, key: str, now_s: float) -> Claim | None: ...
+    def claim_kills(self, keys: Sequence[str], now_s: float) -> dict[str, Claim | None]: ...
 
-    def count_kill(self, fp: Fingerprint, now_s: float, window_s: int, victim: VictimSummary) -> Count: ...
+    def count_kills(
+        self, fp: Fingerprint, now_s: float, window_s: int, victims: Sequence[VictimSummary]
+    ) -> list[Count]: ...
 
-    def save_kill(self, key: str, count: Count, done: bool, outcome: str) -> None: ...
-
-    def finish_kill(self, key: str, outcome: str) -> None: ...
+    def save_kills(self, records: Sequence[KillRecord], now_s: float) -> None: ...
 
     def release_kill(self, key: str) -> None: ...
 
 
+def _top(victims: Iterable[tuple[str, Mapping[str, Any]]], keep: int = TOP_KEEP) -> dict[str, Mapping[str, Any]]:
+    """The ``keep`` largest victims by RSS (each kill once)."""
+    unique = dict(victims)
+    ranked = sorted(unique.items(), key=lambda kv: -int(kv[1].get("rss_kb") or 0))
+    return dict(ranked[:keep])
+
+
 class DynamoState:
+    """All reads and writes of the state table. One invocation costs a handful of calls whatever
+    the number of kills in it: claims go in one transaction, a fingerprint's kills in one atomic
+    counter update, results in one batch write."""
+
     durable = True
 
     def __init__(self, clients: Clients, table: str, events_log_group: str | None = None) -> None:
@@ -148,8 +164,65 @@ class DynamoState:
 
     # ------------------------------------------------------------------ idempotency
 
+    def claim_kills(self, keys: Sequence[str], now_s: float) -> dict[str, Claim | None]:
+        """Own each new kill (one transaction per 100); None for kills already sent or in flight.
+
+        A transaction only creates claims. A kill whose earlier attempt was counted but not
+        published (its claim was released) is taken over one by one, keeping its occurrence.
+        """
+        now = int(now_s)
+        out: dict[str, Claim | None] = {}
+        todo = list(dict.fromkeys(keys))
+        for start in range(0, len(todo), 100):
+            chunk = todo[start : start + 100]
+            for _ in range(3):
+                if not chunk:
+                    break
+                try:
+                    self._ddb.transact_write_items(TransactItems=[self._claim_put(k, now) for k in chunk])
+                except ClientError as exc:
+                    if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                        raise
+                    reasons = exc.response.get("CancellationReasons") or []
+                    retry = []
+                    for key, reason in zip(chunk, reasons, strict=False):
+                        code = reason.get("Code")
+                        if code == "ConditionalCheckFailed":
+                            old = _plain(reason.get("Item"))
+                            expired = old.get("status") == "pending" and int(old.get("lease_until") or 0) < now
+                            out[key] = self.claim_kill(key, now_s) if expired else None
+                        elif code in (None, "None"):
+                            retry.append(key)
+                        else:  # TransactionConflict, throttling: claim it on its own
+                            out[key] = self.claim_kill(key, now_s)
+                    chunk = retry
+                    continue
+                for key in chunk:
+                    out[key] = Claim()
+                chunk = []
+            for key in chunk:  # still contended after retries
+                out[key] = self.claim_kill(key, now_s)
+        return out
+
+    def _claim_put(self, key: str, now: int) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": _item(
+                    {
+                        "pk": f"kill#{key}",
+                        "status": "pending",
+                        "lease_until": now + LEASE_S,
+                        "expires_at": now + KILL_TTL_S,
+                    }
+                ),
+                "ConditionExpression": "attribute_not_exists(pk)",
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+
     def claim_kill(self, key: str, now_s: float) -> Claim | None:
-        """Own this kill, or None when another delivery already sent it (or is sending it now)."""
+        """Own one kill, taking over a released or abandoned claim (keeping its occurrence)."""
         now = int(now_s)
         try:
             resp = self._ddb.update_item(
@@ -178,40 +251,31 @@ class DynamoState:
             )
         return Claim()
 
-    def save_kill(self, key: str, count: Count, done: bool, outcome: str) -> None:
-        """Remember the kill's place in its window so a retry re-sends the same alert, not a new count."""
-        values = {
-            ":o": count.occurrence,
-            ":ws": count.window_start_ms,
-            ":we": count.window_end_ms,
-            ":pc": count.prev_count,
-            ":out": outcome,
-            ":inst": sorted(count.instances)[:20] or None,
-        }
-        sets = ["occurrence = :o", "window_start = :ws", "window_end = :we", "prev_count = :pc", "outcome = :out"]
-        if values[":inst"] is not None:
-            sets.append("instances = :inst")
-        names = {}
-        if done:
-            sets.append("#st = :done")
-            values[":done"] = "done"
-            names["#st"] = "status"
-        self._ddb.update_item(
-            TableName=self._table,
-            Key=_item({"pk": f"kill#{key}"}),
-            UpdateExpression="SET " + ", ".join(sets) + (" REMOVE lease_until" if done else ""),
-            ExpressionAttributeValues=_item({k: v for k, v in values.items() if v is not None}),
-            **({"ExpressionAttributeNames": names} if names else {}),
-        )
-
-    def finish_kill(self, key: str, outcome: str) -> None:
-        self._ddb.update_item(
-            TableName=self._table,
-            Key=_item({"pk": f"kill#{key}"}),
-            UpdateExpression="SET #st = :done, outcome = :out REMOVE lease_until",
-            ExpressionAttributeNames={"#st": "status"},
-            ExpressionAttributeValues=_item({":done": "done", ":out": outcome}),
-        )
+    def save_kills(self, records: Sequence[KillRecord], now_s: float) -> None:
+        """Write each kill's place in its window (batched), so a retry re-sends the same alert."""
+        now = int(now_s)
+        requests = []
+        for r in records:
+            item = {
+                "pk": f"kill#{r.key}",
+                "status": "done" if r.done else "pending",
+                "lease_until": None if r.done else now + LEASE_S,
+                "occurrence": r.count.occurrence,
+                "window_start": r.count.window_start_ms,
+                "window_end": r.count.window_end_ms,
+                "prev_count": r.count.prev_count,
+                "instances": set(sorted(r.count.instances)[:20]) or None,
+                "outcome": r.outcome,
+                "expires_at": now + KILL_TTL_S,
+            }
+            requests.append({"PutRequest": {"Item": _item(item)}})
+        for start in range(0, len(requests), 25):
+            pending: dict[str, Any] = {self._table: requests[start : start + 25]}
+            for _ in range(5):
+                resp = self._ddb.batch_write_item(RequestItems=pending)
+                pending = resp.get("UnprocessedItems") or {}
+                if not pending:
+                    break
 
     def release_kill(self, key: str) -> None:
         """Give the claim back (publish failed) so the retried invocation can send it."""
@@ -224,8 +288,14 @@ class DynamoState:
 
     # ------------------------------------------------------------------ noise windows
 
-    def count_kill(self, fp: Fingerprint, now_s: float, window_s: int, victim: VictimSummary) -> Count:
-        """Add one kill to the fingerprint's current window (opening one if none is open)."""
+    def count_kills(
+        self, fp: Fingerprint, now_s: float, window_s: int, victims: Sequence[VictimSummary]
+    ) -> list[Count]:
+        """Add the kills to the fingerprint's current window (opening one if none is open).
+
+        One atomic ``ADD count :n`` numbers them: if it returns C, they are C-n+1 .. C.
+        """
+        n = len(victims)
         now_ms = int(now_s * 1000)
         for _ in range(4):
             head = self._heads.get(fp.key)
@@ -241,26 +311,22 @@ class DynamoState:
                 if old is not None and old[1] >= now_ms - window_s * 1000:
                     prev_count = self._window_count(fp.key, old[0])
             self._heads[fp.key] = head
-            attrs = self._add(fp, head, now_ms, victim)
+            attrs = self._add(fp, head, now_ms, victims)
             if attrs is None:  # that window's digest already started: it is closed
                 self._heads.pop(fp.key, None)
                 self._close_head(fp.key, head)
                 continue
-            count = int(attrs.get("count") or 1)
-            top = attrs.get("top") or {}
-            if count > 1:
-                self._maybe_top(fp.key, head[0], top, victim)
-            return Count(
-                occurrence=count,
-                window_start_ms=head[0],
-                window_end_ms=head[1],
-                instances=list(attrs.get("instances") or []),
-                prev_count=prev_count,
-            )
-        # Contention that never settled: treat as the first kill (an extra alert beats a lost one).
-        return Count(
-            occurrence=1, window_start_ms=now_ms, window_end_ms=now_ms + window_s * 1000, instances=[victim.where]
-        )
+            total = int(attrs.get("count") or n)
+            if total > n or n > 1:
+                self._update_top(fp.key, head[0], attrs.get("top") or {}, victims)
+            instances = list(attrs.get("instances") or [])
+            return [
+                Count(total - n + 1 + i, head[0], head[1], instances, prev_count if total - n + i == 0 else 0)
+                for i in range(n)
+            ]
+        # Contention that never settled: treat them as new (an extra alert beats a lost one).
+        end = now_ms + window_s * 1000
+        return [Count(i + 1, now_ms, end, sorted({v.where for v in victims})) for i in range(n)]
 
     def _get_head(self, fp_key: str) -> tuple[int, int] | None:
         resp = self._ddb.get_item(TableName=self._table, Key=_item({"pk": f"fp#{fp_key}"}), ConsistentRead=True)
@@ -319,25 +385,28 @@ class DynamoState:
         )
         return int(_plain(resp.get("Item")).get("count") or 0)
 
-    def _add(self, fp: Fingerprint, head: tuple[int, int], now_ms: int, v: VictimSummary) -> dict[str, Any] | None:
+    def _add(
+        self, fp: Fingerprint, head: tuple[int, int], now_ms: int, victims: Sequence[VictimSummary]
+    ) -> dict[str, Any] | None:
         start, end = head
+        first_top = _top((v.kill_key, v.as_item()) for v in victims)
         try:
             resp = self._ddb.update_item(
                 TableName=self._table,
                 Key=_item({"pk": f"win#{fp.key}#{start}"}),
                 UpdateExpression=(
-                    "ADD #c :one, instances :inst, critical :crit "
+                    "ADD #c :n, instances :inst, critical :crit "
                     "SET fingerprint = :fp, #scope = :scope, #src = :src, subject = :subj, label = :label, "
-                    "window_start = :ws, window_end = :we, expires_at = :exp, last_ms = :now, "
-                    "first_ms = if_not_exists(first_ms, :now), top = if_not_exists(top, :top), events_group = :eg"
+                    "window_start = :ws, window_end = :we, expires_at = :exp, last_ms = :last, "
+                    "first_ms = if_not_exists(first_ms, :first), top = if_not_exists(top, :top), events_group = :eg"
                 ),
                 ConditionExpression="attribute_not_exists(digest_state)",
                 ExpressionAttributeNames={"#c": "count", "#scope": "scope", "#src": "source"},
                 ExpressionAttributeValues=_item(
                     {
-                        ":one": 1,
-                        ":inst": {v.where or "unknown"},
-                        ":crit": 1 if v.critical else 0,
+                        ":n": len(victims),
+                        ":inst": {v.where or "unknown" for v in victims},
+                        ":crit": sum(1 for v in victims if v.critical),
                         ":fp": fp.key,
                         ":scope": fp.scope,
                         ":src": fp.source,
@@ -346,8 +415,9 @@ class DynamoState:
                         ":ws": start,
                         ":we": end,
                         ":exp": end // 1000 + WINDOW_TTL_S,
-                        ":now": now_ms,
-                        ":top": {v.kill_key: v.as_item()},
+                        ":first": min(v.time_ms for v in victims),
+                        ":last": max(v.time_ms for v in victims),
+                        ":top": first_top,
                         ":eg": self._events_group,
                     }
                 ),
@@ -359,25 +429,32 @@ class DynamoState:
             raise
         return _plain(resp.get("Attributes"))
 
-    def _maybe_top(self, fp_key: str, start: int, top: Mapping[str, Any], v: VictimSummary) -> None:
+    def _update_top(self, fp_key: str, start: int, top: Mapping[str, Any], victims: Sequence[VictimSummary]) -> None:
         """Keep the window's largest victims (best effort: a race may keep one or two extra)."""
-        if v.rss_kb is None or v.kill_key in top:
+        current = {k: v for k, v in top.items() if isinstance(v, Mapping)}
+        wanted = _top([*current.items(), *((v.kill_key, v.as_item()) for v in victims if v.rss_kb is not None)])
+        add = {k: v for k, v in wanted.items() if k not in current}
+        drop = [k for k in current if k not in wanted]
+        if not add and not drop:
             return
-        sizes = {k: int((e or {}).get("rss_kb") or 0) for k, e in top.items()}
-        smallest = min(sizes, key=lambda k: sizes[k]) if sizes else None
-        if len(sizes) >= TOP_KEEP and smallest is not None and sizes[smallest] >= v.rss_kb:
-            return
-        expr = "SET top.#k = :v"
-        names = {"#k": v.kill_key}
-        if len(sizes) >= TOP_KEEP and smallest is not None:
-            expr += " REMOVE top.#s"
-            names["#s"] = smallest
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        sets = []
+        for i, (k, v) in enumerate(add.items()):
+            names[f"#a{i}"] = k
+            values[f":a{i}"] = v
+            sets.append(f"top.#a{i} = :a{i}")
+        removes = []
+        for i, k in enumerate(drop):
+            names[f"#d{i}"] = k
+            removes.append(f"top.#d{i}")
+        expr = ("SET " + ", ".join(sets) if sets else "") + (" REMOVE " + ", ".join(removes) if removes else "")
         self._ddb.update_item(
             TableName=self._table,
             Key=_item({"pk": f"win#{fp_key}#{start}"}),
-            UpdateExpression=expr,
+            UpdateExpression=expr.strip(),
             ExpressionAttributeNames=names,
-            ExpressionAttributeValues=_item({":v": v.as_item()}),
+            **({"ExpressionAttributeValues": _item(values)} if values else {}),
         )
 
     # ------------------------------------------------------------------ last kill per instance
@@ -515,34 +592,38 @@ class MemoryState:
         self._windows: dict[str, tuple[int, int, int, set[str]]] = {}
         self._max = max_keys
 
-    def claim_kill(self, key: str, now_s: float) -> Claim | None:
+    def claim_kills(self, keys: Sequence[str], now_s: float) -> dict[str, Claim | None]:
+        out: dict[str, Claim | None] = {}
         with self._lock:
-            if self._kills.get(key) == "done":
-                return None
-            self._kills[key] = "pending"
-            self._kills.move_to_end(key)
+            for key in keys:
+                if self._kills.get(key) in ("done", "pending"):
+                    out[key] = None
+                    continue
+                self._kills[key] = "pending"
+                self._kills.move_to_end(key)
+                out[key] = Claim()
             while len(self._kills) > self._max:
                 self._kills.popitem(last=False)
-        return Claim()
+        return out
 
-    def count_kill(self, fp: Fingerprint, now_s: float, window_s: int, victim: VictimSummary) -> Count:
+    def count_kills(
+        self, fp: Fingerprint, now_s: float, window_s: int, victims: Sequence[VictimSummary]
+    ) -> list[Count]:
         now = int(now_s * 1000)
         with self._lock:
             start, end, count, instances = self._windows.get(fp.key, (0, 0, 0, set()))
             if end <= now:
                 start, end, count, instances = now, now + window_s * 1000, 0, set()
-            count += 1
-            instances = instances | {victim.where}
+            first = count + 1
+            count += len(victims)
+            instances = instances | {v.where for v in victims}
             self._windows[fp.key] = (start, end, count, instances)
-        return Count(occurrence=count, window_start_ms=start, window_end_ms=end, instances=sorted(instances))
+        return [Count(first + i, start, end, sorted(instances)) for i in range(len(victims))]
 
-    def save_kill(self, key: str, count: Count, done: bool, outcome: str) -> None:
-        if done:
-            self.finish_kill(key, outcome)
-
-    def finish_kill(self, key: str, outcome: str) -> None:
+    def save_kills(self, records: Sequence[KillRecord], now_s: float) -> None:
         with self._lock:
-            self._kills[key] = "done"
+            for r in records:
+                self._kills[r.key] = "done" if r.done else "pending"
 
     def release_kill(self, key: str) -> None:
         with self._lock:

@@ -41,7 +41,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
         "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - moto's fake credentials
+        "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
         "TOPIC_ARN": f"arn:aws:sns:{REGION}:{ACCOUNT}:oomwatch-alerts",
         "STATE_TABLE": TABLE,

@@ -127,7 +127,7 @@ class World:
                     attributes={
                         k: v["Value"] if isinstance(v, dict) and "Value" in v else str(v)
                         for k, v in (attrs or {}).items()
-                    },  # fmt: skip
+                    },
                 )
             )
         return out

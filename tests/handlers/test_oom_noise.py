@@ -1,0 +1,186 @@
+"""Noise control and idempotency: duplicates, OOM loops, storms, windows, concurrent invocations."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from conftest import FIXED_MS, Clock, Invoke
+from handler_kit import (
+    LogCapture,
+    LogEvent,
+    World,
+    client,
+    corpus_lines,
+    event_id,
+    log_events,
+    payload,
+    php_report,
+    rendered,
+    snapshot,
+)
+
+WINDOW_S = 15 * 60
+
+
+def kills(host: str, first_pid: int, count: int, start_ms: int, rss_kb: int = 600_000) -> list[LogEvent]:
+    """``count`` complete php-fpm reports from one host, 1 s apart, as log events."""
+    events: list[LogEvent] = []
+    for n in range(count):
+        t = start_ms + n * 1000
+        for i, line in enumerate(php_report(host, first_pid + 10 * n, rss_kb + 1000 * n, 5000.0 + n)):
+            events.append(LogEvent(event_id(t + i, first_pid + 10 * n + i), t + i, line))
+    return events
+
+
+def test_duplicate_delivery_sends_one_alert_and_one_event(world: World, invoke_oom: Invoke, logs: LogCapture) -> None:
+    # GIVEN one delivery of the mysqld report
+    iid = world.instances["db-1"]
+    lines = corpus_lines("01_")
+    event = payload(iid, log_events(lines, FIXED_MS - len(lines)))
+
+    # WHEN it is delivered twice (a retried async invocation, or a duplicate delivery)
+    first = invoke_oom(event)
+    second = invoke_oom(event)
+
+    # THEN one alert, one event; the second run recognises the kill by its log event id
+    assert first["alerts"] == 1 and second["duplicates"] == 1 and second["alerts"] == 0
+    assert len(world.sent()) == 1
+    assert len(logs.events()) == 1
+
+
+def test_storm_of_500_kills_ends_in_a_handful_of_messages(
+    world: World, invoke_oom: Invoke, invoke_digest: Invoke, clock: Clock, logs: LogCapture
+) -> None:
+    # GIVEN php-fpm killed 500 times across the 3 instances of web-asg within 10 minutes,
+    # delivered as 50 subscription batches of 10 kills
+    hosts = ["web-1", "web-2", "web-3"]
+    start = clock.now
+    for batch in range(50):
+        host = hosts[batch % 3]
+        clock.now = start + batch * 12
+        events = kills(host, 10_000 + batch * 1000, 10, int(clock.now * 1000), rss_kb=500_000 + batch * 1000)
+        invoke_oom(payload(world.instances[host], events))
+
+    # WHEN the digest schedule runs after the window has ended
+    clock.now = start + WINDOW_S + 60
+    digest = invoke_digest({"account": "123456789012"})
+
+    # THEN all 500 events are written, but only 3 messages are sent: first kill, OOM loop, digest
+    assert len(logs.events()) == 500
+    assert digest == {"due": 1, "sent": 1}
+    subjects = [s.subject for s in world.sent()]
+    assert len(subjects) == 3, subjects
+    assert subjects[0].startswith("[OOM critical] php-fpm8.1 killed on web-1")
+    assert subjects[1] == "[OOM loop] php8.1-fpm.service killed 5x in 15 min on web-asg"
+    assert subjects[2] == "[OOM digest] php8.1-fpm.service: 500 kills in 15 min on web-asg (3 instances)"
+    digest_doc = world.sent()[2].doc
+    assert digest_doc["count"] == 500 and digest_doc["folded"] == 499
+    assert sorted(digest_doc["instances"]) == sorted(world.instances[h] for h in hosts)
+    sizes = [v["rss_kb"] for v in digest_doc["largest_victims"]]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] == 500_000 + 49 * 1000 + 9 * 1000
+    decisions = [e["decision"] for e in logs.events()]
+    assert decisions.count("alert") == 1 and decisions.count("loop") == 1 and decisions.count("folded") == 498
+    assert [e["occurrence"] for e in logs.events()] == list(range(1, 501))
+
+    # AND a second digest run sends nothing more
+    assert invoke_digest({"account": "123456789012"}) == {"due": 0, "sent": 0}
+    assert len(world.sent()) == 3
+
+
+def test_loop_and_digest_texts_are_pinned(
+    world: World, invoke_oom: Invoke, invoke_digest: Invoke, clock: Clock
+) -> None:
+    # GIVEN 6 kills of php-fpm on web-1 at a fixed time
+    clock.now = FIXED_MS / 1000
+    invoke_oom(payload(world.instances["web-1"], kills("web-1", 4000, 6, FIXED_MS)))
+
+    # WHEN the window ends and the digest runs
+    clock.now = FIXED_MS / 1000 + WINDOW_S + 60
+    invoke_digest({"account": "123456789012"})
+
+    # THEN first alert, loop escalation and digest read as pinned
+    first, loop, digest = world.sent()
+    snapshot("kill_php_fpm_global.txt", rendered(first, world))
+    snapshot("loop_php_fpm.txt", rendered(loop, world))
+    snapshot("digest_php_fpm.txt", rendered(digest, world))
+
+
+def test_a_kill_after_the_window_opens_a_new_one_and_says_the_loop_goes_on(
+    world: World, invoke_oom: Invoke, clock: Clock
+) -> None:
+    # GIVEN 3 kills in one window
+    iid = world.instances["web-2"]
+    start = clock.now
+    invoke_oom(payload(iid, kills("web-2", 5000, 3, int(start * 1000))))
+
+    # WHEN another kill arrives 16 minutes later
+    clock.now = start + 16 * 60
+    invoke_oom(payload(iid, kills("web-2", 6000, 1, int(clock.now * 1000))))
+
+    # THEN it alerts again at once, and says the previous window had 3 kills
+    _first, second = world.sent()
+    assert "Occurrence: 1st kill" in second.text
+    assert "The previous window had 3 kills: this is still going on." in second.text
+
+
+def serialise_item_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Give moto DynamoDB's guarantee that one item's conditional write or update is atomic
+    (moto itself does not lock between threads)."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in ("put_item", "update_item", "get_item", "delete_item"):
+        original = getattr(DynamoDBBackend, name)
+
+        def locked(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, name, locked)
+
+
+def test_concurrent_invocations_agree_on_the_first_kill(
+    world: World, invoke_oom: Invoke, runtime_: Any, clock: Clock, logs: LogCapture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN 8 deliveries of distinct kills of the same fingerprint, processed at the same moment
+    # by 8 threads (as 8 concurrent Lambda invocations would), on a table with DynamoDB's per-item atomicity
+    serialise_item_writes(monkeypatch)
+    events = [payload(world.instances["web-3"], kills("web-3", 20_000 + 100 * n, 1, int(clock.now * 1000))) for n in
+              range(8)]  # fmt: skip
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def run(event: dict[str, Any]) -> None:
+        barrier.wait()
+        try:
+            invoke_oom(event)
+        except BaseException as exc:  # pragma: no cover - surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(e,)) for e in events]
+
+    # WHEN they run
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    # THEN the atomic counter numbers them 1..8 and exactly one alert is sent
+    assert errors == []
+    assert sorted(e["occurrence"] for e in logs.events()) == list(range(1, 9))
+    assert [s.doc["type"] for s in world.sent()] == ["oom_kill", "oom_loop"]
+
+
+def test_state_items_expire_by_ttl(world: World, invoke_oom: Invoke, clock: Clock) -> None:
+    # GIVEN one kill processed
+    invoke_oom(payload(world.instances["web-1"], kills("web-1", 7000, 1, int(clock.now * 1000))))
+
+    # WHEN the table is read back
+    items = client("dynamodb").scan(TableName="oomwatch-state")["Items"]
+
+    # THEN every item carries the TTL attribute, in the future
+    kinds = sorted(item["pk"]["S"].split("#", 1)[0] for item in items)
+    assert kinds == ["fp", "kill", "last", "win"]
+    assert all(int(item["expires_at"]["N"]) > clock.now for item in items)

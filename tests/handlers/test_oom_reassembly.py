@@ -1,0 +1,118 @@
+"""Reports split across deliveries, and kills whose context lines the subscription filter dropped."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from conftest import Invoke
+from handler_kit import LogCapture, World, corpus_lines, log_events, only_filter_lines, payload, put_stream
+
+
+def recent_ms() -> int:
+    """Log events must be recent for CloudWatch Logs (and moto) to accept them."""
+    return int(time.time() * 1000) - 120_000
+
+
+def test_report_split_over_two_deliveries_is_reassembled(world: World, invoke_oom: Invoke, logs: LogCapture) -> None:
+    # GIVEN the mysqld report in db-1's stream, delivered in two parts: header and Mem-Info first,
+    # then the task table and the kill
+    iid = world.instances["db-1"]
+    events = log_events(corpus_lines("01_"), recent_ms())
+    put_stream(iid, events)
+    first, second = events[:60], events[60:]
+
+    # WHEN both deliveries arrive
+    r1 = invoke_oom(payload(iid, first))
+    r2 = invoke_oom(payload(iid, second))
+
+    # THEN the first (no kill yet) sends nothing, the second sends one alert with the whole report
+    assert r1["kills"] == 0 and r2["kills"] == 1
+    [sent] = world.sent()
+    assert "Trigger:    sed (pid 29481)" in sent.text
+    assert "TOP MEMORY USERS (task table, 85 tasks)" in sent.text
+    [event] = logs.events()
+    assert event["context"] == "fetched" and event["complete"] is True
+    assert event["kill_event_id"] == second[-1].id
+
+
+def test_filter_lines_only_are_completed_from_the_stream(world: World, invoke_oom: Invoke, logs: LogCapture) -> None:
+    # GIVEN the subscription passes only the report's marker lines; the full report is in the log group
+    iid = world.instances["db-1"]
+    events = log_events(corpus_lines("01_"), recent_ms())
+    put_stream(iid, events)
+    delivered = only_filter_lines(events)
+    assert len(delivered) < 5
+
+    # WHEN they are delivered
+    invoke_oom(payload(iid, delivered))
+
+    # THEN the alert shows what only the dropped lines carried: the other big memory users
+    [sent] = world.sent()
+    assert "10,612 MiB  java (pid 27502)" in sent.text
+    assert logs.events()[0]["top_consumers"][1]["comm"] == "java"
+
+
+def test_context_not_found_alerts_with_what_is_known(world: World, invoke_oom: Invoke, logs: LogCapture) -> None:
+    # GIVEN only the kill line, and a log group that has nothing around it
+    iid = world.instances["web-1"]
+    kill = [e for e in log_events(corpus_lines("01_"), recent_ms()) if "Killed process" in e.message]
+
+    # WHEN it is delivered
+    invoke_oom(payload(iid, kill))
+
+    # THEN the alert goes out anyway, marked incomplete, and says why
+    [sent] = world.sent()
+    assert "Trigger:    not in the lines received" in sent.text
+    assert "in neither this delivery nor the 0 surrounding lines" in sent.text
+    [event] = logs.events()
+    assert event["complete"] is False and event["context"] == "not_found"
+
+
+def test_context_fetch_failure_degrades_to_known_facts(
+    world: World, invoke_oom: Invoke, runtime_: Any, logs: LogCapture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN FilterLogEvents is denied
+    def denied(**_: Any) -> Any:
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "FilterLogEvents")
+
+    monkeypatch.setattr(runtime_.clients.logs, "filter_log_events", denied)
+    iid = world.instances["db-1"]
+    events = log_events(corpus_lines("01_"), recent_ms())
+
+    # WHEN only the marker lines arrive
+    invoke_oom(payload(iid, only_filter_lines(events)))
+
+    # THEN the alert is sent with the header facts and names the failed call
+    [sent] = world.sent()
+    assert "Trigger:    sed asked for memory" in sent.text
+    assert "logs:FilterLogEvents failed (AccessDeniedException)" in sent.text
+    assert logs.events()[0]["context"] == "failed"
+
+
+def test_context_fetch_is_bounded_in_pages(
+    world: World, invoke_oom: Invoke, runtime_: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a FilterLogEvents that would page forever
+    calls: list[dict[str, Any]] = []
+
+    def endless(**kwargs: Any) -> dict[str, Any]:
+        calls.append(kwargs)
+        return {"events": [], "nextToken": f"t{len(calls)}"}
+
+    monkeypatch.setattr(runtime_.clients.logs, "filter_log_events", endless)
+    iid = world.instances["db-1"]
+    kill = [e for e in log_events(corpus_lines("01_"), recent_ms()) if "Killed process" in e.message]
+
+    # WHEN a kill without context arrives
+    started = time.monotonic()
+    invoke_oom(payload(iid, kill))
+
+    # THEN the fetch stops after the page limit, within the stream and time window, and the alert goes out
+    assert len(calls) == runtime_.settings.context_max_pages
+    assert calls[0]["logStreamNames"] == [iid]
+    assert calls[0]["startTime"] == kill[0].timestamp - runtime_.settings.context_before_s * 1000
+    assert time.monotonic() - started < 5
+    assert "(read limit reached)" in world.sent()[0].text
