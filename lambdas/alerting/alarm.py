@@ -115,7 +115,7 @@ def render_alarm_notice(change: AlarmChange, hosts: Sequence[HostRow], notes: Se
     if len(subject) > 99:
         subject = subject[:96] + "..."
     out = [
-        f"The fleet {what} alarm {clean(change.alarm_name, 100)} is {change.state}"
+        f"The fleet {what} alarm {clean(change.alarm_name, 100)} is in {change.state}"
         + (f" (was {change.previous_state})" if change.previous_state else "")
         + (f" since {when(change.time_ms)}." if change.time_ms else "."),
         f"Reason: {clean(change.reason, 300)}",

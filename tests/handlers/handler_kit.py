@@ -258,6 +258,16 @@ def php_report(host: str, pid: int, rss_kb: int, uptime: float, stamp: str = "No
     return out
 
 
+def kills(host: str, first_pid: int, count: int, start_ms: int, rss_kb: int = 600_000) -> list[LogEvent]:
+    """``count`` complete php-fpm reports from one host, 1 s apart, as log events."""
+    events: list[LogEvent] = []
+    for n in range(count):
+        t = start_ms + n * 1000
+        for i, line in enumerate(php_report(host, first_pid + 10 * n, rss_kb + 1000 * n, 5000.0 + n)):
+            events.append(LogEvent(event_id(t + i, first_pid + 10 * n + i), t + i, line))
+    return events
+
+
 def emf(stdout: str) -> list[dict[str, Any]]:
     """The EMF metric blobs Powertools printed."""
     return [json.loads(line) for line in stdout.splitlines() if line.startswith('{"_aws"')]

@@ -9,29 +9,17 @@ import pytest
 from conftest import FIXED_MS, Clock, Invoke
 from handler_kit import (
     LogCapture,
-    LogEvent,
     World,
     client,
     corpus_lines,
-    event_id,
+    kills,
     log_events,
     payload,
-    php_report,
     rendered,
     snapshot,
 )
 
 WINDOW_S = 15 * 60
-
-
-def kills(host: str, first_pid: int, count: int, start_ms: int, rss_kb: int = 600_000) -> list[LogEvent]:
-    """``count`` complete php-fpm reports from one host, 1 s apart, as log events."""
-    events: list[LogEvent] = []
-    for n in range(count):
-        t = start_ms + n * 1000
-        for i, line in enumerate(php_report(host, first_pid + 10 * n, rss_kb + 1000 * n, 5000.0 + n)):
-            events.append(LogEvent(event_id(t + i, first_pid + 10 * n + i), t + i, line))
-    return events
 
 
 def test_duplicate_delivery_sends_one_alert_and_one_event(world: World, invoke_oom: Invoke, logs: LogCapture) -> None:

@@ -1,0 +1,222 @@
+"""Readable notices for the fleet memory/swap Metrics Insights alarms."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from conftest import FIXED_MS, Clock, Invoke
+from handler_kit import ACCOUNT, REGION, World, corpus_lines, log_events, payload, rendered, snapshot
+
+from handlers.pipeline import PublishFailed
+
+MEMORY_ALARM = "oomwatch-fleet-memory"
+QUERY = 'SELECT MAX(mem_used_percent) FROM "CWAgent" GROUP BY InstanceId ORDER BY MAX() DESC'
+
+
+def contributor_event(instance_id: str, state: str = "ALARM", alarm: str = MEMORY_ALARM) -> dict[str, Any]:
+    """The EventBridge event of one contributor (instance) of a multi-time-series alarm."""
+    return {
+        "version": "0",
+        "id": "6d226bbc-07f0-9a31-3359-1736968f8ded",
+        "detail-type": "CloudWatch Alarm Contributor State Change",
+        "source": "aws.cloudwatch",
+        "account": ACCOUNT,
+        "time": "2026-11-20T10:20:04Z",
+        "region": REGION,
+        "resources": [f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{alarm}"],
+        "detail": {
+            "alarmName": alarm,
+            "alarmContributor": {"id": "6d442278dba546f6", "attributes": {"InstanceId": instance_id}},
+            "state": {
+                "value": state,
+                "reason": "Threshold Crossed: 1 datapoint was greater than the threshold (90.0). The most recent"
+                " datapoint which crossed the threshold: [93.2 (20/11/26 10:19:00)].",
+                "timestamp": "2026-11-20T10:20:04.919+0000",
+            },
+            "configuration": {"metrics": [{"id": "m1", "expression": QUERY, "returnData": True, "period": 60}]},
+        },
+    }
+
+
+def alarm_event(in_alarm: int, total: int) -> dict[str, Any]:
+    """The alarm-level event: it names no instance, only how many series are in ALARM."""
+    return {
+        "version": "0",
+        "id": "80ddd249-dedf-7c4d-0708-0eb78132dd78",
+        "detail-type": "CloudWatch Alarm State Change",
+        "source": "aws.cloudwatch",
+        "account": ACCOUNT,
+        "time": "2026-11-20T10:20:04Z",
+        "region": REGION,
+        "resources": [f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{MEMORY_ALARM}"],
+        "detail": {
+            "alarmName": MEMORY_ALARM,
+            "state": {
+                "value": "ALARM",
+                "reason": f"{in_alarm} out of {total} time series evaluated to ALARM",
+                "timestamp": "2026-11-20T10:20:04.919+0000",
+            },
+            "previousState": {"value": "OK", "reason": "", "timestamp": "2026-11-20T09:00:00.000+0000"},
+            "configuration": {"metrics": [{"id": "m1", "expression": QUERY, "returnData": True, "period": 60}]},
+        },
+    }
+
+
+def metric_results(values: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """A GetMetricData answer for GROUP BY InstanceId queries: one series per instance, labelled by its id."""
+    stamp = datetime(2026, 11, 20, 10, 19, tzinfo=UTC)
+    return {
+        "MetricDataResults": [
+            {"Id": qid, "Label": iid, "Timestamps": [stamp], "Values": [value], "StatusCode": "Complete"}
+            for qid, series in values.items()
+            for iid, value in series.items()
+        ]
+    }
+
+
+@pytest.fixture
+def metrics_api(runtime_: Any, monkeypatch: pytest.MonkeyPatch, world: World) -> list[dict[str, Any]]:
+    """GetMetricData answered from fixed values (moto cannot run Metrics Insights queries)."""
+    calls: list[dict[str, Any]] = []
+    web1, web2, web3 = (world.instances[n] for n in ("web-1", "web-2", "web-3"))
+
+    def get_metric_data(**kwargs: Any) -> dict[str, Any]:
+        calls.append(kwargs)
+        ids = {q["Id"] for q in kwargs["MetricDataQueries"]}
+        data = {
+            "mem": {web1: 93.24, web2: 91.0, web3: 40.0},
+            "swap": {web1: 41.0, web2: 0.0, web3: 0.0},
+            "q": {web1: 93.24, web2: 91.0, web3: 40.0},
+        }
+        return metric_results({k: v for k, v in data.items() if k in ids})
+
+    monkeypatch.setattr(runtime_.clients.cloudwatch, "get_metric_data", get_metric_data)
+    return calls
+
+
+def denied(op: str) -> Any:
+    def call(**_: Any) -> Any:
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not allowed"}}, op)
+
+    return call
+
+
+def test_contributor_alarm_names_the_instance_with_usage_and_last_kill(
+    world: World, invoke_oom: Invoke, invoke_alarm: Invoke, metrics_api: list[dict[str, Any]], clock: Clock
+) -> None:
+    # GIVEN web-1 had an OOM kill earlier, then its memory contributor goes to ALARM
+    clock.now = FIXED_MS / 1000
+    lines = corpus_lines("01_")
+    invoke_oom(payload(world.instances["web-1"], log_events(lines, FIXED_MS - len(lines))))
+    clock.advance(300)
+
+    # WHEN the contributor state change arrives
+    result = invoke_alarm(contributor_event(world.instances["web-1"]))
+
+    # THEN one readable notice: name, type, RAM, memory and swap use, last kill
+    assert result["sent"] == 1
+    notice = world.sent()[-1]
+    assert notice.doc["type"] == "memory_alarm"
+    assert notice.subject == "[memory ALARM] web-1 at 93%"
+    assert "memory used 93%, swap used 41%" in notice.text
+    assert "last OOM kill: mysqld (pid 6576, 20,146 MiB)" in notice.text
+    assert metrics_api[0]["MetricDataQueries"][0]["Expression"].startswith(
+        'SELECT MAX(mem_used_percent) FROM "CWAgent"'
+    )
+    snapshot("memory_alarm_contributor.txt", rendered(notice, world))
+
+
+def test_alarm_level_event_finds_the_instances_and_later_contributor_events_do_not_repeat_them(
+    world: World,
+    invoke_alarm: Invoke,
+    runtime_: Any,
+    metrics_api: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN DescribeAlarmContributors is not granted, so the alarm's own query ranks the instances
+    monkeypatch.setattr(runtime_.clients.cloudwatch, "describe_alarm_contributors", denied("DescribeAlarmContributors"))
+
+    # WHEN the alarm-level event (2 of 3 series in ALARM) arrives, then web-1's contributor event
+    first = invoke_alarm(alarm_event(2, 3))
+    second = invoke_alarm(contributor_event(world.instances["web-1"]))
+
+    # THEN one notice names the two highest instances, and the contributor event adds nothing
+    assert first["instances"] == [world.instances["web-1"], world.instances["web-2"]]
+    assert second == {"sent": 0, "ignored": "instances already notified"}
+    [notice] = world.sent()
+    assert notice.subject == "[memory ALARM] web-1, web-2 at 93%"
+    assert "DescribeAlarmContributors failed (AccessDenied)" in notice.text
+    assert metrics_api[0]["MetricDataQueries"][0]["Expression"] == QUERY
+
+
+def test_alarm_level_event_uses_describe_alarm_contributors_when_allowed(
+    world: World,
+    invoke_alarm: Invoke,
+    runtime_: Any,
+    metrics_api: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN DescribeAlarmContributors lists web-3 (whatever the query says)
+    web3 = world.instances["web-3"]
+
+    def contributors(**kwargs: Any) -> dict[str, Any]:
+        assert kwargs["AlarmName"] == MEMORY_ALARM
+        return {"AlarmContributors": [{"ContributorId": "abc", "ContributorAttributes": {"InstanceId": web3},
+                                       "StateReason": "Threshold Crossed"}]}  # fmt: skip
+
+    monkeypatch.setattr(runtime_.clients.cloudwatch, "describe_alarm_contributors", contributors)
+
+    # WHEN the alarm-level event arrives
+    result = invoke_alarm(alarm_event(1, 3))
+
+    # THEN the notice names exactly that instance
+    assert result["instances"] == [web3]
+    assert world.sent()[0].subject.startswith("[memory ALARM] web-3")
+
+
+def test_ok_transitions_and_other_alarms_are_ignored(world: World, invoke_alarm: Invoke) -> None:
+    # GIVEN a contributor back to OK, and an alarm that is not one of the fleet alarms
+    web1 = world.instances["web-1"]
+
+    # WHEN they arrive
+    ok = invoke_alarm(contributor_event(web1, state="OK"))
+    other = invoke_alarm(contributor_event(web1, alarm="someone-elses-alarm"))
+
+    # THEN nothing is sent
+    assert ok["sent"] == 0 and other["sent"] == 0
+    assert world.sent() == []
+
+
+def test_metrics_failure_degrades_the_notice(
+    world: World, invoke_alarm: Invoke, runtime_: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN GetMetricData is denied
+    monkeypatch.setattr(runtime_.clients.cloudwatch, "get_metric_data", denied("GetMetricData"))
+
+    # WHEN a contributor goes to ALARM
+    invoke_alarm(contributor_event(world.instances["web-2"]))
+
+    # THEN the notice names the instance and says the figures are missing
+    [notice] = world.sent()
+    assert notice.subject == "[memory ALARM] web-2"
+    assert "memory used ?, swap used ?" in notice.text
+    assert "cloudwatch:GetMetricData failed (AccessDenied)" in notice.text
+
+
+def test_notice_publish_failure_raises(
+    world: World,
+    invoke_alarm: Invoke,
+    runtime_: Any,
+    metrics_api: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN SNS is down
+    monkeypatch.setattr(runtime_.clients.sns, "publish", denied("Publish"))
+
+    # WHEN a contributor goes to ALARM
+    # THEN the invocation fails (EventBridge retries it, then its DLQ keeps the event)
+    with pytest.raises(PublishFailed):
+        invoke_alarm(contributor_event(world.instances["web-1"]))

@@ -1,0 +1,93 @@
+"""The 5-minute digest job: one digest per ended window with folded kills, exactly once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from conftest import Clock, Invoke
+from handler_kit import World, kills, payload
+from handlers.pipeline import PublishFailed
+
+WINDOW_S = 15 * 60
+
+
+def three_kills(world: World, invoke_oom: Invoke, clock: Clock, host: str = "db-1", pid: int = 3000) -> None:
+    invoke_oom(payload(world.instances[host], kills(host, pid, 3, int(clock.now * 1000))))
+
+
+def test_no_digest_before_the_window_ends(
+    world: World, invoke_oom: Invoke, invoke_digest: Invoke, clock: Clock
+) -> None:
+    # GIVEN a window with folded kills that is still open
+    three_kills(world, invoke_oom, clock)
+    clock.advance(WINDOW_S - 60)
+
+    # WHEN the schedule fires
+    result = invoke_digest({})
+
+    # THEN nothing is due yet
+    assert result == {"due": 0, "sent": 0}
+    assert len(world.sent()) == 1
+
+
+def test_single_kill_window_needs_no_digest(
+    world: World, invoke_oom: Invoke, invoke_digest: Invoke, clock: Clock
+) -> None:
+    # GIVEN a window with one kill (already alerted)
+    invoke_oom(payload(world.instances["db-1"], kills("db-1", 100, 1, int(clock.now * 1000))))
+    clock.advance(WINDOW_S + 120)
+
+    # WHEN the schedule fires
+    # THEN no digest is sent: there is nothing it would add
+    assert invoke_digest({}) == {"due": 0, "sent": 0}
+
+
+def test_digest_publish_failure_raises_and_the_next_run_sends_it(
+    world: World,
+    invoke_oom: Invoke,
+    invoke_digest: Invoke,
+    runtime_: Any,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN an ended window with two folded kills, and SNS failing once
+    three_kills(world, invoke_oom, clock)
+    clock.advance(WINDOW_S + 60)
+    real = runtime_.clients.sns.publish
+
+    def down(**_: Any) -> Any:
+        raise ClientError({"Error": {"Code": "Throttled", "Message": "x"}}, "Publish")
+
+    monkeypatch.setattr(runtime_.clients.sns, "publish", down)
+
+    # WHEN the schedule fires (fails), then fires again after SNS is back
+    with pytest.raises(PublishFailed):
+        invoke_digest({})
+    monkeypatch.setattr(runtime_.clients.sns, "publish", real)
+    clock.advance(300)
+    second = invoke_digest({})
+
+    # THEN the digest is sent once, by the second run
+    assert second == {"due": 1, "sent": 1}
+    digests = [s for s in world.sent() if s.doc["type"] == "oom_digest"]
+    assert len(digests) == 1 and digests[0].doc["count"] == 3
+    assert "db-1" in digests[0].text
+
+
+def test_each_fingerprint_gets_its_own_digest(
+    world: World, invoke_oom: Invoke, invoke_digest: Invoke, clock: Clock
+) -> None:
+    # GIVEN folded kills on db-1 (no ASG: its own fingerprint) and on web-1 (ASG web-asg)
+    three_kills(world, invoke_oom, clock, "db-1", 3000)
+    three_kills(world, invoke_oom, clock, "web-1", 5000)
+    clock.advance(WINDOW_S + 60)
+
+    # WHEN the schedule fires
+    result = invoke_digest({"account": "123456789012"})
+
+    # THEN two digests, one per fingerprint scope
+    assert result == {"due": 2, "sent": 2}
+    scopes = sorted(s.subject.rsplit(" on ", 1)[1] for s in world.sent() if s.doc["type"] == "oom_digest")
+    assert scopes == sorted([world.instances["db-1"], "web-asg"])
