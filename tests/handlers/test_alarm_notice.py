@@ -9,7 +9,6 @@ import pytest
 from botocore.exceptions import ClientError
 from conftest import FIXED_MS, Clock, Invoke
 from handler_kit import ACCOUNT, REGION, World, corpus_lines, log_events, payload, rendered, snapshot
-
 from handlers.pipeline import PublishFailed
 
 MEMORY_ALARM = "oomwatch-fleet-memory"
