@@ -54,8 +54,9 @@ RETENTION_DAYS: Final = (
 
 #: Metrics Insights alarms evaluate at most the last 3 hours, i.e. 180 one-minute periods.
 MAX_EVALUATION_PERIODS: Final = 180
-#: The kernel's TASK_COMM_LEN is 16 including the NUL: a process name in an OOM report has at most 15.
-MAX_COMM_LENGTH: Final = 15
+#: Longest process name or pattern accepted (the kernel prints at most 15 characters of a process name;
+#: the Lambda compares only that many, and systemd unit names are longer).
+MAX_NAME_LENGTH: Final = 256
 #: One Lambda permission per watched log group; the function policy is limited to 20 KB.
 MAX_EXISTING_LOG_GROUPS: Final = 20
 
@@ -81,7 +82,18 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     "lambda_architecture": "arm64",
     "lambda_memory_mb": 256,
     "powertools_layer_version": 27,
-    "critical_processes": ["sshd", "systemd", "systemd-journal", "kubelet", "containerd", "dockerd", "amazon-ssm-agen"],
+    "critical_processes": [
+        "mysqld",
+        "mariadbd",
+        "postgres",
+        "php-fpm",
+        "nginx",
+        "httpd",
+        "apache2",
+        "java",
+        "node",
+        "redis-server",
+    ],
     "allow_list": {"processes": [], "units": [], "tags": {}},
     "noise_window_minutes": 15,
     "loop_threshold": 5,
@@ -96,7 +108,7 @@ _EMAIL = re.compile(
 _STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,63}")
 _TAG_TEXT = re.compile(r"[\w.:/=+\-@ ]+")
 _LOG_GROUP_NAME = re.compile(r"[\w.\-/#]{1,512}")
-_UNIT_NAME = re.compile(r"[\w@.:\\-]{1,256}")
+_UNIT_NAME = re.compile(r"[\w@.:\\\-*?\[\]]{1,256}")
 _VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)")
 
 
@@ -377,8 +389,8 @@ def _process_names(key: str, value: Any) -> tuple[str, ...]:
     return _items(
         key,
         value,
-        lambda item: 0 < len(item) <= MAX_COMM_LENGTH and "," not in item and item.strip() == item,
-        f"process names are the kernel's comm: 1-{MAX_COMM_LENGTH} characters, no commas",
+        lambda item: 0 < len(item) <= MAX_NAME_LENGTH and "," not in item and item.strip() == item,
+        "expected process names or shell-style patterns (such as java or php-fpm*), separated by commas",
     )
 
 
@@ -403,7 +415,7 @@ def _allow_list(value: Any) -> AllowList:
             "allow_list",
             raw.get("units", []),
             lambda item: bool(_UNIT_NAME.fullmatch(item)),
-            "not a systemd unit name (such as nginx.service)",
+            "not a systemd unit name or pattern (such as nginx.service or batch-*.service)",
         ),
         tags=tuple(sorted(tags.items())),
     )

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final, cast
 
-from aws_cdk import Aws, CfnResource, Duration, Stack
+from aws_cdk import Aws, CfnResource, Duration, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
@@ -255,9 +255,19 @@ class OomProcessing(Construct):
             schedule=events.Schedule.rate(Duration.minutes(5)),
             targets=[targets.LambdaFunction(self.digest_function, dead_letter_queue=self.dead_letter_queue)],
         )
-        self._acknowledge_findings()
+        self._acknowledge_findings(syslog_log_groups)
 
-    def _acknowledge_findings(self) -> None:
+    def _acknowledge_findings(self, syslog_log_groups: Sequence[logs.ILogGroup]) -> None:
+        policy = self.oom_function.role.node.find_child("DefaultPolicy") if self.oom_function.role else None
+        for group in syslog_log_groups:
+            if policy is not None and not Token.is_unresolved(group.log_group_name):
+                acknowledge(
+                    policy,
+                    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
+                    f"log-group:{group.log_group_name}:*]",
+                    "logs:FilterLogEvents on one existing syslog group: ':*' is the form of a log group's ARN "
+                    "(its streams), not a wildcard over groups.",
+                )
         for fn in self.functions.values():
             acknowledge(
                 fn,

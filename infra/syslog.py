@@ -24,10 +24,12 @@ OOM_SUBSCRIPTION_TERMS: Final = (
     "Killed process",  # the kill, in all four layouts (RHEL 6, RHEL 7, <= 5.0, 5.1+ "<msg>: Killed process")
     "oom_reaper",  # the victim's memory was reaped: the report is over
     "no killable processes",  # "Out of memory and no killable processes...": a report without a kill
-    "due to memory pressure for",  # systemd-oomd kill on memory pressure
-    "due to memory used",  # systemd-oomd kill on swap use (systemd 253+)
-    "due to swap used",  # systemd-oomd kill on swap use (systemd 247-252)
+    # systemd-oomd kills: "Killed <cgroup> due to ..." (247-253), "Marked <cgroup> for killing due to ..." (254+)
+    "due to memory pressure for",  # ... on memory pressure
+    "due to memory used",  # ... on swap use (253+)
+    "due to swap used",  # ... on swap use (247-252)
     "systemd-oomd killed",  # systemd's note on the unit whose processes systemd-oomd killed
+    "oomd attempting to kill",  # systemd-oomd 254+ (debug level): the pid it signals
     "sending SIGTERM to process",  # earlyoom kill
     "sending SIGKILL to process",  # earlyoom kill (escalated)
 )

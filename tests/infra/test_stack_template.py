@@ -1,0 +1,607 @@
+"""Fine-grained assertions on the synthesized template, unit by unit (defaults from the CLI synth, plus a variant)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from synth_kit import VARIANT
+from template_kit import (
+    as_list,
+    function_by_handler,
+    grants,
+    only,
+    render,
+    resources,
+    role_statements,
+    target,
+)
+
+from agent_config.builder import (
+    AGENT_NAMESPACE,
+    STANDARD_PARAMETER_LIMIT_BYTES,
+    build_agent_config,
+    config_digest,
+)
+from infra.agent_rollout import GRANT_LOG_ACCESS_SCRIPT
+from infra.alarms import fleet_query
+from infra.config import DEFAULTS
+from infra.queries import QUERIES
+
+Template = dict[str, Any]
+
+#: Resources that hold data or that hosts and users refer to: their logical IDs must never change.
+PINNED = {
+    "SyslogLogGroup": "AWS::Logs::LogGroup",
+    "EventsLogGroup": "AWS::Logs::LogGroup",
+    "AlarmNoticeLogGroup": "AWS::Logs::LogGroup",
+    "DigestLogGroup": "AWS::Logs::LogGroup",
+    "AlertTopic": "AWS::SNS::Topic",
+    "AlertTopicKey": "AWS::KMS::Key",
+    "DeadLetterQueue": "AWS::SQS::Queue",
+    "AgentConfigParameter": "AWS::SSM::Parameter",
+    "StateTable": "AWS::DynamoDB::Table",
+}
+
+HANDLERS = ("handlers.oom.handler", "handlers.alarm_notice.handler", "handlers.digest.handler")
+
+
+def props(template: Template, logical_id: str) -> dict[str, Any]:
+    properties: dict[str, Any] = template["Resources"][logical_id]["Properties"]
+    return properties
+
+
+# --- stateful resources -------------------------------------------------------------------------------------------
+
+
+def test_stateful_logical_ids_are_pinned(template: Template, variant_template: Template) -> None:
+    for tpl in (template, variant_template):
+        for logical_id, type_ in PINNED.items():
+            assert tpl["Resources"][logical_id]["Type"] == type_, logical_id
+
+
+def test_log_group_retention(template: Template, variant_template: Template) -> None:
+    for tpl, syslog_days, events_days in (
+        (template, DEFAULTS["log_retention_days"], DEFAULTS["events_retention_days"]),
+        (variant_template, int(VARIANT["log_retention_days"]), int(VARIANT["events_retention_days"])),
+    ):
+        assert props(tpl, "SyslogLogGroup")["RetentionInDays"] == syslog_days
+        assert props(tpl, "EventsLogGroup")["RetentionInDays"] == events_days
+        assert props(tpl, "AlarmNoticeLogGroup")["RetentionInDays"] == syslog_days
+        assert props(tpl, "DigestLogGroup")["RetentionInDays"] == syslog_days
+        for group in resources(tpl, "AWS::Logs::LogGroup").values():
+            assert "LogGroupName" not in group["Properties"]  # CloudFormation names them
+
+
+# --- host agent rollout -------------------------------------------------------------------------------------------
+
+
+def test_agent_parameter(template: Template) -> None:
+    parameter = props(template, "AgentConfigParameter")
+    assert parameter["Name"] == f"AmazonCloudWatch-OomWatch-{config_digest(log_mode='oom', log_sources='both')}"
+    assert (parameter["Type"], parameter["Tier"]) == ("String", "Standard")
+    group = "OomWatch-SyslogLogGroup-Q1w2E3r4T5y6"
+    value = render(parameter["Value"], {"SyslogLogGroup": group})
+    assert json.loads(value) == build_agent_config(log_group_name=group, log_mode="oom", log_sources="both")
+    assert len(value.encode()) <= STANDARD_PARAMETER_LIMIT_BYTES
+
+
+def test_parameter_name_follows_the_configuration(cli_templates: dict[str, Template]) -> None:
+    names = {mode: props(tpl, "AgentConfigParameter")["Name"] for mode, tpl in cli_templates.items()}
+    assert len(set(names.values())) == len(names)
+    for mode, tpl in cli_templates.items():
+        value = render(props(tpl, "AgentConfigParameter")["Value"], {"SyslogLogGroup": "g"})
+        assert json.loads(value) == build_agent_config(log_group_name="g", log_mode=mode, log_sources="both")  # type: ignore[arg-type]
+
+
+def associations(template: Template) -> dict[str, dict[str, Any]]:
+    return {res["Properties"]["Name"]: res for res in resources(template, "AWS::SSM::Association").values()}
+
+
+def test_associations(template: Template) -> None:
+    found = associations(template)
+    assert set(found) == {"AWS-ConfigureAWSPackage", "AmazonCloudWatch-ManageAgent", "AWS-RunShellScript"}
+    tag_target = [{"Key": "tag:oomwatch:enabled", "Values": ["true"]}]
+    for association in found.values():
+        assert association["Properties"]["Targets"] == tag_target
+        assert "WaitForSuccessTimeoutSeconds" not in association["Properties"]
+
+    install = found["AWS-ConfigureAWSPackage"]["Properties"]
+    assert install["Parameters"] == {
+        "action": ["Install"],
+        "name": ["AmazonCloudWatchAgent"],
+        "version": ["1.300071.0"],
+    }
+    assert install["ScheduleExpression"] == "rate(7 days)"
+
+    configure = found["AmazonCloudWatch-ManageAgent"]
+    assert configure["Properties"]["Parameters"] == {
+        "action": ["configure (append)"],
+        "mode": ["ec2"],
+        "optionalConfigurationSource": ["ssm"],
+        "optionalConfigurationLocation": [{"Ref": "AgentConfigParameter"}],
+        "optionalRestart": ["yes"],
+    }
+    install_id = next(
+        lid
+        for lid, res in resources(template, "AWS::SSM::Association").items()
+        if res is found["AWS-ConfigureAWSPackage"]
+    )
+    assert configure["DependsOn"] == [install_id]
+
+    access = found["AWS-RunShellScript"]["Properties"]["Parameters"]
+    assert access["commands"] == list(GRANT_LOG_ACCESS_SCRIPT)
+    script = "\n".join(access["commands"])
+    assert "usermod -aG" in script and "systemd-journal adm" in script and "setfacl -m u:cwagent:r" in script
+
+
+def test_agent_version_latest_and_every_managed_instance(variant_template: Template) -> None:
+    found = associations(variant_template)
+    for association in found.values():
+        assert association["Properties"]["Targets"] == [{"Key": "InstanceIds", "Values": ["*"]}]
+    assert found["AWS-ConfigureAWSPackage"]["Properties"]["Parameters"] == {
+        "action": ["Install"],
+        "name": ["AmazonCloudWatchAgent"],
+    }
+    value = render(props(variant_template, "AgentConfigParameter")["Value"], {"SyslogLogGroup": "g"})
+    assert "journald" not in json.loads(value)["logs"]["logs_collected"]  # log_sources=files
+    assert props(variant_template, "AgentConfigParameter")["Name"].startswith("AmazonCloudWatch-OomWatchVariant-")
+
+
+def test_instance_role_profile_and_managed_policy(template: Template) -> None:
+    roles = {
+        lid: res
+        for lid, res in resources(template, "AWS::IAM::Role").items()
+        if res["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
+        == {"Service": "ec2.amazonaws.com"}
+    }
+    ((role_id, role),) = roles.items()
+    managed = [render(arn, {}) for arn in role["Properties"]["ManagedPolicyArns"]]
+    assert managed == [
+        "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
+        "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+    ]
+    _, profile = only(template, "AWS::IAM::InstanceProfile")
+    assert [target(r) for r in profile["Properties"]["Roles"]] == [role_id]
+
+    _, policy = only(template, "AWS::IAM::ManagedPolicy")
+    allowed = grants(policy["Properties"]["PolicyDocument"]["Statement"])
+    assert allowed == {
+        "ssm:GetParameter": [allowed["ssm:GetParameter"][0]],
+        "logs:CreateLogStream": [{"Fn::GetAtt": ["SyslogLogGroup", "Arn"]}],
+        "logs:DescribeLogStreams": [{"Fn::GetAtt": ["SyslogLogGroup", "Arn"]}],
+        "logs:PutLogEvents": [{"Fn::GetAtt": ["SyslogLogGroup", "Arn"]}],
+        "cloudwatch:PutMetricData": ["*"],
+        "ec2:DescribeTags": ["*"],
+    }
+    parameter_arn = render(allowed["ssm:GetParameter"][0], {"AgentConfigParameter": "AmazonCloudWatch-OomWatch-x"})
+    assert parameter_arn == "arn:aws:ssm:eu-west-1:123456789012:parameter/AmazonCloudWatch-OomWatch-x"
+    (metrics,) = [
+        s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Action"] == "cloudwatch:PutMetricData"
+    ]
+    assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": AGENT_NAMESPACE}}
+
+
+def test_outputs_name_what_users_need(template: Template) -> None:
+    outputs = template["Outputs"]
+    assert outputs["HostTargets"]["Value"] == "instances tagged oomwatch:enabled=true"
+    assert target(outputs["InstanceProfileName"]["Value"]) in resources(template, "AWS::IAM::InstanceProfile")
+    assert target(outputs["AgentManagedPolicyArn"]["Value"]) in resources(template, "AWS::IAM::ManagedPolicy")
+    assert outputs["AgentConfigParameterName"]["Value"] == {"Ref": "AgentConfigParameter"}
+    assert outputs["SyslogLogGroupName"]["Value"] == {"Ref": "SyslogLogGroup"}
+    assert outputs["EventsLogGroupName"]["Value"] == {"Ref": "EventsLogGroup"}
+    assert outputs["AlertTopicArn"]["Value"] == {"Ref": "AlertTopic"}
+    assert {"InstanceRoleName", "StateTableName", "DeadLetterQueueUrl", "MemoryAlarmName", "SwapAlarmName"} <= set(
+        outputs
+    )
+
+
+# --- syslog subscription ------------------------------------------------------------------------------------------
+
+
+def test_one_subscription_and_one_exact_permission_per_group(template: Template, variant_template: Template) -> None:
+    oom_id, _ = function_by_handler(template, "handlers.oom.handler")
+    (subscription,) = resources(template, "AWS::Logs::SubscriptionFilter").values()
+    assert subscription["Properties"]["LogGroupName"] == {"Ref": "SyslogLogGroup"}
+    assert target(subscription["Properties"]["DestinationArn"]) == oom_id
+    (permission,) = [
+        p
+        for p in resources(template, "AWS::Lambda::Permission").values()
+        if p["Properties"]["Principal"] == "logs.amazonaws.com"
+    ]
+    assert permission["Properties"]["SourceArn"] == {"Fn::GetAtt": ["SyslogLogGroup", "Arn"]}
+
+    existing = VARIANT["existing_log_groups"].split(",")
+    groups = {
+        (render(f["Properties"]["LogGroupName"], {}) if isinstance(f["Properties"]["LogGroupName"], str) else "new")
+        for f in resources(variant_template, "AWS::Logs::SubscriptionFilter").values()
+    }
+    assert groups == {"new", *existing}
+    sources = sorted(
+        render(p["Properties"]["SourceArn"], {"SyslogLogGroup": "arn:new"})
+        for p in resources(variant_template, "AWS::Lambda::Permission").values()
+        if p["Properties"]["Principal"] == "logs.amazonaws.com"
+    )
+    assert sources == sorted(
+        ["arn:new", *(f"arn:aws:logs:eu-west-1:123456789012:log-group:{name}:*" for name in existing)]
+    )
+
+
+# --- functions ------------------------------------------------------------------------------------------------------
+
+
+def test_functions(template: Template, variant_template: Template) -> None:
+    for tpl, arch, memory, layer in (
+        (template, "arm64", 256, 27),
+        (variant_template, "x86_64", int(VARIANT["lambda_memory_mb"]), int(VARIANT["powertools_layer_version"])),
+    ):
+        for handler in HANDLERS:
+            _, fn = function_by_handler(tpl, handler)
+            p = fn["Properties"]
+            assert (p["Runtime"], p["Architectures"], p["MemorySize"]) == ("python3.13", [arch], memory)
+            assert [render(layer_arn, {}) for layer_arn in p["Layers"]] == [
+                f"arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-{arch}:{layer}"
+            ]
+            assert p["LoggingConfig"]["LogFormat"] == "JSON"
+            assert p["LoggingConfig"]["ApplicationLogLevel"] == "INFO"
+            assert "S3Key" in p["Code"]  # an asset, no inline code
+    log_groups = {
+        handler: function_by_handler(template, handler)[1]["Properties"]["LoggingConfig"]["LogGroup"]
+        for handler in HANDLERS
+    }
+    assert log_groups == {
+        "handlers.oom.handler": {"Ref": "EventsLogGroup"},
+        "handlers.alarm_notice.handler": {"Ref": "AlarmNoticeLogGroup"},
+        "handlers.digest.handler": {"Ref": "DigestLogGroup"},
+    }
+
+
+def test_async_invocation_retries_twice_then_dead_letter_queue(template: Template) -> None:
+    configs = {
+        target(c["Properties"]["FunctionName"]): c["Properties"]
+        for c in resources(template, "AWS::Lambda::EventInvokeConfig").values()
+    }
+    for handler in HANDLERS:
+        lid, _ = function_by_handler(template, handler)
+        assert configs[lid]["MaximumRetryAttempts"] == 2
+        assert configs[lid]["DestinationConfig"] == {
+            "OnFailure": {"Destination": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}
+        }
+
+
+POWERTOOLS = {
+    "POWERTOOLS_SERVICE_NAME": "oomwatch",
+    "POWERTOOLS_METRICS_NAMESPACE": "OOMWatch",
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+}
+
+
+def test_environment_contract(template: Template, variant_template: Template) -> None:
+    def environment(tpl: Template, handler: str) -> dict[str, Any]:
+        env: dict[str, Any] = function_by_handler(tpl, handler)[1]["Properties"]["Environment"]["Variables"]
+        return env
+
+    common = {"TOPIC_ARN": {"Ref": "AlertTopic"}, "STATE_TABLE": {"Ref": "StateTable"}, **POWERTOOLS}
+    noise = {
+        "NOISE_WINDOW_MINUTES": "15",
+        "LOOP_THRESHOLD": "5",
+        "CRITICAL_PROCESSES": ",".join(DEFAULTS["critical_processes"]),
+        "ALLOW_LIST": '{"processes":[],"units":[],"tags":{}}',
+    }
+    assert environment(template, "handlers.oom.handler") == {**common, **noise}
+    assert environment(template, "handlers.digest.handler") == {**common, **noise}
+    memory_alarm, swap_alarm = fleet_alarm_ids(template)
+    assert environment(template, "handlers.alarm_notice.handler") == {
+        **common,
+        "MEMORY_ALARM_NAME": {"Ref": memory_alarm},
+        "SWAP_ALARM_NAME": {"Ref": swap_alarm},
+        "AGENT_NAMESPACE": "CWAgent",
+    }
+    variant = environment(variant_template, "handlers.oom.handler")
+    assert (variant["NOISE_WINDOW_MINUTES"], variant["LOOP_THRESHOLD"]) == ("30", "7")
+    assert variant["CRITICAL_PROCESSES"] == "java,postgres,php-fpm*"
+    assert json.loads(variant["ALLOW_LIST"]) == {
+        "processes": ["stress-ng*"],
+        "units": ["batch-*.service"],
+        "tags": {"oom-expected": "true"},
+    }
+
+
+def test_code_asset_leaves_tests_and_caches_out(cli_assemblies: dict[str, Any]) -> None:
+    assets = json.loads((cli_assemblies["oom"] / "OomWatch.assets.json").read_text())["files"]
+    (source,) = {a["source"]["path"] for a in assets.values() if a["source"].get("packaging") == "zip"}
+    files = [
+        p.relative_to(cli_assemblies["oom"] / source).as_posix() for p in (cli_assemblies["oom"] / source).rglob("*")
+    ]
+    assert any(f.startswith("oomwatch/") for f in files)
+    assert not [
+        f
+        for f in files
+        if "__pycache__" in f or f.endswith(".pyc") or ".egg-info" in f or "/tests/" in f or f.startswith("tests")
+    ]
+
+
+def test_function_depends_only_on_its_policy(template: Template) -> None:
+    for handler in HANDLERS:
+        _, fn = function_by_handler(template, handler)
+        (policy_id,) = fn["DependsOn"]
+        assert template["Resources"][policy_id]["Type"] == "AWS::IAM::Policy"
+
+
+# --- least privilege ----------------------------------------------------------------------------------------------
+
+
+def role_grants(template: Template, handler: str) -> dict[str, list[Any]]:
+    role_id = target(function_by_handler(template, handler)[1]["Properties"]["Role"])
+    assert role_id is not None
+    role = template["Resources"][role_id]["Properties"]
+    assert "ManagedPolicyArns" not in role  # no AWSLambdaBasicExecutionRole
+    return grants(role_statements(template, role_id))
+
+
+READ = {
+    "dynamodb:BatchGetItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DescribeTable",
+    "dynamodb:GetItem",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+}
+WRITE = {"dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+TABLE = [{"Fn::GetAtt": ["StateTable", "Arn"]}]
+PUBLISH = {
+    "sns:Publish": [{"Ref": "AlertTopic"}],
+    "kms:Decrypt": [{"Fn::GetAtt": ["AlertTopicKey", "Arn"]}],
+    "kms:GenerateDataKey": [{"Fn::GetAtt": ["AlertTopicKey", "Arn"]}],
+}
+DLQ = {
+    a: [{"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}]
+    for a in ("sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage")
+}
+
+
+def logs_write(group: str) -> dict[str, list[Any]]:
+    return {a: [{"Fn::GetAtt": [group, "Arn"]}] for a in ("logs:CreateLogStream", "logs:PutLogEvents")}
+
+
+def test_oom_function_permissions(template: Template, variant_template: Template) -> None:
+    assert role_grants(template, "handlers.oom.handler") == {
+        **logs_write("EventsLogGroup"),
+        **PUBLISH,
+        **DLQ,
+        "ec2:DescribeInstances": ["*"],
+        "ec2:DescribeInstanceTypes": ["*"],
+        "logs:FilterLogEvents": [{"Fn::GetAtt": ["SyslogLogGroup", "Arn"]}],
+        **{a: TABLE for a in READ | WRITE},
+    }
+    filter_on = role_grants(variant_template, "handlers.oom.handler")["logs:FilterLogEvents"]
+    rendered = sorted(render(r, {"SyslogLogGroup": "new"}) for r in filter_on)
+    expected = [
+        f"arn:aws:logs:eu-west-1:123456789012:log-group:{n}:*" for n in VARIANT["existing_log_groups"].split(",")
+    ]
+    assert rendered == sorted(["new", *expected])
+
+
+def test_alarm_notice_function_permissions(template: Template) -> None:
+    assert role_grants(template, "handlers.alarm_notice.handler") == {
+        **logs_write("AlarmNoticeLogGroup"),
+        **PUBLISH,
+        **DLQ,
+        "cloudwatch:GetMetricData": ["*"],
+        "ec2:DescribeInstances": ["*"],
+        "ec2:DescribeInstanceTypes": ["*"],
+        **{a: TABLE for a in READ},
+    }
+
+
+def test_digest_function_permissions(template: Template) -> None:
+    assert role_grants(template, "handlers.digest.handler") == {
+        **logs_write("DigestLogGroup"),
+        **PUBLISH,
+        **DLQ,
+        **{a: TABLE for a in READ | WRITE},
+    }
+
+
+def test_no_wildcard_actions_and_star_only_where_unavoidable(template: Template) -> None:
+    unavoidable = {
+        "ec2:DescribeInstances",
+        "ec2:DescribeInstanceTypes",
+        "ec2:DescribeTags",
+        "cloudwatch:GetMetricData",
+        "cloudwatch:PutMetricData",
+    }
+    documents = [p["Properties"]["PolicyDocument"] for p in resources(template, "AWS::IAM::Policy").values()]
+    documents += [p["Properties"]["PolicyDocument"] for p in resources(template, "AWS::IAM::ManagedPolicy").values()]
+    for document in documents:
+        for action, on in grants(document["Statement"]).items():
+            assert "*" not in action, action
+            if "*" in on:
+                assert action in unavoidable, action
+
+
+# --- state table, topic, queue ------------------------------------------------------------------------------------
+
+
+def test_state_table(template: Template) -> None:
+    table = props(template, "StateTable")
+    assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert table["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert table["SSESpecification"] == {"SSEEnabled": True}
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def test_topic_encryption_and_tls_only(template: Template) -> None:
+    assert props(template, "AlertTopic")["KmsMasterKeyId"] == {"Fn::GetAtt": ["AlertTopicKey", "Arn"]}
+    key = props(template, "AlertTopicKey")
+    assert key["EnableKeyRotation"] is True
+    (cloudwatch,) = [
+        s for s in key["KeyPolicy"]["Statement"] if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert sorted(as_list(cloudwatch["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    (policy,) = resources(template, "AWS::SNS::TopicPolicy").values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert {
+        "Action": "sns:Publish",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        "Effect": "Deny",
+        "Principal": "*",
+        "Resource": {"Ref": "AlertTopic"},
+        "Sid": "AllowPublishThroughSSLOnly",
+    } in statements
+    (allow,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert allow["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+
+
+def test_email_subscriptions(template: Template, variant_template: Template) -> None:
+    assert resources(template, "AWS::SNS::Subscription") == {}  # the topic exists without any
+    subscriptions = resources(variant_template, "AWS::SNS::Subscription").values()
+    assert sorted((s["Properties"]["Protocol"], s["Properties"]["Endpoint"]) for s in subscriptions) == [
+        ("email", "oncall@example.com"),
+        ("email", "team-memory@example.org"),
+    ]
+    assert {target(s["Properties"]["TopicArn"]) for s in subscriptions} == {"AlertTopic"}
+
+
+def test_dead_letter_queue(template: Template) -> None:
+    queue = props(template, "DeadLetterQueue")
+    assert queue["SqsManagedSseEnabled"] is True
+    assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600
+    (policy,) = resources(template, "AWS::SQS::QueuePolicy").values()
+    (deny,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+# --- alarms and events --------------------------------------------------------------------------------------------
+
+
+def fleet_alarm_ids(template: Template) -> tuple[str, str]:
+    by_query = {
+        res["Properties"]["Metrics"][0]["Expression"]: lid
+        for lid, res in resources(template, "AWS::CloudWatch::Alarm").items()
+        if "Metrics" in res["Properties"]
+    }
+    return by_query[fleet_query("mem_used_percent")], by_query[fleet_query("swap_used_percent")]
+
+
+@pytest.mark.parametrize("which", ["default", "variant"])
+def test_fleet_alarms(template: Template, variant_template: Template, which: str) -> None:
+    tpl, settings = (template, DEFAULTS) if which == "default" else (variant_template, {**DEFAULTS, **VARIANT})
+    for alarm_id, prefix, metric in zip(
+        fleet_alarm_ids(tpl), ("memory", "swap"), ("mem_used_percent", "swap_used_percent"), strict=True
+    ):
+        alarm = props(tpl, alarm_id)
+        assert alarm["Metrics"] == [
+            {
+                "Expression": f'SELECT MAX({metric}) FROM SCHEMA("CWAgent", InstanceId) '
+                "GROUP BY InstanceId ORDER BY MAX() DESC",
+                "Id": "expr_1",
+                "Label": metric,
+                "Period": 60,
+                "ReturnData": True,
+            }
+        ]
+        assert alarm["Threshold"] == float(settings[f"{prefix}_threshold_percent"])
+        assert alarm["EvaluationPeriods"] == int(settings[f"{prefix}_evaluation_periods"])
+        assert alarm["DatapointsToAlarm"] == int(settings[f"{prefix}_datapoints_to_alarm"])
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert alarm["TreatMissingData"] == "notBreaching"
+        for actions in ("AlarmActions", "OKActions", "InsufficientDataActions"):
+            assert actions not in alarm  # notices go through EventBridge, not straight to the topic
+
+
+def test_alarm_state_changes_reach_the_notice_function(template: Template) -> None:
+    notice_id, _ = function_by_handler(template, "handlers.alarm_notice.handler")
+    rules = [
+        r["Properties"] for r in resources(template, "AWS::Events::Rule").values() if "EventPattern" in r["Properties"]
+    ]
+    (rule,) = rules
+    memory, swap = fleet_alarm_ids(template)
+    assert rule["EventPattern"] == {
+        "source": ["aws.cloudwatch"],
+        "detail-type": ["CloudWatch Alarm State Change", "CloudWatch Alarm Contributor State Change"],
+        "resources": [{"Fn::GetAtt": [memory, "Arn"]}, {"Fn::GetAtt": [swap, "Arn"]}],
+    }
+    (rule_target,) = rule["Targets"]
+    assert target(rule_target["Arn"]) == notice_id
+    assert rule_target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}}
+
+
+def test_digest_schedule(template: Template) -> None:
+    digest_id, _ = function_by_handler(template, "handlers.digest.handler")
+    (rule,) = [
+        r["Properties"]
+        for r in resources(template, "AWS::Events::Rule").values()
+        if "ScheduleExpression" in r["Properties"]
+    ]
+    assert rule["ScheduleExpression"] == "rate(5 minutes)"
+    assert [target(t["Arn"]) for t in rule["Targets"]] == [digest_id]
+
+
+def test_pipeline_health_alarms_notify_the_topic(template: Template) -> None:
+    health = {
+        lid: res["Properties"]
+        for lid, res in resources(template, "AWS::CloudWatch::Alarm").items()
+        if "Metrics" not in res["Properties"]
+    }
+    watched = set()
+    for alarm in health.values():
+        assert alarm["AlarmActions"] == [{"Ref": "AlertTopic"}]
+        assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+        if alarm["MetricName"] == "Errors":
+            assert (alarm["Namespace"], alarm["Statistic"]) == ("AWS/Lambda", "Sum")
+            watched.add(target(alarm["Dimensions"][0]["Value"]))
+        else:
+            assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+            assert alarm["Dimensions"] == [
+                {"Name": "QueueName", "Value": {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}}
+            ]
+            watched.add("DeadLetterQueue")
+    assert watched == {function_by_handler(template, h)[0] for h in HANDLERS} | {"DeadLetterQueue"}
+
+
+# --- saved queries ------------------------------------------------------------------------------------------------
+
+
+def test_saved_queries(template: Template) -> None:
+    queries = {
+        q["Properties"]["Name"]: q["Properties"] for q in resources(template, "AWS::Logs::QueryDefinition").values()
+    }
+    assert set(queries) == {f"OOMWatch-OomWatch/{name}" for name in QUERIES}
+    for name, query in queries.items():
+        assert query["LogGroupNames"] == [{"Ref": "EventsLogGroup"}]
+        assert 'filter message = "oom_kill"' in query["QueryString"], name
+    text = {name.split("/", 1)[1]: q["QueryString"] for name, q in queries.items()}
+    assert "sort @timestamp desc" in text["Recent kills"]
+    assert "by victim.comm" in text["Kills by process"]
+    assert (
+        "coalesce(instance.instance_id, host)" in text["Kills by instance"]
+        and "by instance_id" in text["Kills by instance"]
+    )
+    assert "by cgroup.workload.name" in text["Kills by workload"]
+    assert "sort victim.anon_rss_kb desc" in text["Biggest victims"]
+
+
+# --- cdk-nag acknowledgements -------------------------------------------------------------------------------------
+
+
+def test_every_acknowledgement_is_specific_and_explained(template: Template, variant_template: Template) -> None:
+    for tpl in (template, variant_template):
+        acknowledged = {
+            lid: res["Metadata"]["cdk_nag"]["rules_to_suppress"]
+            for lid, res in tpl["Resources"].items()
+            if "cdk_nag" in res.get("Metadata", {})
+        }
+        assert acknowledged
+        for lid, rules in acknowledged.items():
+            assert tpl["Resources"][lid]["Type"] != "AWS::CloudFormation::Stack"
+            for rule in rules:
+                assert len(rule["reason"]) >= 40, (lid, rule)
+                if rule["id"].startswith(("AwsSolutions-IAM4", "AwsSolutions-IAM5")):
+                    assert rule["id"].endswith("]") and "[" in rule["id"], (lid, rule)  # one finding, not the rule
