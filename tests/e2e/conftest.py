@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,9 +42,10 @@ def _read(path: Path) -> dict[str, Any] | None:
 
 
 @pytest.fixture(scope="session")
-def deployment(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[Demo]:
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     base = tmp_path_factory.getbasetemp()
-    root = (base.parent if worker_id != "master" else base) / "oomwatch-e2e"
+    # Under pytest-xdist each worker's basetemp is a child of the run's; without it, the run's own.
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "oomwatch-e2e"
     root.mkdir(exist_ok=True)
     lock, state_file = root / "lock", root / "state.json"
     with _locked(lock):

@@ -193,3 +193,19 @@ def test_the_bundled_fleet_is_seeded_with_valid_ids() -> None:
     plays, alarm = cli.load_plays([])
     assert len(plays) == 3 and all(fleet.INSTANCE_ID.match(p.host.instance_id) for p in plays)
     assert alarm in {p.host.instance_id for p in plays}
+
+
+def test_the_demo_filters_exactly_like_the_stack_tests_model_the_deployed_pattern() -> None:
+    """The stack's tests (tests/infra/filter_pattern.py) and the demo implement the same documented
+    semantics; on the pattern app.py deploys and every line of the samples and the corpus they agree."""
+    stack_model = pytest.importorskip("tests.infra.filter_pattern")
+    from infra.syslog import OOM_SUBSCRIPTION_TERMS
+
+    pattern = " ".join('?"' + term.replace('"', '\\"') + '"' for term in OOM_SUBSCRIPTION_TERMS)
+    ours, theirs = compile_pattern(pattern), stack_model.compile_pattern(pattern)
+    files = sorted(SAMPLES.glob("*.*")) + sorted((SAMPLES.parents[2] / "shared" / "oom-corpus").glob("*.log"))
+    lines = [line for f in files for line in f.read_text(errors="replace").splitlines()]
+    assert len(lines) > 500
+    passed = [line for line in lines if ours(line)]
+    assert passed == [line for line in lines if theirs(line)]
+    assert 50 < len(passed) < len(lines) // 2

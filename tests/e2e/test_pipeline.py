@@ -213,3 +213,30 @@ def test_corpus_report_events_and_alerts(deployment: Demo, seeded: Any, path: Pa
     else:
         assert messages, "kills arrived but nothing was published"
         assert len(messages) <= len(arriving) + 1
+
+
+# --- make e2e-aws, pointed at the emulator --------------------------------------------------------------------
+
+
+def test_the_aws_check_deploys_plays_and_cleans_up_after_itself(
+    deployment: Demo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Against moto the alert cannot come (moto runs no Lambda code), so the check must time out, say so,
+    and still remove the stack, its queue and the log groups the stack retains."""
+    from infra.demo import aws_check
+
+    for key, value in deployment.aws.env().items():
+        monkeypatch.setenv(key, value)
+    cfn = deployment.aws.client("cloudformation")
+    before = {s["StackName"] for s in cfn.list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"}
+    groups_before = {g["logGroupName"] for g in deployment.aws.client("logs").describe_log_groups()["logGroups"]}
+
+    assert aws_check.main(["--timeout", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "FAILED: no alert for i-" in err and "destroying OomWatchE2E" in err
+
+    after = {s["StackName"] for s in cfn.list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"}
+    assert after == before
+    assert not [q for q in deployment.aws.client("sqs").list_queues().get("QueueUrls", []) if "oomwatch-e2e-" in q]
+    groups_after = {g["logGroupName"] for g in deployment.aws.client("logs").describe_log_groups()["logGroups"]}
+    assert groups_after <= groups_before | {g for g in groups_after if g.startswith("/aws/lambda/")}
