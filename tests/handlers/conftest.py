@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import threading
 import time
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -68,6 +71,47 @@ INSTANCES = [
     ("web-3", "t3.large", "web-asg"),
     ("db-1", "r5.xlarge", None),
 ]
+
+
+@pytest.fixture(autouse=True)
+def dynamodb_semantics(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two fixes to moto's DynamoDB, for fidelity and speed.
+
+    * DynamoDB makes each conditional write, update and transaction atomic; moto does not lock
+      between threads, so concurrent-invocation tests serialise its calls.
+    * moto backs up the whole table once per transaction *item* (O(items x table)); one backup
+      per call gives the same rollback semantics and keeps the storm test fast.
+    """
+    import moto.dynamodb.models as models
+
+    lock = threading.RLock()
+    backend = models.DynamoDBBackend
+    for name in ("put_item", "update_item", "get_item", "delete_item", "batch_write_item"):
+        original = getattr(backend, name)
+
+        def locked(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(backend, name, locked)
+    transact = backend.transact_write_items
+
+    def transact_once(self: Any, *args: Any, **kwargs: Any) -> Any:
+        backups: dict[int, Any] = {}
+
+        def backup(obj: Any, memo: Any = None) -> Any:
+            if id(obj) not in backups:
+                backups[id(obj)] = copy.deepcopy(obj)
+            return backups[id(obj)]
+
+        with lock:
+            monkeypatch.setattr(models, "copy", SimpleNamespace(deepcopy=backup))
+            try:
+                return transact(self, *args, **kwargs)
+            finally:
+                monkeypatch.setattr(models, "copy", copy)
+
+    monkeypatch.setattr(backend, "transact_write_items", transact_once)
 
 
 @pytest.fixture
