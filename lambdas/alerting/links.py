@@ -44,7 +44,7 @@ def logs_insights_url(region: str, log_groups: list[str], query: str, start_ms: 
     sources = "~(" + "".join("~" + _value(g) for g in log_groups) + ")"
     detail = (
         f"~(end~{_value(_iso(end_ms))}~start~{_value(_iso(start_ms))}~timeType~'ABSOLUTE~tz~'UTC"
-        f"~editorString~{_value(query)}~source~{sources})"
+        f"~editorString~{_value(query)}~source{sources})"
     )
     fragment = _uri_component("?queryDetail=" + _js_escape(detail)).replace("%", "$")
     return f"{console_host(region)}/cloudwatch/home?region={region}#logsV2:logs-insights{fragment}"

@@ -18,12 +18,22 @@ _SPACES = re.compile(r"\s{2,}")
 ELLIPSIS = "..."
 
 
+def _printable(text: str) -> str:
+    """Replace every non-printable character (controls, format/bidi, unassigned, surrogates) by a space."""
+    if text.isprintable():
+        return text
+    text = _UNSAFE.sub(" ", text)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else " " for ch in text)
+
+
 def clean(value: object, limit: int = 200) -> str:
     """Return ``value`` as one printable line of at most ``limit`` characters."""
     if value is None:
         return ""
     text = value if isinstance(value, str) else str(value)
-    text = _UNSAFE.sub(" ", text).strip()
+    text = _printable(text).strip()
     if "  " in text:
         text = _SPACES.sub(" ", text)
     if len(text) > limit:
@@ -34,7 +44,7 @@ def clean(value: object, limit: int = 200) -> str:
 def clean_raw_line(value: object, limit: int = 300) -> str:
     """Like :func:`clean` but keeps the runs of spaces that align a kernel task table."""
     text = value if isinstance(value, str) else str(value)
-    text = _UNSAFE.sub(" ", text).rstrip()
+    text = _printable(text).rstrip()
     if len(text) > limit:
         text = text[: limit - len(ELLIPSIS)] + ELLIPSIS
     return text
