@@ -8,17 +8,19 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 #: Every query starts here: the OOM function logs one Powertools JSON line per kill, ``message`` =
-#: ``oom_kill``, with nested fields such as ``victim.comm``, ``victim.anon_rss_kb``,
-#: ``instance.instance_id`` (or ``host``), ``cgroup.workload.name``, ``severity`` and ``fingerprint``.
+#: ``oom_kill``, with the parser's event fields (``victim.comm``, ``victim.anon_rss_kb``,
+#: ``cgroup.workload.name``, ``host``; see docs/events.md) and the handler's (``instance_id``,
+#: ``instance.id``, ``instance.name``, ``severity``, ``fingerprint``, ``decision``).
 KILLS: Final = 'filter message = "oom_kill"'
-INSTANCE: Final = "coalesce(instance.instance_id, host) as instance_id"
+#: The instance when the stream named one, else the host name from the log line.
+INSTANCE: Final = "coalesce(instance_id, instance.id, host) as instance_or_host"
 
 #: Query name (shown under the stack's folder in the console) → query text.
 QUERIES: Final[dict[str, str]] = {
     "Recent kills": "\n| ".join(
         [
-            f"fields @timestamp, {INSTANCE}, victim.comm, victim.pid, victim.anon_rss_kb, "
-            "cgroup.workload.name, severity, fingerprint",
+            f"fields @timestamp, {INSTANCE}, instance.name, victim.comm, victim.pid, victim.anon_rss_kb, "
+            "cgroup.workload.name, severity, decision, fingerprint",
             KILLS,
             "sort @timestamp desc",
             "limit 100",
@@ -37,7 +39,7 @@ QUERIES: Final[dict[str, str]] = {
             f"fields {INSTANCE}",
             KILLS,
             "stats count(*) as kills, count_distinct(victim.comm) as processes, latest(@timestamp) as last_kill "
-            "by instance_id",
+            "by instance_or_host",
             "sort kills desc",
         ]
     ),

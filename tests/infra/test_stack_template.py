@@ -580,10 +580,8 @@ def test_saved_queries(template: Template) -> None:
     text = {name.split("/", 1)[1]: q["QueryString"] for name, q in queries.items()}
     assert "sort @timestamp desc" in text["Recent kills"]
     assert "by victim.comm" in text["Kills by process"]
-    assert (
-        "coalesce(instance.instance_id, host)" in text["Kills by instance"]
-        and "by instance_id" in text["Kills by instance"]
-    )
+    assert "coalesce(instance_id, instance.id, host) as instance_or_host" in text["Kills by instance"]
+    assert "by instance_or_host" in text["Kills by instance"]
     assert "by cgroup.workload.name" in text["Kills by workload"]
     assert "sort victim.anon_rss_kb desc" in text["Biggest victims"]
 
