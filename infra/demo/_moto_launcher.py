@@ -8,7 +8,12 @@
 4. CloudWatch Logs event ids shaped like CloudWatch's: fixed-width 56-digit decimal strings that grow with
    ingestion, so ``(timestamp, eventId)`` sorts events of one timestamp in ingestion order as on AWS (moto
    numbers them 0, 1, 2, ..., and "10" sorts before "9").
-5. A mail catcher: moto sends no e-mail, so what an ``email`` subscription would be sent (the message's
+5. CloudWatch ``GetMetricData`` runs Metrics Insights queries (``SELECT AGG(metric) FROM "ns" | SCHEMA(...)
+   [WHERE dim = 'v' [AND ...]] [GROUP BY dims] [ORDER BY AGG() ASC|DESC] [LIMIT n]``), one result per group
+   labelled with the group's values, as CloudWatch does; moto sums every datapoint instead.
+6. ``DescribeAlarmContributors`` (2025): moto has no contributors, so the demo names them when it puts the
+   alarm into ALARM, in ``SetAlarmState``'s ``StateReasonData`` (``{"contributors": [{attributes}]}``).
+7. A mail catcher: moto sends no e-mail, so what an ``email`` subscription would be sent (the message's
    ``email`` variant under ``MessageStructure=json``, honouring filter policies) is appended as a JSON line
    to the file named by ``OOMWATCH_DEMO_OUTBOX``.
 
@@ -23,14 +28,27 @@ Run as a script (``python _moto_launcher.py -H 127.0.0.1 -p PORT``); the argumen
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import json
 import os
+import re
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
-from moto.cloudwatch.models import Dimension, Metric, MetricDataQuery, MetricStat, cloudwatch_backends
+from moto.cloudwatch.models import (
+    CloudWatchBackend,
+    Dimension,
+    Metric,
+    MetricDataQuery,
+    MetricStat,
+    cloudwatch_backends,
+)
+from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.common_models import CloudFormationModel
+from moto.core.responses import ActionResult
 from moto.ec2.models import instances as _instances
 from moto.logs.models import LogEvent
 from moto.server import main as _moto_main
@@ -112,6 +130,109 @@ def _log_event_with_cloudwatch_id(self: Any, ingestion_time: int, log_event: dic
 
 
 LogEvent.__init__ = _log_event_with_cloudwatch_id  # type: ignore[method-assign]
+_INSIGHTS = re.compile(
+    r"""^SELECT\s+(?P<agg>AVG|MAX|MIN|SUM|COUNT)\((?P<metric>[\w.-]+)\)\s+
+        FROM\s+(?:SCHEMA\(\s*"?(?P<schema_ns>[^",)]+)"?(?P<schema_dims>(?:\s*,\s*[\w.-]+)*)\s*\)|"?(?P<ns>[^"\s]+)"?)
+        (?:\s+WHERE\s+(?P<where>.+?))?
+        (?:\s+GROUP\s+BY\s+(?P<group>[\w.,\s-]+?))?
+        (?:\s+ORDER\s+BY\s+(?P<order_agg>AVG|MAX|MIN|SUM|COUNT)\(\)\s*(?P<order>ASC|DESC)?)?
+        (?:\s+LIMIT\s+(?P<limit>\d+))?\s*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_AGGREGATE: dict[str, Callable[[list[float]], float]] = {
+    "AVG": lambda v: sum(v) / len(v),
+    "MAX": max,
+    "MIN": min,
+    "SUM": sum,
+    "COUNT": lambda v: float(len(v)),
+}
+
+
+def _insights(backend: Any, query: dict[str, Any], start: Any, end: Any, scan_by: str) -> list[dict[str, Any]]:
+    m = _INSIGHTS.match(" ".join(query["Expression"].split()))
+    if m is None:
+        raise ValueError(f"Metrics Insights query not supported by the demo emulator: {query['Expression']}")
+    namespace = m.group("schema_ns") or m.group("ns")
+    schema = [d.strip() for d in (m.group("schema_dims") or "").split(",") if d.strip()]
+    where = []
+    for clause in re.split(r"\s+AND\s+", m.group("where") or "", flags=re.IGNORECASE):
+        if clause.strip():
+            key, _, value = clause.partition("=")
+            where.append((key.strip(), value.strip().strip("'\"")))
+    groups = [g.strip() for g in (m.group("group") or "").split(",") if g.strip()]
+    aggregate = _AGGREGATE[m.group("agg").upper()]
+    period = int(query.get("Period", 60))
+    series: dict[tuple[str, ...], dict[int, list[float]]] = {}
+    for datum in backend.get_all_metrics():
+        if datum.namespace != namespace or datum.name != m.group("metric") or not start <= datum.timestamp < end:
+            continue
+        dims = {d.name: d.value for d in datum.dimensions}
+        if m.group("schema_ns") and sorted(dims) != sorted(schema):
+            continue  # SCHEMA(ns, a, b) matches exactly the dimension set {a, b}
+        if any(dims.get(k) != v for k, v in where):
+            continue
+        key = tuple(dims.get(g, "Other") for g in groups)
+        bucket = int(datum.timestamp.timestamp()) // period * period
+        series.setdefault(key, {}).setdefault(bucket, []).append(float(datum.value))
+    results = []
+    for key, buckets in series.items():
+        stamps = sorted(buckets, reverse=scan_by == "TimestampDescending")
+        values = [aggregate(buckets[t]) for t in stamps]
+        results.append((aggregate([v for b in buckets.values() for v in b]), key, stamps, values))
+    order = (m.group("order") or "DESC").upper()
+    if m.group("order_agg"):
+        results.sort(key=lambda r: r[0], reverse=order == "DESC")
+    if m.group("limit"):
+        results = results[: int(m.group("limit"))]
+    return [
+        {
+            "id": query["Id"],
+            "label": " ".join(key) if key else (query.get("Label") or query["Id"]),
+            "values": values,
+            "timestamps": [dt.datetime.fromtimestamp(t, dt.UTC) for t in stamps],
+            "status_code": "Complete",
+        }
+        for _, key, stamps, values in results
+    ]
+
+
+_get_metric_data = CloudWatchBackend.get_metric_data
+
+
+def _get_metric_data_with_insights(
+    self: Any, queries: list[dict[str, Any]], start_time: Any, end_time: Any, scan_by: str = "TimestampAscending"
+) -> list[dict[str, Any]]:
+    insights = [q for q in queries if str(q.get("Expression", "")).lstrip().upper().startswith("SELECT")]
+    others = [q for q in queries if q not in insights]
+    results = _get_metric_data(self, others, start_time, end_time, scan_by) if others else []
+    for query in insights:
+        if query.get("ReturnData", True):
+            results += _insights(
+                self, query, start_time.replace(microsecond=0), end_time.replace(microsecond=0), scan_by
+            )
+    return results
+
+
+def _describe_alarm_contributors(self: Any) -> ActionResult:
+    name = self._get_param("AlarmName")
+    alarm = self.cloudwatch_backend.alarms.get(name)
+    contributors = []
+    if alarm is not None and alarm.state_value == "ALARM":
+        data = json.loads(alarm.state_reason_data or "{}")
+        for attributes in data.get("contributors", []):
+            contributors.append(
+                {
+                    "ContributorId": hashlib.sha256(json.dumps(attributes, sort_keys=True).encode()).hexdigest()[:16],
+                    "ContributorAttributes": attributes,
+                    "StateReason": alarm.state_reason,
+                    "StateTransitionedTimestamp": alarm.state_updated_timestamp,
+                }
+            )
+    return ActionResult({"AlarmContributors": contributors})
+
+
+CloudWatchBackend.get_metric_data = _get_metric_data_with_insights  # type: ignore[method-assign]
+CloudWatchResponse.describe_alarm_contributors = _describe_alarm_contributors  # type: ignore[attr-defined]
 Subscription.publish = _publish_and_catch_mail  # type: ignore[method-assign,assignment]
 _instances.random_instance_id = _instance_id  # type: ignore[attr-defined]
 _instances.InstanceBackend.run_instances = _run_instances_with_custom_id  # type: ignore[method-assign]

@@ -484,8 +484,12 @@ class Demo:
         fleet.put_memory_metrics(self.aws.client("cloudwatch"), self.aws.client("ec2"), self.hosts, instance_id, now)
         name = self.alarm_name(alarm)
         with contextlib.suppress(Exception):
+            # The contributor, for DescribeAlarmContributors (see _moto_launcher.py).
             self.aws.client("cloudwatch").set_alarm_state(
-                AlarmName=name, StateValue="ALARM", StateReason="1 out of 1 time series evaluated to ALARM"
+                AlarmName=name,
+                StateValue="ALARM",
+                StateReason="1 out of 1 time series evaluated to ALARM",
+                StateReasonData=json.dumps({"contributors": [{"InstanceId": instance_id}]}),
             )
         sent = []
         for event in fleet.alarm_events(name, alarm.properties, instance_id, 97.1, now):

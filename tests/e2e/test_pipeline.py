@@ -240,3 +240,47 @@ def test_the_aws_check_deploys_plays_and_cleans_up_after_itself(
     assert not [q for q in deployment.aws.client("sqs").list_queues().get("QueueUrls", []) if "oomwatch-e2e-" in q]
     groups_after = {g["logGroupName"] for g in deployment.aws.client("logs").describe_log_groups()["logGroups"]}
     assert groups_after <= groups_before | {g for g in groups_after if g.startswith("/aws/lambda/")}
+
+
+# --- what the demo's moto launcher adds ----------------------------------------------------------------------
+
+
+def test_metrics_insights_queries_group_order_and_limit(deployment: Demo, seeded: Any) -> None:
+    import datetime as dt
+
+    from infra.demo import fleet
+
+    hot, calm = seeded("hot-1"), seeded("calm-1")
+    now = dt.datetime.now(dt.UTC)
+    ec2, cw = deployment.aws.client("ec2"), deployment.aws.client("cloudwatch")
+    fleet.put_memory_metrics(cw, ec2, [fleet.Host(hot, "hot-1", "t3.medium", None),
+                                       fleet.Host(calm, "calm-1", "t3.medium", None)], hot, now)  # fmt: skip
+    query = 'SELECT MAX(mem_used_percent) FROM SCHEMA("CWAgent", InstanceId) GROUP BY InstanceId ORDER BY MAX() DESC'
+    results = cw.get_metric_data(
+        MetricDataQueries=[{"Id": "q", "Expression": query, "Period": 60}],
+        StartTime=now - dt.timedelta(minutes=15),
+        EndTime=now,
+        ScanBy="TimestampDescending",
+    )["MetricDataResults"]
+    labels = [r["Label"] for r in results]
+    assert hot in labels and calm in labels and labels.index(hot) < labels.index(calm)
+    series = {r["Label"]: r for r in results}
+    assert series[hot]["Values"][0] == pytest.approx(97.1)  # newest first, the climb's last minute
+    assert len(series[hot]["Values"]) == 10 and max(series[calm]["Values"]) < 50
+    limited = cw.get_metric_data(
+        MetricDataQueries=[{"Id": "q", "Expression": query + " LIMIT 1", "Period": 60}],
+        StartTime=now - dt.timedelta(minutes=15),
+        EndTime=now,
+    )["MetricDataResults"]
+    assert len(limited) == 1 and limited[0]["Label"] != calm
+
+
+def test_the_alarm_names_its_contributor(deployment: Demo, seeded: Any) -> None:
+    instance = seeded("contrib-1")
+    deployment.fire_alarm(instance)
+    alarm = deployment.alarm_name(deployment.memory_alarm())  # type: ignore[arg-type]
+    contributors = deployment.aws.client("cloudwatch").describe_alarm_contributors(AlarmName=alarm)
+    assert [c["ContributorAttributes"] for c in contributors["AlarmContributors"]] == [{"InstanceId": instance}]
+    notice = deployment.messages_for(instance)
+    mail = deployment.mail()[str(notice[0]["message_id"])][0]["message"]
+    assert "97%" in mail  # the handler's GetMetricData (Metrics Insights) saw the datapoints
