@@ -10,9 +10,11 @@ change-set deploy but never resolves the template's ``Outputs`` for a stack crea
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Sequence
@@ -60,13 +62,22 @@ def _start(args: Sequence[str], env: dict[str, str], cwd: Path, log: Path) -> su
         )
 
 
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 def _finish(name: str, process: subprocess.Popen[bytes], log: Path, started: float, timeout: float) -> Step:
     try:
         code = process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, 9)
-        process.wait()
+        _kill(process)
         raise CdkError(f"cdk {name} did not finish in {timeout:.0f}s; log: {log}") from None
+    except BaseException:  # Ctrl-C, SIGTERM: the CLI runs in its own session, so end it here
+        _kill(process)
+        raise
     if code != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
         raise CdkError(f"cdk {name} failed (exit {code}); log: {log}\n{tail}")
@@ -104,9 +115,7 @@ def synth_and_bootstrap(
         steps.append(_finish("synth", synth, logs / "synth.log", started, timeout))
     finally:
         for process in (synth, bootstrap):
-            if process.poll() is None:
-                os.killpg(process.pid, 9)
-                process.wait()
+            _kill(process)
     return steps
 
 

@@ -91,7 +91,7 @@ def load_plays(pairs: list[str]) -> tuple[list[Played], str]:
             raise SystemExit(f"--log {pair}: no such file {file}")
         text = path.read_text(errors="replace")
         name = _hostname(text) or f"demo-host-{index}"
-        plays.append(Played(fleet.Host(instance_id, name, "t3.medium", "oomwatch-demo"), text))
+        plays.append(Played(fleet.Host(instance_id, name, "t3.medium", None), text))
     return plays, plays[0].host.instance_id
 
 
@@ -201,7 +201,7 @@ def _print_report(
         for record in batch:
             print(render.email(record, mails.get(str(record.get("message_id")), [])), file=out)
             print("-" * 100, file=out)
-    print(render.section(f"Structured events in {demo.events_log_group()}: {len(events)}"), file=out)
+    print(render.section(f"Structured events in {demo.events_log_group()}: {len(events)} (whole: --json)"), file=out)
     for record in events:
         print(render.event(record), file=out)
     print(render.section("Invocations"), file=out)

@@ -47,7 +47,18 @@ def email(record: dict[str, Any], mails: list[dict[str, Any]]) -> str:
 
 
 def event(record: dict[str, Any]) -> str:
-    return json.dumps(record.get("event"), indent=2, sort_keys=True, default=str)
+    """One line per structured event (``--json`` prints the whole records)."""
+    e = record.get("event") or {}
+    victim = e.get("victim") if isinstance(e.get("victim"), dict) else {}
+    if not victim:
+        return json.dumps(e, sort_keys=True, default=str)[:200]
+    rss = victim.get("rss_kb") or victim.get("anon_rss_kb")
+    size = f"{rss / 1024:,.0f} MiB" if isinstance(rss, int | float) else "? MiB"
+    return (
+        f"  {e.get('kill_time') or e.get('event_timestamp') or '?':<29} {e.get('stream') or e.get('instance_id')}  "
+        f"{victim.get('comm')} (pid {victim.get('pid')}, {size})  {e.get('source')}/{e.get('constraint')}  "
+        f"{e.get('workload_label') or ''}  decision={e.get('decision', '?')} #{e.get('occurrence', '?')}"
+    )
 
 
 def bullet(items: Iterable[str]) -> str:
