@@ -16,7 +16,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as lambda_destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from agent_config.builder import AGENT_NAMESPACE
 from infra.alerts import AlertTopic
@@ -145,6 +145,8 @@ class OomProcessing(Construct):
             "ALLOW_LIST": allow_list,
         }
 
+        roles: dict[str, iam.Role] = {}
+
         def function(
             name: str,
             handler: str,
@@ -162,6 +164,7 @@ class OomProcessing(Construct):
             )
             log_group.grant_write(role)
             alerts.grant_publish(role)
+            roles[name] = role
             fn = lambda_.Function(
                 self,
                 name,
@@ -255,14 +258,17 @@ class OomProcessing(Construct):
             schedule=events.Schedule.rate(Duration.minutes(5)),
             targets=[targets.LambdaFunction(self.digest_function, dead_letter_queue=self.dead_letter_queue)],
         )
-        self._acknowledge_findings(syslog_log_groups)
+        self._acknowledge_findings(
+            {name: role.node.find_child("DefaultPolicy") for name, role in roles.items()}, syslog_log_groups
+        )
 
-    def _acknowledge_findings(self, syslog_log_groups: Sequence[logs.ILogGroup]) -> None:
-        policy = self.oom_function.role.node.find_child("DefaultPolicy") if self.oom_function.role else None
+    def _acknowledge_findings(
+        self, policies: Mapping[str, IConstruct], syslog_log_groups: Sequence[logs.ILogGroup]
+    ) -> None:
         for group in syslog_log_groups:
-            if policy is not None and not Token.is_unresolved(group.log_group_name):
+            if not Token.is_unresolved(group.log_group_name):  # an existing group, named in the settings
                 acknowledge(
-                    policy,
+                    policies["Oom"],
                     "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:"
                     f"log-group:{group.log_group_name}:*]",
                     "logs:FilterLogEvents on one existing syslog group: ':*' is the form of a log group's ARN "
@@ -275,9 +281,9 @@ class OomProcessing(Construct):
                 "Python 3.13 on purpose: the pinned Powertools layer (AWSLambdaPowertoolsPythonV3-python313) is "
                 "built for it, and the handlers are tested on it.",
             )
-        for fn in (self.oom_function, self.alarm_notice_function):
+        for name in ("Oom", "AlarmNotice"):
             acknowledge(
-                fn.role.node.find_child("DefaultPolicy") if fn.role else fn,
+                policies[name],
                 "AwsSolutions-IAM5[Resource::*]",
                 "ec2:DescribeInstances and ec2:DescribeInstanceTypes (and cloudwatch:GetMetricData for the notice "
                 "function) support no resource-level permissions, so they need Resource *; all are read-only.",

@@ -150,6 +150,14 @@ def test_journald_version_rule_does_not_apply_to_files_only() -> None:
     assert config.agent_version_parameter == "1.300069.0"
 
 
+def test_constructs_read_no_environment_and_no_context() -> None:
+    """Config flows one way: cdk.json/-c → app.py → OomWatchConfig → keyword arguments."""
+    for path in sorted((REPO / "infra").glob("*.py")):
+        text = path.read_text()
+        for lookup in ("os.environ", "getenv", "try_get_context", "get_context(", "node.get_context"):
+            assert lookup not in text, (path.name, lookup)
+
+
 def test_config_is_immutable() -> None:
     config = OomWatchConfig.from_context({})
     with pytest.raises(AttributeError):
