@@ -242,8 +242,9 @@ def _load_schema(path: Path) -> dict[str, Any]:
 def validate_against_schema(config: dict[str, Any], *, schema_path: Path = SCHEMA_PATH, required: bool = True) -> bool:
     """Validate against the agent's draft-04 JSON schema.
 
-    Returns False (after a warning) when the schema file is absent and ``required`` is False, which is
-    how synth behaves outside this repository's workspace; tests call it with ``required=True``.
+    Returns False (after a warning) when the schema file or the ``jsonschema`` package is absent and
+    ``required`` is False, which is how synth behaves outside this repository's workspace; tests call it
+    with ``required=True``.
     """
     if not schema_path.is_file():
         if required:
@@ -253,7 +254,13 @@ def validate_against_schema(config: dict[str, Any], *, schema_path: Path = SCHEM
             stacklevel=2,
         )
         return False
-    import jsonschema  # only needed where the schema is present
+    try:
+        import jsonschema  # a dev dependency: only needed where the schema is present
+    except ImportError:
+        if required:
+            raise
+        warnings.warn("jsonschema is not installed; agent configuration not validated", stacklevel=2)
+        return False
 
     validator = jsonschema.Draft4Validator(_load_schema(schema_path))
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
