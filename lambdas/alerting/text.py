@@ -58,7 +58,7 @@ def ascii_only(text: str) -> str:
 def deep_clean(value: Any, limit: int = 500, max_items: int = 60) -> Any:
     """Sanitise every string inside a JSON-like structure (for the machine-readable alert)."""
     if isinstance(value, str):
-        return clean(value, limit)
+        return clean_raw_line(value, limit)  # keeps a task table's alignment
     if isinstance(value, dict):
         return {clean(k, 64): deep_clean(v, limit, max_items) for k, v in list(value.items())[:max_items]}
     if isinstance(value, list | tuple):

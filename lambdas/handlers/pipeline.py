@@ -12,6 +12,7 @@ alert (and says so); a failed publish makes the invocation fail so Lambda retrie
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +39,7 @@ from oomwatch import OomParser
 from handlers.aws import AwsError, Clients, error_code
 from handlers.ec2 import InstanceDirectory, Lookup
 from handlers.logs import ContextFetcher
+from handlers.regions import select
 from handlers.sns import Publisher
 from handlers.state import Claim, Count, DynamoState, KillRecord, KillState, MemoryState, VictimSummary
 
@@ -97,28 +99,40 @@ class Outcome:
     event_only: int = 0
     failed: int = 0
     control: bool = False
+    by_dimensions: Counter[tuple[str, str]] = field(default_factory=Counter)  # (severity, source) -> kills
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k != "by_dimensions"}
 
 
 # --------------------------------------------------------------------------- parsing
 
 
-def parse_log_events(events: Iterable[tuple[str, int, str]], stream: str) -> list[Kill]:
-    """Feed (event id, time ms, message) through the shared parser; one Kill per kill it reports."""
+def parse_log_events(events: Sequence[Mapping[str, Any]], stream: str) -> list[Kill]:
+    """Feed log events (``id``, ``timestamp``, ``message``) through the shared parser; one Kill per kill.
+
+    Only the lines of regions around kill lines are fed (see :mod:`handlers.regions`).
+    """
+    if not events:
+        return []
+    lines = [str(e["message"]) for e in events]
+    owner = list(range(len(events)))  # line index -> event index
+    if any("\n" in line for line in lines):  # multi-line events (rsyslog, agent multi_line_start_pattern)
+        split_lines: list[str] = []
+        owner = []
+        for n, line in enumerate(lines):
+            parts = [part for part in line.split("\n") if part] if "\n" in line else [line]
+            split_lines.extend(parts)
+            owner.extend([n] * len(parts))
+        lines = split_lines
     parser = OomParser()
     times: dict[str, int] = {}
-    last_ms = 0
-    for event_id, time_ms, message in events:
+    for i in select(lines):
+        e = events[owner[i]]
+        event_id, time_ms = str(e["id"]), int(e["timestamp"])
         times[event_id] = time_ms
-        last_ms = time_ms
-        if "\n" in message:
-            for part in message.split("\n"):
-                if part:
-                    parser.feed(part, stream=stream, time_ms=time_ms, event_id=event_id)
-        else:
-            parser.feed(message, stream=stream, time_ms=time_ms, event_id=event_id)
+        parser.feed(lines[i], stream=stream, time_ms=time_ms, event_id=event_id)
+    last_ms = int(events[-1]["timestamp"])
     kills = []
     for ev in parser.finish():
         kid = ev.get("kill_event_id")
@@ -156,9 +170,10 @@ def complete_from_stream(kills: Sequence[Kill], log_group: str, stream: str, rt:
             k.notes.append(f"The surrounding lines could not be read: {fetched.error}.")
         return
     found = parse_log_events(
-        ((str(e.get("eventId", "")), int(e.get("timestamp", 0)), str(e.get("message", ""))) for e in fetched.events),
+        [{"id": e.get("eventId", ""), "timestamp": e.get("timestamp", 0), "message": e.get("message", "")}
+         for e in fetched.events],
         stream,
-    )
+    )  # fmt: skip
     for k in todo:
         kv = victim(k.event)
         candidates = [
@@ -398,7 +413,7 @@ def handle_kills(kills: Sequence[Kill], d: Delivery, rt: Runtime, out: Outcome, 
         if w.first_attempt:
             extra = {"kill_key": w.key, "durable_state": w.state.durable}
             rt.telemetry.event(event_record(view, w.decision, w.kill, extra))
-            rt.telemetry.kills(w.sev.level, w.fp.source, 1)
+            out.by_dimensions[(w.sev.level, w.fp.source)] += 1
             out.kills += 1
         if not w.messages:
             out.folded += 1
@@ -466,7 +481,8 @@ def process_subscription(raw_event: Mapping[str, Any], rt: Runtime) -> dict[str,
         return out.as_dict()
     rt.store.new_invocation()
     stream = data.log_stream
-    kills = parse_log_events(((e.get_id, e.timestamp, e.message) for e in data.log_events), stream)
+    # The decoded list itself: a wrapper object per event (data.log_events) would cost more than decoding.
+    kills = parse_log_events(data["logEvents"], stream)
     if not kills:
         return out.as_dict()
     complete_from_stream(kills, data.log_group, stream, rt)
@@ -484,7 +500,11 @@ def process_subscription(raw_event: Mapping[str, Any], rt: Runtime) -> dict[str,
         now_s=rt.clock(),
     )
     failures: list[BaseException] = []
-    handle_kills(kills, delivery, rt, out, failures)
+    try:
+        handle_kills(kills, delivery, rt, out, failures)
+    finally:
+        for (level, source), count in sorted(out.by_dimensions.items()):
+            rt.telemetry.kills(level, source, count)
     record_last_kills(kills, delivery, rt)
     if failures:
         raise PublishFailed(

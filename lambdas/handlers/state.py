@@ -47,8 +47,25 @@ _ser = TypeSerializer()
 _des = TypeDeserializer()
 
 
+def _value(v: Any) -> dict[str, Any]:
+    """DynamoDB attribute value of the simple types used here (boto3's TypeSerializer is ~20x slower)."""
+    if isinstance(v, str):
+        return {"S": v}
+    if isinstance(v, bool):
+        return {"BOOL": v}
+    if isinstance(v, int):
+        return {"N": str(v)}
+    if v is None:
+        return {"NULL": True}
+    if isinstance(v, Mapping):
+        return {"M": {str(k): _value(x) for k, x in v.items()}}
+    if isinstance(v, set | frozenset) and all(isinstance(x, str) for x in v):
+        return {"SS": sorted(v)}
+    return dict(_ser.serialize(v))
+
+
 def _item(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _ser.serialize(v) for k, v in values.items() if v is not None}
+    return {k: _value(v) for k, v in values.items() if v is not None}
 
 
 def _plain(item: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -1,0 +1,267 @@
+"""Benchmark: the OOM Lambda handler against the floor of decoding its own payload, in the same run.
+
+1. Handler vs decode floor. The payload is as large as CloudWatch Logs delivers (10,000 events,
+   ~1 MB of log text): ordinary syslog noise with 20 real OOM reports from ../shared/oom-corpus,
+   re-prefixed as rsyslog kernel lines. The floor is base64 + gunzip + JSON decoding of the same
+   payload, which any subscription consumer must pay. The handler runs whole (Powertools
+   decorators, decoding, parsing, enrichment, noise control, rendering, JSON logging, EMF) on a
+   warm container, with every AWS call answered by in-memory stubs. Best of N, interleaved.
+   Target: ratio <= 3.
+2. Cold import. ``import handlers.oom`` in a fresh interpreter against ``import boto3`` alone,
+   best of N, interleaved. Target: ratio <= 1.5.
+
+Prints ``name: ratio=X.XX (target <= Y)`` lines; not a test (``make bench``).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import gzip
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+LAMBDAS = ROOT / "lambdas"
+sys.path.insert(0, str(LAMBDAS))
+CORPUS = ROOT.parent / "shared" / "oom-corpus"
+REPEATS = 15
+IMPORT_REPEATS = 7
+EVENTS = 10_000
+REPORTS = 20
+INSTANCE = "i-0abc12345def67890"
+ENV = {
+    "TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:oomwatch-alerts",
+    "STATE_TABLE": "oomwatch-state",
+    "AWS_REGION": "eu-west-1",
+    "AWS_DEFAULT_REGION": "eu-west-1",
+    "POWERTOOLS_SERVICE_NAME": "oomwatch",
+    "POWERTOOLS_METRICS_NAMESPACE": "OOMWatch",
+    "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/oomwatch-oom",
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+}
+
+NOISE = [
+    "sshd[{pid}]: Accepted publickey for ubuntu from 10.0.{a}.{b} port {port} ssh2",
+    "CRON[{pid}]: (root) CMD (command -v debian-sa1 > /dev/null && debian-sa1 1 1)",
+    "systemd[1]: Started Session {port} of User ubuntu.",
+    "systemd[1]: session-{port}.scope: Deactivated successfully.",
+    "dhclient[{pid}]: DHCPACK of 10.0.{a}.{b} from 10.0.0.1",
+    'nginx[{pid}]: 10.0.{a}.{b} - - "GET /health HTTP/1.1" 200 2 "-" "ELB-HealthChecker/2.0"',
+    "php-fpm[{pid}]: [WARNING] [pool www] server reached pm.max_children setting (32)",
+    "kernel: [{up}] EXT4-fs (nvme1n1): mounted filesystem with ordered data mode.",
+    "kernel: [{up}] [UFW BLOCK] IN=ens5 OUT= SRC=10.0.{a}.{b} DST=10.0.0.5 PROTO=TCP DPT={port}",
+    "amazon-ssm-agent[{pid}]: INFO [MessageService] [Association] No associations on boot.",
+]
+
+
+def corpus_reports() -> list[list[str]]:
+    """Kernel text of every corpus report with a kernel kill, re-prefixed as rsyslog kernel lines."""
+    from oomwatch.transport import parse_line
+
+    reports = []
+    for path in sorted(CORPUS.glob("*.log")):
+        expected = json.loads((CORPUS / "expected" / (path.stem + ".json")).read_text())
+        if not expected["kills"] or any(k["source"] != "kernel" for k in expected["kills"]):
+            continue
+        lines = []
+        for raw in path.read_text(encoding="utf-8", errors="replace").split("\n"):
+            if raw.startswith("# ") or not raw.strip():
+                continue
+            lines.extend(rec.text for rec in parse_line(raw) if rec.kernel)
+        reports.append(lines)
+    return reports
+
+
+def build_payload(seed: int = 11) -> tuple[dict[str, Any], int, int]:
+    """(invocation event, decoded JSON bytes, log text bytes) for 10,000 events with 20 reports."""
+    rng = random.Random(seed)
+    reports = corpus_reports()
+    chosen = [reports[i % len(reports)] for i in range(REPORTS)]
+    report_lines = sum(len(r) for r in chosen)
+    noise_count = EVENTS - report_lines
+    slots = sorted(rng.sample(range(noise_count), REPORTS))
+    messages: list[str] = []
+    uptime = 86_400.0
+    ri = 0
+    for n in range(noise_count):
+        while ri < REPORTS and slots[ri] == n:
+            for text in chosen[ri]:
+                uptime += 0.000_1
+                messages.append(f"Nov 26 10:{(n // 60) % 60:02d}:{n % 60:02d} web-1 kernel: [{uptime:.6f}] {text}")
+            ri += 1
+        uptime += 0.01
+        template = NOISE[rng.randrange(len(NOISE))]
+        text = template.format(pid=rng.randint(300, 99_999), a=rng.randint(0, 255), b=rng.randint(1, 254),
+                               port=rng.randint(1024, 65535), up=f"{uptime:.6f}")  # fmt: skip
+        messages.append(f"Nov 26 10:{(n // 60) % 60:02d}:{n % 60:02d} web-1 {text}")
+    start = int(time.time() * 1000) - 60_000
+    events = [{"id": f"{start + i:020d}{i:036d}", "timestamp": start + i, "message": m} for i, m in enumerate(messages)]
+    data = {
+        "messageType": "DATA_MESSAGE",
+        "owner": "123456789012",
+        "logGroup": "/oomwatch/ec2/syslog",
+        "logStream": INSTANCE,
+        "subscriptionFilters": ["oomwatch-oom"],
+        "logEvents": events,
+    }
+    raw = json.dumps(data).encode()
+    text_bytes = sum(len(m.encode()) for m in messages)
+    return {"awslogs": {"data": base64.b64encode(gzip.compress(raw)).decode()}}, len(raw), text_bytes
+
+
+# --------------------------------------------------------------------------- in-memory AWS
+
+
+class FakeEC2:
+    def describe_instances(self, **_: Any) -> dict[str, Any]:
+        return {
+            "Reservations": [
+                {
+                    "Instances": [
+                        {
+                            "InstanceId": INSTANCE,
+                            "InstanceType": "m5.xlarge",
+                            "Placement": {"AvailabilityZone": "eu-west-1a"},
+                            "PrivateIpAddress": "10.0.1.23",
+                            "ImageId": "ami-0123456789abcdef0",
+                            "State": {"Name": "running"},
+                            "Tags": [{"Key": "Name", "Value": "web-1"},
+                                     {"Key": "aws:autoscaling:groupName", "Value": "web"}],  # fmt: skip
+                        }
+                    ]
+                }
+            ]
+        }
+
+    def describe_instance_types(self, **_: Any) -> dict[str, Any]:
+        sizes = {"m5.large": 8192, "m5.xlarge": 16384, "m5.2xlarge": 32768}
+        return {"InstanceTypes": [{"InstanceType": t, "MemoryInfo": {"SizeInMiB": m}} for t, m in sizes.items()]}
+
+
+class FakeDynamoDB:
+    """Answers like DynamoDB for the calls the handler makes (atomic counter per window)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def transact_write_items(self, **_: Any) -> dict[str, Any]:
+        return {}
+
+    def get_item(self, **_: Any) -> dict[str, Any]:
+        return {}
+
+    def put_item(self, **_: Any) -> dict[str, Any]:
+        return {}
+
+    def batch_write_item(self, **_: Any) -> dict[str, Any]:
+        return {"UnprocessedItems": {}}
+
+    def update_item(self, **kwargs: Any) -> dict[str, Any]:
+        if not kwargs.get("UpdateExpression", "").startswith("ADD #c :n"):
+            return {}
+        pk = kwargs["Key"]["pk"]["S"]
+        values = kwargs["ExpressionAttributeValues"]
+        self.counts[pk] = self.counts.get(pk, 0) + int(values[":n"]["N"])
+        return {"Attributes": {"count": {"N": str(self.counts[pk])}, "instances": values[":inst"],
+                               "top": values[":top"]}}  # fmt: skip
+
+
+class FakeSNS:
+    def __init__(self) -> None:
+        self.published = 0
+
+    def publish(self, **_: Any) -> dict[str, Any]:
+        self.published += 1
+        return {"MessageId": str(self.published)}
+
+
+class FakeLogs:
+    def filter_log_events(self, **_: Any) -> dict[str, Any]:
+        return {"events": []}
+
+
+class Context:
+    function_name = "oomwatch-oom"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:oomwatch-oom"
+    aws_request_id = "bench"
+
+
+def floor(event: dict[str, Any]) -> float:
+    t = time.perf_counter()
+    json.loads(gzip.decompress(base64.b64decode(event["awslogs"]["data"])))
+    return time.perf_counter() - t
+
+
+def bench_handler() -> None:
+    os.environ.update(ENV)
+    import handlers.oom
+    from handlers import aws
+    from handlers.runtime import reset_runtime, runtime
+
+    event, decoded, text_bytes = build_payload()
+    sns, logs, ec2 = FakeSNS(), FakeLogs(), FakeEC2()
+    ddb = FakeDynamoDB()
+    fakes: dict[str, Any] = {"sns": sns, "logs": logs, "ec2": ec2, "dynamodb": ddb}
+
+    class StubClients(aws.Clients):
+        def get(self, service: str) -> Any:
+            return fakes[service]
+
+    reset_runtime()
+    rt = runtime(handlers.oom.telemetry)
+    rt.clients = StubClients()
+    for part in (rt.directory, rt.store, rt.publisher, rt.fetcher):
+        part._clients = rt.clients  # type: ignore[attr-defined]
+    sink = open(os.devnull, "w")  # noqa: SIM115 - the function's stdout (its log group) for the whole run
+    handlers.oom.logger.registered_handler.setStream(sink)  # type: ignore[attr-defined]
+
+    handler_times, floor_times = [], []
+    result: dict[str, Any] = {}
+    for _ in range(REPEATS):
+        floor_times.append(floor(event))
+        ddb.counts.clear()  # every run sees 20 new kills, as the first delivery of a storm would
+        with contextlib.redirect_stdout(sink):
+            t = time.perf_counter()
+            result = handlers.oom.handler(event, Context())
+            handler_times.append(time.perf_counter() - t)
+    best_h, best_f = min(handler_times), min(floor_times)
+    print(
+        f"payload: {EVENTS} events, {text_bytes / 1e6:.2f} MB of log text, {decoded / 1e6:.2f} MB decoded JSON,"
+        f" {len(event['awslogs']['data']) / 1e6:.2f} MB base64; {REPORTS} reports -> {result.get('kills')} kills,"
+        f" {result.get('alerts')} alerts per run"
+    )
+    print(f"handler best {best_h * 1000:.1f} ms, decode floor best {best_f * 1000:.1f} ms (best of {REPEATS})")
+    print(f"handler_vs_decode: ratio={best_h / best_f:.2f} (target ≤ 3)")
+
+
+def _import_time(module: str) -> float:
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    env = {**os.environ, **ENV, "PYTHONPATH": str(LAMBDAS)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def bench_import() -> None:
+    handler, boto3 = [], []
+    for _ in range(IMPORT_REPEATS):
+        boto3.append(_import_time("boto3"))
+        handler.append(_import_time("handlers.oom"))
+    best_h, best_b = min(handler), min(boto3)
+    print(f"import handlers.oom best {best_h * 1000:.1f} ms, import boto3 best {best_b * 1000:.1f} ms")
+    print(f"cold_import_vs_boto3: ratio={best_h / best_b:.2f} (target ≤ 1.5)")
+
+
+if __name__ == "__main__":
+    with contextlib.redirect_stderr(io.StringIO()):
+        bench_handler()
+    bench_import()

@@ -1,0 +1,120 @@
+"""Which lines of a delivery can belong to a kill: the parser only needs those.
+
+A subscription delivery can hold 10,000 lines of which a few dozen are an OOM report. Feeding
+every line through the parser costs far more than decoding the payload, so the handler applies
+the region rule of ``oomwatch.scanner`` (the parser's own fast path for files) to the line list:
+every kill line (``Killed process``, earlyoom's ``sending SIG... to process``, ``systemd-oomd``)
+anchors a region that reaches back to its report's ``invoked oom-killer`` header (or a bounded
+number of lines when the header is not in the delivery) and forward far enough for
+``oom_reaper`` and systemd's unit notes. Within a region, other programs' syslog lines are
+skipped. tests/handlers/test_regions.py holds "parse the selection" equal to "parse everything"
+on every corpus report, alone and all together, with noise interleaved.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
+from itertools import accumulate
+
+from oomwatch.scanner import BACK_LINES_NO_HEADER, BACK_LINES_USERSPACE, TAIL_LINES
+
+HEADER = "invoked oom-killer"
+OOMD = "systemd-oomd"
+
+
+def _anchor(line: str) -> bool | None:
+    """True for a kernel kill line, False for a userspace killer's line, None otherwise."""
+    i = line.find(" process ")
+    while i >= 0:
+        if line.endswith("Killed", 0, i):
+            return True
+        if line.endswith("to", 0, i) and line.rfind("sending ", max(i - 24, 0), i) >= 0:
+            return False
+        i = line.find(" process ", i + 1)
+    if OOMD in line:
+        return False
+    return None
+
+
+def _hits(text: str, needle: str, starts: list[int]) -> list[int]:
+    """Indices of the lines of ``text`` (lines joined by newlines, starting at ``starts``) holding ``needle``."""
+    out: list[int] = []
+    i = text.find(needle)
+    while i >= 0:
+        line = bisect_right(starts, i) - 1
+        if not out or out[-1] != line:
+            out.append(line)
+        i = text.find(needle, starts[line + 1] if line + 1 < len(starts) else len(text))
+    return out
+
+
+# A line that is certainly a user-space program's syslog line (classic or RFC 3339 prefix, tag not
+# "kernel"), or a journald envelope of a non-kernel entry. The parser ignores those unless they
+# are OOM-related, which _OOM_WORDS keeps.
+_USERLAND = re.compile(
+    r"(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S*) \S+ "
+    r"(?!kernel[:\[])[^\s:\[]+(?:\[\d+\])?: "
+)
+
+
+def _oom_words(line: str) -> bool:
+    return "oom" in line or "OOM" in line or "emory" in line or "illed" in line
+
+
+def _feedable(line: str) -> bool:
+    """False only for a line the parser would certainly ignore (a user-space program's own line)."""
+    if "kernel" in line:
+        return True
+    if line.startswith("{"):
+        return _oom_words(line)
+    return _USERLAND.match(line) is None or _oom_words(line)
+
+
+def select(lines: Sequence[str]) -> list[int]:
+    """Indices of the lines to feed, in order.
+
+    Regions: a kernel kill reaches back to its own report's header (a header seen after the
+    previous kill), or ``BACK_LINES_NO_HEADER`` lines when the report's header is not in the
+    delivery; every kill reaches ``TAIL_LINES`` forward, where only OOM-related lines are kept.
+    Within regions, other programs' syslog lines are skipped.
+    """
+    # Search the joined text at C speed; only lines holding a needle are looked at in Python.
+    text = "\n".join(lines)
+    starts = [0, *accumulate(len(line) + 1 for line in lines)][: len(lines)]
+    candidates = sorted(set(_hits(text, " process ", starts)) | set(_hits(text, OOMD, starts)))
+    anchors = [(i, kind) for i in candidates if (kind := _anchor(lines[i])) is not None]
+    if not anchors:
+        return []
+    headers = _hits(text, HEADER, starts)
+    regions: list[tuple[int, int, int]] = []  # [start, end) and the last kill line in it
+    previous_kill = -1
+    for pos, is_kernel in anchors:
+        end = min(len(lines), pos + TAIL_LINES + 1)
+        done = regions[-1][1] if regions else 0
+        if is_kernel:
+            h = bisect_left(headers, pos + 1) - 1  # the last header at or before the kill line
+            if h >= 0 and headers[h] > previous_kill:
+                start = max(headers[h], done)
+            else:
+                start = max(pos - BACK_LINES_NO_HEADER, done)
+            previous_kill = pos
+        else:
+            start = max(pos - BACK_LINES_USERSPACE, done)
+        if regions and start <= done:
+            regions[-1] = (regions[-1][0], max(done, end), pos)
+        else:
+            regions.append((start, end, pos))
+    last = len(lines) - 1
+    picked: list[int] = []
+    for start, end, kill in regions:
+        for i in range(start, end):
+            line = lines[i]
+            # After a region's last kill only OOM-related lines matter (oom_reaper, systemd's unit notes,
+            # a next report's header); before it, every line but other programs' own. A skipped line must not
+            # leave an indented continuation line to be read as part of the record before it.
+            keep = _oom_words(line) if i > kill else _feedable(line)
+            if keep or (i < last and lines[i + 1][:1] in (" ", "\t")):
+                picked.append(i)
+    return picked
