@@ -40,5 +40,9 @@ unit: setup
 bench: setup
 	$(BIN)/python bench/run.py
 
+# Opt-in, never in CI: deploys to the current AWS account and region, checks an alert arrives, destroys it.
+e2e-aws: setup
+	$(BIN)/python -m infra.demo.aws_check
+
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache
