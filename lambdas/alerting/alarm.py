@@ -8,9 +8,8 @@ and when did they last OOM-kill something".
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from alerting import links
 from alerting.instance import InstanceInfo, instance_id_from_stream
@@ -18,8 +17,7 @@ from alerting.render import Message, attributes, when
 from alerting.text import clean, mib
 
 
-@dataclass(frozen=True)
-class AlarmChange:
+class AlarmChange(NamedTuple):
     alarm_name: str
     metric: str  # "memory" | "swap" | "other"
     state: str
@@ -85,8 +83,7 @@ def parse_alarm_event(event: Mapping[str, Any], memory_alarm: str, swap_alarm: s
     )
 
 
-@dataclass(frozen=True)
-class HostRow:
+class HostRow(NamedTuple):
     instance_id: str
     info: InstanceInfo | None
     mem_pct: float | None

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, NamedTuple
 
 from alerting.instance import InstanceInfo
 from alerting.settings import AllowList
@@ -96,8 +95,7 @@ def matches_any(names: Iterable[str], patterns: Iterable[str]) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class Severity:
+class Severity(NamedTuple):
     level: str  # "critical" | "warning"
     reason: str
 
@@ -115,8 +113,7 @@ def severity(event: Mapping[str, Any], critical: Iterable[str]) -> Severity:
     return Severity("warning", "not host-wide, and the process is not on the critical list")
 
 
-@dataclass(frozen=True)
-class Fingerprint:
+class Fingerprint(NamedTuple):
     key: str  # short hash used in DynamoDB keys
     scope: str  # "asg:web" | "instance:i-..." | "host:web-1"
     source: str

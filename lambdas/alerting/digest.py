@@ -48,7 +48,7 @@ def digest_view(
             subject=str(item.get("subject") or "?"),
             label=str(item.get("label") or ""),
         ),
-        count=count,
+        total=count,
         window_start_ms=_int(item.get("window_start")),
         window_end_ms=_int(item.get("window_end")),
         first_ms=_int(item.get("first_ms"), _int(item.get("window_start"))),

@@ -9,8 +9,7 @@ first matching process row and the first matching constraint/source row, at most
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from alerting.classify import comm, matches_any, victim, workload, workload_label
 from alerting.instance import InstanceInfo
@@ -18,8 +17,7 @@ from alerting.instance import InstanceInfo
 MAX_LINES = 3
 
 
-@dataclass(frozen=True)
-class HintInput:
+class HintInput(NamedTuple):
     """The numbers a hint may use, all in MiB (None when unknown)."""
 
     event: Mapping[str, Any]
@@ -197,8 +195,7 @@ def _oomd(h: HintInput) -> list[str]:
     ]
 
 
-@dataclass(frozen=True)
-class Hint:
+class Hint(NamedTuple):
     name: str
     advise: Callable[[HintInput], list[str]]
     processes: tuple[str, ...] = ()

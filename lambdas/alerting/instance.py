@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 _INSTANCE_ID = re.compile(r"(?<![0-9a-z-])(i-[0-9a-f]{8}(?:[0-9a-f]{9})?)(?![0-9a-z])")
 
@@ -27,8 +27,7 @@ def instance_id_from_stream(stream: str) -> str | None:
     return match.group(1) if match else None
 
 
-@dataclass(frozen=True)
-class InstanceInfo:
+class InstanceInfo(NamedTuple):
     instance_id: str
     name: str | None = None
     instance_type: str | None = None
@@ -38,7 +37,7 @@ class InstanceInfo:
     launch_time: datetime | None = None
     asg: str | None = None
     state: str | None = None
-    tags: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = MappingProxyType({})
     memory_mib: int | None = None
     next_type: str | None = None
     next_memory_mib: int | None = None
@@ -119,11 +118,8 @@ def with_memory(info: InstanceInfo, memory_by_type: Mapping[str, int]) -> Instan
     if not info.instance_type:
         return info
     nxt = next_size(info.instance_type, memory_by_type)
-    return InstanceInfo(
-        **{
-            **info.__dict__,
-            "memory_mib": memory_by_type.get(info.instance_type),
-            "next_type": nxt[0] if nxt else None,
-            "next_memory_mib": nxt[1] if nxt else None,
-        }
+    return info._replace(
+        memory_mib=memory_by_type.get(info.instance_type),
+        next_type=nxt[0] if nxt else None,
+        next_memory_mib=nxt[1] if nxt else None,
     )

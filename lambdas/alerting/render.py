@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from alerting import links
 from alerting.classify import Fingerprint, Severity, comm, victim, workload, workload_label
@@ -25,8 +25,7 @@ RAW_LINES_TAIL = 16
 SCHEMA = 1
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(NamedTuple):
     """One SNS publish."""
 
     kind: str  # oom_kill | oom_loop | oom_digest | memory_alarm
@@ -36,8 +35,7 @@ class Message:
     attributes: dict[str, str]
 
 
-@dataclass(frozen=True)
-class KillView:
+class KillView(NamedTuple):
     """Everything an alert about one kill needs, gathered by the handler."""
 
     event: Mapping[str, Any]
@@ -57,8 +55,7 @@ class KillView:
     notes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Victim:
+class Victim(NamedTuple):
     """One line of a digest's "largest victims"."""
 
     comm: str
@@ -68,10 +65,9 @@ class Victim:
     time_ms: int
 
 
-@dataclass(frozen=True)
-class DigestView:
+class DigestView(NamedTuple):
     fingerprint: Fingerprint
-    count: int
+    total: int  # kills in the window
     window_start_ms: int
     window_end_ms: int
     first_ms: int
@@ -83,7 +79,7 @@ class DigestView:
     region: str
     account: str
     events_log_group: str | None
-    names: Mapping[str, str] = field(default_factory=dict)  # instance id -> Name tag
+    names: Mapping[str, str] = MappingProxyType({})  # instance id -> Name tag
 
 
 # --------------------------------------------------------------------------- helpers
@@ -457,15 +453,15 @@ def render_digest(d: DigestView) -> Message:
     fp = d.fingerprint
     scope_kind, scope = fp.scope.split(":", 1)
     minutes = max(1, round((d.window_end_ms - d.window_start_ms) / 60_000))
-    folded = d.count - 1
+    folded = d.total - 1
     subject = _subject(
         [
-            f"[OOM digest] {clean(fp.subject, 40)}: {d.count} kills in {minutes} min on {clean(scope, 40)}",
+            f"[OOM digest] {clean(fp.subject, 40)}: {d.total} kills in {minutes} min on {clean(scope, 40)}",
             f"({len(d.instances)} instances)" if len(d.instances) > 1 else "",
         ]
     )
     out = [
-        f"{clean(fp.subject, 60)} was OOM-killed {d.count} times on {scope_kind} {clean(scope, 60)}"
+        f"{clean(fp.subject, 60)} was OOM-killed {d.total} times on {scope_kind} {clean(scope, 60)}"
         f" ({fp.source}) "
         + (
             f"between {hhmm(d.first_ms)} and {hhmm(d.last_ms)} UTC."
@@ -506,7 +502,7 @@ def render_digest(d: DigestView) -> Message:
         "severity": d.severity,
         "fingerprint": fp.key,
         "fingerprint_label": clean(fp.label, 200),
-        "count": d.count,
+        "count": d.total,
         "folded": folded,
         "escalated": d.escalated,
         "window_start": datetime.fromtimestamp(d.window_start_ms / 1000, UTC).isoformat(),

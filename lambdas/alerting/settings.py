@@ -8,28 +8,27 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import NamedTuple
 
 DEFAULT_CRITICAL = "mysqld,mariadbd,postgres,php-fpm,nginx,httpd,apache2,java,node,redis-server"
 
 
-@dataclass(frozen=True)
-class AllowList:
+class AllowList(NamedTuple):
     """Expected kills: matching ones are logged as events but never alerted."""
 
     processes: tuple[str, ...] = ()
     units: tuple[str, ...] = ()
-    tags: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     topic_arn: str = ""
     state_table: str = ""
     window_seconds: int = 15 * 60
     loop_threshold: int = 5
     critical_processes: tuple[str, ...] = tuple(DEFAULT_CRITICAL.split(","))
-    allow_list: AllowList = field(default_factory=AllowList)
+    allow_list: AllowList = AllowList()
     region: str = ""
     memory_alarm_name: str = ""
     swap_alarm_name: str = ""

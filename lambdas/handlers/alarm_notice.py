@@ -132,9 +132,9 @@ def notify_alarm(event: dict[str, Any], rt: Runtime) -> dict[str, Any]:
         rt.telemetry.info("alarm_ignored", reason=f"state {change.state}", alarm=change.alarm_name)
         return {"sent": 0, "ignored": f"state {change.state}"}
     if not change.region:
-        change = AlarmChange(**{**change.__dict__, "region": s.region})
+        change = change._replace(region=s.region)
     if not change.time_ms:
-        change = AlarmChange(**{**change.__dict__, "time_ms": int(rt.clock() * 1000)})
+        change = change._replace(time_ms=int(rt.clock() * 1000))
     notes: list[str] = []
     ids = list(change.instance_ids) or instances_in_alarm(change, rt, notes)
     if ids:

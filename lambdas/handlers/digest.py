@@ -55,7 +55,7 @@ def send_due_digests(rt: Runtime, account: str = "") -> dict[str, Any]:
             failures.append(exc)
             continue
         rt.store.finish_digest(pk, now)
-        rt.telemetry.info("digest_sent", pk=pk, count=view.count, fingerprint=view.fingerprint.key)
+        rt.telemetry.info("digest_sent", pk=pk, count=view.total, fingerprint=view.fingerprint.key)
         rt.telemetry.count("DigestsSent")
         sent += 1
     if failures:

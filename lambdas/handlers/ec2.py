@@ -21,7 +21,7 @@ MISSING_TTL_S = 60.0  # an id DescribeInstances did not return (terminated, othe
 FILTER_VALUES_MAX = 200  # EC2 filter value limit per request
 
 
-@dataclass
+@dataclass(eq=False)
 class Lookup:
     instances: dict[str, InstanceInfo] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)

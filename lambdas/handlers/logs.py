@@ -16,7 +16,7 @@ from typing import Any
 from handlers.aws import AwsError, Clients, error_code
 
 
-@dataclass
+@dataclass(eq=False)
 class Fetched:
     events: list[Mapping[str, Any]] = field(default_factory=list)
     pages: int = 0

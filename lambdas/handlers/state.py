@@ -26,8 +26,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from alerting.classify import Fingerprint
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -91,28 +90,25 @@ def _conditional_failed(exc: ClientError) -> bool:
     return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
 
-@dataclass
-class Claim:
+class Claim(NamedTuple):
     """A kill this invocation owns; ``occurrence`` is set when an earlier attempt counted it."""
 
     occurrence: int | None = None
     window_start_ms: int | None = None
     window_end_ms: int | None = None
     prev_count: int = 0
-    instances: list[str] = field(default_factory=list)
+    instances: Sequence[str] = ()
 
 
-@dataclass
-class Count:
+class Count(NamedTuple):
     occurrence: int
     window_start_ms: int
     window_end_ms: int
-    instances: list[str]
+    instances: Sequence[str]
     prev_count: int = 0
 
 
-@dataclass(frozen=True)
-class VictimSummary:
+class VictimSummary(NamedTuple):
     kill_key: str
     comm: str
     pid: int | None
@@ -126,12 +122,11 @@ class VictimSummary:
                 "time_ms": self.time_ms}  # fmt: skip
 
 
-@dataclass(frozen=True)
-class KillRecord:
+class KillRecord(NamedTuple):
     """The final (or pending-publish) state of one kill, written after counting."""
 
     key: str
-    count: Count
+    place: Count
     done: bool
     outcome: str
 
@@ -277,11 +272,11 @@ class DynamoState:
                 "pk": f"kill#{r.key}",
                 "status": "done" if r.done else "pending",
                 "lease_until": None if r.done else now + LEASE_S,
-                "occurrence": r.count.occurrence,
-                "window_start": r.count.window_start_ms,
-                "window_end": r.count.window_end_ms,
-                "prev_count": r.count.prev_count,
-                "instances": set(sorted(r.count.instances)[:20]) or None,
+                "occurrence": r.place.occurrence,
+                "window_start": r.place.window_start_ms,
+                "window_end": r.place.window_end_ms,
+                "prev_count": r.place.prev_count,
+                "instances": set(sorted(r.place.instances)[:20]) or None,
                 "outcome": r.outcome,
                 "expires_at": now + KILL_TTL_S,
             }

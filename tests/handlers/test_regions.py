@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from handler_kit import CORPUS, corpus_lines
-
 from handlers.regions import select
 from oomwatch import OomParser
 
