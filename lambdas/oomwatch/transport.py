@@ -176,7 +176,7 @@ def _from_syslog_rest(raw: str, rest: str, wall: float | None, ts: str | None, s
     return _kernel_text(rec) if kernel else rec
 
 
-def _journal_fields(raw: str, obj: dict[str, object]) -> list[Record]:
+def _journal_fields(obj: dict[str, object]) -> list[Record]:
     """A journal entry as ``journalctl -o json`` prints it, or inside the CloudWatch agent's ``body``."""
     msg = obj.get("MESSAGE")
     if isinstance(msg, list):  # journalctl prints non-UTF-8 messages as a byte array
@@ -199,16 +199,20 @@ def _journal_fields(raw: str, obj: dict[str, object]) -> list[Record]:
     if isinstance(mono, str | int) and str(mono).isdigit():
         uptime = int(mono) / 1e6
     kernel = transport == "kernel"
+    host_s = host if isinstance(host, str) else None
+    ident_s = ident if isinstance(ident, str) else None
+    # Events and alerts show a journal entry the way `journalctl -o short-iso` would, not as raw JSON.
+    head = f"{ts or '-'} {host_s or '-'} {ident_s or ('kernel' if kernel else '-')}: "
     out: list[Record] = []
     for i, part in enumerate(msg.split("\n")):
         if not part.strip() and i:
             continue
         rec = Record(
-            raw=raw,
+            raw=head + part,
             text=part,
             kernel=kernel,
-            host=host if isinstance(host, str) else None,
-            ident=ident if isinstance(ident, str) else None,
+            host=host_s,
+            ident=ident_s,
             pid=int(pid) if isinstance(pid, str | int) and str(pid).isdigit() else None,
             uptime=uptime,
             wall=wall,
@@ -222,7 +226,7 @@ def _journal_fields(raw: str, obj: dict[str, object]) -> list[Record]:
     return out
 
 
-def _json_records(raw: str, line: str) -> list[Record] | None:
+def _json_records(line: str) -> list[Record] | None:
     try:
         obj = json.loads(line)
     except (ValueError, RecursionError):
@@ -231,12 +235,9 @@ def _json_records(raw: str, line: str) -> list[Record] | None:
         return None
     body = obj.get("body", obj)
     if isinstance(body, str):
-        inner = parse_line(body)
-        for r in inner:
-            r.raw = raw
-        return inner
+        return parse_line(body)
     if isinstance(body, dict) and "MESSAGE" in body:
-        return _journal_fields(raw, body)
+        return _journal_fields(body)
     return None
 
 
@@ -248,7 +249,7 @@ def parse_line(raw: str, previous: Record | None = None) -> list[Record]:
     line = raw[:MAX_LINE].rstrip("\r\n")
     stripped = line.lstrip()
     if stripped.startswith("{"):
-        recs = _json_records(raw, stripped)
+        recs = _json_records(stripped)
         if recs is not None:
             return recs
     if line.startswith(">"):
