@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -13,29 +13,17 @@ import pytest
 from handler_kit import (
     ACCOUNT,
     EVENTS_GROUP,
+    INSTANCES,
     REGION,
     TABLE,
+    Clock,
     FakeContext,
+    Invoke,
     LogCapture,
     World,
     make_world,
 )
 from moto import mock_aws
-
-FIXED_MS = 1_795_169_700_000  # 2026-11-20 10:15:00 UTC: kill time of the snapshot payloads
-
-
-class Clock:
-    """Settable time for noise windows and caches (seconds since the epoch)."""
-
-    def __init__(self, start_s: float) -> None:
-        self.now = start_s
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
@@ -63,14 +51,6 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return env
-
-
-INSTANCES = [
-    ("web-1", "t3.large", "web-asg"),
-    ("web-2", "t3.large", "web-asg"),
-    ("web-3", "t3.large", "web-asg"),
-    ("db-1", "r5.xlarge", None),
-]
 
 
 @pytest.fixture(autouse=True)
@@ -134,9 +114,6 @@ def logs() -> Iterator[LogCapture]:
     old = handler.setStream(capture.buffer)  # type: ignore[attr-defined]
     yield capture
     handler.setStream(old)  # type: ignore[attr-defined]
-
-
-Invoke = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import gzip
 import io
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,33 @@ _SESSION = boto3.session.Session()
 
 def client(service: str) -> Any:
     return _SESSION.client(service, region_name=REGION)
+
+
+FIXED_MS = 1_795_169_700_000  # 2026-11-20 10:15:00 UTC: kill time of the snapshot payloads
+
+
+class Clock:
+    """Settable time for noise windows and caches (seconds since the epoch)."""
+
+    def __init__(self, start_s: float) -> None:
+        self.now = start_s
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+INSTANCES = [
+    ("web-1", "t3.large", "web-asg"),
+    ("web-2", "t3.large", "web-asg"),
+    ("web-3", "t3.large", "web-asg"),
+    ("db-1", "r5.xlarge", None),
+]
+
+
+Invoke = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,8 +7,19 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import FIXED_MS, Clock, Invoke
-from handler_kit import ACCOUNT, REGION, World, corpus_lines, log_events, payload, rendered, snapshot
+from handler_kit import (
+    ACCOUNT,
+    FIXED_MS,
+    REGION,
+    Clock,
+    Invoke,
+    World,
+    corpus_lines,
+    log_events,
+    payload,
+    rendered,
+    snapshot,
+)
 from handlers.pipeline import PublishFailed
 
 MEMORY_ALARM = "oomwatch-fleet-memory"

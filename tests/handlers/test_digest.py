@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import Clock, Invoke
-from handler_kit import World, kills, payload
+from handler_kit import Clock, Invoke, World, kills, payload
 from handlers.pipeline import PublishFailed
 
 WINDOW_S = 15 * 60

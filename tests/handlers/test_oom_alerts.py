@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import FIXED_MS, Clock, Invoke
 from handler_kit import (
     ACCOUNT,
+    FIXED_MS,
     REGION,
     SYSLOG_GROUP,
+    Clock,
+    Invoke,
     LogCapture,
     World,
     corpus_lines,

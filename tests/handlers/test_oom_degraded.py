@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
-from conftest import FIXED_MS, Clock, Invoke
-from handler_kit import LogCapture, World, client, corpus_lines, log_events, payload
+from handler_kit import FIXED_MS, Clock, Invoke, LogCapture, World, client, corpus_lines, log_events, payload
 from handlers.pipeline import PublishFailed
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from conftest import FIXED_MS, Clock, Invoke
 from handler_kit import (
+    FIXED_MS,
+    Clock,
+    Invoke,
     LogCapture,
     World,
     client,

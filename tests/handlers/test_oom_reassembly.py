@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import Invoke
-from handler_kit import LogCapture, World, corpus_lines, log_events, only_filter_lines, payload, put_stream
+from handler_kit import Invoke, LogCapture, World, corpus_lines, log_events, only_filter_lines, payload, put_stream
 
 
 def recent_ms() -> int:
