@@ -21,6 +21,9 @@ _SIZE_ORDER = (
 )  # fmt: skip
 
 
+MAX_TAGS = 20
+
+
 def instance_id_from_stream(stream: str) -> str | None:
     """The EC2 instance id in a log stream name (the agent's ``{instance_id}`` default), if any."""
     match = _INSTANCE_ID.search(stream or "")
@@ -59,7 +62,12 @@ class InstanceInfo(NamedTuple):
             "launch_time": self.launch_time.isoformat() if self.launch_time else None,
             "asg": self.asg,
             "state": self.state,
+            "tags": dict(list(self.user_tags().items())[:MAX_TAGS]),
         }
+
+    def user_tags(self) -> dict[str, str]:
+        """Tags other than Name and AWS's own (``aws:``), which the alert already shows or cannot use."""
+        return {k: v for k, v in sorted(self.tags.items()) if k != "Name" and not k.startswith("aws:")}
 
 
 def parse_instances(reservations: Iterable[Mapping[str, Any]]) -> dict[str, InstanceInfo]:

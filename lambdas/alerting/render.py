@@ -313,6 +313,10 @@ def render_kill(view: KillView) -> Message:
             out.append(_kv("Image", image))
         if inst.launch_time:
             out.append(_kv("Launched", inst.launch_time.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")))
+        tags = inst.user_tags()
+        if tags:
+            shown = ", ".join(f"{clean(k, 40)}={clean(v, 60)}" for k, v in list(tags.items())[:5])
+            out.append(_kv("Tags", shown + (f" (+{len(tags) - 5})" if len(tags) > 5 else "")))
     out.append(_kv("Account", f"{view.account or '?'}, {view.region}"))
     out.append(_kv("Log", f"{clean(view.log_group, 120)} / {clean(view.stream, 80)}"))
 

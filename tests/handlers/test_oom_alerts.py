@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -62,6 +63,7 @@ def test_whole_report_gives_one_enriched_alert_event_and_metric(
     assert event["account"] == ACCOUNT and event["region"] == REGION
     assert len(event["fingerprint"]) == 24
     assert event["rss_share_pct"] == 61
+    assert event["instance"]["tags"] == {"team": "web"}
     # AND an OOMKills metric whose only dimensions are severity, source and service
     [kills] = [m for m in emf(capsys.readouterr().out) if "OOMKills" in m]
     dims = kills["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]
@@ -226,3 +228,22 @@ def test_log_group_in_links_is_the_subscription_source(world: World, invoke_oom:
     assert "*2Foomwatch*2Fec2*2Fsyslog" in sent.doc["links"]["logs"]
     assert SYSLOG_GROUP == "/oomwatch/ec2/syslog"
     assert sent.doc["links"]["instance"].endswith(f"instanceId={world.instances['db-1']}")
+
+
+def test_journald_envelopes_from_the_agent_are_parsed(world: World, invoke_oom: Invoke, logs: LogCapture) -> None:
+    # GIVEN an Amazon Linux 2023 host shipping the journal: every kernel line arrives as the agent's JSON envelope
+    iid = world.instances["web-2"]
+    lines = [
+        json.dumps({"body": {"MESSAGE": line, "_TRANSPORT": "kernel", "_HOSTNAME": "web-2", "PRIORITY": "3"},
+                    "severity_number": 17})
+        for line in corpus_lines("02_")
+    ]  # fmt: skip
+
+    # WHEN delivered
+    invoke_oom(payload(iid, log_events(lines, FIXED_MS)))
+
+    # THEN the kill is reported with the journal's host name and the systemd unit from the cgroup
+    [sent] = world.sent()
+    assert sent.subject.startswith("[OOM critical] unattended-upgr killed on web-2")
+    [event] = logs.events()
+    assert event["host"] == "web-2" and event["cgroup"]["workload"]["unit"] == "unattended-upgrades.service"

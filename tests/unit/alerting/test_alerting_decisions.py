@@ -36,7 +36,11 @@ def event(comm: str = "worker", constraint: str = "memcg", workload: dict[str, A
     ],
 )
 def test_process_name_matching(name: str, pattern: str, expected: bool) -> None:
-    assert name_matches(name, pattern) is expected
+    # GIVEN a process name as the kernel prints it and a configured pattern
+    # WHEN they are compared
+    matched = name_matches(name, pattern)
+    # THEN versioned and truncated names match, other programs do not
+    assert matched is expected
 
 
 def test_severity_is_critical_for_host_wide_or_critical_processes() -> None:
@@ -54,8 +58,10 @@ def test_severity_is_critical_for_host_wide_or_critical_processes() -> None:
 def test_severity_also_matches_the_systemd_unit() -> None:
     # GIVEN a kill whose process name is generic but whose unit is php-fpm's
     ev = event("pool www", workload={"kind": "systemd-unit", "name": "php-fpm.service", "unit": "php-fpm.service"})
+    # WHEN classified
+    level = severity(ev, CRITICAL).level
     # THEN the unit stem puts it on the critical list
-    assert severity(ev, CRITICAL).level == "critical"
+    assert level == "critical"
 
 
 def test_fingerprint_groups_an_asg_and_separates_instances_without_one() -> None:
@@ -74,6 +80,7 @@ def test_fingerprint_groups_an_asg_and_separates_instances_without_one() -> None
 def test_fingerprint_prefers_the_named_workload_and_falls_back_to_the_host() -> None:
     # GIVEN two kills of different pids/comms in one systemd unit, on a stream that is no instance
     unit = {"kind": "systemd-unit", "name": "app.service", "unit": "app.service"}
+    # WHEN fingerprinted
     one = fingerprint(event("app", workload=unit), None, None)
     two = fingerprint(event("app-worker", workload=unit), None, None)
     # THEN they fold together under the unit, scoped by host
@@ -84,9 +91,12 @@ def test_fingerprint_prefers_the_named_workload_and_falls_back_to_the_host() -> 
 
 
 def test_allow_list_by_process_unit_and_tag() -> None:
+    # GIVEN an allow-list with a process pattern, a unit pattern and a tag
     allow = AllowList(processes=("stress-ng*",), units=("batch-*.service",), tags={"oom-expected": "true"})
     unit = {"kind": "systemd-unit", "name": "batch-nightly.service", "unit": "batch-nightly.service"}
     tagged = InstanceInfo("i-1", tags={"oom-expected": "true"})
+    # WHEN kills are checked against it
+    # THEN each kind of entry matches and says why; an unlisted kill is not allow-listed
     assert allow_listed(event("stress-ng-vm"), None, allow) == "process stress-ng* is allow-listed"
     assert allow_listed(event("python3", workload=unit), None, allow) == "unit batch-nightly.service is allow-listed"
     assert allow_listed(event("mysqld"), tagged, allow) == "instance tag oom-expected=true is allow-listed"
@@ -115,11 +125,18 @@ def test_settings_defaults_and_bad_values_degrade_with_a_note() -> None:
     ],
 )
 def test_instance_id_from_stream(stream: str, expected: str | None) -> None:
-    assert instance_id_from_stream(stream) == expected
+    # GIVEN a log stream name
+    # WHEN the instance id is looked for
+    found = instance_id_from_stream(stream)
+    # THEN only a whole instance id is taken
+    assert found == expected
 
 
 def test_next_size_is_the_smallest_bigger_type_of_the_family() -> None:
+    # GIVEN the RAM of some instance types
     memory = {"t3.medium": 4096, "t3.large": 8192, "t3.xlarge": 16384, "t3.small": 2048, "m5.large": 8192}
+    # WHEN the next size is asked for
+    # THEN it is the smallest type of the same family with more RAM, or None
     assert next_size("t3.large", memory) == ("t3.xlarge", 16384)
     assert next_size("t3.xlarge", memory) is None
     assert next_size("c9.large", memory) is None

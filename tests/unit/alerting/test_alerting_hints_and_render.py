@@ -66,7 +66,9 @@ def test_memcg_java_kill_is_sized_against_the_cgroup_limit_not_the_host() -> Non
 
 def test_hints_without_instance_data_say_what_to_size_without_inventing_numbers() -> None:
     # GIVEN a mysqld kill and no instance information (enrichment failed)
-    _, lines = advise(kill("mysqld", "global", [("mysqld", 3000)], rss_mib=3000), None)
+    ev = kill("mysqld", "global", [("mysqld", 3000)], rss_mib=3000)
+    # WHEN advice is computed
+    _, lines = advise(ev, None)
     # THEN no RAM figure is made up
     assert lines[0].startswith("MySQL/MariaDB held 3,000 MiB: keep innodb_buffer_pool_size well under RAM")
     assert "right-size the instance type" in lines[1]
@@ -112,10 +114,12 @@ def test_subject_and_attributes_stay_within_sns_limits(comm: str, host: str, rss
 
 
 def test_subject_reads_like_the_issue_example() -> None:
+    # GIVEN a host-wide kill of a 1946 MiB php-fpm on an 8 GiB web-1
     ev = kill("php-fpm", "global", [("php-fpm", 1946)], rss_mib=1946)
-    assert (
-        render_kill(view(ev)).subject == "[OOM critical] php-fpm killed on web-1 (i-0abc12345def67890) 1.9 GiB, 24% RAM"
-    )
+    # WHEN rendered
+    subject = render_kill(view(ev)).subject
+    # THEN the subject says what, where, how big and what share of RAM
+    assert subject == "[OOM critical] php-fpm killed on web-1 (i-0abc12345def67890) 1.9 GiB, 24% RAM"
 
 
 def test_rendering_a_real_report_keeps_the_kernel_lines_that_matter() -> None:
@@ -132,9 +136,8 @@ def test_rendering_a_real_report_keeps_the_kernel_lines_that_matter() -> None:
 
 
 def test_loop_and_digest_messages_carry_their_kind() -> None:
+    # GIVEN a fifth kill, and a stored window of 40 kills on two instances
     ev = kill("php-fpm", "global", [("php-fpm", 600)])
-    loop = render_loop(view(ev, occurrence=5), ["i-1", "i-2"])
-    assert loop.attributes["kind"] == "oom_loop" and loop.doc["count"] == 5
     item = {
         "fingerprint": "f" * 24, "scope": "asg:web-asg", "source": "kernel", "subject": "php-fpm", "count": 40,
         "window_start": 1_795_169_700_000, "window_end": 1_795_170_600_000, "instances": ["i-2", "i-1"],
@@ -142,7 +145,11 @@ def test_loop_and_digest_messages_carry_their_kind() -> None:
                 "k2": {"comm": "php-fpm", "pid": 2, "rss_kb": 900, "where": "i-2", "time_ms": 2}},
         "critical": 3, "events_group": "/aws/lambda/oom",
     }  # fmt: skip
+    # WHEN the loop escalation and the digest are rendered
+    loop = render_loop(view(ev, occurrence=5), ["i-1", "i-2"])
     digest = render_digest(digest_view(item, loop_threshold=5, region="eu-west-1", account="1", names={"i-2": "web-2"}))
+    # THEN each says what it is, and the digest lists the largest victim first, by name
+    assert loop.attributes["kind"] == "oom_loop" and loop.doc["count"] == 5
     assert digest.subject == "[OOM digest] php-fpm: 40 kills in 15 min on web-asg (2 instances)"
     assert digest.doc["largest_victims"][0]["pid"] == 2 and digest.doc["escalated"] is True
     assert "on web-2" in digest.text and digest.attributes["severity"] == "critical"

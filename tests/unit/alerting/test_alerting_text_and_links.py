@@ -33,6 +33,9 @@ def test_clean_neutralises_terminal_escapes_bidi_and_newlines() -> None:
 
 
 def test_clean_caps_with_an_ellipsis() -> None:
+    # GIVEN a long value
+    # WHEN cleaned to 10 characters
+    # THEN it ends with an ellipsis
     assert clean("x" * 50, 10) == "xxxxxxx..."
 
 
@@ -46,11 +49,17 @@ def test_deep_clean_sanitises_nested_strings_and_bounds_lists() -> None:
 
 
 def test_ascii_only_and_utf8_truncation() -> None:
+    # GIVEN non-ASCII text
+    # WHEN made ASCII for a subject, or cut to a byte budget
+    # THEN nothing outside ASCII remains, and the cut respects UTF-8 boundaries
     assert ascii_only("naïve ✓") == "na?ve ?"
     assert len(truncate_utf8("é" * 100, 21).encode()) <= 21
 
 
 def test_number_formats() -> None:
+    # GIVEN sizes, shares, counts and durations
+    # WHEN formatted
+    # THEN they read as people write them
     assert mib(2048) == "2 MiB" and mib(None) == "?"
     assert size(1_992_294) == "1.9 GiB" and size(734 * 1024) == "734 MiB"
     assert pct(1, 3) == 33 and pct(None, 3) is None and pct(1, 0) is None
@@ -82,6 +91,9 @@ def test_logs_insights_url_round_trips_query_group_and_times() -> None:
 
 
 def test_console_hosts_follow_the_partition() -> None:
+    # GIVEN regions of the three partitions
+    # WHEN instance links are made
+    # THEN each uses its partition's console host
     assert links.instance_url("cn-north-1", "i-1").startswith("https://cn-north-1.console.amazonaws.cn/ec2/")
     assert links.instance_url("us-gov-west-1", "i-1").startswith("https://us-gov-west-1.console.amazonaws-us-gov.com")
     assert links.instance_url("eu-west-1", "i-1").endswith("#InstanceDetails:instanceId=i-1")
