@@ -16,10 +16,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 # Enrichment and context calls must never hold an alert back: short timeouts, one retry.
 FAST = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 2, "mode": "standard"})
+# Context reads are bounded by a time budget: one attempt each, so a page never takes more than ~3 s.
+BOUNDED = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1, "mode": "standard"})
 # State and publish calls decide correctness: the standard retry policy.
 SAFE = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 4, "mode": "standard"})
 
-_PROFILE = {"ec2": FAST, "logs": FAST, "cloudwatch": FAST, "dynamodb": SAFE, "sns": SAFE}
+_PROFILE = {"ec2": FAST, "logs": BOUNDED, "cloudwatch": FAST, "dynamodb": SAFE, "sns": SAFE}
 
 AwsError = (ClientError, BotoCoreError)
 

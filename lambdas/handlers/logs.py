@@ -55,7 +55,7 @@ class ContextFetcher:
                 token = page.get("nextToken")
                 if not token:
                     break
-                if self._monotonic() >= deadline:
+                if self._monotonic() >= deadline - 1.0:  # no time left for another page
                     out.truncated = True
                     break
                 kwargs["nextToken"] = token
