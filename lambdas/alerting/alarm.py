@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 from alerting import links
 from alerting.instance import InstanceInfo, instance_id_from_stream
 from alerting.render import Message, attributes, when
-from alerting.text import clean, mib
+from alerting.text import ascii_only, clean, mib
 
 
 class AlarmChange(NamedTuple):
@@ -106,8 +106,8 @@ def render_alarm_notice(change: AlarmChange, hosts: Sequence[HostRow], notes: Se
     if top is not None:
         val = top.mem_pct if change.metric != "swap" else top.swap_pct
         figure = f" at {_pct(val)}" if val is not None else ""
-    subject = clean(
-        f"[{what} {change.state}] {who or 'fleet'}{figure}" + ("" if who else f" ({change.alarm_name})"), 99
+    subject = ascii_only(
+        clean(f"[{what} {change.state}] {who or 'fleet'}{figure}" + ("" if who else f" ({change.alarm_name})"), 99)
     )
     if len(subject) > 99:
         subject = subject[:96] + "..."
