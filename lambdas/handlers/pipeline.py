@@ -203,15 +203,31 @@ def complete_from_stream(kills: Sequence[Kill], log_group: str, stream: str, rt:
 
 
 def kill_key(ev: Mapping[str, Any], stream: str, time_ms: int) -> str:
-    """The kill line's log event id (stable across retries and duplicate deliveries)."""
-    kid = ev.get("kill_event_id")
-    if kid:
-        return str(kid)[:200]
-    from hashlib import sha256  # rarely needed: every kernel kill line has a log event id
+    """What makes a kill the same kill: stable across retries, duplicate deliveries and copies.
+
+    A kill line keeps its content whichever way it reaches us. With the default agent config an Ubuntu host
+    ships each kernel line up to three times (/var/log/syslog, /var/log/kern.log and the journal), each copy
+    with its own log event id; keyed on the event id alone, the copies would count as repeats and trip the
+    OOM-loop escalation. So a parsed kill is keyed on its stream, pid, comm and memory figures (a pid is
+    killed once); the log event id of the kill line is the key only when the line did not parse.
+    """
+    from hashlib import sha256  # only when there are kills
 
     v = victim(ev)
-    basis = f"{stream}|{v.get('pid')}|{v.get('comm')}|{ev.get('kill_line') or ''}|{time_ms}"
-    return "h" + sha256(basis.encode()).hexdigest()[:40]
+    source = ev.get("source") or "kernel"
+    cgroup = ev.get("cgroup") or {}
+    if v.get("pid") not in (None, -1) and v.get("comm") is not None:
+        basis = (
+            f"{stream}|{source}|{v.get('pid')}|{v.get('comm')}|{v.get('total_vm_kb')}|{v.get('anon_rss_kb')}"
+            f"|{v.get('file_rss_kb')}|{v.get('rss_kb')}"
+        )
+    elif source == "systemd-oomd" and cgroup.get("task_memcg"):
+        basis = f"{stream}|{source}|{cgroup.get('task_memcg')}|{ev.get('message')}"
+    elif ev.get("kill_event_id"):
+        return str(ev["kill_event_id"])[:200]
+    else:
+        basis = f"{stream}|{v.get('pid')}|{v.get('comm')}|{ev.get('kill_line') or ''}|{time_ms}"
+    return "k" + sha256(basis.encode()).hexdigest()[:40]
 
 
 def _iso(ms: int) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
@@ -35,6 +36,34 @@ def test_duplicate_delivery_sends_one_alert_and_one_event(world: World, invoke_o
 
     # THEN one alert, one event; the second run recognises the kill by its log event id
     assert first["alerts"] == 1 and second["duplicates"] == 1 and second["alerts"] == 0
+    assert len(world.sent()) == 1
+    assert len(logs.events()) == 1
+
+
+def test_copies_of_a_kill_from_syslog_kern_log_and_the_journal_alert_once(
+    world: World, invoke_oom: Invoke, logs: LogCapture
+) -> None:
+    # GIVEN an Ubuntu host whose agent ships /var/log/syslog, /var/log/kern.log and the journal: the same
+    # kernel report arrives three times, with different log event ids, in separate deliveries
+    iid = world.instances["db-1"]
+    lines = corpus_lines("26_")
+    journal = [
+        json.dumps({"body": {"MESSAGE": line.split("] ", 1)[-1], "_TRANSPORT": "kernel", "_HOSTNAME": "db-1",
+                             "SYSLOG_IDENTIFIER": "kernel"}})
+        for line in lines
+    ]
+    deliveries = [
+        payload(iid, log_events(lines, FIXED_MS, seq0=0)),
+        payload(iid, log_events(lines, FIXED_MS + 5, seq0=1000)),
+        payload(iid, log_events(journal, FIXED_MS + 9, seq0=2000)),
+    ]
+
+    # WHEN all three are delivered
+    results = [invoke_oom(d) for d in deliveries]
+
+    # THEN one alert and one event: the copies are recognised as the same kill, not counted as repeats
+    assert [r["alerts"] for r in results] == [1, 0, 0]
+    assert [r["duplicates"] for r in results] == [0, 1, 1]
     assert len(world.sent()) == 1
     assert len(logs.events()) == 1
 
