@@ -48,8 +48,16 @@ def test_copies_of_a_kill_from_syslog_kern_log_and_the_journal_alert_once(
     iid = world.instances["db-1"]
     lines = corpus_lines("26_")
     journal = [
-        json.dumps({"body": {"MESSAGE": line.split("] ", 1)[-1], "_TRANSPORT": "kernel", "_HOSTNAME": "db-1",
-                             "SYSLOG_IDENTIFIER": "kernel"}})
+        json.dumps(
+            {
+                "body": {
+                    "MESSAGE": line.split("] ", 1)[-1],
+                    "_TRANSPORT": "kernel",
+                    "_HOSTNAME": "db-1",
+                    "SYSLOG_IDENTIFIER": "kernel",
+                }
+            }
+        )
         for line in lines
     ]
     deliveries = [
