@@ -127,18 +127,25 @@ def parse_killed(rest: str) -> dict[str, Any] | None:
     }
 
 
-def parse_row(text: str, columns: list[str] | None) -> dict[str, Any] | None:
+def parse_row(text: str, columns: list[str] | None, match: re.Match[str] | None = None) -> dict[str, Any] | None:
     """A task-table row. Columns come from the header when seen; otherwise uid, tgid, total_vm and rss lead
     every layout and oom_score_adj is the last number before the name."""
-    m = TABLE_ROW.fullmatch(text.rstrip())
+    m = match or TABLE_ROW.fullmatch(text.rstrip())
     if not m:
         return None
     rest = m.group("rest")
     if columns:
-        parts = rest.split(None, len(columns))
-        if len(parts) == len(columns) + 1 and all(_is_int(p) for p in parts[: len(columns)]):
-            values = dict(zip(columns, (int(p) for p in parts[: len(columns)]), strict=True))
-            return {"pid": int(m.group("pid")), "name": parts[-1], **values}
+        n = len(columns)
+        parts = rest.split(None, n)
+        if len(parts) == n + 1:
+            try:
+                values: dict[str, Any] = dict(zip(columns, map(int, parts[:n]), strict=True))
+            except ValueError:
+                pass
+            else:
+                values["pid"] = int(m.group("pid"))
+                values["name"] = parts[-1]
+                return values
     parts = rest.split()
     nums: list[int] = []
     for p in parts:

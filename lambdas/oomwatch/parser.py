@@ -472,6 +472,12 @@ def _close(a: Record, b: Record, seconds: float) -> bool:
 
 def _classify(text: str) -> tuple[str, dict[str, Any]]:
     """Which OOM-report line this kernel text is. Cheap substring tests guard each regex."""
+    if text[:1] == "[":  # task-table rows are most of a report's lines
+        row = k.TABLE_ROW.fullmatch(text.rstrip())
+        if row:
+            return "row", {"match": row}
+        if k.TABLE_HEADER.fullmatch(text.rstrip()):
+            return "table_header", {}
     if "Killed process" in text:
         m = k.KILLED_ANY.match(text)
         if m:
@@ -510,12 +516,6 @@ def _classify(text: str) -> tuple[str, dict[str, Any]]:
         return "summary", {}
     if text.startswith(","):
         return "pr_cont", {}
-    if text.startswith("["):
-        row = k.TABLE_ROW.fullmatch(text.rstrip())
-        if row:
-            return "row", {}
-        if k.TABLE_HEADER.fullmatch(text.rstrip()):
-            return "table_header", {}
     if "Kill process" in text:
         m = k.KILL_PROCESS.match(text)
         if m:
@@ -600,7 +600,7 @@ def _apply_context(report: _Report, kind: str, data: dict[str, Any], text: str) 
     elif kind == "tasks_state":
         report.table_seen = True
     elif kind == "row":
-        row = k.parse_row(text, report.columns)
+        row = k.parse_row(text, report.columns, data.get("match"))
         if row is not None:
             report.rows[int(row["pid"])] = row
             report.table_seen = True

@@ -322,14 +322,35 @@ def _rough_wall(month: int, day: int, h: int, mi: int, s: int, frac: str | None 
     return ((((month * 31 + day) * 24 + h) * 60 + mi) * 60 + s) + _frac(frac) / 1e6
 
 
+_EN_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_EN_MONTHS = {name: number for number, name in enumerate(_EN_MONTH_NAMES, start=1)}
+# The commonest line of all, rsyslog's classic "Mon DD HH:MM:SS host ident[pid]: msg", in one match.
+_CLASSIC_FULL = re.compile(
+    r"((?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?) "
+    r"(?:(\S*[^\s:]) )?([^\s\[\]:]+)(?:\[(\d+)\])?: ?(?:\[\s*(\d{1,10}\.\d{1,9})\] ?)?(.*)"
+)
+
+
 def _classic(raw: str, line: str) -> Record | None:
+    f = _CLASSIC_FULL.fullmatch(line)
+    if f:
+        stamp, day, h, mi, s, frac, host, ident, pid, up, msg = f.groups()
+        wall = ((((_EN_MONTHS[stamp[:3]] * 31 + int(day)) * 24 + int(h)) * 60 + int(mi)) * 60 + int(s)) + (
+            _frac(frac) / 1e6 if frac else 0.0
+        )
+        if ident == "kernel" and pid is None:
+            rec = Record(raw, msg, True, host, ident, None, float(up) if up else None, wall, None, stamp)
+            return _kernel_text(rec) if msg[:1] in ("[", "<") or "]: " in msg else rec
+        if up:  # what looks like an uptime stamp in a program's own message is part of its text
+            msg = line[line.rfind("[", 0, f.start(10)) :]
+        return Record(raw, msg, False, host, ident, int(pid) if pid else None, None, wall, None, stamp)
     m = _CLASSIC.fullmatch(line)
     if not m:
         return None
     mon, day, h, mi, s, frac, rest = m.groups()
     month = _month(mon)
-    wall = _rough_wall(month, int(day), int(h), int(mi), int(s), frac) if month else None
-    return _from_syslog_rest(raw, rest, wall, None, line[: len(line) - len(rest) - 1])
+    rough = _rough_wall(month, int(day), int(h), int(mi), int(s), frac) if month else None
+    return _from_syslog_rest(raw, rest, rough, None, line[: len(line) - len(rest) - 1])
 
 
 def _openwrt(raw: str, line: str) -> Record | None:
