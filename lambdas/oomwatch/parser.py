@@ -52,20 +52,22 @@ _CONTEXT = frozenset(
 )
 
 
-class _Kill:
-    __slots__ = (
-        "record",
-        "fields",
-        "message",
-        "report",
-        "event_id",
-        "time_ms",
-        "index",
-        "reaped",
-        "reaper_line",
-        "units",
-        "stream",
-    )
+class _Found:
+    """A kill line and where it came from; the event is built from it at ``finish()``."""
+
+    __slots__ = ("record", "event_id", "time_ms", "stream")
+
+    def __init__(self, record: Record, event_id: str | None, time_ms: int | None) -> None:
+        self.record = record
+        self.event_id = event_id
+        self.time_ms = time_ms
+        self.stream = ""
+
+
+class _Kill(_Found):
+    """A kernel ``Killed process`` line, its report, and what came after it (reaper, systemd units)."""
+
+    __slots__ = ("fields", "message", "report", "reaped", "reaper_line", "units")
 
     def __init__(
         self,
@@ -75,28 +77,18 @@ class _Kill:
         report: _Report,
         event_id: str | None,
         time_ms: int | None,
-        index: int,
-        reaped: bool | None = None,
-        reaper_line: str | None = None,
-        units: list[str] | None = None,
-        stream: str = "",
     ) -> None:
-        self.record = record
+        super().__init__(record, event_id, time_ms)
         self.fields = fields
         self.message = message
         self.report = report
-        self.event_id = event_id
-        self.time_ms = time_ms
-        self.index = index
-        self.reaped = reaped
-        self.reaper_line = reaper_line
-        self.units = list() if units is None else units
-        self.stream = stream
+        self.reaped: bool | None = None
+        self.reaper_line: str | None = None
+        self.units: list[str] = []
 
 
 class _Report:
     __slots__ = (
-        "first_uptime",
         "last_uptime",
         "last_wall",
         "lines",
@@ -106,7 +98,6 @@ class _Report:
         "summary_text",
         "task_in",
         "usage",
-        "stats_path",
         "message",
         "selected",
         "columns",
@@ -120,7 +111,6 @@ class _Report:
 
     def __init__(
         self,
-        first_uptime: float | None = None,
         last_uptime: float | None = None,
         last_wall: float | None = None,
         lines: list[tuple[str, bool]] | None = None,
@@ -130,7 +120,6 @@ class _Report:
         summary_text: str | None = None,
         task_in: tuple[str, str] | None = None,
         usage: dict[str, dict[str, int]] | None = None,
-        stats_path: str | None = None,
         message: str | None = None,
         selected: dict[str, Any] | None = None,
         columns: list[str] | None = None,
@@ -141,7 +130,6 @@ class _Report:
         meminfo: bool = False,
         warnings: list[str] | None = None,
     ) -> None:
-        self.first_uptime = first_uptime
         self.last_uptime = last_uptime
         self.last_wall = last_wall
         self.lines = list() if lines is None else lines
@@ -151,7 +139,6 @@ class _Report:
         self.summary_text = summary_text
         self.task_in = task_in
         self.usage = dict() if usage is None else usage
-        self.stats_path = stats_path
         self.message = message
         self.selected = selected
         self.columns = columns
@@ -170,8 +157,6 @@ class _Report:
 
     def touch(self, rec: Record) -> None:
         if rec.uptime is not None:
-            if self.first_uptime is None:
-                self.first_uptime = rec.uptime
             self.last_uptime = rec.uptime
         if rec.wall is not None:
             self.last_wall = rec.wall
@@ -185,8 +170,10 @@ class _Report:
         return False
 
 
-class _Userspace:
-    __slots__ = ("source", "record", "fields", "event_id", "time_ms", "index", "pids", "lines", "stream")
+class _Userspace(_Found):
+    """A systemd-oomd or earlyoom kill, with the pids and lines that belong to it."""
+
+    __slots__ = ("source", "fields", "pids", "lines")
 
     def __init__(
         self,
@@ -195,38 +182,26 @@ class _Userspace:
         fields: dict[str, Any],
         event_id: str | None,
         time_ms: int | None,
-        index: int,
+        *,
         pids: list[int] | None = None,
-        lines: list[str] | None = None,
-        stream: str = "",
     ) -> None:
+        super().__init__(record, event_id, time_ms)
         self.source = source
-        self.record = record
         self.fields = fields
-        self.event_id = event_id
-        self.time_ms = time_ms
-        self.index = index
-        self.pids = list() if pids is None else pids
-        self.lines = list() if lines is None else lines
-        self.stream = stream
+        self.pids = pids or []
+        self.lines = [record.raw]
 
 
 class _Stream:
-    __slots__ = ("report", "recent", "last_oomd", "last_earlyoom", "previous")
+    """The report being read and the recent kills of one (stream, host)."""
 
-    def __init__(
-        self,
-        report: _Report | None = None,
-        recent: deque[_Kill] | None = None,
-        last_oomd: _Userspace | None = None,
-        last_earlyoom: _Userspace | None = None,
-        previous: Record | None = None,
-    ) -> None:
-        self.report = report
-        self.recent = deque(maxlen=_RECENT_KILLS) if recent is None else recent
-        self.last_oomd = last_oomd
-        self.last_earlyoom = last_earlyoom
-        self.previous = previous
+    __slots__ = ("report", "recent", "last_oomd", "last_earlyoom")
+
+    def __init__(self) -> None:
+        self.report: _Report | None = None
+        self.recent: deque[_Kill] = deque(maxlen=_RECENT_KILLS)
+        self.last_oomd: _Userspace | None = None
+        self.last_earlyoom: _Userspace | None = None
 
 
 class OomParser:
@@ -238,7 +213,6 @@ class OomParser:
         self._kills: list[_Kill | _Userspace] = []
         self._dedup: set[tuple[object, ...]] = set()
         self._dedup_order: deque[tuple[object, ...]] = deque()
-        self._count = 0
 
     def feed(self, line: str, *, stream: str = "", time_ms: int | None = None, event_id: str | None = None) -> None:
         """Take one physical line. ``time_ms`` and ``event_id`` come from CloudWatch Logs when known."""
@@ -288,11 +262,7 @@ class OomParser:
     ) -> None:
         if rec.kernel and "Killed process" in rec.text:
             report = _Report(warnings=[f"internal error while parsing: {exc!r}"])
-            self._add_kill(_Kill(rec, None, None, report, event_id, time_ms, self._next()), stream)
-
-    def _next(self) -> int:
-        self._count += 1
-        return self._count
+            self._add_kill(_Kill(rec, None, None, report, event_id, time_ms), stream)
 
     # -- kernel lines -------------------------------------------------------------------------------------
 
@@ -361,7 +331,7 @@ class OomParser:
             st.report = report = _Report()
         report.touch(rec)
         report.add_line(rec.raw, True)
-        kill = _Kill(rec, fields, data["msg"], report, event_id, time_ms, self._next())
+        kill = _Kill(rec, fields, data["msg"], report, event_id, time_ms)
         if fields is not None:
             key = (
                 "k",
@@ -404,7 +374,7 @@ class OomParser:
                     last.fields.update(kill)
                     last.lines.append(rec.raw)
                     return
-                item = _Userspace("systemd-oomd", rec, kill, event_id, time_ms, self._next(), lines=[rec.raw])
+                item = _Userspace("systemd-oomd", rec, kill, event_id, time_ms)
                 st.last_oomd = item
                 self._add_kill(item, stream)
                 return
@@ -423,16 +393,7 @@ class OomParser:
                     "pid": attempt["pid"],
                     "signal": attempt["signal"],
                 }
-                item = _Userspace(
-                    "systemd-oomd",
-                    rec,
-                    fields,
-                    event_id,
-                    time_ms,
-                    self._next(),
-                    pids=[attempt["pid"]],
-                    lines=[rec.raw],
-                )
+                item = _Userspace("systemd-oomd", rec, fields, event_id, time_ms, pids=[attempt["pid"]])
                 st.last_oomd = item
                 self._add_kill(item, stream)
             return
@@ -447,7 +408,7 @@ class OomParser:
                     last.lines.append(rec.raw)
                     last.fields["signal"] = kill["signal"]
                 return
-            item = _Userspace("earlyoom", rec, kill, event_id, time_ms, self._next(), lines=[rec.raw])
+            item = _Userspace("earlyoom", rec, kill, event_id, time_ms)
             st.last_earlyoom = item
             self._add_kill(item, stream)
             return
@@ -592,8 +553,6 @@ def _apply_context(report: _Report, kind: str, data: dict[str, Any], text: str) 
         report.task_in = (data["task"], data["oom"])
     elif kind == "usage":
         report.usage[str(data["kind"])] = {"usage_kb": data["usage_kb"], "limit_kb": data["limit_kb"]}
-    elif kind == "stats":
-        report.stats_path = report.stats_path or data.get("path")
     elif kind == "table_header":
         report.columns = k.table_columns(text)
         report.table_seen = True
@@ -882,7 +841,7 @@ def _userspace_event(item: _Userspace) -> dict[str, Any]:
 def _fallback_event(rec: Record, event_id: str | None, time_ms: int | None, warning: str) -> dict[str, Any]:
     report = _Report(warnings=[warning])
     report.add_line(rec.raw, True)
-    kill = _Kill(rec, None, None, report, event_id, time_ms, 0)
+    kill = _Kill(rec, None, None, report, event_id, time_ms)
     try:
         return _kernel_event(kill)
     except Exception:
