@@ -237,7 +237,7 @@ class OomParser:
             try:
                 out.append(_userspace_event(item) if isinstance(item, _Userspace) else _kernel_event(item))
             except Exception as exc:
-                out.append(_fallback_event(item.record, item.event_id, item.time_ms, f"internal error: {exc!r}"))
+                out.append(_fallback_event(item, f"internal error: {exc!r}"))
         self._kills = []
         return out
 
@@ -631,22 +631,58 @@ def _event_lines(report: _Report, extra: list[str]) -> tuple[list[str], int]:
     return keep, max(left_out, 0)
 
 
+_VICTIM_FIELDS = (
+    "pid",
+    "comm",
+    "uid",
+    "total_vm_kb",
+    "anon_rss_kb",
+    "file_rss_kb",
+    "shmem_rss_kb",
+    "pgtables_kb",
+    "oom_score_adj",
+    "rss_kb",
+)
+
+
+def _skeleton(found: _Found, source: str) -> dict[str, Any]:
+    """An event with what every kill line gives and nothing else: the rest is null until a report shows it."""
+    rec = found.record
+    kill_line = clean(rec.raw.rstrip("\r\n"), LINE_CAP)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "source": source,
+        "constraint": "unknown",
+        "message": None,
+        "host": clean(rec.host, 256) if rec.host else None,
+        "stream": found.stream or None,
+        "timestamp": _time(rec, found.time_ms),
+        "log_time": clean(rec.log_time, 64) if rec.log_time else None,
+        "uptime_s": rec.uptime,
+        "victim": dict.fromkeys(_VICTIM_FIELDS),
+        "trigger": None,
+        "cgroup": None,
+        "memcg": None,
+        "top_consumers": [],
+        "task_count": None,
+        "page_kb": None,
+        "reaped": None,
+        "units": [],
+        "complete": False,
+        "warnings": [],
+        "kill_line": kill_line,
+        "kill_event_id": found.event_id,
+        "lines": [kill_line],
+        "lines_left_out": 0,
+    }
+
+
 def _kernel_event(kill: _Kill) -> dict[str, Any]:
     report, fields, rec = kill.report, kill.fields, kill.record
     warnings = list(report.warnings)
     page_kb = _page_kb(report, fields)
-    victim: dict[str, Any] = {
-        "pid": None,
-        "comm": None,
-        "uid": None,
-        "total_vm_kb": None,
-        "anon_rss_kb": None,
-        "file_rss_kb": None,
-        "shmem_rss_kb": None,
-        "pgtables_kb": None,
-        "oom_score_adj": None,
-        "rss_kb": None,
-    }
+    event = _skeleton(kill, "kernel")
+    victim: dict[str, Any] = event["victim"]
     if fields is None:
         warnings.append("the Killed process line fits no known layout; raw line kept")
         any_layout = k.KILLED_ANY.match(rec.text)
@@ -738,32 +774,22 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
     extra = [kill.reaper_line] if kill.reaper_line else []
     lines, left_out = _event_lines(report, extra)
     complete = fields is not None and report.trigger is not None and report.table_seen
-    event: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "source": "kernel",
-        "constraint": _constraint(report, kill.message),
-        "message": clean(kill.message or report.message or "", 128) or None,
-        "host": clean(rec.host, 256) if rec.host else None,
-        "stream": kill.stream or None,
-        "timestamp": _time(rec, kill.time_ms),
-        "log_time": clean(rec.log_time, 64) if rec.log_time else None,
-        "uptime_s": rec.uptime,
-        "victim": victim,
-        "trigger": trigger,
-        "cgroup": cgroup_block,
-        "memcg": memcg,
-        "top_consumers": top,
-        "task_count": len(report.rows) if report.table_seen else None,
-        "page_kb": page_kb,
-        "reaped": kill.reaped,
-        "units": [clean(u, 256) for u in kill.units],
-        "complete": complete,
-        "warnings": warnings,
-        "kill_line": clean(rec.raw.rstrip("\r\n"), LINE_CAP),
-        "kill_event_id": kill.event_id,
-        "lines": lines,
-        "lines_left_out": left_out,
-    }
+    event.update(
+        constraint=_constraint(report, kill.message),
+        message=clean(kill.message or report.message or "", 128) or None,
+        trigger=trigger,
+        cgroup=cgroup_block,
+        memcg=memcg,
+        top_consumers=top,
+        task_count=len(report.rows) if report.table_seen else None,
+        page_kb=page_kb,
+        reaped=kill.reaped,
+        units=[clean(u, 256) for u in kill.units],
+        complete=complete,
+        warnings=warnings,
+        lines=lines,
+        lines_left_out=left_out,
+    )
     return event
 
 
@@ -781,107 +807,41 @@ def _clean_workload(workload: dict[str, object] | None) -> dict[str, object] | N
 
 
 def _userspace_event(item: _Userspace) -> dict[str, Any]:
-    f, rec = item.fields, item.record
-    pid = f.get("pid")
-    if item.source == "systemd-oomd" and item.pids:
-        pid = item.pids[0]
-    victim: dict[str, Any] = {
-        "pid": pid if pid is not None else -1,
-        "comm": clean(str(f["comm"]), 256) if f.get("comm") else None,
-        "uid": f.get("uid"),
-        "total_vm_kb": None,
-        "anon_rss_kb": None,
-        "file_rss_kb": None,
-        "shmem_rss_kb": None,
-        "pgtables_kb": None,
-        "oom_score_adj": f.get("oom_score_adj"),
-        "rss_kb": f.get("rss_kb"),
-    }
-    cgroup_block = None
+    f = item.fields
+    event = _skeleton(item, item.source)
+    pid = item.pids[0] if item.source == "systemd-oomd" and item.pids else f.get("pid")
+    event["victim"].update(
+        pid=pid if pid is not None else -1,
+        comm=clean(str(f["comm"]), 256) if f.get("comm") else None,
+        uid=f.get("uid"),
+        oom_score_adj=f.get("oom_score_adj"),
+        rss_kb=f.get("rss_kb"),
+    )
+    if item.pids:
+        event["victim"]["pids"] = item.pids[:256]
     if item.source == "systemd-oomd" and f.get("cgroup"):
         path = str(f["cgroup"])
-        cgroup_block = {
+        event["cgroup"] = {
             "oom_memcg": None,
             "task_memcg": clean(path, 512),
             "workload": _clean_workload(cg.workload(path)),
         }
-    event: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "source": item.source,
-        "constraint": "unknown",
-        "message": clean(str(f["reason"]), 512) if f.get("reason") else None,
-        "host": clean(rec.host, 256) if rec.host else None,
-        "stream": item.stream or None,
-        "timestamp": _time(rec, item.time_ms),
-        "log_time": clean(rec.log_time, 64) if rec.log_time else None,
-        "uptime_s": rec.uptime,
-        "victim": victim,
-        "trigger": None,
-        "cgroup": cgroup_block,
-        "memcg": None,
-        "top_consumers": [],
-        "task_count": None,
-        "page_kb": None,
-        "reaped": None,
-        "units": [],
-        "complete": True,
-        "warnings": [],
-        "kill_line": clean(rec.raw.rstrip("\r\n"), LINE_CAP),
-        "kill_event_id": item.event_id,
-        "lines": [clean(x.rstrip("\r\n"), LINE_CAP) for x in item.lines[:EVENT_LINES]],
-        "lines_left_out": max(len(item.lines) - EVENT_LINES, 0),
-    }
-    if item.pids:
-        event["victim"]["pids"] = item.pids[:256]
+    event.update(
+        message=clean(str(f["reason"]), 512) if f.get("reason") else None,
+        complete=True,  # one line is the whole report of a userspace killer
+        lines=[clean(x.rstrip("\r\n"), LINE_CAP) for x in item.lines[:EVENT_LINES]],
+        lines_left_out=max(len(item.lines) - EVENT_LINES, 0),
+    )
     if f.get("signal"):
         event["signal"] = clean(str(f["signal"]), 32)
     return event
 
 
-def _fallback_event(rec: Record, event_id: str | None, time_ms: int | None, warning: str) -> dict[str, Any]:
-    report = _Report(warnings=[warning])
-    report.add_line(rec.raw, True)
-    kill = _Kill(rec, None, None, report, event_id, time_ms)
-    try:
-        return _kernel_event(kill)
-    except Exception:
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "source": "kernel",
-            "constraint": "unknown",
-            "message": None,
-            "host": None,
-            "stream": None,
-            "timestamp": None,
-            "log_time": None,
-            "uptime_s": None,
-            "victim": {
-                "pid": None,
-                "comm": None,
-                "uid": None,
-                "total_vm_kb": None,
-                "anon_rss_kb": None,
-                "file_rss_kb": None,
-                "shmem_rss_kb": None,
-                "pgtables_kb": None,
-                "oom_score_adj": None,
-                "rss_kb": None,
-            },
-            "trigger": None,
-            "cgroup": None,
-            "memcg": None,
-            "top_consumers": [],
-            "task_count": None,
-            "page_kb": None,
-            "reaped": None,
-            "units": [],
-            "complete": False,
-            "warnings": [warning],
-            "kill_line": clean(rec.raw, LINE_CAP),
-            "kill_event_id": event_id,
-            "lines": [clean(rec.raw, LINE_CAP)],
-            "lines_left_out": 0,
-        }
+def _fallback_event(item: _Kill | _Userspace, warning: str) -> dict[str, Any]:
+    """The event of a kill whose full event could not be built: never lose a kill to a bug of ours."""
+    event = _skeleton(item, item.source if isinstance(item, _Userspace) else "kernel")
+    event["warnings"] = [warning]
+    return event
 
 
 def parse_lines(lines: Iterable[str], stream: str = "") -> list[dict[str, Any]]:

@@ -310,3 +310,20 @@ def test_vmware_guest_log_wrapper() -> None:
     event = one(lines)
     assert event["victim"]["comm"] == "npm start" and event["trigger"]["comm"] == "node"
     assert event["top_consumers"] == [{"pid": 19331, "comm": "npm start", "rss_kb": 29603 * 4}]
+
+
+def test_a_bug_while_building_an_event_still_yields_the_kill(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a parser whose event building fails (a bug of ours, simulated)
+    import oomwatch.parser as parser_module
+
+    def broken(*_: object) -> str:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(parser_module, "_constraint", broken)
+
+    # WHEN a real kill is parsed
+    event = one(corpus_lines(corpus_file("43")))
+
+    # THEN the kill is still reported, with its raw line and the reason
+    assert event["kill_line"].endswith("oom_score_adj:1000") and event["complete"] is False
+    assert any("internal error" in w for w in event["warnings"])
