@@ -151,7 +151,7 @@ class _Report:
 
     def add_line(self, raw: str, key: bool) -> None:
         if len(self.lines) < MAX_REPORT_LINES:
-            self.lines.append((raw.rstrip("\r\n"), key))
+            self.lines.append((raw.rstrip("\r\n") if raw[-1:] in ("\n", "\r") else raw, key))
         else:
             self.dropped_lines += 1
 
@@ -220,10 +220,18 @@ class OomParser:
             records = parse_line(line, self._last_record.get(stream))
         except Exception:
             records = []
+        streams = self._streams
         for rec in records:
             self._last_record[stream] = rec
             try:
-                self._record(rec, stream, time_ms, event_id)
+                key = (stream, rec.host or "")
+                st = streams.get(key)
+                if st is None:
+                    st = streams[key] = _Stream()
+                if rec.kernel:
+                    self._kernel(st, rec, stream, time_ms, event_id)
+                else:
+                    self._userland(st, rec, stream, time_ms, event_id)
             except Exception as exc:
                 self._internal_error(rec, stream, time_ms, event_id, exc)
 
@@ -243,20 +251,6 @@ class OomParser:
 
     # -- routing ------------------------------------------------------------------------------------------
 
-    def _state(self, stream: str, rec: Record) -> _Stream:
-        key = (stream, rec.host or "")
-        st = self._streams.get(key)
-        if st is None:
-            st = self._streams[key] = _Stream()
-        return st
-
-    def _record(self, rec: Record, stream: str, time_ms: int | None, event_id: str | None) -> None:
-        st = self._state(stream, rec)
-        if rec.kernel:
-            self._kernel(st, rec, stream, time_ms, event_id)
-        else:
-            self._userland(st, rec, stream, time_ms, event_id)
-
     def _internal_error(
         self, rec: Record, stream: str, time_ms: int | None, event_id: str | None, exc: Exception
     ) -> None:
@@ -270,6 +264,21 @@ class OomParser:
         text = rec.text
         kind, data = _classify(text)
         report = st.report
+        if kind == "other":
+            # Stack, Mem-Info body, registers: kept while a report is being printed.
+            if report is not None and not report.kills and not report.stale_for(rec):
+                report.add_line(rec.raw, False)
+                report.touch(rec)
+            return
+        if kind == "row":  # most of a report: the task table
+            report = self._report_for(st, rec, kind)
+            row = k.parse_row(text, report.columns, data["match"])
+            if row is not None:
+                report.rows[row["pid"]] = row
+                report.table_seen = True
+            report.add_line(rec.raw, False)
+            report.touch(rec)
+            return
         if kind == "header":
             st.report = report = _Report()
             report.trigger = data
@@ -299,16 +308,10 @@ class OomParser:
             report.group = data["path"]
             report.add_line(rec.raw, True)
             return
-        if kind in _CONTEXT:
-            report = self._report_for(st, rec, kind)
-            _apply_context(report, kind, data, text)
-            report.add_line(rec.raw, kind not in ("row",))
-            report.touch(rec)
-            return
-        # Any other kernel text (stack, Mem-Info body, registers) is kept while a report is being printed.
-        if report is not None and not report.kills and not report.stale_for(rec):
-            report.add_line(rec.raw, False)
-            report.touch(rec)
+        report = self._report_for(st, rec, kind)
+        _apply_context(report, kind, data, text)
+        report.add_line(rec.raw, True)
+        report.touch(rec)
 
     def _report_for(self, st: _Stream, rec: Record, kind: str) -> _Report:
         report = st.report
@@ -433,17 +436,20 @@ def _close(a: Record, b: Record, seconds: float) -> bool:
 
 def _classify(text: str) -> tuple[str, dict[str, Any]]:
     """Which OOM-report line this kernel text is. Cheap substring tests guard each regex."""
-    if text[:1] == "[":  # task-table rows are most of a report's lines
+    if text[:1] == "[":  # task-table rows are most of a report's lines; "[<ffff...>] sym" is a stack frame
         row = k.TABLE_ROW.fullmatch(text.rstrip())
         if row:
             return "row", {"match": row}
         if k.TABLE_HEADER.fullmatch(text.rstrip()):
             return "table_header", {}
+        return "other", {}
     if "Killed process" in text:
         m = k.KILLED_ANY.match(text)
         if m:
             msg = m.group("msg")
             return "killed", {"msg": msg, "rest": m.group("rest")}
+    if text[:1] == " ":  # stack frames and continuation lines of multi-line records
+        return "other", {}
     if " invoked oom-killer" in text:
         m = k.HEADER.match(text)
         if m:
@@ -558,11 +564,6 @@ def _apply_context(report: _Report, kind: str, data: dict[str, Any], text: str) 
         report.table_seen = True
     elif kind == "tasks_state":
         report.table_seen = True
-    elif kind == "row":
-        row = k.parse_row(text, report.columns, data.get("match"))
-        if row is not None:
-            report.rows[int(row["pid"])] = row
-            report.table_seen = True
     elif kind == "kill_process":
         report.selected = {"pid": data["pid"], "comm": data["comm"]}
         report.message = data["msg"] or report.message

@@ -246,25 +246,28 @@ def parse_line(raw: str, previous: Record | None = None) -> list[Record]:
 
     Never raises: anything unrecognised comes back as bare text.
     """
-    line = raw[:MAX_LINE].rstrip("\r\n")
-    stripped = line.lstrip()
-    if stripped.startswith("{"):
-        recs = _json_records(stripped)
+    line = raw if len(raw) <= MAX_LINE else raw[:MAX_LINE]
+    if line[-1:] in ("\n", "\r"):
+        line = line.rstrip("\r\n")
+    first_char = line[:1]
+    if first_char == "{" or (first_char in (" ", "\t") and line.lstrip()[:1] == "{"):
+        recs = _json_records(line.lstrip())
         if recs is not None:
             return recs
-    if line.startswith(">"):
+    if first_char == ">":
         line = re.sub(r"^(?:>\s?)+", "", line)
-    if not line.strip():
+    if not line or line.isspace():
         return []
-    recs = [_parse_prefixed(raw, line, previous)]
+    first = _parse_prefixed(raw, line, previous)
     # rsyslog writes the embedded newlines of a multi-line kernel record as "#012" (and tabs as "#011").
-    first = recs[0]
-    if "#012" in first.text or "#011" in first.text:
-        parts = first.text.replace("#011", "\t").split("#012")
-        first.text = parts[0]
-        for part in parts[1:]:
-            if part.strip():
-                recs.append(_inherit(raw, part, first, continuation=True))
+    if "#01" not in first.text:
+        return [first]
+    recs = [first]
+    parts = first.text.replace("#011", "\t").split("#012")
+    first.text = parts[0]
+    for part in parts[1:]:
+        if part.strip():
+            recs.append(_inherit(raw, part, first, continuation=True))
     return recs
 
 
@@ -331,16 +334,32 @@ _CLASSIC_FULL = re.compile(
 )
 
 
+_WALL: dict[str, float] = {}  # stamp -> rough wall seconds: the lines of one report share a few stamps
+
+
+def _classic_wall(stamp: str, day: str, h: str, mi: str, s: str, frac: str | None) -> float:
+    wall = _WALL.get(stamp)
+    if wall is None:
+        wall = ((((_EN_MONTHS[stamp[:3]] * 31 + int(day)) * 24 + int(h)) * 60 + int(mi)) * 60 + int(s)) + (
+            _frac(frac) / 1e6 if frac else 0.0
+        )
+        if len(_WALL) > 4096:
+            _WALL.clear()
+        _WALL[stamp] = wall
+    return wall
+
+
 def _classic(raw: str, line: str) -> Record | None:
     f = _CLASSIC_FULL.fullmatch(line)
     if f:
         stamp, day, h, mi, s, frac, host, ident, pid, up, msg = f.groups()
-        wall = ((((_EN_MONTHS[stamp[:3]] * 31 + int(day)) * 24 + int(h)) * 60 + int(mi)) * 60 + int(s)) + (
-            _frac(frac) / 1e6 if frac else 0.0
-        )
+        wall = _classic_wall(stamp, day, h, mi, s, frac)
         if ident == "kernel" and pid is None:
             rec = Record(raw, msg, True, host, ident, None, float(up) if up else None, wall, None, stamp)
-            return _kernel_text(rec) if msg[:1] in ("[", "<") or "]: " in msg else rec
+            # The match took any uptime; the rest (kmsg level, relayed userland) is rare.
+            if msg[:1] == "<" or (up is None and msg[:1] == "[") or "]: " in msg:
+                return _kernel_text(rec)
+            return rec
         if up:  # what looks like an uptime stamp in a program's own message is part of its text
             msg = line[line.rfind("[", 0, f.start(10)) :]
         return Record(raw, msg, False, host, ident, int(pid) if pid else None, None, wall, None, stamp)
