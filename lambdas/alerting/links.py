@@ -8,6 +8,7 @@ whole ``?queryDetail=`` part ``encodeURIComponent``-ed with ``%`` -> ``$``).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache, lru_cache
 from urllib.parse import quote
 
 _JS_ESCAPE_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@*_+-./")
@@ -39,14 +40,33 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
+@cache
+def _fragment_table() -> dict[int, str]:
+    """Per ASCII character: what ``escape()`` then ``encodeURIComponent`` with ``%`` -> ``$`` make of it."""
+    return {i: _uri_component(_js_escape(chr(i))).replace("%", "$") for i in range(128)}
+
+
+def _fragment(detail: str) -> str:
+    """``encodeURIComponent(escape(detail))`` with ``%`` -> ``$``: a per-character map, so pieces encode apart."""
+    if detail.isascii():  # always: every value in it is already encodeURIComponent-ed
+        return detail.translate(_fragment_table())
+    return _uri_component(_js_escape(detail)).replace("%", "$")
+
+
+@lru_cache(maxsize=32)
+def _fixed_part(log_groups: tuple[str, ...], query: str) -> str:
+    """The encoded part of a link after its time range: the same for every kill of a stream."""
+    sources = "~(" + "".join("~" + _value(g) for g in log_groups) + ")"
+    return _fragment(f"~timeType~'ABSOLUTE~tz~'UTC~editorString~{_value(query)}~source{sources})")
+
+
+_QUERY_DETAIL = _uri_component("?queryDetail=").replace("%", "$")
+
+
 def logs_insights_url(region: str, log_groups: list[str], query: str, start_ms: int, end_ms: int) -> str:
     """Console link that opens Logs Insights with ``query`` over ``log_groups`` and an absolute range."""
-    sources = "~(" + "".join("~" + _value(g) for g in log_groups) + ")"
-    detail = (
-        f"~(end~{_value(_iso(end_ms))}~start~{_value(_iso(start_ms))}~timeType~'ABSOLUTE~tz~'UTC"
-        f"~editorString~{_value(query)}~source{sources})"
-    )
-    fragment = _uri_component("?queryDetail=" + _js_escape(detail)).replace("%", "$")
+    times = _fragment(f"~(end~{_value(_iso(end_ms))}~start~{_value(_iso(start_ms))}")
+    fragment = _QUERY_DETAIL + times + _fixed_part(tuple(log_groups), query)
     return f"{console_host(region)}/cloudwatch/home?region={region}#logsV2:logs-insights{fragment}"
 
 

@@ -7,8 +7,11 @@ Each reference below is the straightforward version the handler used before it w
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
+from alerting import links
 from alerting.render import noise_line
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -44,3 +47,52 @@ def test_noise_line_agrees_with_the_single_pattern_on_every_corpus_line() -> Non
 def test_noise_line_agrees_with_the_single_pattern_on_generated_lines(parts: list[str]) -> None:
     line = "".join(parts)
     assert noise_line(line) == bool(REFERENCE_NOISE.search(line))
+
+
+def reference_logs_insights_url(region: str, log_groups: list[str], query: str, start_ms: int, end_ms: int) -> str:
+    """The link encoded in one pass over the whole detail string."""
+
+    def uri(text: str) -> str:
+        return quote(text, safe="-_.!~*'()")
+
+    def js_escape(text: str) -> str:
+        safe = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@*_+-./"
+        return "".join(ch if ch in safe else f"%{ord(ch):02X}" for ch in text)
+
+    def value(text: str) -> str:
+        return "'" + uri(text).replace("%", "*")
+
+    def iso(ms: int) -> str:
+        return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+    sources = "~(" + "".join("~" + value(g) for g in log_groups) + ")"
+    detail = (
+        f"~(end~{value(iso(end_ms))}~start~{value(iso(start_ms))}~timeType~'ABSOLUTE~tz~'UTC"
+        f"~editorString~{value(query)}~source{sources})"
+    )
+    fragment = uri("?queryDetail=" + js_escape(detail)).replace("%", "$")
+    return f"{links.console_host(region)}/cloudwatch/home?region={region}#logsV2:logs-insights{fragment}"
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.sampled_from(["eu-west-1", "cn-north-1", "us-gov-west-1"]),
+    st.lists(st.text(max_size=30), min_size=1, max_size=3),
+    st.text(max_size=80),
+    st.integers(min_value=0, max_value=4_000_000_000_000),
+    st.integers(min_value=0, max_value=900_000),
+)
+def test_logs_insights_url_agrees_with_the_one_pass_encoding(
+    region: str, groups: list[str], query: str, start_ms: int, span_ms: int
+) -> None:
+    got = links.logs_insights_url(region, groups, query, start_ms, start_ms + span_ms)
+    assert got == reference_logs_insights_url(region, groups, query, start_ms, start_ms + span_ms)
+
+
+def test_kill_context_url_agrees_with_the_one_pass_encoding() -> None:
+    stream, group, ms = "i-0abc12345def67890", "/oomwatch/ec2/syslog", 1_795_169_700_000
+    got = links.kill_context_url("eu-west-1", group, stream, ms)
+    want = reference_logs_insights_url(
+        "eu-west-1", [group], links.stream_query(stream), ms - 10 * 60_000, ms + 5 * 60_000
+    )
+    assert got == want
