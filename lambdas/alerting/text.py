@@ -33,6 +33,17 @@ def clean(value: object, limit: int = 200) -> str:
     if value is None:
         return ""
     text = value if isinstance(value, str) else str(value)
+    # Already one clean line (the usual case): printable (so its only white space is " "), not padded,
+    # no runs of spaces, short enough.
+    if (
+        type(text) is str
+        and len(text) <= limit
+        and text.isprintable()
+        and text[:1] != " "
+        and text[-1:] != " "
+        and "  " not in text
+    ):
+        return text
     text = _printable(text).strip()
     if "  " in text:
         text = _SPACES.sub(" ", text)
@@ -58,11 +69,19 @@ def ascii_only(text: str) -> str:
 def deep_clean(value: Any, limit: int = 500, max_items: int = 60) -> Any:
     """Sanitise every string inside a JSON-like structure (for the machine-readable alert)."""
     if isinstance(value, str):
+        if type(value) is str and len(value) <= limit and value.isprintable() and value[-1:] != " ":
+            return value  # what clean_raw_line would return
         return clean_raw_line(value, limit)  # keeps a task table's alignment
     if isinstance(value, dict):
-        return {clean(k, 64): deep_clean(v, limit, max_items) for k, v in list(value.items())[:max_items]}
+        items = value.items() if len(value) <= max_items else list(value.items())[:max_items]
+        return {clean(k, 64): deep_clean(v, limit, max_items) for k, v in items}
     if isinstance(value, list | tuple):
-        return [deep_clean(v, limit, max_items) for v in list(value)[:max_items]]
+        return [
+            v
+            if type(v) is str and len(v) <= limit and v.isprintable() and v[-1:] != " "
+            else deep_clean(v, limit, max_items)
+            for v in (value if len(value) <= max_items else value[:max_items])
+        ]
     return value
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from alerting import links
 from alerting.render import noise_line
+from alerting.text import clean, clean_raw_line, deep_clean
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -96,3 +98,53 @@ def test_kill_context_url_agrees_with_the_one_pass_encoding() -> None:
         "eu-west-1", [group], links.stream_query(stream), ms - 10 * 60_000, ms + 5 * 60_000
     )
     assert got == want
+
+
+def reference_clean(value: object, limit: int = 200) -> str:
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    text = "".join(ch if ch.isprintable() else " " for ch in text).strip()
+    text = re.sub(r"\s{2,}", " ", text)
+    if len(text) > limit:
+        text = text[: max(0, limit - 3)].rstrip() + "..."
+    return text
+
+
+def reference_deep_clean(value: Any, limit: int = 500, max_items: int = 60) -> Any:
+    if isinstance(value, str):
+        return clean_raw_line(value, limit)
+    if isinstance(value, dict):
+        return {
+            reference_clean(k, 64): reference_deep_clean(v, limit, max_items)
+            for k, v in list(value.items())[:max_items]
+        }
+    if isinstance(value, list | tuple):
+        return [reference_deep_clean(v, limit, max_items) for v in list(value)[:max_items]]
+    return value
+
+
+TEXT = st.one_of(
+    st.text(max_size=30),
+    st.text(alphabet=" a\t\x1b\u202e\u00a0\u2028b", max_size=12),
+    st.sampled_from(["", " ", "a", " a", "a ", "a  b", "php-fpm", "x" * 64, "x" * 65, "y" * 200, "y" * 201]),
+)
+JSON_LIKE = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), TEXT),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=6), st.tuples(inner, inner), st.dictionaries(TEXT, inner, max_size=6)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(TEXT, st.integers(min_value=0, max_value=210))
+def test_clean_agrees_with_the_plain_definition(text: str, limit: int) -> None:
+    assert clean(text, limit) == reference_clean(text, limit)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(JSON_LIKE, st.integers(min_value=1, max_value=40), st.integers(min_value=1, max_value=5))
+def test_deep_clean_agrees_with_the_plain_definition(value: Any, limit: int, max_items: int) -> None:
+    assert deep_clean(value, limit, max_items) == reference_deep_clean(value, limit, max_items)
