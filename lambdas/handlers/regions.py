@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from itertools import accumulate
+from itertools import accumulate, compress
 
 from oomwatch.scanner import BACK_LINES_NO_HEADER, BACK_LINES_USERSPACE, TAIL_LINES
 
@@ -57,6 +57,9 @@ _USERLAND = re.compile(
     r"(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S*) \S+ "
     r"(?!kernel[:\[])[^\s:\[]+(?:\[\d+\])?: "
 )
+
+
+_INDENT = (" ", "\t")
 
 
 def _oom_words(line: str) -> bool:
@@ -109,12 +112,24 @@ def select(lines: Sequence[str]) -> list[int]:
     last = len(lines) - 1
     picked: list[int] = []
     for start, end, kill in regions:
-        for i in range(start, end):
-            line = lines[i]
-            # After a region's last kill only OOM-related lines matter (oom_reaper, systemd's unit notes,
-            # a next report's header); before it, every line but other programs' own. A skipped line must not
-            # leave an indented continuation line to be read as part of the record before it.
-            keep = _oom_words(line) if i > kill else _feedable(line)
-            if keep or (i < last and lines[i + 1][:1] in (" ", "\t")):
-                picked.append(i)
+        # After a region's last kill only OOM-related lines matter (oom_reaper, systemd's unit notes,
+        # a next report's header); before it, every line but other programs' own. A skipped line must not
+        # leave an indented continuation line to be read as part of the record before it.
+        # (_feedable and _oom_words, inlined: a big delivery has thousands of lines in regions)
+        keep = [
+            "kernel" in line
+            or "oom" in line
+            or "OOM" in line
+            or "emory" in line
+            or "illed" in line
+            or (not line.startswith("{") and _USERLAND.match(line) is None)
+            for line in lines[start : kill + 1]
+        ]
+        keep += ["oom" in line or "OOM" in line or "emory" in line or "illed" in line for line in lines[kill + 1 : end]]
+        picked.extend(
+            compress(
+                range(start, end),
+                [k or (i < last and lines[i + 1].startswith(_INDENT)) for i, k in enumerate(keep, start)],
+            )
+        )
     return picked

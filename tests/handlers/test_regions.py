@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import random
+from bisect import bisect_left
+from collections.abc import Sequence
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
 import pytest
 from handler_kit import CORPUS, corpus_lines
+from handlers import regions as r
 from handlers.regions import select
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from oomwatch import OomParser
 
 NOISE = [
@@ -83,3 +89,67 @@ def test_all_reports_together_with_noise_give_the_same_events() -> None:
     # WHEN parsed from the selection and from every line
     # THEN the events are the same
     assert parse(lines, select(lines)) == parse(lines, list(range(len(lines))))
+
+
+def reference_select(lines: Sequence[str]) -> list[int]:
+    """select() as first written: one line at a time through _feedable / _oom_words."""
+    # Search the joined text at C speed; only lines holding a needle are looked at in Python.
+    text = "\n".join(lines)
+    starts = [0, *accumulate(len(line) + 1 for line in lines)][: len(lines)]
+    candidates = sorted(set(r._hits(text, " process ", starts)) | set(r._hits(text, r.OOMD, starts)))
+    anchors = [(i, kind) for i in candidates if (kind := r._anchor(lines[i])) is not None]
+    if not anchors:
+        return []
+    headers = r._hits(text, r.HEADER, starts)
+    regions: list[tuple[int, int, int]] = []  # [start, end) and the last kill line in it
+    previous_kill = -1
+    for pos, is_kernel in anchors:
+        end = min(len(lines), pos + r.TAIL_LINES + 1)
+        done = regions[-1][1] if regions else 0
+        if is_kernel:
+            h = bisect_left(headers, pos + 1) - 1  # the last header at or before the kill line
+            if h >= 0 and headers[h] > previous_kill:
+                start = max(headers[h], done)
+            else:
+                start = max(pos - r.BACK_LINES_NO_HEADER, done)
+            previous_kill = pos
+        else:
+            start = max(pos - r.BACK_LINES_USERSPACE, done)
+        if regions and start <= done:
+            regions[-1] = (regions[-1][0], max(done, end), pos)
+        else:
+            regions.append((start, end, pos))
+    last = len(lines) - 1
+    picked: list[int] = []
+    for start, end, kill in regions:
+        for i in range(start, end):
+            line = lines[i]
+            # After a region's last kill only OOM-related lines matter (oom_reaper, systemd's unit notes,
+            # a next report's header); before it, every line but other programs' own. A skipped line must not
+            # leave an indented continuation line to be read as part of the record before it.
+            keep = r._oom_words(line) if i > kill else r._feedable(line)
+            if keep or (i < last and lines[i + 1][:1] in (" ", "\t")):
+                picked.append(i)
+    return picked
+
+
+LINE_PARTS = [
+    *NOISE,
+    "Nov 26 10:00:09 web-1 kernel: Out of memory: Killed process 4242 (php-fpm) total-vm:1kB, anon-rss:1kB",
+    "Nov 26 10:00:08 web-1 kernel: php-fpm invoked oom-killer: gfp_mask=0x100cca(GFP_HIGHUSER_MOVABLE), order=0",
+    "Nov 26 10:00:10 web-1 systemd-oomd[612]: Killed /user.slice/user-1000.slice due to memory pressure",
+    'Nov 26 10:00:10 web-1 earlyoom[700]: sending SIGTERM to process 4242 uid 1000 "java": badness 900',
+    "Nov 26 10:00:11 web-1 systemd[1]: php-fpm.service: Failed with result 'oom-kill'.",
+    "Nov 26 10:00:11 web-1 myapp[9]: Memory is fine",
+    '{"MESSAGE": "Killed process 1 (x)", "_COMM": "kernel"}',
+    '{"MESSAGE": "hello"}',
+    "  continuation of the record above",
+    "\tTabbed continuation",
+    "",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(LINE_PARTS), max_size=400))
+def test_select_agrees_with_the_line_by_line_definition(lines: list[str]) -> None:
+    assert select(lines) == reference_select(lines)
