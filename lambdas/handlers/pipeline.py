@@ -114,8 +114,8 @@ def parse_log_events(events: Sequence[Mapping[str, Any]], stream: str) -> list[K
     if not events:
         return []
     lines = [str(e["message"]) for e in events]
-    owner = list(range(len(events)))  # line index -> event index
-    if any("\n" in line for line in lines):  # multi-line events (rsyslog, agent multi_line_start_pattern)
+    owner: list[int] | None = None  # line index -> event index, when an event holds several lines
+    if "\n" in "".join(lines):  # multi-line events (rsyslog, agent multi_line_start_pattern)
         split_lines: list[str] = []
         owner = []
         for n, line in enumerate(lines):
@@ -124,12 +124,13 @@ def parse_log_events(events: Sequence[Mapping[str, Any]], stream: str) -> list[K
             owner.extend([n] * len(parts))
         lines = split_lines
     parser = OomParser()
+    feed = parser.feed
     times: dict[str, int] = {}
     for i in select(lines):
-        e = events[owner[i]]
+        e = events[i if owner is None else owner[i]]
         event_id, time_ms = str(e["id"]), int(e["timestamp"])
         times[event_id] = time_ms
-        parser.feed(lines[i], stream=stream, time_ms=time_ms, event_id=event_id)
+        feed(lines[i], stream=stream, time_ms=time_ms, event_id=event_id)
     last_ms = int(events[-1]["timestamp"])
     kills = []
     for ev in parser.finish():
