@@ -70,7 +70,26 @@ def _item(values: Mapping[str, Any]) -> dict[str, Any]:
 def _plain(item: Mapping[str, Any] | None) -> dict[str, Any]:
     if not item:
         return {}
-    return {k: _num(_des.deserialize(v)) for k, v in item.items()}
+    return {k: _plain_value(v) for k, v in item.items()}
+
+
+def _plain_value(value: Any) -> Any:
+    """``_num(TypeDeserializer().deserialize(value))``, without boto3 for the simple types used here."""
+    if isinstance(value, dict) and len(value) == 1:
+        ((kind, raw),) = value.items()
+        if kind == "S" or kind == "BOOL":
+            return raw
+        if kind == "N" and isinstance(raw, str) and 0 < len(raw) <= 30 and raw.isascii():
+            digits = raw[1:] if raw[0] == "-" else raw
+            if digits.isdigit():
+                return int(raw)
+        elif kind == "M" and isinstance(raw, dict):
+            return {k: _plain_value(v) for k, v in raw.items()}
+        elif kind == "SS" and isinstance(raw, list):
+            return sorted(set(raw))
+        elif kind == "NULL":
+            return None
+    return _num(_des.deserialize(value))
 
 
 def _num(value: Any) -> Any:
