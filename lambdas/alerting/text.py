@@ -66,15 +66,35 @@ def ascii_only(text: str) -> str:
     return "".join(ch if " " <= ch <= "~" else "?" for ch in text)
 
 
+_KEYS: dict[str, str] = {}  # clean(key, 64) of the keys seen (the event schema's few dozen names)
+_KEYS_MAX = 512
+
+
+def _key(key: object) -> str:
+    if type(key) is str:
+        done = _KEYS.get(key)
+        if done is None:
+            done = clean(key, 64)
+            if len(_KEYS) < _KEYS_MAX:
+                _KEYS[key] = done
+        return done
+    return clean(key, 64)
+
+
 def deep_clean(value: Any, limit: int = 500, max_items: int = 60) -> Any:
     """Sanitise every string inside a JSON-like structure (for the machine-readable alert)."""
-    if isinstance(value, str):
-        if type(value) is str and len(value) <= limit and value.isprintable() and value[-1:] != " ":
+    kind = type(value)
+    if kind is str:
+        if len(value) <= limit and value.isprintable() and value[-1:] != " ":
             return value  # what clean_raw_line would return
+        return clean_raw_line(value, limit)
+    if kind is int or kind is bool or kind is float or value is None:
+        return value
+    if isinstance(value, str):
         return clean_raw_line(value, limit)  # keeps a task table's alignment
     if isinstance(value, dict):
         items = value.items() if len(value) <= max_items else list(value.items())[:max_items]
-        return {clean(k, 64): deep_clean(v, limit, max_items) for k, v in items}
+        return {_key(k): deep_clean(v, limit, max_items) for k, v in items}
     if isinstance(value, list | tuple):
         return [
             v
