@@ -35,7 +35,7 @@ def encode(message: Message) -> str:
     text = message.text
     for _ in range(3):
         body = json.dumps({"default": json.dumps(doc, default=str), "email": text})
-        if len(body.encode("utf-8")) <= BUDGET_BYTES:
+        if len(body) <= BUDGET_BYTES:  # json.dumps escapes to ASCII: characters are bytes
             return body
         doc = _shrink(doc)
         text = truncate_utf8(text, BUDGET_BYTES // 3)
