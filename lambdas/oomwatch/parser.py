@@ -708,6 +708,7 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
         victim["uid"] = summary.get("uid")
     if victim["comm"] is not None:
         victim["comm"] = clean(str(victim["comm"]), 64)
+    _drop_implausible(victim, warnings)
 
     trigger = None
     if report.trigger is not None:
@@ -794,6 +795,19 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
     return event
 
 
+def _drop_implausible(victim: dict[str, Any], warnings: list[str]) -> None:
+    """A figure no kernel prints (a garbled or forged line) is not reported: null and a warning instead."""
+    adj = victim.get("oom_score_adj")
+    if adj is not None and not -1000 <= adj <= 1000:
+        warnings.append(f"oom_score_adj {adj} is outside -1000..1000; left out")
+        victim["oom_score_adj"] = None
+    for key in ("pgtables_kb", "uid"):
+        value = victim.get(key)
+        if value is not None and value < 0:
+            warnings.append(f"{key} {value} is negative; left out")
+            victim[key] = None
+
+
 def _most_specific(units: list[str]) -> str:
     for u in units:
         if not u.endswith(".slice"):
@@ -820,6 +834,7 @@ def _userspace_event(item: _Userspace) -> dict[str, Any]:
     )
     if item.pids:
         event["victim"]["pids"] = item.pids[:256]
+    _drop_implausible(event["victim"], event["warnings"])
     if item.source == "systemd-oomd" and f.get("cgroup"):
         path = str(f["cgroup"])
         event["cgroup"] = {

@@ -327,3 +327,11 @@ def test_a_bug_while_building_an_event_still_yields_the_kill(monkeypatch: pytest
     # THEN the kill is still reported, with its raw line and the reason
     assert event["kill_line"].endswith("oom_score_adj:1000") and event["complete"] is False
     assert any("internal error" in w for w in event["warnings"])
+
+
+def test_figures_no_kernel_prints_are_left_out_not_reported() -> None:
+    # A garbled (or forged-through-kmsg) kill line with an oom_score_adj outside the kernel's -1000..1000.
+    line = KILLED_63214.replace("oom_score_adj:986", "oom_score_adj:1527848")
+    event = one([line])
+    assert event["victim"]["oom_score_adj"] is None
+    assert any("outside -1000..1000" in w for w in event["warnings"])
