@@ -235,10 +235,6 @@ class OomParser:
             except Exception as exc:
                 self._internal_error(rec, stream, time_ms, event_id, exc)
 
-    def feed_many(self, lines: Iterable[str], *, stream: str = "") -> None:
-        for line in lines:
-            self.feed(line, stream=stream)
-
     def finish(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for item in self._kills:

@@ -69,7 +69,6 @@ class Record:
         "wall",
         "timestamp",
         "log_time",
-        "continuation",
     )
 
     def __init__(
@@ -84,7 +83,6 @@ class Record:
         wall: float | None = None,
         timestamp: str | None = None,
         log_time: str | None = None,
-        continuation: bool = False,
     ) -> None:
         self.raw = raw
         self.text = text
@@ -96,7 +94,6 @@ class Record:
         self.wall = wall  # seconds on some wall clock, only to compare two lines of one stream
         self.timestamp = timestamp  # ISO 8601 with offset, only when the transport gave date, time and zone
         self.log_time = log_time  # the time stamp as printed
-        self.continuation = continuation
 
 
 def _iso(dt: datetime) -> str:
@@ -218,7 +215,6 @@ def _journal_fields(obj: dict[str, object]) -> list[Record]:
             wall=wall,
             timestamp=ts,
             log_time=ts,
-            continuation=i > 0,
         )
         if kernel:
             rec = _kernel_text(rec)
@@ -267,11 +263,11 @@ def parse_line(raw: str, previous: Record | None = None) -> list[Record]:
     first.text = parts[0]
     for part in parts[1:]:
         if part.strip():
-            recs.append(_inherit(raw, part, first, continuation=True))
+            recs.append(_inherit(raw, part, first))
     return recs
 
 
-def _inherit(raw: str, text: str, prev: Record, *, continuation: bool) -> Record:
+def _inherit(raw: str, text: str, prev: Record) -> Record:
     return Record(
         raw=raw,
         text=text,
@@ -283,7 +279,6 @@ def _inherit(raw: str, text: str, prev: Record, *, continuation: bool) -> Record
         wall=prev.wall,
         timestamp=prev.timestamp,
         log_time=prev.log_time,
-        continuation=continuation,
     )
 
 
@@ -316,7 +311,7 @@ def _parse_prefixed(raw: str, line: str, previous: Record | None) -> Record:
     # No prefix: an indented continuation of the previous record (journalctl, dmesg -T), or bare kernel
     # text as `dmesg -t` and `journalctl -o cat` print it.
     if previous is not None and first in (" ", "\t"):
-        return _inherit(raw, line.strip(), previous, continuation=True)
+        return _inherit(raw, line.strip(), previous)
     return _kernel_text(Record(raw=raw, text=line.strip(), kernel=True))
 
 
