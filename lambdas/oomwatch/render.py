@@ -80,7 +80,13 @@ def render_event(event: dict[str, Any], number: int) -> str:
         extras.append(f"uid {v['uid']}")
     if v.get("oom_score_adj") is not None:
         extras.append(f"oom_score_adj {v['oom_score_adj']}")
-    lines.append("  victim      " + " ".join(mem + extras) if mem or extras else "  victim      figures unknown")
+    if mem or extras:
+        lines.append("  victim      " + " ".join(mem + extras))
+    elif source == "systemd-oomd":
+        pids = ", ".join(str(p) for p in v.get("pids") or [])
+        lines.append("  victim      every process of the cgroup" + (f" (pids {pids})" if pids else ""))
+    else:
+        lines.append("  victim      figures unknown")
     t = event.get("trigger")
     if t:
         trig = f"{_who(t.get('pid'), t.get('comm'))}"

@@ -92,3 +92,12 @@ def test_corrupt_gzip_exits_2(tmp_path: Path) -> None:
     bad.write_bytes(b"this is not gzip")
     result = run("scan", str(bad))
     assert result.returncode == 2 and len(result.stderr.decode().strip().splitlines()) == 1
+
+
+def test_userspace_killers_read_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "oomd.log"
+    path.write_text("\n".join(corpus_lines(corpus_file("47"))) + "\n")
+    text = run("scan", str(path)).stdout.decode()
+    assert "killer      systemd-oomd (memory pressure for /user.slice/user-1001.slice/user@1001.service" in text
+    assert "victim      every process of the cgroup" in text
+    assert text.rstrip().endswith("1 OOM kill found (1 systemd-oomd) on 1 host")
