@@ -124,24 +124,11 @@ def _ecs(path: str) -> dict[str, object] | None:
 
 
 def _systemd(path: str) -> dict[str, object] | None:
-    m = _SESSION.search(path)
-    if m:
-        return {
-            "kind": "user-session",
-            "name": m.group("session"),
-            "id": None,
-            "uid": int(m.group("uid")),
-            "unit": m.group("session"),
-        }
-    m = _USER_UNIT.search(path)
-    if m:
-        return {
-            "kind": "user-unit",
-            "name": m.group("unit"),
-            "id": None,
-            "uid": int(m.group("uid")),
-            "unit": m.group("unit"),
-        }
+    for kind, pattern, group in (("user-session", _SESSION, "session"), ("user-unit", _USER_UNIT, "unit")):
+        m = pattern.search(path)
+        if m:
+            unit = m.group(group)
+            return {"kind": kind, "name": unit, "id": None, "uid": int(m.group("uid")), "unit": unit}
     m = _UNIT.search(path)
     if m:
         return {"kind": "systemd-unit", "name": m.group("unit"), "id": None, "unit": m.group("unit")}

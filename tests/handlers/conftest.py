@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib
 import threading
 import time
 from collections.abc import Iterator
@@ -130,34 +131,27 @@ def runtime_(world: World, clock: Clock, logs: LogCapture) -> Iterator[Any]:
     reset_runtime()
 
 
-@pytest.fixture
-def invoke_oom(runtime_: Any) -> Invoke:
-    import handlers.oom
+def _invoker(module: str) -> Invoke:
+    """Call ``handlers.<module>.handler`` as Lambda would (imported late: the runtime is set up first)."""
+    handler = importlib.import_module(f"handlers.{module}").handler
 
     def call(event: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = handlers.oom.handler(event, FakeContext())
+        result: dict[str, Any] = handler(event, FakeContext())
         return result
 
     return call
+
+
+@pytest.fixture
+def invoke_oom(runtime_: Any) -> Invoke:
+    return _invoker("oom")
 
 
 @pytest.fixture
 def invoke_digest(runtime_: Any) -> Invoke:
-    import handlers.digest
-
-    def call(event: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = handlers.digest.handler(event, FakeContext())
-        return result
-
-    return call
+    return _invoker("digest")
 
 
 @pytest.fixture
 def invoke_alarm(runtime_: Any) -> Invoke:
-    import handlers.alarm_notice
-
-    def call(event: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = handlers.alarm_notice.handler(event, FakeContext())
-        return result
-
-    return call
+    return _invoker("alarm_notice")
