@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import threading
+import traceback
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from handler_kit import (
     FIXED_MS,
     Clock,
@@ -151,6 +154,36 @@ def test_a_kill_after_the_window_opens_a_new_one_and_says_the_loop_goes_on(
     assert "The previous window had 3 kills: this is still going on." in second.text
 
 
+@pytest.fixture
+def one_metrics_store_per_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Serialise Powertools' EMF provider between test threads.
+
+    Lambda runs one invocation per process at a time, so the module-level ``Metrics`` store is never
+    shared by threads there. Threads in one test process do share it, and a flush iterating the
+    store while another thread adds a metric raises "dictionary changed size during iteration".
+    """
+    from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
+
+    lock = threading.RLock()
+    for name in (
+        "add_metric",
+        "add_dimension",
+        "add_metadata",
+        "serialize_metric_set",
+        "flush_metrics",
+        "clear_metrics",
+    ):
+        original = getattr(AmazonCloudWatchEMFProvider, name)
+
+        def locked(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(AmazonCloudWatchEMFProvider, name, locked)
+    yield
+
+
+@pytest.mark.usefixtures("one_metrics_store_per_process")
 def test_concurrent_invocations_agree_on_the_first_kill(
     world: World, invoke_oom: Invoke, runtime_: Any, clock: Clock, logs: LogCapture
 ) -> None:
@@ -159,14 +192,14 @@ def test_concurrent_invocations_agree_on_the_first_kill(
     events = [payload(world.instances["web-3"], kills("web-3", 20_000 + 100 * n, 1, int(clock.now * 1000))) for n in
               range(8)]  # fmt: skip
     barrier = threading.Barrier(8)
-    errors: list[BaseException] = []
+    errors: list[str] = []
 
     def run(event: dict[str, Any]) -> None:
         barrier.wait()
         try:
             invoke_oom(event)
-        except BaseException as exc:  # pragma: no cover - surfaced below
-            errors.append(exc)
+        except BaseException:  # pragma: no cover - surfaced below, with where it came from
+            errors.append(traceback.format_exc())
 
     threads = [threading.Thread(target=run, args=(e,)) for e in events]
 
