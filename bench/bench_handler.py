@@ -25,6 +25,7 @@ import random
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -89,22 +90,36 @@ def build_payload(seed: int = 11) -> tuple[dict[str, Any], int, int]:
     report_lines = sum(len(r) for r in chosen)
     noise_count = EVENTS - report_lines
     slots = sorted(rng.sample(range(noise_count), REPORTS))
+    # One clock for the syslog stamp, the kernel's uptime and CloudWatch's timestamp: 100 lines a second of
+    # noise (10,000 events span 100 s, as a busy host's delivery would), a report's lines 0.1 ms apart.
     messages: list[str] = []
-    uptime = 86_400.0
+    offsets_us: list[int] = []
+    base = datetime(2026, 11, 26, 10, 0, 0)
+    t_us = 0
     ri = 0
+
+    def stamp() -> str:
+        at = base + timedelta(microseconds=t_us)
+        return f"{at:%b} {at.day:2d} {at:%H:%M:%S} web-1"
+
     for n in range(noise_count):
         while ri < REPORTS and slots[ri] == n:
             for text in chosen[ri]:
-                uptime += 0.000_1
-                messages.append(f"Nov 26 10:{(n // 60) % 60:02d}:{n % 60:02d} web-1 kernel: [{uptime:.6f}] {text}")
+                t_us += 100
+                messages.append(f"{stamp()} kernel: [{86_400 + t_us / 1e6:.6f}] {text}")
+                offsets_us.append(t_us)
             ri += 1
-        uptime += 0.01
+        t_us += 10_000
         template = NOISE[rng.randrange(len(NOISE))]
         text = template.format(pid=rng.randint(300, 99_999), a=rng.randint(0, 255), b=rng.randint(1, 254),
-                               port=rng.randint(1024, 65535), up=f"{uptime:.6f}")  # fmt: skip
-        messages.append(f"Nov 26 10:{(n // 60) % 60:02d}:{n % 60:02d} web-1 {text}")
-    start = int(time.time() * 1000) - 60_000
-    events = [{"id": f"{start + i:020d}{i:036d}", "timestamp": start + i, "message": m} for i, m in enumerate(messages)]
+                               port=rng.randint(1024, 65535), up=f"{86_400 + t_us / 1e6:.6f}")  # fmt: skip
+        messages.append(f"{stamp()} {text}")
+        offsets_us.append(t_us)
+    start = int(time.time() * 1000) - 120_000
+    events = [
+        {"id": f"{start + t // 1000:020d}{i:036d}", "timestamp": start + t // 1000, "message": m}
+        for i, (m, t) in enumerate(zip(messages, offsets_us, strict=True))
+    ]
     data = {
         "messageType": "DATA_MESSAGE",
         "owner": "123456789012",

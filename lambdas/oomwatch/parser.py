@@ -22,7 +22,10 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
 SCHEMA_VERSION = 1
-REPORT_GAP_S = 60.0  # a report line further than this from the previous one starts a new report
+REPORT_GAP_S = 60.0  # a report line further than this from the report's last recognised line starts a new report
+# The kernel prints "Killed process" right after the task table (or the summary): a kill line this far after its
+# report's last recognised line belongs to a report whose start was not seen (rate-limited or lost), not to it.
+KILL_GAP_S = 10.0
 UNIT_WINDOW_S = 120.0  # systemd names the unit of a kill within this time
 MAX_REPORT_LINES = 4000  # lines kept per report while it is open (the task table of a big host)
 EVENT_LINES = 60  # raw lines carried in an event
@@ -161,12 +164,12 @@ class _Report:
         if rec.wall is not None:
             self.last_wall = rec.wall
 
-    def stale_for(self, rec: Record) -> bool:
-        """True when rec is too far in time from this report's last line to belong to it."""
+    def stale_for(self, rec: Record, gap: float = REPORT_GAP_S) -> bool:
+        """True when rec is too far in time from this report's last recognised line to belong to it."""
         if rec.uptime is not None and self.last_uptime is not None:
-            return abs(rec.uptime - self.last_uptime) > REPORT_GAP_S
+            return abs(rec.uptime - self.last_uptime) > gap
         if rec.wall is not None and self.last_wall is not None:
-            return abs(rec.wall - self.last_wall) > REPORT_GAP_S
+            return abs(rec.wall - self.last_wall) > gap
         return False
 
 
@@ -261,10 +264,11 @@ class OomParser:
         kind, data = _classify(text)
         report = st.report
         if kind == "other":
-            # Stack, Mem-Info body, registers: kept while a report is being printed.
+            # Stack, Mem-Info body, registers: kept while a report is being printed. They do not keep the
+            # report open: a chatty kernel (firewall, filesystem lines) must not carry a report whose kill
+            # line never came over to an unrelated kill minutes later.
             if report is not None and not report.kills and not report.stale_for(rec):
                 report.add_line(rec.raw, False)
-                report.touch(rec)
             return
         if kind == "row":  # most of a report: the task table
             report = self._report_for(st, rec, kind)
@@ -326,7 +330,7 @@ class OomParser:
     ) -> None:
         fields = k.parse_killed(data["rest"])
         report = st.report
-        if report is None or report.stale_for(rec) or (report.kills and report.group is None):
+        if report is None or report.stale_for(rec, KILL_GAP_S) or (report.kills and report.group is None):
             st.report = report = _Report()
         report.touch(rec)
         report.add_line(rec.raw, True)

@@ -344,13 +344,30 @@ def _classic_wall(stamp: str, day: str, h: str, mi: str, s: str, frac: str | Non
     return wall
 
 
+# The lines of one report share "Mon DD HH:MM:SS host kernel: " up to the uptime: the last such prefix is
+# remembered, and a line that starts with it needs only its uptime and text read. (A hint checked with
+# startswith, so it can never change a result; one tuple, replaced whole.)
+_UPTIME_REST = re.compile(r"\[\s*(\d{1,10}\.\d{1,9})\] ?(.*)")
+_kernel_prefix: tuple[str, str | None, float, str] = ("\0", None, 0.0, "")  # prefix, host, wall, stamp
+
+
 def _classic(raw: str, line: str) -> Record | None:
+    global _kernel_prefix
+    prefix, p_host, p_wall, p_stamp = _kernel_prefix
+    if line.startswith(prefix):
+        u = _UPTIME_REST.fullmatch(line, len(prefix))
+        if u:
+            up, msg = u.groups()
+            rec = Record(raw, msg, True, p_host, "kernel", None, float(up), p_wall, None, p_stamp)
+            return _kernel_text(rec) if msg[:1] == "<" or "]: " in msg else rec
     f = _CLASSIC_FULL.fullmatch(line)
     if f:
         stamp, day, h, mi, s, frac, host, ident, pid, up, msg = f.groups()
         wall = _classic_wall(stamp, day, h, mi, s, frac)
         if ident == "kernel" and pid is None:
             rec = Record(raw, msg, True, host, ident, None, float(up) if up else None, wall, None, stamp)
+            if up:
+                _kernel_prefix = (line[: line.rfind("[", 0, f.start(10))], host, wall, stamp)
             # The match took any uptime; the rest (kmsg level, relayed userland) is rare.
             if msg[:1] == "<" or (up is None and msg[:1] == "[") or "]: " in msg:
                 return _kernel_text(rec)

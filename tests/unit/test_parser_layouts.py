@@ -191,6 +191,36 @@ def test_a_header_long_before_the_kill_is_another_report() -> None:
     assert event["trigger"] is None and event["complete"] is False
 
 
+def test_a_chatty_kernel_does_not_carry_an_unfinished_report_to_a_later_kill() -> None:
+    # GIVEN corpus 26's second report, cut off in its stack (its kill is not in the log), then a kernel line
+    # every 5 seconds for 2 minutes (a firewall logging drops), then a real kill line from corpus 32
+    head = [line for line in corpus_lines(corpus_file("26")) if line.startswith("[ 7093.")]
+    noise = [f"[ {7094 + 5 * n}.000000] [UFW BLOCK] IN=ens5 OUT= SRC=10.0.0.9 DST=10.0.0.5 PROTO=TCP DPT=22"
+             for n in range(24)]  # fmt: skip
+    kill = next(x for x in corpus_lines(corpus_file("32")) if "Killed process 137878" in x)
+    later = kill.replace("[17657.203746]", "[ 7215.000000]")
+
+    # WHEN they are parsed in order
+    event = one([*head, *noise, later])
+
+    # THEN the kill does not borrow the unfinished report's trigger, stack or noise
+    assert event["victim"]["comm"] == "mount"
+    assert event["trigger"] is None and event["complete"] is False
+    assert event["lines"] == [later]
+
+
+def test_a_kill_line_right_after_its_report_belongs_to_it() -> None:
+    # GIVEN the same unfinished report and, 2 seconds after its last line, a kill (the kill-gap boundary's other side)
+    head = [line for line in corpus_lines(corpus_file("26")) if line.startswith("[ 7093.")]
+    kill = next(x for x in corpus_lines(corpus_file("32")) if "Killed process 137878" in x)
+
+    # WHEN parsed
+    event = one([*head, kill.replace("[17657.203746]", "[ 7095.600000]")])
+
+    # THEN the report's header names the trigger
+    assert event["trigger"]["comm"] == "uwsgi"
+
+
 def test_page_size_from_the_victims_row() -> None:
     # 64 kB pages (arm64/ppc64le): the row's total_vm in pages times 64 equals the kill line's total-vm kB.
     lines = [

@@ -76,3 +76,21 @@ def test_reports_sprinkled_with_random_bytes_never_raise(report: list[str], nois
     _check(text.split("\n"))
     for e in scan_binary(io.BytesIO(bytes(data))):
         assert_valid(e)
+
+
+def _fields(rec: object) -> tuple[object, ...]:
+    return tuple(getattr(rec, name) for name in rec.__slots__)  # type: ignore[attr-defined]
+
+
+def test_the_kernel_prefix_shortcut_never_changes_a_record() -> None:
+    """Lines after a classic syslog kernel line reuse its prefix; each must read as it does on its own."""
+    from oomwatch import transport
+
+    for report in REPORTS:
+        prefixed = [f"Nov 26 10:22:50 web-1 kernel: {line}" for line in report]
+        for line in [*report, *prefixed]:
+            warm = [_fields(r) for r in transport.parse_line(line)]
+            transport._kernel_prefix = ("\0", None, 0.0, "")
+            cold = [_fields(r) for r in transport.parse_line(line)]
+            assert warm == cold, line
+            transport.parse_line(line)  # prime the shortcut for the next line
