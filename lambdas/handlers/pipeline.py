@@ -114,8 +114,11 @@ def parse_log_events(events: Sequence[Mapping[str, Any]], stream: str) -> list[K
     if not events:
         return []
     lines = [str(e["message"]) for e in events]
+    joined = "\n".join(lines)
+    text: str | None = joined  # handed to select() when it is exactly the lines joined
     owner: list[int] | None = None  # line index -> event index, when an event holds several lines
-    if "\n" in "".join(lines):  # multi-line events (rsyslog, agent multi_line_start_pattern)
+    if joined.count("\n") != len(lines) - 1:  # multi-line events (rsyslog, agent multi_line_start_pattern)
+        text = None
         split_lines: list[str] = []
         owner = []
         for n, line in enumerate(lines):
@@ -125,18 +128,11 @@ def parse_log_events(events: Sequence[Mapping[str, Any]], stream: str) -> list[K
         lines = split_lines
     parser = OomParser()
     feed = parser.feed
-    times: dict[str, int] = {}
-    for i in select(lines):
+    for i in select(lines, text):
         e = events[i if owner is None else owner[i]]
-        event_id, time_ms = str(e["id"]), int(e["timestamp"])
-        times[event_id] = time_ms
-        feed(lines[i], stream=stream, time_ms=time_ms, event_id=event_id)
+        feed(lines[i], stream=stream, time_ms=int(e["timestamp"]), event_id=str(e["id"]))
     last_ms = int(events[-1]["timestamp"])
-    kills = []
-    for ev in parser.finish():
-        kid = ev.get("kill_event_id")
-        kills.append(Kill(event=ev, time_ms=times.get(str(kid), last_ms) if kid is not None else last_ms))
-    return kills
+    return [Kill(event=ev, time_ms=last_ms if t is None else t) for ev, t in parser.finish_timed()]
 
 
 def needs_context(ev: Mapping[str, Any]) -> bool:
@@ -417,6 +413,7 @@ def handle_kills(kills: Sequence[Kill], d: Delivery, rt: Runtime, out: Outcome, 
     works = [w for w in works if w.claim is not None]
     _count(works, d, rt)
 
+    folded = 0
     for w in works:
         assert w.count is not None
         view = _view(w, d, s)
@@ -433,26 +430,33 @@ def handle_kills(kills: Sequence[Kill], d: Delivery, rt: Runtime, out: Outcome, 
             out.kills += 1
         if not w.messages:
             out.folded += 1
-            rt.telemetry.count("KillsFolded")
+            folded += 1
+    if folded:
+        rt.telemetry.count("KillsFolded", folded)
 
     # Remember every new kill's place (folded ones are done; the others wait for their publish).
     _save(_rows((w for w in works if w.first_attempt), lambda w: not w.messages), d, rt, "save")
 
     published: list[Work] = []
-    for w in (w for w in works if w.messages):
-        try:
-            for message in w.messages:
-                rt.publisher.publish(message)
-                rt.telemetry.count("AlertsSent")
-                out.alerts += 1
-        except AwsError as exc:
-            rt.telemetry.warning("publish_failed", kill_key=w.key, error=error_code(exc))
-            rt.telemetry.count("PublishFailures")
-            _quiet(rt, "release", lambda w=w: w.state.release_kill(w.key))  # type: ignore[misc]
-            out.failed += 1
-            failures.append(exc)
-            continue
-        published.append(w)
+    sent = 0
+    try:
+        for w in (w for w in works if w.messages):
+            try:
+                for message in w.messages:
+                    rt.publisher.publish(message)
+                    sent += 1
+                    out.alerts += 1
+            except AwsError as exc:
+                rt.telemetry.warning("publish_failed", kill_key=w.key, error=error_code(exc))
+                rt.telemetry.count("PublishFailures")
+                _quiet(rt, "release", lambda w=w: w.state.release_kill(w.key))  # type: ignore[misc]
+                out.failed += 1
+                failures.append(exc)
+                continue
+            published.append(w)
+    finally:
+        if sent:
+            rt.telemetry.count("AlertsSent", sent)  # one EMF value per invocation, not one per alert
     _save(_rows(published, lambda w: True), d, rt, "finish")
 
 

@@ -14,9 +14,9 @@ on every corpus report, alone and all together, with noise interleaved.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Sequence
-from itertools import accumulate, compress
+from itertools import compress
 
 from oomwatch.scanner import BACK_LINES_NO_HEADER, BACK_LINES_USERSPACE, TAIL_LINES
 
@@ -38,15 +38,27 @@ def _anchor(line: str) -> bool | None:
     return None
 
 
-def _hits(text: str, needle: str, starts: list[int]) -> list[int]:
-    """Indices of the lines of ``text`` (lines joined by newlines, starting at ``starts``) holding ``needle``."""
+def _positions(text: str, needle: str) -> list[int]:
+    """Offsets in ``text`` of the first ``needle`` on each line that holds one (C-speed ``find``)."""
     out: list[int] = []
     i = text.find(needle)
     while i >= 0:
-        line = bisect_right(starts, i) - 1
-        if not out or out[-1] != line:
-            out.append(line)
-        i = text.find(needle, starts[line + 1] if line + 1 < len(starts) else len(text))
+        out.append(i)
+        end = text.find("\n", i)
+        if end < 0:
+            break
+        i = text.find(needle, end)
+    return out
+
+
+def _line_numbers(text: str, offsets: list[int]) -> list[int]:
+    """The line number of each offset (ascending), by counting newlines between them: one pass over the text."""
+    out: list[int] = []
+    line = pos = 0
+    for i in offsets:
+        line += text.count("\n", pos, i)
+        pos = i
+        out.append(line)
     return out
 
 
@@ -75,8 +87,8 @@ def _feedable(line: str) -> bool:
     return _USERLAND.match(line) is None or _oom_words(line)
 
 
-def select(lines: Sequence[str]) -> list[int]:
-    """Indices of the lines to feed, in order.
+def select(lines: Sequence[str], text: str | None = None) -> list[int]:
+    """Indices of the lines to feed, in order. ``text``: the lines joined by newlines, when the caller has it.
 
     Regions: a kernel kill reaches back to its own report's header (a header seen after the
     previous kill), or ``BACK_LINES_NO_HEADER`` lines when the report's header is not in the
@@ -84,13 +96,18 @@ def select(lines: Sequence[str]) -> list[int]:
     Within regions, other programs' syslog lines are skipped.
     """
     # Search the joined text at C speed; only lines holding a needle are looked at in Python.
-    text = "\n".join(lines)
-    starts = [0, *accumulate(len(line) + 1 for line in lines)][: len(lines)]
-    candidates = sorted(set(_hits(text, " process ", starts)) | set(_hits(text, OOMD, starts)))
+    if text is None:
+        text = "\n".join(lines)
+    kill_at = _positions(text, " process ") + _positions(text, OOMD)
+    if not kill_at:
+        return []
+    tagged = sorted([(i, 0) for i in kill_at] + [(i, 1) for i in _positions(text, HEADER)])
+    numbers = _line_numbers(text, [i for i, _ in tagged])
+    candidates = sorted({n for n, (_, tag) in zip(numbers, tagged, strict=True) if tag == 0})
     anchors = [(i, kind) for i in candidates if (kind := _anchor(lines[i])) is not None]
     if not anchors:
         return []
-    headers = _hits(text, HEADER, starts)
+    headers = sorted({n for n, (_, tag) in zip(numbers, tagged, strict=True) if tag == 1})
     regions: list[tuple[int, int, int]] = []  # [start, end) and the last kill line in it
     previous_kill = -1
     for pos, is_kernel in anchors:

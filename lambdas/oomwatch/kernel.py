@@ -133,18 +133,19 @@ def parse_row(text: str, columns: list[str] | None, match: re.Match[str] | None 
     m = match or TABLE_ROW.fullmatch(text.rstrip())
     if not m:
         return None
-    rest = m.group("rest")
+    pid_text, rest = m.groups()
     if columns:
         n = len(columns)
         parts = rest.split(None, n)
         if len(parts) == n + 1:
             try:
-                values: dict[str, Any] = dict(zip(columns, map(int, parts[:n]), strict=True))
+                # zip stops at the last column before it would convert the name
+                values: dict[str, Any] = dict(zip(columns, map(int, parts)))  # noqa: B905
             except ValueError:
                 pass
             else:
-                values["pid"] = int(m.group("pid"))
-                values["name"] = parts[-1]
+                values["pid"] = int(pid_text)
+                values["name"] = parts[n]
                 return values
     parts = rest.split()
     nums: list[int] = []
@@ -156,7 +157,7 @@ def parse_row(text: str, columns: list[str] | None, match: re.Match[str] | None 
         return None
     name = rest.split(None, len(nums))[-1]
     return {
-        "pid": int(m.group("pid")),
+        "pid": int(pid_text),
         "name": name,
         "uid": nums[0],
         "tgid": nums[1],

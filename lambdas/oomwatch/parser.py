@@ -239,12 +239,17 @@ class OomParser:
                 self._internal_error(rec, stream, time_ms, event_id, exc)
 
     def finish(self) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
+        return [event for event, _ in self.finish_timed()]
+
+    def finish_timed(self) -> list[tuple[dict[str, Any], int | None]]:
+        """Like ``finish``, with the ``time_ms`` the kill line was fed with."""
+        out: list[tuple[dict[str, Any], int | None]] = []
         for item in self._kills:
             try:
-                out.append(_userspace_event(item) if isinstance(item, _Userspace) else _kernel_event(item))
+                event = _userspace_event(item) if isinstance(item, _Userspace) else _kernel_event(item)
             except Exception as exc:
-                out.append(_fallback_event(item, f"internal error: {exc!r}"))
+                event = _fallback_event(item, f"internal error: {exc!r}")
+            out.append((event, item.time_ms))
         self._kills = []
         return out
 

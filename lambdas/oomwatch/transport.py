@@ -242,6 +242,14 @@ def parse_line(raw: str, previous: Record | None = None) -> list[Record]:
 
     Never raises: anything unrecognised comes back as bare text.
     """
+    prefix, p_host, p_wall, p_stamp = _kernel_prefix
+    if prefix and raw.startswith(prefix) and len(raw) <= MAX_LINE and raw[-1:] not in ("\n", "\r"):
+        # The next line of a classic syslog kernel report (see _classic), read without the general path.
+        u = _UPTIME_REST.fullmatch(raw, len(prefix))
+        if u:
+            up, msg = u.groups()
+            if msg[:1] != "<" and "]: " not in msg and "#01" not in msg:
+                return [Record(raw, msg, True, p_host, "kernel", None, float(up), p_wall, None, p_stamp)]
     line = raw if len(raw) <= MAX_LINE else raw[:MAX_LINE]
     if line[-1:] in ("\n", "\r"):
         line = line.rstrip("\r\n")
@@ -348,13 +356,13 @@ def _classic_wall(stamp: str, day: str, h: str, mi: str, s: str, frac: str | Non
 # remembered, and a line that starts with it needs only its uptime and text read. (A hint checked with
 # startswith, so it can never change a result; one tuple, replaced whole.)
 _UPTIME_REST = re.compile(r"\[\s*(\d{1,10}\.\d{1,9})\] ?(.*)")
-_kernel_prefix: tuple[str, str | None, float, str] = ("\0", None, 0.0, "")  # prefix, host, wall, stamp
+_kernel_prefix: tuple[str, str | None, float, str] = ("", None, 0.0, "")  # prefix, host, wall, stamp; "" = none
 
 
 def _classic(raw: str, line: str) -> Record | None:
     global _kernel_prefix
     prefix, p_host, p_wall, p_stamp = _kernel_prefix
-    if line.startswith(prefix):
+    if prefix and line.startswith(prefix):
         u = _UPTIME_REST.fullmatch(line, len(prefix))
         if u:
             up, msg = u.groups()

@@ -59,7 +59,8 @@ def dynamodb_semantics(monkeypatch: pytest.MonkeyPatch) -> None:
     """Two fixes to moto's DynamoDB, for fidelity and speed.
 
     * DynamoDB makes each conditional write, update and transaction atomic; moto does not lock
-      between threads, so concurrent-invocation tests serialise its calls.
+      between threads, so concurrent-invocation tests serialise its calls: whole requests (moto
+      reads the item before and serialises it after the backend call), and the backend calls.
     * moto backs up the whole table once per transaction *item* (O(items x table)); one backup
       per call gives the same rollback semantics and keeps the storm test fast.
     """
@@ -75,6 +76,18 @@ def dynamodb_semantics(monkeypatch: pytest.MonkeyPatch) -> None:
                 return _original(self, *args, **kwargs)
 
         monkeypatch.setattr(backend, name, locked)
+    import moto.dynamodb.responses as responses
+
+    handler = responses.DynamoHandler
+    for name in ("put_item", "update_item", "get_item", "delete_item", "batch_write_item", "batch_get_item",
+                 "transact_write_items", "transact_get_items", "query", "scan"):  # fmt: skip
+        original = getattr(handler, name)
+
+        def locked_request(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(handler, name, locked_request)
     transact = backend.transact_write_items
 
     def transact_once(self: Any, *args: Any, **kwargs: Any) -> Any:

@@ -209,10 +209,11 @@ def test_concurrent_invocations_agree_on_the_first_kill(
     for t in threads:
         t.join()
 
-    # THEN the atomic counter numbers them 1..8 and exactly one alert is sent
+    # THEN the atomic counter numbers them 1..8: exactly one kill alert (the 1st) and one loop alert (the 5th)
+    # are sent, in whichever order their two invocations publish them
     assert errors == []
     assert sorted(e["occurrence"] for e in logs.events()) == list(range(1, 9))
-    assert [s.doc["type"] for s in world.sent()] == ["oom_kill", "oom_loop"]
+    assert sorted(s.doc["type"] for s in world.sent()) == ["oom_kill", "oom_loop"]
 
 
 def test_state_items_expire_by_ttl(world: World, invoke_oom: Invoke, clock: Clock) -> None:

@@ -115,3 +115,24 @@ def test_context_fetch_is_bounded_in_pages(
     assert calls[0]["startTime"] == kill[0].timestamp - runtime_.settings.context_before_s * 1000
     assert time.monotonic() - started < 5
     assert "(read limit reached)" in world.sent()[0].text
+
+
+def test_a_report_in_multi_line_events_reads_as_one_line_per_event(
+    world: World, invoke_oom: Invoke, logs: LogCapture
+) -> None:
+    # GIVEN the mysqld report as a shipper with a multi-line start pattern sends it: the header event holds
+    # the stack and Mem-Info lines, each task-table row is its own event, and the kill closes the report
+    iid = world.instances["db-1"]
+    lines = corpus_lines("01_")
+    table = next(i for i, line in enumerate(lines) if "[ pid ]" in line)
+    grouped = ["\n".join(lines[:table]), *lines[table:]]
+    start = recent_ms()
+
+    # WHEN it is delivered
+    result = invoke_oom(payload(iid, log_events(grouped, start)))
+
+    # THEN the kill is the same as when every line is its own event, and keyed on the kill line's event
+    [event] = logs.events()
+    assert result["kills"] == 1
+    assert event["trigger"]["comm"] == "sed" and event["complete"] is True and event["task_count"] == 85
+    assert event["kill_event_id"] == log_events(grouped, start)[-1].id
