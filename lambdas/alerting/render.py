@@ -128,7 +128,7 @@ _NOISE_WORDS = re.compile(
     r"\[<[0-9a-f]{8,}>\]|\+0x[0-9a-f]+/0x[0-9a-f]+|Call Trace:|</?TASK>|Hardware name:"
     r"|Node \d+ (?:DMA|DMA32|Normal|Movable|hugepages)|lowmem_reserve|hugepages_total|total pagecache pages"
     r"|pages in swap cache|Swap cache stats|pages RAM|pages HighMem|pages reserved|pages hwpoisoned"
-    r"|pages cma reserved|Code: [0-9a-f]{2} "
+    r"|pages cma reserved|Code: (?:[0-9a-f]{2} |Unable to access opcode bytes)"
 )
 # "RIP: " and the other registers at a word start, found from the colon.
 _NOISE_REGISTER = re.compile(r":(?:(?<=(?<!\w)(?:RIP|RSP|RAX|RDX|RBP|R10|R13|CR2):)|(?<=(?<!\w)[FC]S:))\s")

@@ -25,7 +25,8 @@ REFERENCE_NOISE = re.compile(
     r"\[<[0-9a-f]{8,}>\]|\+0x[0-9a-f]+/0x[0-9a-f]+|(?:^|\s)[0-9a-f]{16}(?:\s+[0-9a-f]{16}){2}|Call Trace:|</?TASK>"
     r"|\b(?:RIP|RSP|RAX|RDX|RBP|R10|R13|FS|CS|CR2):\s|Hardware name:|Node \d+ (?:DMA|DMA32|Normal|Movable|hugepages)"
     r"|lowmem_reserve|hugepages_total|total pagecache pages|pages in swap cache|Swap cache stats|pages RAM"
-    r"|pages HighMem|pages reserved|pages hwpoisoned|pages cma reserved|Code: [0-9a-f]{2} "
+    r"|pages HighMem|pages reserved|pages hwpoisoned|pages cma reserved"
+    r"|Code: (?:[0-9a-f]{2} |Unable to access opcode bytes)"
 )
 
 NOISE_PIECES = [
@@ -33,7 +34,8 @@ NOISE_PIECES = [
     " 0123456789abcdef 0123456789abcdef 0123456789abcdef", "0123456789abcdef\x0b0123456789abcdef\t0123456789abcdef",
     "a0123456789abcdef 0123456789abcdef 0123456789abcdef", "0123456789abcdef 0123456789abcde",
     "[<ffffffff81234567>]", "[<ffff>]", "+0x1f/0x30", "+0x/0x1", "Node 0 DMA32", "Node x DMA", "Code: 0f ",
-    "Code: 0f", "</TASK>", "<TASK>", "pages RAM", "pages ram", "Call Trace:", "Hardware name:", "lowmem_reserve",
+    "Code: 0f", "Code: Unable to access opcode bytes at RIP 0x7f6a3f2d1b4d.", "Code: Unable to", "</TASK>",
+    "<TASK>", "pages RAM", "pages ram", "Call Trace:", "Hardware name:", "lowmem_reserve",
 ]  # fmt: skip
 CHARS = "0123456789abcdefABCDEF \t\n:[]<>+/xRIPSFCDNode\u00a0\u2028\x0b-_.wT\u00e9"
 
