@@ -244,7 +244,8 @@ def parse_line(raw: str, previous: Record | None = None) -> list[Record]:
     """
     prefix, p_host, p_wall, p_stamp = _kernel_prefix
     if prefix and raw.startswith(prefix) and len(raw) <= MAX_LINE and raw[-1:] not in ("\n", "\r"):
-        # The next line of a classic syslog kernel report (see _classic), read without the general path.
+        # The next line of a classic syslog kernel report (see _kernel_prefix), read without the general path;
+        # the rare kernel texts that need more (a level, relayed userland, rsyslog escapes) take that path.
         u = _UPTIME_REST.fullmatch(raw, len(prefix))
         if u:
             up, msg = u.groups()
@@ -352,8 +353,8 @@ def _classic_wall(stamp: str, day: str, h: str, mi: str, s: str, frac: str | Non
     return wall
 
 
-# The lines of one report share "Mon DD HH:MM:SS host kernel: " up to the uptime: the last such prefix is
-# remembered, and a line that starts with it needs only its uptime and text read. (A hint checked with
+# The lines of one report share "Mon DD HH:MM:SS host kernel: " up to the uptime: _classic remembers the last
+# such prefix, and parse_line reads a line that starts with it from its uptime on. (A hint checked with
 # startswith, so it can never change a result; one tuple, replaced whole.)
 _UPTIME_REST = re.compile(r"\[\s*(\d{1,10}\.\d{1,9})\] ?(.*)")
 _kernel_prefix: tuple[str, str | None, float, str] = ("", None, 0.0, "")  # prefix, host, wall, stamp; "" = none
@@ -361,13 +362,6 @@ _kernel_prefix: tuple[str, str | None, float, str] = ("", None, 0.0, "")  # pref
 
 def _classic(raw: str, line: str) -> Record | None:
     global _kernel_prefix
-    prefix, p_host, p_wall, p_stamp = _kernel_prefix
-    if prefix and line.startswith(prefix):
-        u = _UPTIME_REST.fullmatch(line, len(prefix))
-        if u:
-            up, msg = u.groups()
-            rec = Record(raw, msg, True, p_host, "kernel", None, float(up), p_wall, None, p_stamp)
-            return _kernel_text(rec) if msg[:1] == "<" or "]: " in msg else rec
     f = _CLASSIC_FULL.fullmatch(line)
     if f:
         stamp, day, h, mi, s, frac, host, ident, pid, up, msg = f.groups()
