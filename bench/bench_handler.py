@@ -103,9 +103,9 @@ def corpus_reports() -> list[list[str]]:
 
 
 def build_payload(seed: int = 11, whole_excerpts: bool = False) -> tuple[dict[str, Any], int, int]:
-    """(invocation event, decoded JSON bytes, log text bytes) for 10,000 events with 20 reports: the first
-    report of each corpus excerpt with a kernel kill, or (``whole_excerpts``) the excerpts as they are, some
-    of which hold a burst of kills or the start of a next report."""
+    """(invocation event, decoded JSON bytes, log text bytes) for 10,000 events with 20 distinct reports
+    (round-robin over the corpus excerpts with a kernel kill), or (``whole_excerpts``) 20 excerpts as they
+    are, some of which hold a burst of kills or the start of a next report."""
     rng = random.Random(seed)
     excerpts = corpus_reports()
     if whole_excerpts:

@@ -23,6 +23,7 @@ from handler_kit import (
     LogCapture,
     World,
     make_world,
+    serialise,
 )
 from moto import mock_aws
 
@@ -65,29 +66,14 @@ def dynamodb_semantics(monkeypatch: pytest.MonkeyPatch) -> None:
       per call gives the same rollback semantics and keeps the storm test fast.
     """
     import moto.dynamodb.models as models
+    import moto.dynamodb.responses as responses
 
     lock = threading.RLock()
     backend = models.DynamoDBBackend
-    for name in ("put_item", "update_item", "get_item", "delete_item", "batch_write_item"):
-        original = getattr(backend, name)
-
-        def locked(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
-            with lock:
-                return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(backend, name, locked)
-    import moto.dynamodb.responses as responses
-
-    handler = responses.DynamoHandler
-    for name in ("put_item", "update_item", "get_item", "delete_item", "batch_write_item", "batch_get_item",
-                 "transact_write_items", "transact_get_items", "query", "scan"):  # fmt: skip
-        original = getattr(handler, name)
-
-        def locked_request(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
-            with lock:
-                return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(handler, name, locked_request)
+    serialise(monkeypatch, backend, ("put_item", "update_item", "get_item", "delete_item", "batch_write_item"), lock)
+    serialise(monkeypatch, responses.DynamoHandler, ("put_item", "update_item", "get_item", "delete_item",
+              "batch_write_item", "batch_get_item", "transact_write_items", "transact_get_items", "query", "scan"),
+              lock)  # fmt: skip
     transact = backend.transact_write_items
 
     def transact_once(self: Any, *args: Any, **kwargs: Any) -> Any:

@@ -23,6 +23,21 @@ import moto  # noqa: F401 - must be imported before the session below, so moto c
 _SESSION = boto3.session.Session()
 
 
+def serialise(patch: Any, owner: type, names: Iterable[str], lock: Any) -> None:
+    """Make threads call ``owner``'s methods one at a time (moto and Powertools' metrics do not lock).
+
+    ``patch`` is pytest's monkeypatch, so the methods are restored after the test.
+    """
+    for name in names:
+        original = getattr(owner, name)
+
+        def locked(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        patch.setattr(owner, name, locked)
+
+
 def client(service: str) -> Any:
     return _SESSION.client(service, region_name=REGION)
 

@@ -21,6 +21,7 @@ from handler_kit import (
     log_events,
     payload,
     rendered,
+    serialise,
     snapshot,
 )
 
@@ -164,22 +165,8 @@ def one_metrics_store_per_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[N
     """
     from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
-    lock = threading.RLock()
-    for name in (
-        "add_metric",
-        "add_dimension",
-        "add_metadata",
-        "serialize_metric_set",
-        "flush_metrics",
-        "clear_metrics",
-    ):
-        original = getattr(AmazonCloudWatchEMFProvider, name)
-
-        def locked(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
-            with lock:
-                return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(AmazonCloudWatchEMFProvider, name, locked)
+    names = ("add_metric", "add_dimension", "add_metadata", "serialize_metric_set", "flush_metrics", "clear_metrics")
+    serialise(monkeypatch, AmazonCloudWatchEMFProvider, names, threading.RLock())
     yield
 
 
