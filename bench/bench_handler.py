@@ -33,7 +33,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 LAMBDAS = ROOT / "lambdas"
 sys.path.insert(0, str(LAMBDAS))
-CORPUS = ROOT.parent / "shared" / "oom-corpus"
+
+from excerpts import kernel_excerpts  # noqa: E402
+
 REPEATS = 21
 IMPORT_REPEATS = 7
 EVENTS = 10_000
@@ -84,30 +86,12 @@ def split_reports(texts: list[str]) -> list[list[str]]:
     return out
 
 
-def corpus_reports() -> list[list[str]]:
-    """Kernel text of every corpus excerpt with a kernel kill, re-prefixed as rsyslog kernel lines."""
-    from oomwatch.transport import parse_line
-
-    reports = []
-    for path in sorted(CORPUS.glob("*.log")):
-        expected = json.loads((CORPUS / "expected" / (path.stem + ".json")).read_text())
-        if not expected["kills"] or any(k["source"] != "kernel" for k in expected["kills"]):
-            continue
-        lines = []
-        for raw in path.read_text(encoding="utf-8", errors="replace").split("\n"):
-            if raw.startswith("# ") or not raw.strip():
-                continue
-            lines.extend(rec.text for rec in parse_line(raw) if rec.kernel)
-        reports.append(lines)
-    return reports
-
-
 def build_payload(seed: int = 11, whole_excerpts: bool = False) -> tuple[dict[str, Any], int, int]:
     """(invocation event, decoded JSON bytes, log text bytes) for 10,000 events with 20 distinct reports
     (round-robin over the corpus excerpts with a kernel kill), or (``whole_excerpts``) 20 excerpts as they
     are, some of which hold a burst of kills or the start of a next report."""
     rng = random.Random(seed)
-    excerpts = corpus_reports()
+    excerpts = kernel_excerpts()
     if whole_excerpts:
         chosen = [excerpts[i % len(excerpts)] for i in range(REPORTS)]
     else:  # 20 distinct reports, round-robin over the excerpts: every source once before any source twice

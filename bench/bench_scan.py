@@ -8,7 +8,6 @@ figure is the ratio (target: at most 1.0).
 
 from __future__ import annotations
 
-import json
 import random
 import subprocess
 import sys
@@ -18,9 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lambdas"))
 
-from oomwatch.transport import parse_line  # noqa: E402
+from excerpts import kernel_excerpts  # noqa: E402
 
-CORPUS = ROOT.parent / "shared" / "oom-corpus"
 OUT = ROOT / "bench" / "out"
 SIZE = 100_000_000
 OOM_LINE_SHARE = 0.001
@@ -39,27 +37,9 @@ NOISE = [
 ]
 
 
-def corpus_reports() -> list[list[str]]:
-    """Every corpus file with a kill, its kernel text re-prefixed as `Mon DD HH:MM:SS host kernel: [up] text`."""
-    reports = []
-    for f in sorted(CORPUS.glob("*.log")):
-        expected = json.loads((CORPUS / "expected" / (f.stem + ".json")).read_text())
-        if not expected["kills"] or any(k["source"] != "kernel" for k in expected["kills"]):
-            continue
-        lines = []
-        for raw in f.read_text(encoding="utf-8", errors="replace").split("\n"):
-            if raw.startswith("# ") or not raw.strip():
-                continue
-            for rec in parse_line(raw):
-                if rec.kernel:
-                    lines.append(rec.text)
-        reports.append(lines)
-    return reports
-
-
 def generate(path: Path, size: int = SIZE, seed: int = 7) -> int:
     rnd = random.Random(seed)
-    reports = corpus_reports()
+    reports = kernel_excerpts()
     kills = 0
     written = 0
     up = 1000.0

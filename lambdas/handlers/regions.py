@@ -87,6 +87,30 @@ def _feedable(line: str) -> bool:
     return _USERLAND.match(line) is None or _oom_words(line)
 
 
+def _regions(anchors: list[tuple[int, bool]], headers: list[int], count: int) -> list[tuple[int, int, int]]:
+    """[start, end) of each region and the last kill line in it, from the kill lines (True: the kernel's)
+    and the header lines, both ascending, of ``count`` lines."""
+    regions: list[tuple[int, int, int]] = []
+    previous_kill = -1
+    for pos, is_kernel in anchors:
+        end = min(count, pos + TAIL_LINES + 1)
+        done = regions[-1][1] if regions else 0
+        if is_kernel:
+            h = bisect_left(headers, pos + 1) - 1  # the last header at or before the kill line
+            if h >= 0 and headers[h] > previous_kill:
+                start = max(headers[h], done)
+            else:
+                start = max(pos - BACK_LINES_NO_HEADER, done)
+            previous_kill = pos
+        else:
+            start = max(pos - BACK_LINES_USERSPACE, done)
+        if regions and start <= done:
+            regions[-1] = (regions[-1][0], max(done, end), pos)
+        else:
+            regions.append((start, end, pos))
+    return regions
+
+
 def select(lines: Sequence[str], text: str | None = None) -> list[int]:
     """Indices of the lines to feed, in order. ``text``: the lines joined by newlines, when the caller has it.
 
@@ -108,24 +132,7 @@ def select(lines: Sequence[str], text: str | None = None) -> list[int]:
     if not anchors:
         return []
     headers = sorted({n for n, (_, tag) in zip(numbers, tagged, strict=True) if tag == 1})
-    regions: list[tuple[int, int, int]] = []  # [start, end) and the last kill line in it
-    previous_kill = -1
-    for pos, is_kernel in anchors:
-        end = min(len(lines), pos + TAIL_LINES + 1)
-        done = regions[-1][1] if regions else 0
-        if is_kernel:
-            h = bisect_left(headers, pos + 1) - 1  # the last header at or before the kill line
-            if h >= 0 and headers[h] > previous_kill:
-                start = max(headers[h], done)
-            else:
-                start = max(pos - BACK_LINES_NO_HEADER, done)
-            previous_kill = pos
-        else:
-            start = max(pos - BACK_LINES_USERSPACE, done)
-        if regions and start <= done:
-            regions[-1] = (regions[-1][0], max(done, end), pos)
-        else:
-            regions.append((start, end, pos))
+    regions = _regions(anchors, headers, len(lines))
     last = len(lines) - 1
     picked: list[int] = []
     for start, end, kill in regions:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from bisect import bisect_left
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -91,30 +90,14 @@ def test_all_reports_together_with_noise_give_the_same_events() -> None:
 
 
 def reference_select(lines: Sequence[str]) -> list[int]:
-    """select() as first written: one line at a time through _feedable / _oom_words."""
+    """select() as first written: needles found line by line, then each region's lines one at a time through
+    _feedable / _oom_words (the region rule itself, _regions, is shared)."""
     candidates = [i for i, line in enumerate(lines) if " process " in line or r.OOMD in line]
     anchors = [(i, kind) for i in candidates if (kind := r._anchor(lines[i])) is not None]
     if not anchors:
         return []
     headers = [i for i, line in enumerate(lines) if r.HEADER in line]
-    regions: list[tuple[int, int, int]] = []  # [start, end) and the last kill line in it
-    previous_kill = -1
-    for pos, is_kernel in anchors:
-        end = min(len(lines), pos + r.TAIL_LINES + 1)
-        done = regions[-1][1] if regions else 0
-        if is_kernel:
-            h = bisect_left(headers, pos + 1) - 1  # the last header at or before the kill line
-            if h >= 0 and headers[h] > previous_kill:
-                start = max(headers[h], done)
-            else:
-                start = max(pos - r.BACK_LINES_NO_HEADER, done)
-            previous_kill = pos
-        else:
-            start = max(pos - r.BACK_LINES_USERSPACE, done)
-        if regions and start <= done:
-            regions[-1] = (regions[-1][0], max(done, end), pos)
-        else:
-            regions.append((start, end, pos))
+    regions = r._regions(anchors, headers, len(lines))
     last = len(lines) - 1
     picked: list[int] = []
     for start, end, kill in regions:
