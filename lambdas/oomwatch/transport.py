@@ -271,7 +271,7 @@ def parse_line(raw: str, previous: Record | None = None) -> list[Record]:
         recs = _json_records(line.lstrip())
         if recs is not None:
             return recs
-    if first_char.isdigit() or first_char == "E":
+    if (line[10:11] == "T" and first_char.isdigit()) or line.startswith("EVENTS\t"):
         recs = _cloudwatch(line, previous)
         if recs is not None:
             return recs
@@ -307,6 +307,23 @@ _CW_EVENTS = re.compile(r"EVENTS\t(?:(\d{16,64})\t)?(\d{1,15})\t")
 _CW_STREAM_MAX = 512  # CloudWatch Logs' limit on a log stream name
 
 
+def _is_syslog_after_stamp(line: str) -> bool:
+    """A quick no for the commonest line that starts like ``aws logs tail`` output: RFC 3339 syslog, whose first
+    or second word after the stamp is ``ident:`` / ``ident[pid]:`` (a log stream name never ends with ":")."""
+    p = line.find(" ", 19, 40) + 1
+    if not p:
+        return True
+    if line[p : p + 1] == "{":  # --format short, a JSON event
+        return False
+    sp = line.find(" ", p, p + _CW_STREAM_MAX + 1)
+    if sp < 0 or line[sp - 1] == ":":
+        return True
+    if line[sp + 1 : sp + 2] == "{":  # a stream, then a JSON event
+        return False
+    sp2 = line.find(" ", sp + 1, sp + 256)
+    return sp2 > 0 and line[sp2 - 1] == ":"
+
+
 def _cloudwatch(line: str, previous: Record | None) -> list[Record] | None:
     """A line of ``aws logs tail`` or ``aws logs filter-log-events --output text``: the original line, with the
     event's time and log stream. The stream is the host when the line names none, and keeps streams apart."""
@@ -333,6 +350,8 @@ def _cloudwatch(line: str, previous: Record | None) -> list[Record] | None:
                 Record(line, inner, False, stream, None, None, None, when.timestamp(), _iso(when), _iso(when), stream)
             ]
     else:
+        if _is_syslog_after_stamp(line):
+            return None
         m = _CW_STAMP.match(line)
         if not m:
             return None
