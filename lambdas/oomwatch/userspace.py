@@ -84,7 +84,8 @@ def earlyoom_kill(text: str) -> dict[str, Any] | None:
             name = name[1:-1] if name[-1:] == ")" else name[1:]
         num = m.groupdict().get("signum")
         signal = _SIGNALS.get(num, num) if num else "SIGKILL"
-    fields = {k: int(v) for k, v in EARLYOOM_FIELDS.findall(m.groupdict().get("rest") or "")}
+    # The figures come right after the name (a cmdline, if any, after them): a long forged tail costs nothing.
+    fields = {k: int(v) for k, v in EARLYOOM_FIELDS.findall((m.groupdict().get("rest") or "")[:1024])}
     rss_mib = fields.get("VmRSS")
     return {
         "pid": int(m.group("pid")),

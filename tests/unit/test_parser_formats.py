@@ -9,10 +9,12 @@ line from another sender stays userland.
 from __future__ import annotations
 
 import io
+import time
+from collections.abc import Callable
 
 import pytest
 from corpus import corpus_file, corpus_lines
-from oomwatch import parse_lines, scan_binary
+from oomwatch import OomParser, parse_lines, scan_binary
 from oomwatch.transport import _month, parse_line
 from test_parser_transports import CW_STREAM, RECORDS, TRANSPORTS, _cw_events, _cw_tail
 
@@ -299,3 +301,43 @@ def test_oomwatch_scan_reads_the_new_formats(name: str) -> None:
     data = "\n".join(TRANSPORTS[name]()).encode()
     (event,) = scan_binary(io.BytesIO(data))
     assert event["victim"]["pid"] == 473206 and event["trigger"]["comm"] == "doxygen"
+
+
+# -- cost: every new shape stays linear ----------------------------------------------------------------------
+
+_TAIL = "2025-11-26T10:00:00.000000+00:00 "
+ADVERSARIAL: dict[str, Callable[[int], str]] = {
+    "reltime, long text": lambda n: "[  +0.000001] " + "x" * n,
+    "minute stamp look-alike": lambda n: "[" + "Nov 1 " * (n // 6) + "10:00]",
+    "EVENTS, many tabs": lambda n: "EVENTS\t" + "1" * 20 + "\t1\t" + "s\t" * (n // 2),
+    "aws logs tail nested in itself": lambda n: (_TAIL + "i-0 ") * (n // 37),
+    "aws logs tail, open JSON strings": lambda n: _TAIL + "i-0 " + '{"body":"' * (n // 9),
+    "locale month, spaces": lambda n: "déc." + " " * n,
+    "CJK months": lambda n: "12月 " * (n // 4),
+    "earlyoom v1.1, repeated separators": lambda n: (
+        "Nov 26 10:00:00 h earlyoom[1]: Killing process: " + "a, pid: " * (n // 8)
+    ),
+    "earlyoom, repeated fields": lambda n: (
+        'Nov 26 10:00:00 h earlyoom[1]: sending SIGTERM to process 1 "a": ' + "VmRSS 1, " * (n // 9)
+    ),
+}
+
+
+def _seconds_per_byte(line: str, reps: int) -> float:
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(reps):
+            parser = OomParser()
+            parser.feed(line)
+            parser.finish()
+        best = min(best, (time.perf_counter() - start) / reps)
+    return best / len(line)
+
+
+@pytest.mark.parametrize("shape", list(ADVERSARIAL))
+def test_new_formats_cost_linear_time(shape: str) -> None:
+    # a quadratic path reads 32x per byte at 64 KiB against 2 KiB; 4x leaves room for a busy machine
+    small = _seconds_per_byte(ADVERSARIAL[shape](2048), 32)
+    large = _seconds_per_byte(ADVERSARIAL[shape](65536), 1)
+    assert large <= 4 * small, f"{shape}: {large * 1e9:.1f} ns/B at 64 KiB vs {small * 1e9:.1f} ns/B at 2 KiB"
