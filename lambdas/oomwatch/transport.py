@@ -434,6 +434,9 @@ def _parse_prefixed(raw: str, line: str, previous: Record | None) -> Record:
                 rec = _kernel_text(Record(raw=raw, text=m.group(2), kernel=True, wall=wall, log_time=stamp))
             else:
                 rec = _reltime(raw, line, previous)
+                d = _UPTIME_DELTA.fullmatch(line) if rec is None else None
+                if d:  # dmesg -d: "[ 1234.567890 <    0.000003>] text"
+                    rec = _kernel_text(Record(raw=raw, text=d.group(2), kernel=True, uptime=float(d.group(1))))
     elif first == " " and line[2:3] in _CJK_MONTH and line[1:2].isdigit():
         rec = _classic(raw, line[1:])  # glibc's ja_JP and ko_KR pad " 1月" .. " 9月"
     if rec is not None:
@@ -448,9 +451,11 @@ def _parse_prefixed(raw: str, line: str, previous: Record | None) -> Record:
 # dmesg --reltime / -H (util-linux sys-utils/dmesg.c, print_record): a record in a new minute gets the minute,
 # "[%b%e %H:%M] " (translated: de "%e. %b %H:%M", fr/es/nl/pl "%e%b %H:%M", cs "%e.%b", ja "%b%e日", sv "%H.%M"),
 # every other record its delta to the previous one, "[  %+8.06f] " (or "[ %+9.06f] " from 10 s on); the further
-# lines of a multi-line record print "[  +0.000000] ".
+# lines of a multi-line record print "[  +0.000000] " with --force-prefix, else just the indentation.
+# dmesg -d (DMESG_TIMEFTM_TIME_DELTA): "[%5ld.%06ld <%12.06f>] ", the uptime and the delta.
 _RELTIME = re.compile(r"\[ {0,2}([+-]\d{1,10}\.\d{6})\] ?(.*)")
 _MINUTE = re.compile(r"\[([^\[\]:]{1,24}?) ?(\d{1,2})[:.](\d\d)\] ?(.*)")
+_UPTIME_DELTA = re.compile(r"\[ {0,12}(\d{1,10}\.\d{6}) < {0,12}\d{1,10}\.\d{6}>\] ?(.*)")
 _MINUTE_STAMP = re.compile(r"([^\[\]:]{1,24}?) ?(\d{1,2})[:.](\d\d)")
 _DATE_TOKENS = re.compile(r"\d+|[^\W\d_]+")
 _MINUTE_WALL: dict[str, float | None] = {}  # minute stamp -> rough wall seconds (None: no minute stamp)

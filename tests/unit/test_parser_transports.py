@@ -78,15 +78,15 @@ def _journal_json(n: int, rec: list[str], envelope: bool) -> str:
     return json.dumps(fields)
 
 
-def _reltime(minute: Callable[[int], str]) -> list[str]:
+def _reltime(minute: Callable[[int], str], force_prefix: bool = False) -> list[str]:
     """``dmesg --reltime`` / ``dmesg -H``: the minute stamp on a record in a new minute (here the first, and the
     tenth, which the clock moved into the next minute), else the delta to the previous record; the further lines
-    of a multi-line record get ``[  +0.000000]``."""
+    of a multi-line record are indented, or get ``[  +0.000000]`` with ``--force-prefix``."""
     out = []
     for n, rec in enumerate(RECORDS):
         stamp = f"[{minute(n)}]" if n in (0, 10) else "[  +0.000010]"
         out.append(f"{stamp} {rec[0]}")
-        out.extend(f"[  +0.000000] {t.strip()}" for t in rec[1:])
+        out.extend(("[  +0.000000] " if force_prefix else " " * (len(stamp) + 1)) + t.strip() for t in rec[1:])
     return out
 
 
@@ -120,6 +120,7 @@ TRANSPORTS: dict[str, Callable[[], list[str]]] = {
     "dmesg -T": lambda: _continuation(lambda n, t: f"[Wed Nov 26 10:00:00 2025] {t}", 27),
     "dmesg -T German": lambda: _each_line(lambda n, t: f"[Mi Nov 26 10:00:00 2025] {t}"),
     "dmesg -T French": lambda: _each_line(lambda n, t: f"[mer. nov. 26 10:00:00 2025] {t}"),
+    "dmesg -d": lambda: _each_line(lambda n, t: f"[{BASE_UPTIME + n / 1e5:12.6f} <{1e-5 if n else 0.0:12.6f}>] {t}"),
     "dmesg -x iso": lambda: _each_line(lambda n, t: f"kern  :warn  : 2025-11-26T10:00:00,{n:06d}+00:00 {t}"),
     "kmsg priority prefix": lambda: _each_line(lambda n, t: f"<6>{_up(n)} {t}"),
     "/dev/kmsg": lambda: _each_line(lambda n, t: f"6,{1000 + n},{int(BASE_UPTIME * 1e6) + n},-;{t}"),
@@ -133,6 +134,7 @@ TRANSPORTS: dict[str, Callable[[], list[str]]] = {
     "journalctl -o json": lambda: [_journal_json(n, rec, False) for n, rec in enumerate(RECORDS)],
     "markdown quoted paste": lambda: _each_line(lambda n, t: f"> Nov 26 10:00:00 {HOST} kernel: {t}"),
     "dmesg --reltime": lambda: _reltime(lambda n: "Nov26 10:00" if n == 0 else "Nov26 10:01"),
+    "dmesg --reltime --force-prefix": lambda: _reltime(lambda n: "Nov26 10:00" if n == 0 else "Nov26 10:01", True),
     "dmesg -H German": lambda: _reltime(lambda n: "26. Nov 10:00" if n == 0 else "26. Nov 10:01"),
     "dmesg -H French": lambda: _reltime(lambda n: "26nov. 10:00" if n == 0 else "26nov. 10:01"),
     "dmesg -H Japanese": lambda: _reltime(lambda n: "11月26日 10:00" if n == 0 else "11月26日 10:01"),
