@@ -121,13 +121,27 @@ def _month(token: str) -> int | None:
     return _MONTHS.get(t) or _MONTHS.get(t[:3])
 
 
+_CJK_DATE = re.compile(r"(\d{1,2})[月월] ?(\d{1,2})[日일]")
+
+
 def _bracket_date(inner: str) -> tuple[float | None, str]:
-    """A ``dmesg -T`` stamp in any locale: ``Wed Dec  6 23:54:11 2017``, ``Di Aug 12 03:54:03 2025``."""
+    """A ``dmesg -T`` stamp in any locale: ``Wed Dec  6 23:54:11 2017``, ``Di Aug 12 03:54:03 2025``.
+
+    util-linux translates the layout too (po/*.po, "%a %b %e %H:%M:%S %Y"): es/fr/pl ``mar 26 nov 10:00:00 2025``,
+    de ``Mi, 26. Nov 2025, 10:00:00``, ja ``11月26日(水) 10:00:00 2025``. The weekday always comes before the month,
+    and "mar" (martes, mardi, martedì) is a month name too: the month is the last month-like word.
+    """
     tokens = inner.replace(",", " ").split()
     clock = next((t for t in tokens if re.fullmatch(r"\d{1,2}:\d\d:\d\d", t)), None)
     year = next((int(t) for t in tokens if re.fullmatch(r"\d{4}", t)), None)
-    day = next((int(t.rstrip(".")) for t in tokens if re.fullmatch(r"\d{1,2}\.?", t)), None)
-    month = next((m for t in tokens if not t[:1].isdigit() and (m := _month(t))), None)
+    cjk = _CJK_DATE.search(inner) if "月" in inner or "월" in inner else None
+    month: int | None
+    day: int | None
+    if cjk:
+        month, day = int(cjk.group(1)), int(cjk.group(2))
+    else:
+        day = next((int(t.rstrip(".")) for t in tokens if re.fullmatch(r"\d{1,2}\.?", t)), None)
+        month = next((m for t in reversed(tokens) if not t[:1].isdigit() and (m := _month(t))), None)
     if clock is None or year is None or day is None or month is None:
         return None, inner
     h, mi, s = (int(x) for x in clock.split(":"))

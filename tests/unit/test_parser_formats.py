@@ -153,6 +153,30 @@ def test_a_line_that_merely_starts_like_a_stamp_is_not_one() -> None:
         assert (rec.kernel, rec.ident, rec.text) == (True, None, text)
 
 
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("mar 25 nov 23:59:59 2025", "mié 26 nov 00:00:00 2025"),  # es: util-linux's "%a %e %b %H:%M:%S %Y"
+        ("mar. 25 nov. 23:59:59 2025", "mer. 26 nov. 00:00:00 2025"),  # fr, the same
+        ("mar nov 25 23:59:59 2025", "mer nov 26 00:00:00 2025"),  # it: untranslated layout, Italian names
+        ("11月25日(火) 23:59:59 2025", "11月26日(水) 00:00:00 2025"),  # ja: "%b%e日(%a) %H:%M:%S %Y"
+    ],
+)
+def test_dmesg_t_tuesday_is_no_march_and_a_report_over_midnight_stays_whole(before: str, after: str) -> None:
+    # GIVEN corpus 04's report printed by dmesg -T in a locale whose Tuesday is "mar", over midnight
+    half = len(RECORDS) // 2
+    lines = [f"[{before if n < half else after}] {t}" for n, rec in enumerate(RECORDS) for t in rec]
+
+    # WHEN parsed
+    (event,) = parse_lines(lines)
+
+    # THEN one report, one second long: its trigger and task table belong to the kill
+    assert event["trigger"]["comm"] == "doxygen" and len(event["top_consumers"]) == 5
+    (first,) = parse_line(lines[0])
+    (last,) = parse_line(lines[-1])
+    assert first.wall is not None and last.wall is not None and last.wall - first.wall == 1.0
+
+
 # -- earlyoom's kill line in every release -------------------------------------------------------------------
 
 EARLYOOM = [
