@@ -430,11 +430,11 @@ def _parse_prefixed(raw: str, line: str, previous: Record | None) -> Record:
             first = line[:1]
     rec: Record | None = None
     if first.isalpha():
-        rec = _classic(raw, line) or _openwrt(raw, line) or _dmesg_x(raw, line, previous)
+        rec = _classic(raw, line) or _openwrt(raw, line) or _short_full(raw, line) or _dmesg_x(raw, line, previous)
     elif first.isdigit():
         if line[1:2] in _CJK_MONTH or line[2:3] in _CJK_MONTH:  # journalctl in ja/zh/ko: "12月 06 23:54:11"
             rec = _classic(raw, line)
-        rec = rec or _vmware(raw, line) or _iso_line(raw, line) or _kmsg(raw, line)
+        rec = rec or _vmware(raw, line) or _iso_line(raw, line) or _kmsg(raw, line) or _short_unix(raw, line)
     elif first == "[":
         if _UPTIME.fullmatch(line):
             rec = _kernel_text(Record(raw=raw, text=line, kernel=True))
@@ -449,8 +449,11 @@ def _parse_prefixed(raw: str, line: str, previous: Record | None) -> Record:
             else:
                 rec = _reltime(raw, line, previous)
                 d = _UPTIME_DELTA.fullmatch(line) if rec is None else None
-                if d:  # dmesg -d: "[ 1234.567890 <    0.000003>] text"
+                if d:  # dmesg -d "[ 1234.567890 <    0.000003>] text", journalctl -o short-delta "... host kernel: "
                     rec = _kernel_text(Record(raw=raw, text=d.group(2), kernel=True, uptime=float(d.group(1))))
+                    m = _MONO_KERNEL.fullmatch(rec.text) if rec.kernel and "kernel: " in rec.text else None
+                    if m:
+                        rec.host, rec.text = m.group(1), m.group(2)
     elif first == " " and line[2:3] in _CJK_MONTH and line[1:2].isdigit():
         rec = _classic(raw, line[1:])  # glibc's ja_JP and ko_KR pad " 1月" .. " 9月"
     if rec is not None:
@@ -590,6 +593,38 @@ def _classic(raw: str, line: str) -> Record | None:
         return None
     rough = _rough_wall(month, int(day), int(h), int(mi), int(s), frac) if month else None
     return _from_syslog_rest(raw, rest, rough, None, line[: len(line) - len(rest) - 1])
+
+
+# journalctl -o short-full: systemd's format_timestamp, "%a %Y-%m-%d %H:%M:%S %Z" ("Wed 2025-11-26 10:00:00 UTC";
+# the weekday in any language); -o short-unix: seconds.microseconds since the epoch.
+_SHORT_FULL = re.compile(
+    r"[^\W\d_]{2,4}\.? (\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d) ([A-Za-z]{1,6}|[+-]\d{2,4}) (.*)"
+)
+_SHORT_UNIX = re.compile(r"(\d{9,11})\.(\d{6}) (.*)")
+
+
+def _short_full(raw: str, line: str) -> Record | None:
+    m = _SHORT_FULL.fullmatch(line)
+    if not m:
+        return None
+    y, mo, d, h, mi, sec = (int(x) for x in m.groups()[:6])
+    try:
+        naive = datetime(y, mo, d, h, mi, sec)
+    except ValueError:
+        return None
+    utc = m.group(7) in ("UTC", "GMT")  # a zone abbreviation names no offset, except these
+    ts = _iso(naive.replace(tzinfo=UTC)) if utc else None
+    rest = m.group(8)
+    return _from_syslog_rest(raw, rest, naive.replace(tzinfo=UTC).timestamp(), ts, line[: len(line) - len(rest) - 1])
+
+
+def _short_unix(raw: str, line: str) -> Record | None:
+    m = _SHORT_UNIX.fullmatch(line)
+    if not m:
+        return None
+    when = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=int(m.group(1)), microseconds=int(m.group(2)))
+    rest = m.group(3)
+    return _from_syslog_rest(raw, rest, when.timestamp(), _iso(when), line[: len(line) - len(rest) - 1])
 
 
 def _openwrt(raw: str, line: str) -> Record | None:

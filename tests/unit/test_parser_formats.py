@@ -177,6 +177,23 @@ def test_dmesg_t_tuesday_is_no_march_and_a_report_over_midnight_stays_whole(befo
     assert first.wall is not None and last.wall is not None and last.wall - first.wall == 1.0
 
 
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "Wed 2025-11-26 10:00:00 UTC",  # journalctl -o short-full
+        "mer. 2025-11-26 10:00:00 CET",  # the same, weekday in another language
+        "1764151200.000010",  # journalctl -o short-unix
+        "[44178.537749 <    0.000010>]",  # journalctl -o short-delta
+    ],
+)
+def test_other_journalctl_stamps_keep_the_sender(stamp: str) -> None:
+    (rec,) = parse_line(f"{stamp} web-1 mysqld[123]: {KILL_04}")
+    assert (rec.kernel, rec.host, rec.ident, rec.pid) == (False, "web-1", "mysqld", 123)
+    (rec,) = parse_line(f"{stamp} web-1 kernel: {KILL_04}")
+    assert (rec.kernel, rec.host, rec.text) == (True, "web-1", KILL_04)
+    assert parse_lines([f"{stamp} web-1 mysqld[123]: {KILL_04}"]) == []
+
+
 # -- earlyoom's kill line in every release -------------------------------------------------------------------
 
 EARLYOOM = [

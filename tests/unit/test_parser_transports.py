@@ -120,6 +120,11 @@ TRANSPORTS: dict[str, Callable[[], list[str]]] = {
     "dmesg -T": lambda: _continuation(lambda n, t: f"[Wed Nov 26 10:00:00 2025] {t}", 27),
     "dmesg -T German": lambda: _each_line(lambda n, t: f"[Mi Nov 26 10:00:00 2025] {t}"),
     "dmesg -T French": lambda: _each_line(lambda n, t: f"[mer. nov. 26 10:00:00 2025] {t}"),
+    "journalctl short-full": lambda: _continuation(lambda n, t: f"Wed 2025-11-26 10:00:00 UTC {HOST} kernel: {t}", 40),
+    "journalctl short-unix": lambda: _continuation(lambda n, t: f"1764151200.{n:06d} {HOST} kernel: {t}", 30),
+    "journalctl short-delta": lambda: _continuation(
+        lambda n, t: f"[{BASE_UPTIME + n / 1e5:12.6f} <{1e-5 if n else 0.0:12.6f}>] {HOST} kernel: {t}", 42
+    ),
     "dmesg -d": lambda: _each_line(lambda n, t: f"[{BASE_UPTIME + n / 1e5:12.6f} <{1e-5 if n else 0.0:12.6f}>] {t}"),
     "dmesg -x iso": lambda: _each_line(lambda n, t: f"kern  :warn  : 2025-11-26T10:00:00,{n:06d}+00:00 {t}"),
     "kmsg priority prefix": lambda: _each_line(lambda n, t: f"<6>{_up(n)} {t}"),
