@@ -169,7 +169,7 @@ class ConfigError(ValueError):
         self.path = key + "".join(_segment(part) for part in at)
         self.value = value
         self.why = why
-        shown = self.path if value is NO_VALUE else f"{self.path}={_show(value)}"
+        shown = _show(self.path) if value is NO_VALUE else f"{_show(self.path)}={_show(value)}"
         super().__init__(f"{shown}: {why}")
 
 

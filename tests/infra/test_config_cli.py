@@ -12,12 +12,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from synth_kit import CDK, REPO, context_with
+from synth_kit import APP_CONFIG_ERROR_STATUS, CDK, CDK_CLI_ERROR_STATUS, REPO, context_with
 
 pytestmark = pytest.mark.slow
 
 #: What the CDK CLI prints when the app exits non-zero (toolkit-lib ``private/exec.ts``); it then exits 1.
-CDK_LINE = ".venv/bin/python app.py: Subprocess exited with error 2"
+CDK_LINE = (
+    f"{json.loads((REPO / 'cdk.json').read_text())['app']}: Subprocess exited with error {APP_CONFIG_ERROR_STATUS}"
+)
 
 
 def plain_env() -> dict[str, str]:
@@ -64,7 +66,7 @@ def test_cdk_synth_prints_our_line_then_cdks_and_exits_1(
 ) -> None:
     status, stdout, stderr, outdir = runs[name]
     assert stderr.splitlines() == [CASES[name][1], CDK_LINE]
-    assert (status, stdout) == (1, "")
+    assert (status, stdout) == (CDK_CLI_ERROR_STATUS, "")
     assert not list(outdir.glob("*.template.json"))
 
 
@@ -84,5 +86,5 @@ def test_app_alone_exits_2_with_one_line(tmp_path: Path) -> None:
         check=False,
         timeout=300,
     )
-    assert (result.returncode, result.stdout) == (2, "")
+    assert (result.returncode, result.stdout) == (APP_CONFIG_ERROR_STATUS, "")
     assert result.stderr == "oomwatch: config: alert_email: unknown setting (did you mean alert_emails?)\n"
