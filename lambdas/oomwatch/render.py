@@ -118,6 +118,12 @@ def render_event(event: dict[str, Any], number: int) -> str:
         lines.append(f"  cgroup      {cg['task_memcg']}")
     if event.get("units"):
         lines.append("  units       " + ", ".join(event["units"]))
+    said = [c["unit"] for c in event.get("systemd_context") or [] if c.get("unit") not in (event.get("units") or [])]
+    if said:
+        lines.append("  context     systemd reports unit " + ", ".join(said) + " (not used: sender not verified"
+                     " or the kernel named the cgroup)")  # fmt: skip
+    if event.get("sender_verified") is False:
+        lines.append(f"  sender      not verified: anyone on the host can write this {event.get('source')} line")
     top = event.get("top_consumers") or []
     if top:
         lines.append("  top memory  " + " · ".join(f"{c['comm']} {c['pid']} {mib(c['rss_kb'])}" for c in top))
