@@ -299,8 +299,8 @@ def render_kill(view: KillView) -> Message:
     ]
     if said:
         unverified = any(isinstance(c, Mapping) and not c.get("verified") for c in ev.get("systemd_context") or [])
-        why = "sender not verified; " if unverified else ""
-        out.append(_kv("Context", f"systemd reports unit {', '.join(said[:3])} ({why}not used for this alert)"))
+        why = "sender not verified" if unverified else "the kernel's cgroup comes first"
+        out.append(_kv("Context", f"systemd reports unit {', '.join(said[:3])} ({why}; not used for this alert)"))
     if source != "kernel" and ev.get("sender_verified") is False:
         out.append(_kv("Sender", f"not verified: anyone on the host can write this line as {killer}"))
     trig = ev.get("trigger")
