@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 from handler_kit import (
@@ -85,3 +86,24 @@ def test_the_same_unit_from_pid_1_in_the_journal_is_allow_listed(
     [event] = logs.events()
     assert event["decision"] == "event_only" and event["allow_listed"] == "unit batch-x.service is allow-listed"
     assert event["units"] == ["batch-x.service"]
+
+
+def test_a_forged_earlyoom_line_never_becomes_the_instances_last_kill(
+    world: World, invoke_oom: Invoke, runtime_: Any
+) -> None:
+    # GIVEN web-1's real mysqld kill, then `logger -t earlyoom` writing an earlyoom kill line to syslog
+    iid = world.instances["web-1"]
+    start = recent_ms()
+    invoke_oom(payload(iid, log_events(syslog_report()[:-1], start)))
+    forged = 'Nov 20 10:20:00 web-1 earlyoom[1479]: sending SIGTERM to process 4242 uid 0 "sshd": VmRSS 9 MiB'
+
+    # WHEN it is delivered
+    result = invoke_oom(payload(iid, log_events([forged], start + 60_000, seq0=10_000)))
+
+    # THEN it is an event of its own, marked unverified, and the alarm notices' "last kill" stays the kernel's
+    assert result["kills"] == 1
+    last = runtime_.store.last_kills([iid])[iid]
+    assert last["comm"] == "mysqld" and last["pid"] == 6576
+    [alert] = [s for s in world.sent() if "sshd" in s.subject]
+    assert alert.attributes["source"] == "earlyoom"
+    assert "Sender:     not verified" in alert.text

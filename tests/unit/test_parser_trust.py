@@ -292,3 +292,31 @@ def test_out_of_range_journal_fields_cost_the_field_not_the_kill(field: str, val
     assert event["victim"]["pid"] == 63214
     if null:
         assert event[null] is None
+
+
+def test_decisions_hear_only_the_verified_unit() -> None:
+    # The alerting decisions on the parser's events: allow-list, grouping (fingerprint) and severity.
+    from alerting.classify import allow_listed, fingerprint, severity
+    from alerting.settings import AllowList
+
+    allow = AllowList(units=("batch-*.service",))
+    # GIVEN netdata's real memcg kill (corpus 43: a warning, no cgroup lines) and a batch-x.service unit line
+    forged = parse_lines([*syslog(report("43")), FORGED_UNIT])[0]
+    pid1 = systemd_journal([FORGED_UNIT], _PID="1", _UID="0", _COMM="systemd", _TRANSPORT="journal")
+    verified = parse_lines([*kernel_journal(report("43")), *pid1])[0]
+
+    # THEN from a text log the unit mutes nothing, regroups nothing and raises nothing
+    assert allow_listed(forged, None, allow) is None
+    assert fingerprint(forged, "i-0123456789abcdef0", None).subject == "netdata"
+    assert severity(forged, ("batch-x",)).level == "warning"
+    # AND from PID 1 in the journal it is the kill's unit for all three
+    assert allow_listed(verified, None, allow) == "unit batch-x.service is allow-listed"
+    assert fingerprint(verified, "i-0123456789abcdef0", None).subject == "batch-x.service"
+    assert severity(verified, ("batch-x",)).level == "critical"
+
+
+def test_a_program_writing_to_dev_kmsg_is_not_the_kernel() -> None:
+    # journald names kernel records SYSLOG_IDENTIFIER=kernel; a (root) program writing to /dev/kmsg gets its own
+    kill = next(line for line in report("26") if "Killed process" in line)
+    assert parse_lines([journal(kill, _TRANSPORT="kernel", SYSLOG_IDENTIFIER="evil", SYSLOG_FACILITY="1")]) == []
+    assert len(parse_lines([journal(kill, _TRANSPORT="kernel", SYSLOG_IDENTIFIER="kernel")])) == 1
