@@ -236,16 +236,17 @@ class OomParser:
         stream: str = "",
         time_ms: int | None = None,
         event_id: str | None = None,
-        continued: bool = False,
+        cut: bool = False,
     ) -> None:
         """Take one physical line. ``time_ms`` and ``event_id`` come from CloudWatch Logs when known.
 
-        ``continued``: the line is the rest of a line already fed in part (a reader that splits over-long lines
-        at ``MAX_LINE``); like the cut line itself, it is never kernel text.
+        ``cut``: the line is a piece of a physical line longer than ``MAX_LINE``. A reader that splits such lines
+        passes every piece with ``cut=True`` (or the first one whole: ``parse_line`` cuts it itself); no piece is
+        ever kernel text or a report line, whatever it says.
         """
         previous = self._last_record.get(stream)
         try:
-            records = [broken(line)] if continued else parse_line(line, previous)
+            records = [broken(line)] if cut else parse_line(line, previous)
         except Exception:
             records = []
         streams = self._streams

@@ -287,10 +287,16 @@ def _journal_fields(obj: dict[str, object]) -> list[Record]:
     return out
 
 
+def _json_int(digits: str) -> int | None:
+    """JSON integers as fields hold them; past 40 digits none is a journal value (and int() of 4,300+ digits
+    raises), so the field is null and the entry still reads."""
+    return int(digits) if len(digits) <= 40 else None
+
+
 def _json_records(line: str) -> list[Record] | None:
     """The records of a journal entry, or None when the line is no journal entry that parses as a whole."""
     try:
-        obj = json.loads(line)
+        obj = json.loads(line, parse_int=_json_int)
     except (ValueError, RecursionError):
         return None
     if not isinstance(obj, dict):

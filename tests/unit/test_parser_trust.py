@@ -125,9 +125,22 @@ def test_the_rest_of_a_long_syslog_line_is_never_kernel_text() -> None:
     p = OomParser()
     for real_line in real:
         p.feed(real_line)
-    p.feed(line[:MAX_LINE])
-    p.feed(line[MAX_LINE:], continued=True)
+    p.feed(line[:MAX_LINE], cut=True)
+    p.feed(line[MAX_LINE:], cut=True)
     assert kills(p.finish()) == [(651, "unattended-upgr")]
+
+
+def test_no_piece_of_an_over_long_bare_line_is_kernel_text() -> None:
+    # `dmesg -t` / `journalctl -o cat` text has no origin at all: a reader splitting an over-long line of it must
+    # not hand either piece to the parser as kernel text (the control: the kill line alone is one)
+    kill = next(line for line in report("26") if "Killed process" in line)
+    assert len(parse_lines([kill])) == 1
+    line = kill + " " * MAX_LINE + kill
+    assert parse_lines([line]) == []
+    p = OomParser()
+    p.feed(line[:MAX_LINE], cut=True)
+    p.feed(line[MAX_LINE:], cut=True)
+    assert p.finish() == []
 
 
 def test_a_cut_syslog_line_inside_a_report_is_a_warning() -> None:
@@ -320,3 +333,11 @@ def test_a_program_writing_to_dev_kmsg_is_not_the_kernel() -> None:
     kill = next(line for line in report("26") if "Killed process" in line)
     assert parse_lines([journal(kill, _TRANSPORT="kernel", SYSLOG_IDENTIFIER="evil", SYSLOG_FACILITY="1")]) == []
     assert len(parse_lines([journal(kill, _TRANSPORT="kernel", SYSLOG_IDENTIFIER="kernel")])) == 1
+
+
+def test_a_journal_number_no_int_can_hold_is_a_null_field() -> None:
+    kill = next(line for line in report("26") if "Killed process" in line)
+    entry = json.dumps({"MESSAGE": kill, "_TRANSPORT": "kernel", "SYSLOG_IDENTIFIER": "kernel", "_PID": "x"})
+    entry = entry.replace('"x"', "9" * 5000)  # a bare JSON number of 5,000 digits
+    (event,) = parse_lines([entry])
+    assert event["victim"]["pid"] == 63214
