@@ -291,6 +291,18 @@ def render_kill(view: KillView) -> Message:
     unit_lines = [clean(u, 80) for u in ev.get("units") or [] if u]
     if unit_lines:
         out.append(_kv("systemd", ", ".join(unit_lines[:3]) + " failed with result 'oom-kill'"))
+    # Unit lines that decide nothing (unverified sender, or the kernel named the cgroup): shown as what they are.
+    said = [
+        clean(c.get("unit"), 80)
+        for c in ev.get("systemd_context") or []
+        if isinstance(c, Mapping) and c.get("unit") and c.get("unit") not in (ev.get("units") or [])
+    ]
+    if said:
+        unverified = any(isinstance(c, Mapping) and not c.get("verified") for c in ev.get("systemd_context") or [])
+        why = "sender not verified" if unverified else "the kernel's cgroup comes first"
+        out.append(_kv("Context", f"systemd reports unit {', '.join(said[:3])} ({why}; not used for this alert)"))
+    if source != "kernel" and ev.get("sender_verified") is False:
+        out.append(_kv("Sender", f"not verified: anyone on the host can write this line as {killer}"))
     trig = ev.get("trigger")
     if isinstance(trig, Mapping):
         t = clean(trig.get("comm"), 40) + (f" (pid {trig.get('pid')})" if trig.get("pid") is not None else "")

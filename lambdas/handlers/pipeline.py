@@ -183,6 +183,9 @@ def complete_from_stream(kills: Sequence[Kill], log_group: str, stream: str, rt:
             merged = dict(best.event)
             merged["kill_event_id"] = k.event.get("kill_event_id")
             merged["units"] = sorted(set(merged.get("units") or []) | set(k.event.get("units") or []))
+            context = list(merged.get("systemd_context") or [])
+            context += [c for c in k.event.get("systemd_context") or [] if c not in context]
+            merged["systemd_context"] = context[:16]
             k.event = merged
             k.context = "fetched"
             if not merged.get("complete"):
@@ -470,7 +473,11 @@ def _quiet(rt: Runtime, step: str, call: Callable[[], None]) -> None:
 
 
 def record_last_kills(kills: Sequence[Kill], d: Delivery, rt: Runtime) -> None:
-    """Store the newest kill of this delivery as the instance's "last kill" (for alarm notices)."""
+    """Store the newest kill of this delivery as the instance's "last kill" (for alarm notices).
+
+    A userspace-killer line whose sender is not verified (anyone can write it to a text log) never replaces it.
+    """
+    kills = [k for k in kills if k.event.get("sender_verified") is not False]
     if not d.instance_id or not kills:
         return
     latest = max(kills, key=lambda k: k.time_ms)

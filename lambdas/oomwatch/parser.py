@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from oomwatch import cgroup as cg
 from oomwatch import kernel as k
 from oomwatch import userspace as us
-from oomwatch.transport import Record, clean, parse_line
+from oomwatch.transport import MAX_LINE, Record, Sender, broken, clean, parse_line
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -33,6 +33,7 @@ LINE_CAP = 1024  # characters per raw line in an event
 TOP_N = 5
 _DEDUP_KEEP = 4096
 _RECENT_KILLS = 64
+_MAX_UNITS = 16  # systemd unit lines kept per kill (one per ancestor unit, in the real logs)
 
 # What a line is to a report. Context kinds come before the kill; a context line seen after a kill belongs to
 # the next report (whose header we did not see).
@@ -68,7 +69,11 @@ class _Found:
 
 
 class _Kill(_Found):
-    """A kernel ``Killed process`` line, its report, and what came after it (reaper, systemd units)."""
+    """A kernel ``Killed process`` line, its report, and what came after it (reaper, systemd units).
+
+    ``units`` holds each systemd unit line attached to the kill with its sender: the journal's trusted fields, or
+    None with the pid the line claims when it came from a text log (where anyone can write ``systemd[1]:``).
+    """
 
     __slots__ = ("fields", "message", "report", "reaped", "reaper_line", "units")
 
@@ -87,7 +92,7 @@ class _Kill(_Found):
         self.report = report
         self.reaped: bool | None = None
         self.reaper_line: str | None = None
-        self.units: list[str] = []
+        self.units: list[tuple[str, Sender | None, int | None]] = []
 
 
 class _Report:
@@ -110,6 +115,7 @@ class _Report:
         "group",
         "meminfo",
         "warnings",
+        "cut_lines",
     )
 
     def __init__(
@@ -151,6 +157,7 @@ class _Report:
         self.group = group
         self.meminfo = meminfo
         self.warnings = list() if warnings is None else warnings
+        self.cut_lines = 0  # lines inside the report that were not whole (cut, or a broken journal record)
 
     def add_line(self, raw: str, key: bool) -> None:
         if len(self.lines) < MAX_REPORT_LINES:
@@ -174,9 +181,13 @@ class _Report:
 
 
 class _Userspace(_Found):
-    """A systemd-oomd or earlyoom kill, with the pids and lines that belong to it."""
+    """A systemd-oomd or earlyoom kill, with the pids and lines that belong to it.
 
-    __slots__ = ("source", "fields", "pids", "lines")
+    ``verified``: the journal's trusted fields show the killer's own service wrote the line (never so in a text
+    log, where ``logger -t earlyoom`` writes the same line).
+    """
+
+    __slots__ = ("source", "fields", "pids", "lines", "verified")
 
     def __init__(
         self,
@@ -193,6 +204,7 @@ class _Userspace(_Found):
         self.fields = fields
         self.pids = pids or []
         self.lines = [record.raw]
+        self.verified = us.killer_verified(source, record.sender)
 
 
 class _Stream:
@@ -217,10 +229,24 @@ class OomParser:
         self._dedup: set[tuple[object, ...]] = set()
         self._dedup_order: deque[tuple[object, ...]] = deque()
 
-    def feed(self, line: str, *, stream: str = "", time_ms: int | None = None, event_id: str | None = None) -> None:
-        """Take one physical line. ``time_ms`` and ``event_id`` come from CloudWatch Logs when known."""
+    def feed(
+        self,
+        line: str,
+        *,
+        stream: str = "",
+        time_ms: int | None = None,
+        event_id: str | None = None,
+        cut: bool = False,
+    ) -> None:
+        """Take one physical line. ``time_ms`` and ``event_id`` come from CloudWatch Logs when known.
+
+        ``cut``: the line is a piece of a physical line longer than ``MAX_LINE``. A reader that splits such lines
+        passes every piece with ``cut=True`` (or the first one whole: ``parse_line`` cuts it itself); no piece is
+        ever kernel text or a report line, whatever it says.
+        """
+        previous = self._last_record.get(stream)
         try:
-            records = parse_line(line, self._last_record.get(stream))
+            records = [broken(line)] if cut else parse_line(line, previous)
         except Exception:
             records = []
         streams = self._streams
@@ -234,8 +260,10 @@ class OomParser:
                     st = streams[key] = _Stream()
                 if rec.kernel:
                     self._kernel(st, rec, stream, time_ms, event_id)
-                else:
+                elif rec.whole:
                     self._userland(st, rec, stream, time_ms, event_id)
+                else:
+                    self._not_whole(stream, rec, previous)
             except Exception as exc:
                 self._internal_error(rec, stream, time_ms, event_id, exc)
 
@@ -262,6 +290,20 @@ class OomParser:
         if rec.kernel and "Killed process" in rec.text:
             report = _Report(warnings=[f"internal error while parsing: {exc!r}"])
             self._add_kill(_Kill(rec, None, None, report, event_id, time_ms), stream)
+
+    def _not_whole(self, stream: str, rec: Record, previous: Record | None) -> None:
+        """A cut line or broken journal record: ignored, and counted on the report it interrupts, if one is open.
+
+        It has no host or time of its own, so it takes those of the stream's previous line (and hands them on to
+        the next cut line).
+        """
+        if previous is None:
+            return
+        rec.host, rec.uptime, rec.wall = previous.host, previous.uptime, previous.wall
+        st = self._streams.get((stream, rec.host or ""))
+        report = st.report if st is not None else None
+        if report is not None and not report.kills and not report.stale_for(rec):
+            report.cut_lines += 1
 
     # -- kernel lines -------------------------------------------------------------------------------------
 
@@ -378,7 +420,12 @@ class OomParser:
             kill = us.oomd_kill(text)
             if kill is not None:
                 last = st.last_oomd
-                if last is not None and last.fields.get("cgroup") is None and _close(last.record, rec, 10.0):
+                if (
+                    last is not None
+                    and last.fields.get("cgroup") is None
+                    and last.verified == us.killer_verified("systemd-oomd", rec.sender)
+                    and _close(last.record, rec, 10.0)
+                ):
                     # systemd-oomd before v254 logs "attempting to kill" (debug) before "Killed <cgroup>": one kill.
                     last.fields.update(kill)
                     last.lines.append(rec.raw)
@@ -390,7 +437,11 @@ class OomParser:
             attempt = us.oomd_attempt(text)
             if attempt is not None:
                 last = st.last_oomd
-                if last is not None and _close(last.record, rec, 10.0):
+                if (
+                    last is not None
+                    and last.verified == us.killer_verified("systemd-oomd", rec.sender)
+                    and _close(last.record, rec, 10.0)
+                ):
                     if attempt["pid"] not in last.pids:
                         last.pids.append(attempt["pid"])
                     last.lines.append(rec.raw)
@@ -410,10 +461,12 @@ class OomParser:
             kill = us.earlyoom_kill(text)
             if kill is None:
                 return
-            if self._seen(("e", rec.host or stream, kill["pid"], kill["comm"])):
+            verified = us.killer_verified("earlyoom", rec.sender)
+            # A forged line must not swallow the real one that follows: the sender's standing is part of the key.
+            if self._seen(("e", rec.host or stream, kill["pid"], kill["comm"], verified)):
                 # SIGTERM first, SIGKILL later for the same process: one kill.
                 last = st.last_earlyoom
-                if last is not None and last.fields.get("pid") == kill["pid"]:
+                if last is not None and last.fields.get("pid") == kill["pid"] and last.verified == verified:
                     last.lines.append(rec.raw)
                     last.fields["signal"] = kill["signal"]
                 return
@@ -425,10 +478,13 @@ class OomParser:
             unit = us.unit_oom(text)
             if unit is None:
                 return
+            # Every such line is kept with its sender; whether it may decide anything is settled per kill, in
+            # _kernel_event (a user manager is believed only about its own user's kills).
             for recent in reversed(st.recent):
                 if _close(recent.record, rec, UNIT_WINDOW_S):
-                    if unit not in recent.units:
-                        recent.units.append(unit)
+                    entry = (unit, rec.sender, rec.pid)
+                    if entry not in recent.units and len(recent.units) < _MAX_UNITS:
+                        recent.units.append(entry)
                     break
 
 
@@ -675,6 +731,7 @@ def _skeleton(found: _Found, source: str) -> dict[str, Any]:
         "page_kb": None,
         "reaped": None,
         "units": [],
+        "systemd_context": [],
         "complete": False,
         "warnings": [],
         "kill_line": kill_line,
@@ -740,9 +797,18 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
     workload = cg.workload(str(task_memcg)) if task_memcg else None
     if workload is None and oom_memcg:
         workload = cg.workload(str(oom_memcg))
-    if workload is None and kill.units:
-        unit = _most_specific(kill.units)
-        workload = {"kind": "systemd-unit", "name": unit, "id": None, "unit": unit}
+    # systemd's unit lines: context always; a unit for decisions only from a verified sender, and only where the
+    # kernel's own cgroup lines name no workload.
+    context = [
+        {"unit": clean(u, 256), "verified": us.systemd_verified(sender, victim["uid"]), "sender": _sender(sender, pid)}
+        for u, sender, pid in kill.units
+    ]
+    units: list[str] = []
+    if workload is None:
+        units = [u for (u, _s, _p), c in zip(kill.units, context, strict=True) if c["verified"]]
+        if units:
+            unit = _most_specific(units)
+            workload = {"kind": "systemd-unit", "name": unit, "id": None, "unit": unit}
     if report.group:
         group_cgroup = report.group
     cgroup_block = None
@@ -779,6 +845,11 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
         warnings.append(
             f"the kernel selected pid {selected['pid']} ({clean(str(selected['comm']), 64)}) and killed {pid} instead"
         )
+    if report.cut_lines:
+        warnings.append(
+            f"{report.cut_lines} line(s) inside this report were cut at the {MAX_LINE // 1024} KiB line cap or were"
+            " journal records that did not parse whole; they were ignored, never read as kernel text"
+        )
     extra = [kill.reaper_line] if kill.reaper_line else []
     lines, left_out = _event_lines(report, extra)
     complete = fields is not None and report.trigger is not None and report.table_seen
@@ -792,7 +863,8 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
         task_count=len(report.rows) if report.table_seen else None,
         page_kb=page_kb,
         reaped=kill.reaped,
-        units=[clean(u, 256) for u in kill.units],
+        units=[clean(u, 256) for u in units],
+        systemd_context=context,
         complete=complete,
         warnings=warnings,
         lines=lines,
@@ -812,6 +884,17 @@ def _drop_implausible(victim: dict[str, Any], warnings: list[str]) -> None:
         if value is not None and value < 0:
             warnings.append(f"{key} {value} is negative; left out")
             victim[key] = None
+
+
+def _sender(sender: Sender | None, claimed_pid: int | None) -> str:
+    """Who sent a systemd line, in words for the event and the alert."""
+    if sender is None:
+        pid = f"[{claimed_pid}]" if claimed_pid is not None else ""
+        return f"systemd{pid} in a text log (any local user can write this line)"
+    return (
+        f"journald _TRANSPORT={clean(str(sender.transport), 32)} _PID={sender.pid} _UID={sender.uid}"
+        f" _COMM={clean(str(sender.comm), 32)}"
+    )
 
 
 def _most_specific(units: list[str]) -> str:
@@ -856,6 +939,12 @@ def _userspace_event(item: _Userspace) -> dict[str, Any]:
     )
     if f.get("signal"):
         event["signal"] = clean(str(f["signal"]), 32)
+    event["sender_verified"] = item.verified
+    if not item.verified:
+        event["warnings"].append(
+            f"the sender of this {item.source} line is not verified (a text log, or journal fields that do not"
+            f" show {item.source}'s own service): anyone on the host can write it; it is not a kernel kill"
+        )
     return event
 
 

@@ -118,6 +118,13 @@ def render_event(event: dict[str, Any], number: int) -> str:
         lines.append(f"  cgroup      {cg['task_memcg']}")
     if event.get("units"):
         lines.append("  units       " + ", ".join(event["units"]))
+    said = [c for c in event.get("systemd_context") or [] if c.get("unit") not in (event.get("units") or [])]
+    if said:
+        why = "sender not verified" if any(not c.get("verified") for c in said) else "the kernel's cgroup comes first"
+        units = ", ".join(str(c.get("unit")) for c in said)
+        lines.append(f"  context     systemd reports unit {units} (not used: {why})")
+    if event.get("sender_verified") is False:
+        lines.append(f"  sender      not verified: anyone on the host can write this {event.get('source')} line")
     top = event.get("top_consumers") or []
     if top:
         lines.append("  top memory  " + " · ".join(f"{c['comm']} {c['pid']} {mib(c['rss_kb'])}" for c in top))

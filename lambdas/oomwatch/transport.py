@@ -11,8 +11,11 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta, timezone
+from typing import NamedTuple
 
 MAX_LINE = 65_536  # longer input lines are cut: a kernel line is never near this long
+PID_MAX = 4_194_304  # PID_MAX_LIMIT on 64-bit kernels: a larger pid is no pid
+UID_MAX = 4_294_967_294  # (uid_t)-1 is "no uid"
 
 _MONTHS: dict[str, int] = {}
 # Month names as strftime's %b prints them (glibc localedata `abmon`, several glibc versions: "čer"/"čen",
@@ -61,8 +64,25 @@ _MONO_KERNEL = re.compile(r"(?:(\S*[^\s:]) )?kernel: (.*)")
 _CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
+class Sender(NamedTuple):
+    """The trusted fields of a journal entry: journald sets them from the sender's credentials and cgroup, and
+    drops any a client sends itself (systemd.journal-fields(7), "Trusted Journal Fields"). ``SYSLOG_IDENTIFIER``
+    and ``SYSLOG_PID`` are the client's own claim and are not here."""
+
+    transport: str | None  # _TRANSPORT: journal, syslog, stdout, kernel, audit, driver
+    pid: int | None  # _PID
+    uid: int | None  # _UID
+    comm: str | None  # _COMM
+    unit: str | None  # _SYSTEMD_UNIT
+
+
 class Record:
-    """One message of one line, with what the transport told about it."""
+    """One message of one line, with what the transport told about it.
+
+    ``whole`` is False for a line cut at ``MAX_LINE`` or a journal record that did not parse as a whole: such a
+    record is never kernel text and never a report line. ``sender`` holds a journal entry's trusted fields (None
+    for text transports, where a sender is only what the line says it is).
+    """
 
     __slots__ = (
         "raw",
@@ -76,6 +96,8 @@ class Record:
         "timestamp",
         "log_time",
         "log_stream",
+        "whole",
+        "sender",
     )
 
     def __init__(
@@ -91,6 +113,8 @@ class Record:
         timestamp: str | None = None,
         log_time: str | None = None,
         log_stream: str | None = None,
+        whole: bool = True,
+        sender: Sender | None = None,
     ) -> None:
         self.raw = raw
         self.text = text
@@ -103,6 +127,8 @@ class Record:
         self.timestamp = timestamp  # ISO 8601 with offset, only when the transport gave date, time and zone
         self.log_time = log_time  # the time stamp as printed
         self.log_stream = log_stream  # the CloudWatch log stream a line was read back from (aws logs tail, ...)
+        self.whole = whole
+        self.sender = sender
 
 
 def _iso(dt: datetime) -> str:
@@ -199,6 +225,28 @@ def _from_syslog_rest(raw: str, rest: str, wall: float | None, ts: str | None, s
     return _kernel_text(rec) if kernel else rec
 
 
+def _uint(value: object, limit: int) -> int | None:
+    """A journal number as journald writes it (a decimal string), or None when it is no such number or above
+    ``limit``: a field no journald writes must cost the field, never the record."""
+    if isinstance(value, str):
+        if not (0 < len(value) <= 20 and value.isascii() and value.isdigit()):
+            return None
+        n = int(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        n = value
+    else:
+        return None
+    return n if 0 <= n <= limit else None
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TRUSTED_TEXT_CAP = 256
+
+
+def _trusted_text(value: object) -> str | None:
+    return value[:_TRUSTED_TEXT_CAP] if isinstance(value, str) else None
+
+
 def _journal_fields(obj: dict[str, object]) -> list[Record]:
     """A journal entry as ``journalctl -o json`` prints it, or inside the CloudWatch agent's ``body``."""
     msg = obj.get("MESSAGE")
@@ -212,18 +260,34 @@ def _journal_fields(obj: dict[str, object]) -> list[Record]:
     transport = obj.get("_TRANSPORT")
     ident = obj.get("SYSLOG_IDENTIFIER")
     host = obj.get("_HOSTNAME")
-    pid = obj.get("_PID") or obj.get("SYSLOG_PID")
+    pid = _uint(obj.get("_PID"), PID_MAX)
+    if pid is None:
+        pid = _uint(obj.get("SYSLOG_PID"), PID_MAX)
     ts = wall = uptime = None
-    real = obj.get("__REALTIME_TIMESTAMP")
-    if isinstance(real, str | int) and str(real).isdigit():
-        dt = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(real))
-        ts, wall = _iso(dt), dt.timestamp()
-    mono = obj.get("_SOURCE_MONOTONIC_TIMESTAMP")
-    if isinstance(mono, str | int) and str(mono).isdigit():
-        uptime = int(mono) / 1e6
-    kernel = transport == "kernel"
-    host_s = host if isinstance(host, str) else None
+    real = _uint(obj.get("__REALTIME_TIMESTAMP"), 2**63)
+    if real is not None:
+        try:
+            dt = _EPOCH + timedelta(microseconds=real)
+        except (OverflowError, ValueError):  # past datetime's year 9999: no time, the record stays
+            pass
+        else:
+            ts, wall = _iso(dt), dt.timestamp()
+    mono = _uint(obj.get("_SOURCE_MONOTONIC_TIMESTAMP"), 2**64)
+    if mono is not None:
+        uptime = mono / 1e6
     ident_s = ident if isinstance(ident, str) else None
+    # journald names kernel records "kernel"; a program writing to /dev/kmsg (root only) gets its own name.
+    kernel = transport == "kernel" and ident_s in (None, "kernel")
+    sender = None
+    if isinstance(transport, str):
+        sender = Sender(
+            transport[:32],
+            _uint(obj.get("_PID"), PID_MAX),
+            _uint(obj.get("_UID"), UID_MAX),
+            _trusted_text(obj.get("_COMM")),
+            _trusted_text(obj.get("_SYSTEMD_UNIT")),
+        )
+    host_s = host if isinstance(host, str) else None
     # Events and alerts show a journal entry the way `journalctl -o short-iso` would, not as raw JSON.
     head = f"{ts or '-'} {host_s or '-'} {ident_s or ('kernel' if kernel else '-')}: "
     out: list[Record] = []
@@ -236,11 +300,12 @@ def _journal_fields(obj: dict[str, object]) -> list[Record]:
             kernel=kernel,
             host=host_s,
             ident=ident_s,
-            pid=int(pid) if isinstance(pid, str | int) and str(pid).isdigit() else None,
+            pid=pid,
             uptime=uptime,
             wall=wall,
             timestamp=ts,
             log_time=ts,
+            sender=sender,
         )
         if kernel:
             rec = _kernel_text(rec)
@@ -248,9 +313,16 @@ def _journal_fields(obj: dict[str, object]) -> list[Record]:
     return out
 
 
+def _json_int(digits: str) -> int | None:
+    """JSON integers as fields hold them; past 40 digits none is a journal value (and int() of 4,300+ digits
+    raises), so the field is null and the entry still reads."""
+    return int(digits) if len(digits) <= 40 else None
+
+
 def _json_records(line: str) -> list[Record] | None:
+    """The records of a journal entry, or None when the line is no journal entry that parses as a whole."""
     try:
-        obj = json.loads(line)
+        obj = json.loads(line, parse_int=_json_int)
     except (ValueError, RecursionError):
         return None
     if not isinstance(obj, dict):
@@ -261,6 +333,13 @@ def _json_records(line: str) -> list[Record] | None:
     if isinstance(body, dict) and "MESSAGE" in body:
         return _journal_fields(body)
     return None
+
+
+def broken(raw: str) -> Record:
+    """The record of a line that is not whole: cut at ``MAX_LINE``, the rest of such a line, or a journal record
+    that does not parse. Whatever it says, it is never kernel text: an oversized user entry that quotes a kernel
+    report must not become one when the cut leaves only the quote."""
+    return Record(raw=raw[:256], text="", kernel=False, whole=False)
 
 
 def parse_line(raw: str, previous: Record | None = None) -> list[Record]:
@@ -277,14 +356,16 @@ def parse_line(raw: str, previous: Record | None = None) -> list[Record]:
             up, msg = u.groups()
             if msg[:1] != "<" and "]: " not in msg and "#01" not in msg:
                 return [Record(raw, msg, True, p_host, "kernel", None, float(up), p_wall, None, p_stamp)]
-    line = raw if len(raw) <= MAX_LINE else raw[:MAX_LINE]
+    line = raw
     if line[-1:] in ("\n", "\r"):
         line = line.rstrip("\r\n")
+    if len(line) > MAX_LINE:  # cut before any pattern runs; no kernel line is near this long
+        return [broken(line)]
     first_char = line[:1]
     if first_char == "{" or (first_char in (" ", "\t") and line.lstrip()[:1] == "{"):
+        # A JSON object is a journal entry or nothing: kernel text never starts with "{".
         recs = _json_records(line.lstrip())
-        if recs is not None:
-            return recs
+        return recs if recs is not None else [broken(line)]
     if (line[10:11] == "T" and first_char.isdigit()) or line.startswith("EVENTS\t"):
         recs = _cloudwatch(line, previous)
         if recs is not None:
@@ -382,7 +463,7 @@ def _cloudwatch(line: str, previous: Record | None) -> list[Record] | None:
             return None
         inner, prefix = line[p:], line[:p]
     prev = previous if previous is not None and previous.log_stream == stream else None
-    recs = _json_records(inner) if inner[:1] == "{" else None
+    recs = (_json_records(inner) or [broken(inner)]) if inner[:1] == "{" else None
     if recs is None:
         first = _parse_prefixed(inner, inner, prev)
         recs = [first]
@@ -414,6 +495,8 @@ def _inherit(raw: str, text: str, prev: Record) -> Record:
         timestamp=prev.timestamp,
         log_time=prev.log_time,
         log_stream=prev.log_stream,
+        whole=prev.whole,
+        sender=prev.sender,
     )
 
 

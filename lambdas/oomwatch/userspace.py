@@ -1,14 +1,21 @@
 """Userspace OOM killers (systemd-oomd, earlyoom) and systemd's notes about kernel kills.
 
-These lines come from programs, not the kernel, so they are only believed from the program that writes them
-(syslog tag or journal ``SYSLOG_IDENTIFIER``). systemd's ``Failed with result 'oom-kill'`` and ``... killed by the
-OOM killer`` lines only name the unit of a kernel kill; they are never kills of their own.
+These lines come from programs, not the kernel, so they are only read from the program they name (syslog tag or
+journal ``SYSLOG_IDENTIFIER``). systemd's ``Failed with result 'oom-kill'`` and ``... killed by the OOM killer``
+lines only name the unit of a kernel kill; they are never kills of their own.
+
+A name is only a claim: ``logger -t systemd`` or ``logger -t earlyoom`` writes the same line as the real program.
+Only the journal's trusted fields (set by journald from the sender's credentials and cgroup; see
+systemd.journal-fields(7)) verify a sender: ``systemd_verified`` and ``killer_verified`` say when they do.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from oomwatch.transport import Sender
 
 # systemd-oomd, v247-v253: "Killed <cgroup> due to memory pressure for <cgroup> being 51.07% > 50.00% for > 20s ..."
 # and "Killed <cgroup> due to memory used (N) / total (N) and swap used (N) / total (N) being more than 90.00%".
@@ -110,3 +117,31 @@ def _earlyoom_old(text: str) -> re.Match[str] | None:
 def unit_oom(text: str) -> str | None:
     m = UNIT_OOM.match(text)
     return m.group("unit") if m else None
+
+
+# The service each userspace killer runs as: a process can name itself anything, but only root can put it into a
+# system service's cgroup, which journald reads into _SYSTEMD_UNIT.
+KILLER_UNITS = {"earlyoom": "earlyoom.service", "systemd-oomd": "systemd-oomd.service"}
+_KILLER_TRANSPORTS = ("journal", "stdout", "syslog")  # transports whose _PID/_UID/_COMM come from the socket
+
+
+def systemd_verified(sender: Sender | None, victim_uid: int | None) -> bool:
+    """True when a systemd unit line may decide about a kernel kill: the journal shows it came from the system
+    manager (``_PID=1``, ``_UID=0``, ``_COMM=systemd``, native protocol), or from a user manager
+    (``_COMM=systemd``) of the victim's own user. Text logs verify nothing."""
+    if sender is None or sender.transport != "journal" or sender.comm != "systemd":
+        return False
+    if sender.pid == 1:
+        return sender.uid == 0
+    return sender.uid is not None and sender.uid == victim_uid
+
+
+def killer_verified(source: str, sender: Sender | None) -> bool:
+    """True when the journal shows the userspace killer's own service wrote the line (``_COMM`` and
+    ``_SYSTEMD_UNIT``)."""
+    return (
+        sender is not None
+        and sender.transport in _KILLER_TRANSPORTS
+        and sender.comm == source
+        and sender.unit == KILLER_UNITS.get(source)
+    )
