@@ -44,6 +44,8 @@ def clean(value: object, limit: int = 200) -> str:
 
 def clean_raw_line(value: object, limit: int = 300) -> str:
     """Like :func:`clean` but keeps the runs of spaces that align a kernel task table."""
+    if type(value) is str and len(value) <= limit and value.isascii() and value.isprintable() and value[-1:] != " ":
+        return value  # the usual report line
     return cut(sanitise(value, None).rstrip(), limit)
 
 

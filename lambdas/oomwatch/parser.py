@@ -250,6 +250,8 @@ class OomParser:
                 event = _userspace_event(item) if isinstance(item, _Userspace) else _kernel_event(item)
             except Exception as exc:
                 event = _fallback_event(item, f"internal error: {exc!r}")
+            # A warning may quote the log (a comm, a unit, an exception's text): the one rule, whoever wrote it.
+            event["warnings"] = [sanitise(w, 1024) for w in event["warnings"]]
             out.append((event, item.time_ms))
         self._kills = []
         return out

@@ -119,7 +119,8 @@ def sanitise_tree(value: Any, limit: int | None = 1024, max_items: int | None = 
     """Every string inside a JSON-like value through :func:`sanitise` (keys capped at ``key_limit``).
 
     Lists, tuples and dicts keep their first ``max_items`` entries when it is given; numbers, booleans and
-    ``None`` pass; any other object becomes its sanitised ``str``.
+    ``None`` pass; any other object becomes its sanitised ``str``. The checks that let clean keys and values
+    through are written out inline: an event has ~100 of them, and the handler renders one per alert.
     """
     kind = type(value)
     if kind is str:
@@ -130,10 +131,29 @@ def sanitise_tree(value: Any, limit: int | None = 1024, max_items: int | None = 
         return value
     if isinstance(value, dict):
         items = value.items() if max_items is None or len(value) <= max_items else list(value.items())[:max_items]
-        return {sanitise(k, key_limit): sanitise_tree(v, limit, max_items, key_limit) for k, v in items}
+        return {
+            (
+                k
+                if type(k) is str and k.isascii() and k.isprintable() and len(k) <= key_limit
+                else sanitise(k, key_limit)
+            ): (
+                v
+                if (type(v) is str and v.isascii() and v.isprintable() and (limit is None or len(v) <= limit))
+                or v is None
+                or type(v) is int
+                or type(v) is bool
+                else sanitise_tree(v, limit, max_items, key_limit)
+            )
+            for k, v in items
+        }
     if isinstance(value, list | tuple):
         seq = value if max_items is None or len(value) <= max_items else value[:max_items]
-        return [sanitise_tree(v, limit, max_items, key_limit) for v in seq]
+        return [  # a report's lines: printable ASCII within the cap, checked here without a call each
+            v
+            if type(v) is str and v.isascii() and v.isprintable() and (limit is None or len(v) <= limit)
+            else sanitise_tree(v, limit, max_items, key_limit)
+            for v in seq
+        ]
     if isinstance(value, int | float):
         return value
     return sanitise(value, limit)
