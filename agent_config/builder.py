@@ -53,7 +53,6 @@ import functools
 import hashlib
 import json
 import re
-import warnings
 from pathlib import Path
 from typing import Any, Final, Literal, get_args
 
@@ -70,8 +69,9 @@ MIN_JOURNALD_AGENT_VERSION: Final = (1, 300070, 0)
 #: SSM Parameter Store standard tier limit (the value, in bytes).
 STANDARD_PARAMETER_LIMIT_BYTES: Final = 4096
 
-#: The agent's JSON schema (draft-04), shared read-only next to the repository.
-SCHEMA_PATH: Final = Path(__file__).resolve().parents[1].parent / "shared/cloudwatch-agent/schema.json"
+#: The agent's own JSON schema (draft-04), copied into the repository with its provenance and licence
+#: (``agent_config/schema/PROVENANCE.txt``): synth validates every configuration against it.
+SCHEMA_PATH: Final = Path(__file__).resolve().parent / "schema" / "schema.json"
 
 #: Text syslog files: AL2/RHEL, then Debian/Ubuntu.
 FILE_PATHS: Final = ("/var/log/messages", "/var/log/syslog", "/var/log/kern.log")
@@ -79,8 +79,8 @@ FILE_PATHS: Final = ("/var/log/messages", "/var/log/syslog", "/var/log/kern.log"
 USERLAND_OOM_UNITS: Final = ("systemd-oomd.service", "earlyoom.service")
 STREAM_NAME: Final = "{instance_id}"
 
-#: One RE2 fragment per kind of kernel OOM-report line the parser uses (see ``docs/oom-formats`` and
-#: ``/work/shared/oom-formats.md``). The names are documentation; tests check each kind against the corpus.
+#: One RE2 fragment per kind of kernel OOM-report line the parser uses (see
+#: ``docs/oom-formats.md``). The names are documentation; tests check each kind against the corpus.
 KERNEL_OOM_PATTERNS: Final[tuple[tuple[str, str], ...]] = (
     ("trigger header", "invoked oom-killer"),
     ("cpuset line (pre-5.0), also in the summary", "mems_allowed="),
@@ -239,28 +239,18 @@ def _load_schema(path: Path) -> dict[str, Any]:
     return schema
 
 
-def validate_against_schema(config: dict[str, Any], *, schema_path: Path = SCHEMA_PATH, required: bool = True) -> bool:
-    """Validate against the agent's draft-04 JSON schema.
+def validate_against_schema(config: dict[str, Any], *, schema_path: Path = SCHEMA_PATH) -> bool:
+    """Validate against the agent's draft-04 JSON schema, on every synth.
 
-    Returns False (after a warning) when the schema file or the ``jsonschema`` package is absent and
-    ``required`` is False, which is how synth behaves outside this repository's workspace; tests call it
-    with ``required=True``.
+    The schema ships in the repository, so a missing file is a broken checkout, never a reason to skip: it
+    raises :class:`AgentConfigError`, as does a missing ``jsonschema`` package (part of the ``cdk`` extra).
     """
     if not schema_path.is_file():
-        if required:
-            raise AgentConfigError(f"CloudWatch agent schema not found at {schema_path}")
-        warnings.warn(
-            f"CloudWatch agent schema not found at {schema_path}; agent configuration not validated",
-            stacklevel=2,
-        )
-        return False
+        raise AgentConfigError(f"CloudWatch agent schema not found at {schema_path}: the checkout is incomplete")
     try:
-        import jsonschema  # a dev dependency: only needed where the schema is present
-    except ImportError:
-        if required:
-            raise
-        warnings.warn("jsonschema is not installed; agent configuration not validated", stacklevel=2)
-        return False
+        import jsonschema  # in the ``cdk`` extra; imported here so the agent_config constants load without it
+    except ImportError as exc:
+        raise AgentConfigError("the jsonschema package is missing: install the cdk extra (make setup)") from exc
 
     validator = jsonschema.Draft4Validator(_load_schema(schema_path))
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))

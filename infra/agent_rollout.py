@@ -111,7 +111,7 @@ class HostAgentRollout(Construct):
             log_group_name=log_group.log_group_name, log_mode=log_mode, log_sources=log_sources
         )
         check_expressions(self.agent_config)
-        validate_against_schema(self.agent_config, required=False)
+        validate_against_schema(self.agent_config)
         size = worst_case_size(log_mode=log_mode, log_sources=log_sources)
         if size > STANDARD_PARAMETER_LIMIT_BYTES:
             raise AgentConfigError(

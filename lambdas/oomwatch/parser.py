@@ -228,7 +228,8 @@ class OomParser:
         for rec in records:
             self._last_record[stream] = rec
             try:
-                key = (stream, rec.host or "")
+                # Lines read back from CloudWatch carry their log stream: two streams never share a report.
+                key = (stream if rec.log_stream is None else f"{stream}\x00{rec.log_stream}", rec.host or "")
                 st = streams.get(key)
                 if st is None:
                     st = streams[key] = _Stream()

@@ -15,13 +15,32 @@ from typing import Any
 # v254+: "Marked <cgroup> for killing due to ...", then (debug) "oomd attempting to kill <pid> with <SIG>".
 OOMD_KILLED = re.compile(r"(?:Killed|Marked) (?P<cgroup>/\S*)(?: for killing)? due to (?P<reason>.*)")
 OOMD_ATTEMPT = re.compile(r"oomd attempting to kill (?P<pid>\d+)(?: with (?P<signal>\w+))?")
-# earlyoom: 'sending SIGTERM to process 123 uid 1000 "name": oom_score 600, [oom_score_adj 0, ]
-# [badness N[ KiB], ]VmRSS 1234 MiB[, cmdline "..."]' (older: 'badness N, VmRSS N MiB', no uid before v1.2).
+# earlyoom's kill line, release by release (rfjakob/earlyoom, kill.c; main.c before v0.5):
+# v1.3 (2019-05) and later: 'sending SIGTERM to process 123 uid 1000 "name": oom_score 600, [oom_score_adj 0, ]
+# VmRSS 1234 MiB[, cmdline "..."]' (v1.3: no uid, v1.3-v1.7: "badness" for "oom_score", v1.8+: cmdline, v1.9+:
+# oom_score_adj). SIGKILL when escalating.
 EARLYOOM = re.compile(
     r"sending (?P<signal>SIG\w+|\d+) to process (?P<pid>\d+)(?: uid (?P<uid>\d+))?"
     r"(?: \"(?P<name>.*)\":| \((?P<name2>[^)]*)\):?)?(?P<rest>.*)"
 )
-EARLYOOM_FIELDS = re.compile(r"(oom_score_adj|oom_score|badness|VmRSS) (-?\d+)")
+# Before v1.3 a kill was announced as "Killing process ..."; the signal was SIGKILL (9) until v1.2 made it a number:
+# v1.3-rc1 (2019-04): 'killing process 123 "name" with signal 15: badness 600, VmRSS 1234 MiB'
+# v1.2 (2018-07): "Killing process 'name' with signal 15, pid: 123, badness: 600, VmRSS: 1234 MiB"
+# v1.1 (2018-07, SIGKILL): "Killing process: name, pid: 123, badness: 600, VmRSS: 1234 MiB"
+# v0.1-v1.0 (2014-2018, SIGKILL): "Killing process 123 name"; before v1.0 the name is the "(name)" token of
+# /proc/<pid>/stat as %s reads it (cut at a space: "(Web").
+EARLYOOM_OLD = (
+    re.compile(
+        r"killing process (?P<pid>\d{1,10}) \"(?P<name>.{0,64}?)\" with signal (?P<signum>\d{1,2}): (?P<rest>.*)"
+    ),
+    re.compile(
+        r"Killing process '(?P<name>.{0,64}?)' with signal (?P<signum>\d{1,2}), pid: (?P<pid>\d{1,10}), (?P<rest>.*)"
+    ),
+    re.compile(r"Killing process: (?P<name>.{0,64}?), pid: (?P<pid>\d{1,10}), (?P<rest>.*)"),
+    re.compile(r"Killing process (?P<pid>\d{1,10}) (?P<name>\S.{0,63})"),
+)
+EARLYOOM_FIELDS = re.compile(r"(oom_score_adj|oom_score|badness|VmRSS):? (-?\d{1,20})")
+_SIGNALS = {"9": "SIGKILL", "15": "SIGTERM"}
 # systemd unit results naming the unit a kernel kill happened in.
 UNIT_OOM = re.compile(
     r"(?P<unit>[^\s:]+): (?:Failed with result 'oom-kill'|A process of this unit has been killed by the OOM killer"
@@ -53,18 +72,39 @@ def oomd_attempt(text: str) -> dict[str, Any] | None:
 
 def earlyoom_kill(text: str) -> dict[str, Any] | None:
     m = EARLYOOM.match(text)
-    if not m:
-        return None
-    fields = {k: int(v) for k, v in EARLYOOM_FIELDS.findall(m.group("rest") or "")}
+    if m:
+        name = m.group("name") if m.group("name") is not None else m.group("name2")
+        signal = m.group("signal")
+    else:
+        m = _earlyoom_old(text)
+        if m is None:
+            return None
+        name = m.group("name")
+        if name[:1] == "(":
+            name = name[1:-1] if name[-1:] == ")" else name[1:]
+        num = m.groupdict().get("signum")
+        signal = _SIGNALS.get(num, num) if num else "SIGKILL"
+    # The figures come right after the name (a cmdline, if any, after them): a long forged tail costs nothing.
+    fields = {k: int(v) for k, v in EARLYOOM_FIELDS.findall((m.groupdict().get("rest") or "")[:1024])}
     rss_mib = fields.get("VmRSS")
     return {
         "pid": int(m.group("pid")),
-        "uid": int(m.group("uid")) if m.group("uid") else None,
-        "comm": m.group("name") if m.group("name") is not None else m.group("name2"),
-        "signal": m.group("signal"),
+        "uid": int(m.group("uid")) if m.groupdict().get("uid") else None,
+        "comm": name,
+        "signal": signal,
         "rss_kb": rss_mib * 1024 if rss_mib is not None else None,
         "oom_score_adj": fields.get("oom_score_adj"),
     }
+
+
+def _earlyoom_old(text: str) -> re.Match[str] | None:
+    if text[1:15] != "illing process":
+        return None
+    for pattern in EARLYOOM_OLD:
+        m = pattern.fullmatch(text.rstrip()) if pattern is EARLYOOM_OLD[-1] else pattern.match(text)
+        if m:
+            return m
+    return None
 
 
 def unit_oom(text: str) -> str | None:

@@ -84,22 +84,31 @@ def test_the_agent_schema_is_present() -> None:
 
 @pytest.mark.parametrize(("log_mode", "log_sources"), COMBINATIONS)
 def test_valid_against_the_agent_schema(log_mode: str, log_sources: str) -> None:
-    assert validate_against_schema(config(log_mode, log_sources), required=True)
+    assert validate_against_schema(config(log_mode, log_sources))
 
 
 def test_schema_validation_catches_a_mistake() -> None:
     broken = config()
     broken["logs"]["logs_collected"]["journald"]["collect_list"][0]["retention"] = 7
     with pytest.raises(AgentConfigError, match="violates the agent schema"):
-        validate_against_schema(broken, required=True)
+        validate_against_schema(broken)
 
 
-def test_a_missing_schema_is_an_error_in_tests_and_a_warning_at_synth(tmp_path: Any) -> None:
+def test_a_missing_schema_is_an_error_never_a_skip(tmp_path: Any) -> None:
+    # GIVEN a checkout whose schema file is gone
     absent = tmp_path / "schema.json"
+    # THEN validation (and so synth) fails instead of warning and going on
     with pytest.raises(AgentConfigError, match="schema not found"):
-        validate_against_schema(config(), schema_path=absent, required=True)
-    with pytest.warns(UserWarning, match="not validated"):
-        assert validate_against_schema(config(), schema_path=absent, required=False) is False
+        validate_against_schema(config(), schema_path=absent)
+
+
+def test_the_schema_is_the_agents_own_copy_with_its_provenance() -> None:
+    import hashlib
+
+    provenance = (SCHEMA_PATH.parent / "PROVENANCE.txt").read_text()
+    digest = hashlib.sha256(SCHEMA_PATH.read_bytes()).hexdigest()
+    assert f"sha256: {digest}" in provenance
+    assert "MIT License" in provenance
 
 
 @pytest.mark.parametrize(("log_mode", "log_sources"), COMBINATIONS)

@@ -1,4 +1,4 @@
-"""Line layouts and report rules from ../shared/oom-formats.md, on verbatim lines quoted there and in the corpus."""
+"""Line layouts and report rules from docs/oom-formats.md, on verbatim lines quoted there and in the corpus."""
 
 from __future__ import annotations
 

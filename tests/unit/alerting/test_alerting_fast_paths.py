@@ -19,7 +19,7 @@ from alerting.text import clean, deep_clean
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "oom-corpus"
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 
 # The single pattern noise_line replaces.
 REFERENCE_NOISE = re.compile(
