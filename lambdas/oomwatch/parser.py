@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from oomwatch import cgroup as cg
 from oomwatch import kernel as k
 from oomwatch import userspace as us
-from oomwatch.transport import MAX_LINE, Record, Sender, broken, clean, parse_line
+from oomwatch.sanitise import sanitise
+from oomwatch.transport import MAX_LINE, Record, Sender, broken, parse_line
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -278,6 +279,8 @@ class OomParser:
                 event = _userspace_event(item) if isinstance(item, _Userspace) else _kernel_event(item)
             except Exception as exc:
                 event = _fallback_event(item, f"internal error: {exc!r}")
+            # A warning may quote the log (a comm, a unit, an exception's text): the one rule, whoever wrote it.
+            event["warnings"] = [sanitise(w, 1024) for w in event["warnings"]]
             out.append((event, item.time_ms))
         self._kills = []
         return out
@@ -630,7 +633,7 @@ def _apply_context(report: _Report, kind: str, data: dict[str, Any], text: str) 
         report.selected = {"pid": data["pid"], "comm": data["comm"]}
         report.message = data["msg"] or report.message
     elif kind == "exiting":
-        report.warnings.append(f"OOM victim {data['pid']} ({clean(str(data['comm']), 64)}) was already exiting")
+        report.warnings.append(f"OOM victim {data['pid']} ({sanitise(data['comm'], 64)}) was already exiting")
     elif kind == "meminfo":
         report.meminfo = True
     elif kind == "no_killable":
@@ -684,10 +687,10 @@ def _event_lines(report: _Report, extra: list[str]) -> tuple[list[str], int]:
     keep: list[str] = []
     for raw, key in lines:
         if key or budget > 0:
-            keep.append(clean(raw, LINE_CAP))
+            keep.append(sanitise(raw.rstrip("\r\n"), LINE_CAP))
             if not key:
                 budget -= 1
-    keep.extend(clean(x, LINE_CAP) for x in extra)
+    keep.extend(sanitise(x.rstrip("\r\n"), LINE_CAP) for x in extra)
     if len(keep) > EVENT_LINES * 2:
         keep = keep[:EVENT_LINES] + keep[-EVENT_LINES:]
     left_out = len(lines) + len(extra) + report.dropped_lines - len(keep)
@@ -711,16 +714,16 @@ _VICTIM_FIELDS = (
 def _skeleton(found: _Found, source: str) -> dict[str, Any]:
     """An event with what every kill line gives and nothing else: the rest is null until a report shows it."""
     rec = found.record
-    kill_line = clean(rec.raw.rstrip("\r\n"), LINE_CAP)
+    kill_line = sanitise(rec.raw.rstrip("\r\n"), LINE_CAP)
     return {
         "schema_version": SCHEMA_VERSION,
         "source": source,
         "constraint": "unknown",
         "message": None,
-        "host": clean(rec.host, 256) if rec.host else None,
-        "stream": found.stream or None,
+        "host": sanitise(rec.host, 256) if rec.host else None,
+        "stream": sanitise(found.stream, 512) or None,
         "timestamp": _time(rec, found.time_ms),
-        "log_time": clean(rec.log_time, 64) if rec.log_time else None,
+        "log_time": sanitise(rec.log_time, 64) if rec.log_time else None,
         "uptime_s": rec.uptime,
         "victim": dict.fromkeys(_VICTIM_FIELDS),
         "trigger": None,
@@ -770,7 +773,7 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
     if victim["uid"] is None and summary.get("pid") == pid and pid is not None:
         victim["uid"] = summary.get("uid")
     if victim["comm"] is not None:
-        victim["comm"] = clean(str(victim["comm"]), 64)
+        victim["comm"] = sanitise(victim["comm"], 64)
     _drop_implausible(victim, warnings)
 
     trigger = None
@@ -778,13 +781,13 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
         t = report.trigger
         trigger = {
             "pid": t.get("pid"),
-            "comm": clean(str(t.get("comm")), 64),
+            "comm": sanitise(str(t.get("comm")), 64),
             "gfp_mask": t.get("gfp_mask"),
             "order": t.get("order"),
             "oom_score_adj": t.get("oom_score_adj"),
         }
         if t.get("gfp_flags"):
-            trigger["gfp_flags"] = clean(str(t["gfp_flags"]), 256)
+            trigger["gfp_flags"] = sanitise(t["gfp_flags"], 256)
         if t.get("uid") is not None:
             trigger["uid"] = t["uid"]
 
@@ -800,7 +803,11 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
     # systemd's unit lines: context always; a unit for decisions only from a verified sender, and only where the
     # kernel's own cgroup lines name no workload.
     context = [
-        {"unit": clean(u, 256), "verified": us.systemd_verified(sender, victim["uid"]), "sender": _sender(sender, pid)}
+        {
+            "unit": sanitise(u, 256),
+            "verified": us.systemd_verified(sender, victim["uid"]),
+            "sender": _sender(sender, pid),
+        }
         for u, sender, pid in kill.units
     ]
     units: list[str] = []
@@ -814,12 +821,12 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
     cgroup_block = None
     if oom_memcg or task_memcg or workload or group_cgroup:
         cgroup_block = {
-            "oom_memcg": clean(str(oom_memcg), 512) if oom_memcg else None,
-            "task_memcg": clean(str(task_memcg), 512) if task_memcg else None,
+            "oom_memcg": sanitise(oom_memcg, 512) if oom_memcg else None,
+            "task_memcg": sanitise(task_memcg, 512) if task_memcg else None,
             "workload": _clean_workload(workload),
         }
         if group_cgroup:
-            cgroup_block["oom_group"] = clean(group_cgroup, 512)
+            cgroup_block["oom_group"] = sanitise(group_cgroup, 512)
 
     memcg = None
     if "memory" in report.usage:
@@ -833,7 +840,7 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
 
     consumers = sorted(report.rows.values(), key=lambda r: int(r.get("rss", 0)), reverse=True)[:TOP_N]
     top = [
-        {"pid": int(r["pid"]), "comm": clean(str(r["name"]), 64), "rss_kb": int(r.get("rss", 0)) * page_kb}
+        {"pid": int(r["pid"]), "comm": sanitise(r["name"], 64), "rss_kb": int(r.get("rss", 0)) * page_kb}
         for r in consumers
     ]
     if report.trigger is None:
@@ -843,7 +850,7 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
     selected = report.selected
     if selected and pid is not None and selected["pid"] != pid:
         warnings.append(
-            f"the kernel selected pid {selected['pid']} ({clean(str(selected['comm']), 64)}) and killed {pid} instead"
+            f"the kernel selected pid {selected['pid']} ({sanitise(selected['comm'], 64)}) and killed {pid} instead"
         )
     if report.cut_lines:
         warnings.append(
@@ -855,7 +862,7 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
     complete = fields is not None and report.trigger is not None and report.table_seen
     event.update(
         constraint=_constraint(report, kill.message),
-        message=clean(kill.message or report.message or "", 128) or None,
+        message=sanitise(kill.message or report.message or "", 128) or None,
         trigger=trigger,
         cgroup=cgroup_block,
         memcg=memcg,
@@ -863,7 +870,7 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
         task_count=len(report.rows) if report.table_seen else None,
         page_kb=page_kb,
         reaped=kill.reaped,
-        units=[clean(u, 256) for u in units],
+        units=[sanitise(u, 256) for u in units],
         systemd_context=context,
         complete=complete,
         warnings=warnings,
@@ -892,8 +899,8 @@ def _sender(sender: Sender | None, claimed_pid: int | None) -> str:
         pid = f"[{claimed_pid}]" if claimed_pid is not None else ""
         return f"systemd{pid} in a text log (any local user can write this line)"
     return (
-        f"journald _TRANSPORT={clean(str(sender.transport), 32)} _PID={sender.pid} _UID={sender.uid}"
-        f" _COMM={clean(str(sender.comm), 32)}"
+        f"journald _TRANSPORT={sanitise(str(sender.transport), 32)} _PID={sender.pid} _UID={sender.uid}"
+        f" _COMM={sanitise(str(sender.comm), 32)}"
     )
 
 
@@ -907,7 +914,7 @@ def _most_specific(units: list[str]) -> str:
 def _clean_workload(workload: dict[str, object] | None) -> dict[str, object] | None:
     if workload is None:
         return None
-    return {key: clean(v, 512) if isinstance(v, str) else v for key, v in workload.items()}
+    return {key: sanitise(v, 512) if isinstance(v, str) else v for key, v in workload.items()}
 
 
 def _userspace_event(item: _Userspace) -> dict[str, Any]:
@@ -916,7 +923,7 @@ def _userspace_event(item: _Userspace) -> dict[str, Any]:
     pid = item.pids[0] if item.source == "systemd-oomd" and item.pids else f.get("pid")
     event["victim"].update(
         pid=pid if pid is not None else -1,
-        comm=clean(str(f["comm"]), 256) if f.get("comm") else None,
+        comm=sanitise(f["comm"], 256) if f.get("comm") else None,
         uid=f.get("uid"),
         oom_score_adj=f.get("oom_score_adj"),
         rss_kb=f.get("rss_kb"),
@@ -928,17 +935,17 @@ def _userspace_event(item: _Userspace) -> dict[str, Any]:
         path = str(f["cgroup"])
         event["cgroup"] = {
             "oom_memcg": None,
-            "task_memcg": clean(path, 512),
+            "task_memcg": sanitise(path, 512),
             "workload": _clean_workload(cg.workload(path)),
         }
     event.update(
-        message=clean(str(f["reason"]), 512) if f.get("reason") else None,
+        message=sanitise(f["reason"], 512) if f.get("reason") else None,
         complete=True,  # one line is the whole report of a userspace killer
-        lines=[clean(x.rstrip("\r\n"), LINE_CAP) for x in item.lines[:EVENT_LINES]],
+        lines=[sanitise(x.rstrip("\r\n"), LINE_CAP) for x in item.lines[:EVENT_LINES]],
         lines_left_out=max(len(item.lines) - EVENT_LINES, 0),
     )
     if f.get("signal"):
-        event["signal"] = clean(str(f["signal"]), 32)
+        event["signal"] = sanitise(f["signal"], 32)
     event["sender_verified"] = item.verified
     if not item.verified:
         event["warnings"].append(

@@ -61,7 +61,6 @@ _HOST_IDENT = re.compile(r"(?:(\S*[^\s:]) )?([^\s\[\]:]+)(?:\[(\d+)\])?: ?(.*)")
 # Userland text relayed through /dev/kmsg or journalctl -o short-monotonic: "systemd[1]: ...".
 _RELAYED = re.compile(r"(?:(\S*[^\s:\]]) )?([\w.@/-]+)\[(\d+)\]: (.*)")
 _MONO_KERNEL = re.compile(r"(?:(\S*[^\s:]) )?kernel: (.*)")
-_CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 class Sender(NamedTuple):
@@ -773,9 +772,3 @@ def _kmsg(raw: str, line: str) -> Record | None:
 def _vmware(raw: str, line: str) -> Record | None:
     m = _VMWARE.fullmatch(line)
     return _kernel_text(Record(raw=raw, text=m.group(1), kernel=True)) if m else None
-
-
-def clean(text: str, limit: int = 1024) -> str:
-    """Log text is untrusted: drop control characters and cap the length before echoing it."""
-    text = _CTRL.sub("", text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
