@@ -44,6 +44,11 @@ MAX_CONCURRENCY: Final = "25%"
 MAX_ERRORS: Final = "100%"
 #: Hashed parameter names of OOMWatch before the fixed name: ``AmazonCloudWatch-<stack>-<12 hex digits>``.
 OLD_DIGEST_LENGTH: Final = 12
+#: The rollout document's parameters, set by the association: the configuration's digest (the log group's
+#: name is a deploy-time token, so the digest leaves it out) and the log group's name. A change of either
+#: changes the association's parameters, and State Manager re-runs it on every target.
+DIGEST_PARAMETER: Final = "configDigest"
+GROUP_PARAMETER: Final = "logGroupName"
 
 
 def parameter_name(stack_name: str) -> str:
@@ -74,7 +79,7 @@ GRANT_LOG_ACCESS_SCRIPT: Final = (
 )
 
 
-def configure_script(*, stack_name: str, digest: str, minimum_version: tuple[int, int, int] | None) -> tuple[str, ...]:
+def configure_script(*, stack_name: str, minimum_version: tuple[int, int, int] | None) -> tuple[str, ...]:
     """The rollout document's second step: clean up, check the agent, configure only when needed.
 
     POSIX sh, as ``aws:runShellScript`` runs it. In order:
@@ -87,7 +92,8 @@ def configure_script(*, stack_name: str, digest: str, minimum_version: tuple[int
        (``os.Remove`` in ``tool/downloader/downloader.go``);
     4. grant the ``cwagent`` user read access to the logs (:data:`GRANT_LOG_ACCESS_SCRIPT`);
     5. run ``append-config`` of the fixed parameter and restart the agent only if something changed: the
-       digest on record differs, the agent's file for the parameter is missing, a file was removed, a group
+       digest and log group on record differ from the document's ``configDigest`` and ``logGroupName``
+       parameters (the association's), the agent's file for the parameter is missing, a file was removed, a group
        was added, or the agent is not running. Otherwise the run ends without touching the agent.
     """
     name = parameter_name(stack_name)
@@ -100,7 +106,9 @@ def configure_script(*, stack_name: str, digest: str, minimum_version: tuple[int
         f"DIR={AGENT_CONFIG_DIR}",
         f"CTL={AGENT_CTL}",
         f"MARKER={marker}",
-        f"DIGEST={digest}",
+        f"DIGEST='{{{{ {DIGEST_PARAMETER} }}}}'",
+        f"GROUP='{{{{ {GROUP_PARAMETER} }}}}'",
+        'RECORD="$DIGEST $GROUP"',
         "changed=0",
         'if [ ! -x "$CTL" ]; then',
         "  echo 'OOMWatch: the CloudWatch agent is not installed: the installAgent step failed (see its output)' >&2",
@@ -127,7 +135,7 @@ def configure_script(*, stack_name: str, digest: str, minimum_version: tuple[int
         "done",
         *GRANT_LOG_ACCESS_SCRIPT,
         f'[ -f "$DIR/ssm_{name}" ] || changed=1',
-        '[ "$(cat "$MARKER" 2>/dev/null)" = "$DIGEST" ] || changed=1',
+        '[ "$(cat "$MARKER" 2>/dev/null)" = "$RECORD" ] || changed=1',
         "systemctl is-active --quiet amazon-cloudwatch-agent || changed=1",
         'if [ "$changed" = 0 ]; then echo "OOMWatch configuration $DIGEST is current: agent left alone"; exit 0; fi',
         f'if ! OUT=$("$CTL" -a append-config -m ec2 -c ssm:{name} -s 2>&1); then',
@@ -138,14 +146,14 @@ def configure_script(*, stack_name: str, digest: str, minimum_version: tuple[int
         "  exit 1",
         "fi",
         'printf "%s\\n" "$OUT"',
-        'printf "%s" "$DIGEST" > "$MARKER"',
+        'printf "%s" "$RECORD" > "$MARKER"',
         'echo "OOMWatch configuration $DIGEST applied"',
     ]
     return tuple(lines)
 
 
 def rollout_document(
-    *, stack_name: str, digest: str, agent_version: str | None, minimum_version: tuple[int, int, int] | None
+    *, stack_name: str, agent_version: str | None, minimum_version: tuple[int, int, int] | None
 ) -> dict[str, Any]:
     """One Command document: install the agent, then configure it (steps run in order, schema 2.2).
 
@@ -159,12 +167,16 @@ def rollout_document(
         "schemaVersion": "2.2",
         "description": "OOMWatch: install the CloudWatch agent, then apply the OOMWatch configuration",
         "parameters": {
-            "configDigest": {
+            DIGEST_PARAMETER: {
                 "type": "String",
                 "description": "Digest of the OOMWatch agent configuration (a change re-runs the association)",
-                "default": digest,
                 "allowedPattern": "^[0-9a-f]{1,64}$",
-            }
+            },
+            GROUP_PARAMETER: {
+                "type": "String",
+                "description": "The syslog log group the configuration ships to (a change re-runs the association)",
+                "allowedPattern": "^[A-Za-z0-9_./#-]{1,512}$",
+            },
         },
         "mainSteps": [
             {
@@ -183,9 +195,7 @@ def rollout_document(
                 "precondition": {"StringEquals": ["platformType", "Linux"]},
                 "inputs": {
                     "timeoutSeconds": "600",
-                    "runCommand": list(
-                        configure_script(stack_name=stack_name, digest=digest, minimum_version=minimum_version)
-                    ),
+                    "runCommand": list(configure_script(stack_name=stack_name, minimum_version=minimum_version)),
                 },
             },
         ],
@@ -204,9 +214,9 @@ class HostAgentRollout(Construct):
       ``AWS-ConfigureAWSPackage`` (``agent_version``; None = latest), then the configure script
       (:func:`configure_script`).
     * ``association``: runs the document on the targets at creation, on every new target instance, daily,
-      and whenever its parameters change: its ``configDigest`` parameter is the configuration's digest,
-      so a changed configuration re-applies at once. ``append-config`` of the fixed name replaces the
-      host's OOMWatch file and keeps the host's own configuration files.
+      and whenever its parameters change: its ``configDigest`` parameter is the configuration's digest
+      and ``logGroupName`` the log group's name, so a changed configuration re-applies at once.
+      ``append-config`` of the fixed name replaces the host's OOMWatch file and keeps the host's own files.
     * Targets: the hosts tagged ``target_tag_key`` = ``target_tag_value`` (default ``oomwatch:enabled`` =
       ``true``), or every managed instance (``InstanceIds`` = ``*``) with ``target_all_instances``; 25 % of
       the targets at a time, errors never stop the rollout.
@@ -262,7 +272,6 @@ class HostAgentRollout(Construct):
             document_type="Command",
             content=rollout_document(
                 stack_name=stack_name,
-                digest=self.digest,
                 agent_version=agent_version,
                 minimum_version=MIN_JOURNALD_AGENT_VERSION if journald else None,
             ),
@@ -275,7 +284,7 @@ class HostAgentRollout(Construct):
             self,
             "Rollout",
             name=self.document.ref,
-            parameters={"configDigest": [self.digest]},
+            parameters={DIGEST_PARAMETER: [self.digest], GROUP_PARAMETER: [log_group.log_group_name]},
             targets=[target],
             schedule_expression=ROLLOUT_SCHEDULE,
             max_concurrency=MAX_CONCURRENCY,

@@ -35,6 +35,7 @@ class Rollout:
     parameter_name: str
     configuration: dict[str, Any]
     digest: str
+    log_group_name: str
     stale_pattern: str
 
     @classmethod
@@ -44,11 +45,13 @@ class Rollout:
         (association,) = [r for r in resources.values() if r["Type"] == "AWS::SSM::Association"]
         document = resources[association["Properties"]["Name"]["Ref"]]["Properties"]["Content"]
         script = document["mainSteps"][1]["inputs"]["runCommand"]
+        refs = {"SyslogLogGroup": log_group_name}
         (cleanup,) = [line for line in script if "removed the old OOMWatch file" in line]
         return cls(
             parameter_name=parameter["Name"],
-            configuration=json.loads(_render(parameter["Value"], {"SyslogLogGroup": log_group_name})),
+            configuration=json.loads(_render(parameter["Value"], refs)),
             digest=association["Properties"]["Parameters"]["configDigest"][0],
+            log_group_name=_render(association["Properties"]["Parameters"]["logGroupName"][0], refs),
             stale_pattern=cleanup.strip().split(")", 1)[0],
         )
 
@@ -58,7 +61,7 @@ class EmulatedHost:
     """An agent's configuration directory plus the digest OOMWatch recorded, and what happened to it."""
 
     agent: Host = field(default_factory=Host)
-    recorded_digest: str | None = None
+    recorded: tuple[str, str] | None = None
     restarts: int = 0
     log: list[str] = field(default_factory=list)
 
@@ -70,7 +73,7 @@ class EmulatedHost:
             self.log.append(f"removed the old OOMWatch file {name}")
             changed = True
         own = ssm_file_name(rollout.parameter_name)
-        if not changed and own in self.agent.files and self.recorded_digest == rollout.digest:
+        if not changed and own in self.agent.files and self.recorded == (rollout.digest, rollout.log_group_name):
             self.log.append(f"configuration {rollout.digest} is current: agent left alone")
             return True
         try:
@@ -78,7 +81,7 @@ class EmulatedHost:
         except MergeError as refused:
             self.log.append(f"the agent refused {rollout.parameter_name}: {refused}")
             return False
-        self.recorded_digest = rollout.digest
+        self.recorded = (rollout.digest, rollout.log_group_name)
         self.restarts += 1
         self.log.append(f"configuration {rollout.digest} applied, agent restarted")
         return True

@@ -170,7 +170,7 @@ def test_hosts_configured_from_old_names_are_cleaned_up() -> None:
 
 
 def _stale_pattern() -> str:
-    script = configure_script(stack_name=STACK, digest="0" * 12, minimum_version=None)
+    script = configure_script(stack_name=STACK, minimum_version=None)
     (line,) = [line for line in script if "removed the old OOMWatch file" in line]
     pattern = line.strip().split(")", 1)[0]
     assert pattern == f"ssm_{NAME}-" + "[0-9a-f]" * OLD_DIGEST_LENGTH

@@ -59,13 +59,13 @@ def sandbox(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def run(sandbox: Path, digest: str = "a" * 12, *, journald: bool = True, **env: str) -> Run:
+def run(sandbox: Path, digest: str = "a" * 12, *, group: str = "g", journald: bool = True, **env: str) -> Run:
     script = "\n".join(
-        configure_script(
-            stack_name=STACK, digest=digest, minimum_version=MIN_JOURNALD_AGENT_VERSION if journald else None
-        )
+        configure_script(stack_name=STACK, minimum_version=MIN_JOURNALD_AGENT_VERSION if journald else None)
     )
     for real, fake in (
+        ("{{ configDigest }}", digest),  # what SSM substitutes from the association's parameters
+        ("{{ logGroupName }}", group),
         (AGENT_CONFIG_DIR, sandbox / "d"),
         (AGENT_CTL, sandbox / "bin" / "ctl"),
         (AGENT_VERSION_FILE, sandbox / "version"),
@@ -92,7 +92,7 @@ def test_a_new_host_is_configured_once(sandbox: Path) -> None:
     first = run(sandbox)
     assert first.code == 0, first.out
     assert first.calls == [f"-a append-config -m ec2 -c ssm:{NAME} -s"]
-    assert (sandbox / f"oomwatch-{STACK}.digest").read_text() == "a" * 12
+    assert (sandbox / f"oomwatch-{STACK}.digest").read_text() == "a" * 12 + " g"
 
 
 def test_a_current_host_is_left_alone(sandbox: Path) -> None:
@@ -105,9 +105,12 @@ def test_a_current_host_is_left_alone(sandbox: Path) -> None:
 def test_a_changed_configuration_or_a_stopped_agent_is_reapplied(sandbox: Path) -> None:
     assert run(sandbox).code == 0
     assert run(sandbox, digest="b" * 12).calls == [f"-a append-config -m ec2 -c ssm:{NAME} -s"]
-    assert run(sandbox, digest="b" * 12, AGENT_INACTIVE="3").calls == [f"-a append-config -m ec2 -c ssm:{NAME} -s"]
+    assert run(sandbox, digest="b" * 12, group="replaced").calls == [f"-a append-config -m ec2 -c ssm:{NAME} -s"]
+    assert run(sandbox, digest="b" * 12, group="replaced", AGENT_INACTIVE="3").calls == [
+        f"-a append-config -m ec2 -c ssm:{NAME} -s"
+    ]
     (sandbox / "d" / f"ssm_{NAME}").unlink()  # someone removed OOMWatch's file
-    assert len(run(sandbox, digest="b" * 12).calls) == 1
+    assert len(run(sandbox, digest="b" * 12, group="replaced").calls) == 1
 
 
 def test_old_hashed_files_are_removed_and_nothing_else(sandbox: Path) -> None:
@@ -149,10 +152,11 @@ def test_a_missing_agent_or_a_refused_configuration_fails_readably(sandbox: Path
 
 
 def test_the_document_installs_then_configures() -> None:
-    document = rollout_document(stack_name=STACK, digest="a" * 12, agent_version=None, minimum_version=None)
+    document = rollout_document(stack_name=STACK, agent_version=None, minimum_version=None)
+    assert set(document["parameters"]) == {"configDigest", "logGroupName"}
     install, configure = document["mainSteps"]
     assert (install["action"], install["inputs"]["documentPath"]) == ("aws:runDocument", "AWS-ConfigureAWSPackage")
     assert install["inputs"]["documentParameters"] == {"action": "Install", "name": "AmazonCloudWatchAgent"}
     assert configure["action"] == "aws:runShellScript"
-    pinned = rollout_document(stack_name=STACK, digest="a" * 12, agent_version="1.300071.0b1720", minimum_version=None)
+    pinned = rollout_document(stack_name=STACK, agent_version="1.300071.0b1720", minimum_version=None)
     assert pinned["mainSteps"][0]["inputs"]["documentParameters"]["version"] == "1.300071.0b1720"

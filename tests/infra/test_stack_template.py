@@ -109,6 +109,10 @@ def test_a_changed_configuration_keeps_the_name_and_changes_the_association(cli_
 
 def test_one_association_installs_then_configures(template: Template) -> None:
     association, document = rollout(template)
+    assert association["Parameters"] == {
+        "configDigest": [config_digest(log_mode="oom", log_sources="both")],
+        "logGroupName": [{"Ref": "SyslogLogGroup"}],  # a replaced log group re-runs it too
+    }
     assert association["Targets"] == [{"Key": "tag:oomwatch:enabled", "Values": ["true"]}]
     assert "WaitForSuccessTimeoutSeconds" not in association
     assert association["ScheduleExpression"] == "rate(1 day)"
