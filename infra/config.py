@@ -72,7 +72,7 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     "target_tag_value": "true",
     "log_mode": "oom",
     "log_sources": "both",
-    "agent_version": "1.300071.0",
+    "agent_version": "latest",
     "memory_threshold_percent": 90,
     "memory_evaluation_periods": 5,
     "memory_datapoints_to_alarm": 5,
@@ -146,7 +146,9 @@ _STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,63}")
 _TAG_TEXT = re.compile(r"[\w.:/=+\-@ ]+")
 _LOG_GROUP_NAME = re.compile(r"[\w.\-/#]{1,512}")
 _UNIT_NAME = re.compile(r"[\w@.:\\\-*?\[\]]{1,256}")
-_VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)")
+#: How the agent names its releases: ``1.300071.0`` in RELEASE_NOTES and the GitHub tags, and the build
+#: ``1.300071.0b1720`` (``CWAGENT_VERSION``, the package file names, what Distributor installs).
+_VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)(?:b\d+)?")
 
 
 #: Where a value sits inside a structured setting: object keys (str) and list positions (int).
@@ -461,7 +463,7 @@ def _agent_version(value: Any, *, journald: bool) -> str:
         return text
     match = _VERSION.fullmatch(text)
     if not match:
-        raise ConfigError("agent_version", value, "expected latest or a release such as 1.300071.0")
+        raise ConfigError("agent_version", value, "expected latest or a release such as 1.300071.0 or 1.300071.0b1720")
     minimum = ".".join(str(part) for part in MIN_JOURNALD_AGENT_VERSION)
     if journald and tuple(int(part) for part in match.groups()) < MIN_JOURNALD_AGENT_VERSION:
         raise ConfigError("agent_version", value, f"journald collection needs {minimum} or later (or latest)")

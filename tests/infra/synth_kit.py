@@ -23,7 +23,7 @@ VARIANT: dict[str, Any] = {
     "alert_emails": "oncall@example.com,team-memory@example.org",
     "target_all_instances": "true",
     "log_sources": "files",
-    "agent_version": "latest",
+    "agent_version": "1.300071.0b1720",
     "memory_threshold_percent": "85",
     "memory_evaluation_periods": "10",
     "memory_datapoints_to_alarm": "8",

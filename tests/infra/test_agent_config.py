@@ -29,6 +29,7 @@ from agent_config.builder import (
     KERNEL_OOM_EXPRESSION,
     LOG_MODES,
     LOG_SOURCES,
+    METRIC_DIMENSIONS,
     OOM_EXPRESSION,
     SCHEMA_PATH,
     STANDARD_PARAMETER_LIMIT_BYTES,
@@ -168,21 +169,31 @@ def test_sources(log_mode: str, log_sources: str) -> None:
 
 def test_two_metrics_per_host_with_exactly_the_alarm_dimensions() -> None:
     metrics = config()["metrics"]
-    assert metrics["append_dimensions"] == {"InstanceId": "${aws:InstanceId}"}
-    assert "aggregation_dimensions" not in metrics  # each roll-up would be another billed metric
-    assert "namespace" not in metrics  # the agent's default, CWAgent
+    # No global key: append_dimensions would drop the host dimension of all the host's metrics and, like
+    # aggregation_dimensions and namespace, must be equal in every configuration file on the host.
+    assert set(metrics) == {"metrics_collected"}
     collected = metrics["metrics_collected"]
+    section_dimensions = {"InstanceId": "${aws:InstanceId}"}
     assert collected == {
-        "mem": {"measurement": ["mem_used_percent"], "metrics_collection_interval": 60},
-        "swap": {"measurement": ["swap_used_percent"], "metrics_collection_interval": 60},
+        "mem": {
+            "measurement": ["mem_used_percent"],
+            "metrics_collection_interval": 60,
+            "append_dimensions": section_dimensions,
+        },
+        "swap": {
+            "measurement": ["swap_used_percent"],
+            "metrics_collection_interval": 60,
+            "append_dimensions": section_dimensions,
+        },
     }
-    # The fleet alarms select exactly that dimension set in that namespace.
+    # The fleet alarms select exactly that dimension set (the sections' plus the agent's host) in CWAgent.
+    assert set(METRIC_DIMENSIONS) == {*section_dimensions, "host"}
     for name in ("mem_used_percent", "swap_used_percent"):
         query = fleet_query(name)
         schema = re.search(r'SCHEMA\("(?P<ns>[^"]+)", (?P<dims>[^)]+)\)', query)
         assert schema is not None
         assert schema["ns"] == AGENT_NAMESPACE
-        assert {d.strip() for d in schema["dims"].split(",")} == set(metrics["append_dimensions"])
+        assert {d.strip() for d in schema["dims"].split(",")} == set(METRIC_DIMENSIONS)
         assert f"MAX({name})" in query and "GROUP BY InstanceId" in query
 
 

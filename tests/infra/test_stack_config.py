@@ -43,7 +43,7 @@ def test_defaults() -> None:
     assert (config.lambda_architecture, config.powertools_layer_version) == ("arm64", 27)
     assert (config.noise_window_minutes, config.loop_threshold) == (15, 5)
     assert config.allow_list == AllowList()
-    assert config.agent_version_parameter == "1.300071.0"
+    assert config.agent_version_parameter is None  # latest: the host checks the version journald needs
 
 
 def test_missing_keys_fall_back_to_the_defaults() -> None:
@@ -97,7 +97,9 @@ RULES: list[tuple[str, Any, str]] = [
     ("log_mode", "bogus", "allowed values: oom, kernel, full"),
     ("log_sources", "syslog", "allowed values: both, files, journald"),
     ("agent_version", "1.300069.0", "journald collection needs 1.300070.0 or later"),
-    ("agent_version", "newest", "expected latest or a release such as 1.300071.0"),
+    ("agent_version", "newest", "expected latest or a release such as 1.300071.0 or 1.300071.0b1720"),
+    ("agent_version", "1.300071.0-1", "expected latest or a release such as 1.300071.0"),
+    ("agent_version", "1.300069.0b1143", "journald collection needs 1.300070.0 or later"),
     ("memory_threshold_percent", "0", "expected a percentage from 1 to 100"),
     ("memory_threshold_percent", 100.5, "expected a percentage from 1 to 100"),
     ("swap_threshold_percent", "half", "expected a percentage from 1 to 100"),
@@ -143,6 +145,12 @@ def test_the_error_shows_the_offending_value() -> None:
     with pytest.raises(ConfigError) as caught:
         OomWatchConfig.from_context({"log_retention_days": 2})
     assert str(caught.value).startswith("log_retention_days=2: ")
+
+
+def test_the_agents_build_names_are_accepted() -> None:
+    # Releases are tagged 1.300071.0; the builds Distributor installs are named 1.300071.0b1720 (CWAGENT_VERSION).
+    for version in ("1.300071.0", "1.300071.0b1720", "1.300070.0"):
+        assert OomWatchConfig.from_context({"agent_version": version}).agent_version_parameter == version
 
 
 def test_journald_version_rule_does_not_apply_to_files_only() -> None:
