@@ -270,6 +270,8 @@ class HostAgentRollout(Construct):
             self,
             "RolloutDocument",
             document_type="Command",
+            # JSON is CloudFormation's default; said explicitly because moto's emulation requires it.
+            document_format="JSON",
             content=rollout_document(
                 stack_name=stack_name,
                 agent_version=agent_version,
