@@ -51,7 +51,11 @@ def run_child(chunks: Iterable[bytes], *args: str) -> tuple[int, bytes, int]:
                     proc.stdin.write(chunk)
             except BrokenPipeError:
                 pass
-        proc.wait(timeout=300)
+        try:
+            proc.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
         out_f.seek(0)
         err_f.seek(0)
         out, err = out_f.read(), err_f.read()

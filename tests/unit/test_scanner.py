@@ -166,10 +166,10 @@ def test_needle_dense_lines_cost_linear_time() -> None:
 
     def per_byte(size: int) -> float:
         line = (b"x Killed process 1 (a) systemd-oomd sending SIGKILL to process 2 " * (size // 66))[:size]
-        data = (line + b"\n") * max(1, (4 << 20) // size)
+        data = (line + b"\n") * max(2, (8 << 20) // size)
         t0 = time.perf_counter()
         list(scan_binary(io.BytesIO(data)))
         return (time.perf_counter() - t0) / len(data)
 
-    small, large = per_byte(2 << 10), per_byte(256 << 10)
+    small, large = per_byte(2 << 10), per_byte(4 << 20)
     assert large < 4 * small, (small, large)
