@@ -7,7 +7,8 @@ issue's: 64 MiB above the start, whatever the input's size.
 
 from __future__ import annotations
 
-import resource
+import json
+import re
 import struct
 import subprocess
 import sys
@@ -23,14 +24,24 @@ ROOT = Path(__file__).resolve().parents[2]
 MiB = 1 << 20
 BOUND = 64 * MiB
 
-CHILD = """
-import resource, sys
+# The peak RSS of the child's own address space: VmHWM. (ru_maxrss is no good here: Linux carries the parent's
+# peak over fork into the child's, so a child of a big pytest process would report pytest's size.)
+PEAK = """
+def peak_kb():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+"""
+CHILD = (
+    PEAK
+    + """
+import sys
 from oomwatch.cli import main
 rc = main(["scan", "--json", *sys.argv[1:]])
 sys.stdout.flush()
-sys.stderr.write("maxrss_kb=%d\\n" % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+sys.stderr.write("maxrss_kb=%d\\n" % peak_kb())
 sys.exit(rc)
 """
+)
 
 
 def run_child(chunks: Iterable[bytes], *args: str) -> tuple[int, bytes, int]:
@@ -61,7 +72,7 @@ def run_child(chunks: Iterable[bytes], *args: str) -> tuple[int, bytes, int]:
         out, err = out_f.read(), err_f.read()
     lines = [line for line in err.decode().splitlines() if line.startswith("maxrss_kb=")]
     assert lines, err.decode()[-2000:]
-    # Linux reports ru_maxrss in KiB.
+    # /proc reports KiB.
     return int(lines[-1].split("=")[1]) * 1024, out, proc.returncode
 
 
@@ -92,11 +103,16 @@ def gzip_bomb(total: int, chunk: int = 8 * MiB) -> bytes:
 
 
 def test_the_measure_sees_memory_held() -> None:
-    # The probe itself: a child that holds 200 MiB reports it (so a low figure below means low use).
-    probe = "import resource; b = bytearray(200 << 20); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
-    held = int(subprocess.run([sys.executable, "-c", probe], capture_output=True, check=True).stdout) * 1024
-    assert held > 200 * MiB
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > 0
+    # The probe itself: a child that holds 200 MiB reports it, a child that holds nothing does not, whatever this
+    # process holds (so a low figure below means low use).
+    ballast = bytearray(300 * MiB)
+    probe = PEAK + "b = bytearray(int(__import__('sys').argv[1]) << 20); print(peak_kb())"
+    held, idle = (
+        int(subprocess.run([sys.executable, "-c", probe, n], capture_output=True, check=True).stdout) * 1024
+        for n in ("200", "0")
+    )
+    assert held > 200 * MiB > 150 * MiB > idle
+    del ballast
 
 
 def test_newline_free_512_mib_stream_stays_bounded(baseline: int) -> None:
@@ -137,3 +153,20 @@ def test_a_real_kill_after_a_newline_free_stretch_is_found(baseline: int) -> Non
     (line,) = out.decode().splitlines()
     assert '"comm":"doxygen"' in line
     assert rss - baseline < BOUND
+
+
+@pytest.mark.parametrize("rows", [20_000, 100_000])
+def test_a_huge_task_table_stays_bounded(baseline: int, rows: int) -> None:
+    # A real report whose task table has ``rows`` more rows (distinct pids): the kill is still reported.
+    lines = corpus_lines(corpus_file("04"))
+    at = max(i for i, line in enumerate(lines) if re.match(r"\[\s*\d+\]", line))
+    fake = [re.sub(r"^\[\s*\d+\]", f"[{2_000_000 + i:7d}]", lines[at]) for i in range(rows)]
+    data = ("\n".join([*lines[: at + 1], *fake, *lines[at + 1 :]]) + "\n").encode()
+    rss, out, rc = run_child([data])
+    assert rc == 0
+    (line,) = out.decode().splitlines()
+    event = json.loads(line)
+    assert event["victim"]["comm"] == "doxygen"
+    if rows == 20_000:  # within reach of the kill's look back for its header (BACK_BYTES): the whole report
+        assert event["trigger"]["comm"] == "doxygen" and event["task_count"] > rows
+    assert rss - baseline < BOUND, f"{(rss - baseline) / MiB:.0f} MiB above the start"
