@@ -38,7 +38,7 @@ import stat
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
 from oomwatch.parser import OomParser
 from oomwatch.transport import MAX_LINE
@@ -177,14 +177,21 @@ def _feed(p: OomParser, buf: _Buffer, start: int, end: int, stream: str) -> None
         start = stop
 
 
-def _long_line(buf: _Buffer, size: int) -> bool:
-    """True when some line of buf[:size] is longer than ``LINE_BYTES``: one short ``rfind`` per ``LINE_BYTES``."""
+def _long_line(buf: _Buffer, size: int, release: Callable[[int], None] | None = None) -> bool:
+    """True when some line of buf[:size] is longer than ``LINE_BYTES``: one short ``rfind`` per ``LINE_BYTES``.
+
+    ``release(pos)`` is called every ``BLOCK`` bytes: a map lets go of the pages the check has looked at.
+    """
     pos = 0
+    mark = BLOCK
     while size - pos > LINE_BYTES:
         nl = buf.rfind(b"\n", pos, pos + LINE_BYTES + 1)
         if nl < 0:
             return True
         pos = nl + 1
+        if release is not None and pos > mark:
+            release(pos)
+            mark = pos + BLOCK
     return False
 
 
@@ -205,9 +212,17 @@ def _mapped(fileobj: IO[bytes]) -> mmap.mmap | None:
     except (OSError, ValueError):
         return None
     size = len(mm)
-    if _long_line(mm, size):
+    dontneed = getattr(mmap, "MADV_DONTNEED", None)
+
+    def release(pos: int) -> None:
+        # The pages the check mapped in (the kernel maps 64 KiB around each one touched) go again as it goes.
+        if dontneed is not None:
+            mm.madvise(dontneed, 0, pos // mmap.PAGESIZE * mmap.PAGESIZE)
+
+    if _long_line(mm, size, release):
         mm.close()
         return None
+    release(size)
     return mm
 
 
@@ -223,13 +238,21 @@ def scan_binary(fileobj: IO[bytes], *, stream: str = "", parser: OomParser | Non
         with mm:
             size = len(mm)
             # Windows of BLOCK bytes, so that the kill positions of one window are all that is held at a time.
-            done = 0
+            done = dropped = 0
+            dontneed = getattr(mmap, "MADV_DONTNEED", None)
             for lo in range(0, size, BLOCK):
                 for start, end in _regions(mm, lo, min(lo + BLOCK, size), size, done):
                     start = max(start, done)
                     if end > start:
                         _feed(p, mm, start, end, stream)
                         done = end
+                # Pages far behind are seldom looked at again (a kill looks back BACK_BYTES for its header): let
+                # them go, so that a big file keeps no more of itself resident than a pipe does. A page looked at
+                # again is read back from the page cache.
+                drop = (lo - BACK_BYTES) // mmap.PAGESIZE * mmap.PAGESIZE
+                if dontneed is not None and drop > dropped:
+                    mm.madvise(dontneed, dropped, drop - dropped)
+                    dropped = drop
     else:
         _scan_blocks(_cut_lines(_blocks(fileobj)), p, stream)
     if own:

@@ -170,3 +170,15 @@ def test_a_huge_task_table_stays_bounded(baseline: int, rows: int) -> None:
     if rows == 20_000:  # within reach of the kill's look back for its header (BACK_BYTES): the whole report
         assert event["trigger"]["comm"] == "doxygen" and event["task_count"] > rows
     assert rss - baseline < BOUND, f"{(rss - baseline) / MiB:.0f} MiB above the start"
+
+
+def test_a_big_mapped_file_stays_bounded(baseline: int, tmp_path: Path) -> None:
+    # A regular file is memory-mapped: its pages count in the process's RSS as they are searched, unless let go.
+    block = b"Nov 26 10:00:00 web-1 sshd[4242]: Connection closed by 10.0.0.1 port 51234\n" * 10_000
+    path = tmp_path / "syslog"
+    with path.open("wb") as fh:
+        for chunk in repeat(block, 512 * MiB):
+            fh.write(chunk)
+    rss, out, rc = run_child([], str(path))
+    assert rc == 0 and out == b""
+    assert rss - baseline < BOUND, f"{(rss - baseline) / MiB:.0f} MiB above the start"
