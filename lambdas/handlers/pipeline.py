@@ -118,11 +118,16 @@ def parse_log_events(events: Sequence[Mapping[str, Any]], stream: str) -> list[K
     joined = "\n".join(lines)
     text: str | None = joined  # handed to select() when it is exactly the lines joined
     owner: list[int] | None = None  # line index -> event index, when an event holds several lines
-    if joined.count("\n") != len(lines) - 1:  # multi-line events (rsyslog, agent multi_line_start_pattern)
+    # Multi-line events (rsyslog, agent multi_line_start_pattern), and lone CRs: a file with CR line ends (old Mac,
+    # some copy-pastes) reaches CloudWatch as one event of many lines. A lone \r ends a line as in oomwatch scan.
+    cr = "\r" in joined
+    if cr or joined.count("\n") != len(lines) - 1:
         text = None
         split_lines: list[str] = []
         owner = []
         for n, line in enumerate(lines):
+            if cr and "\r" in line:
+                line = line.replace("\r", "\r\n").replace("\r\n\n", "\r\n")
             parts = [part for part in line.split("\n") if part] if "\n" in line else [line]
             split_lines.extend(parts)
             owner.extend([n] * len(parts))

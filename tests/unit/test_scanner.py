@@ -6,10 +6,11 @@ import gzip
 import io
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 from corpus import corpus_files, corpus_lines
-from oomwatch import parse_lines, scan_binary
+from oomwatch import OomParser, parse_lines, scan_binary
 from oomwatch import scanner as sc
 
 NOISE = [
@@ -81,3 +82,94 @@ def test_a_header_far_before_its_kill_is_still_found() -> None:
 
 def test_empty_input() -> None:
     assert list(scan_binary(io.BytesIO(b""))) == []
+
+
+# -- line ends and long lines ------------------------------------------------------------------------------------
+
+
+def cr_log() -> tuple[list[str], list[dict]]:
+    """More than 64 KiB of noise, then every corpus excerpt after more noise: the lines and their events."""
+    lines = mixed_log(seed=11)
+    events = parse_lines(lines)
+    assert len("\n".join(lines[:1000])) > 64 << 10 and len(events) >= 30
+    return lines, events
+
+
+@pytest.mark.parametrize("end", ["\r", "\r\n"])
+def test_cr_line_ends_lose_no_kill(tmp_path: Path, end: str) -> None:
+    # Old Mac files and some copy-pastes end lines with a lone CR: once, every kill after the first 64 KiB was lost.
+    lines, events = cr_log()
+    data = (end.join(lines) + end).encode()
+    path = tmp_path / "syslog"
+    path.write_bytes(data)
+    with path.open("rb") as fh:
+        assert list(scan_binary(fh)) == events  # a regular file
+    assert list(scan_binary(io.BytesIO(data))) == events  # a pipe
+    with gzip.GzipFile(fileobj=io.BytesIO(gzip.compress(data))) as gz:
+        assert list(scan_binary(gz)) == events
+
+
+def test_mixed_line_ends_and_cr_at_block_ends(monkeypatch) -> None:
+    lines, events = cr_log()
+    rnd = random.Random(3)
+    data = "".join(line + rnd.choice(["\n", "\r", "\r\n"]) for line in lines).encode()
+    for block in (777, 4096, 4097):  # blocks end between the \r and the \n of some CRLF
+        monkeypatch.setattr(sc, "BLOCK", block)
+        assert list(scan_binary(io.BytesIO(data))) == events
+
+
+def reference_cut(data: bytes, limit: int) -> bytes:
+    """Each line kept to its first ``limit`` bytes: what _cut_lines must give, whatever the blocks."""
+    return b"\n".join(line[:limit] for line in data.split(b"\n"))
+
+
+def test_cut_lines_keeps_each_line_to_its_cap(monkeypatch) -> None:
+    monkeypatch.setattr(sc, "LINE_BYTES", 10)
+    rnd = random.Random(9)
+    for _ in range(300):
+        data = b"".join(rnd.choice([b"\n", b"a", b"bcdefg", b"\n\n", b"x" * rnd.randint(0, 40)]) for _ in range(30))
+        cuts = sorted(rnd.sample(range(1, len(data)), min(5, len(data) - 1))) if len(data) > 1 else []
+        blocks = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
+        assert b"".join(sc._cut_lines(blocks)) == reference_cut(data, 10), (data, cuts)
+
+
+def test_a_long_line_is_cut_and_the_next_line_read(tmp_path: Path) -> None:
+    # A 3 MiB kernel line with a kill needle (the kernel prints at most 1 KiB: this is an attack or garbage) right
+    # before a real report: the parser gets the first MAX_LINE + 1 characters of it (so it can tell that the line
+    # was cut), then the report's lines whole, from a pipe and from a file alike.
+    report = corpus_lines(next(p for p in corpus_files() if p.name.startswith("04_")))
+    long_line = "Nov 26 10:00:00 web-1 kernel: Killed process 1 (x) " + "é" * (3 << 20)
+    data = ("\n".join([long_line, *report]) + "\n").encode()
+    fed: list[str] = []
+
+    class Recorder(OomParser):
+        def feed(self, line: str, **kw: Any) -> None:
+            fed.append(line)
+            super().feed(line, **kw)
+
+    path = tmp_path / "syslog"
+    path.write_bytes(data)
+    for reader in (io.BytesIO(data), gzip.GzipFile(fileobj=io.BytesIO(gzip.compress(data))), path.open("rb")):
+        fed.clear()
+        p = Recorder()
+        list(scan_binary(reader, parser=p))
+        assert len(fed[0]) == sc.CUT and long_line.startswith(fed[0])
+        assert fed[1:] == [line for line in report if line]
+        assert "doxygen" in [e["victim"]["comm"] for e in p.finish()]
+        reader.close()
+
+
+def test_needle_dense_lines_cost_linear_time() -> None:
+    # Lines packed with the scanner's needles: the line start, tail and header search are done once per line, not
+    # once per needle (which cost time quadratic in the line's length).
+    import time
+
+    def per_byte(size: int) -> float:
+        line = (b"x Killed process 1 (a) systemd-oomd sending SIGKILL to process 2 " * (size // 66))[:size]
+        data = (line + b"\n") * max(2, (8 << 20) // size)
+        t0 = time.perf_counter()
+        list(scan_binary(io.BytesIO(data)))
+        return (time.perf_counter() - t0) / len(data)
+
+    small, large = per_byte(2 << 10), per_byte(4 << 20)
+    assert large < 4 * small, (small, large)
