@@ -22,4 +22,6 @@ telemetry = PowertoolsTelemetry(logger, metrics)
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_subscription(event, runtime(telemetry))
+    return process_subscription(
+        event, runtime(telemetry), context.aws_request_id, context.get_remaining_time_in_millis()
+    )

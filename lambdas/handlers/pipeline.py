@@ -11,8 +11,9 @@ alert (and says so); a failed publish makes the invocation fail so Lambda retrie
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
@@ -29,12 +30,13 @@ from alerting.classify import (
     workload_label,
 )
 from alerting.instance import InstanceInfo, instance_id_from_stream
-from alerting.render import KillView, Message, render_kill, render_loop
+from alerting.render import KillView, Message, attributes, render_kill, render_loop
 from alerting.settings import Settings
-from alerting.text import clean, pct
+from alerting.text import ascii_only, clean, clean_raw_line, pct
 from oomwatch import OomParser
 
-from handlers.aws import AwsError, Clients, error_code
+from handlers.aws import Clients, error_code
+from handlers.delivery import PUBLISH_RESERVE_S, Attempt, Outbox, attempt, commit_or_keep, quietly
 from handlers.ec2 import InstanceDirectory, Lookup
 from handlers.logs import ContextFetcher
 from handlers.regions import select
@@ -74,6 +76,8 @@ class Runtime:
     fetcher: ContextFetcher
     telemetry: Telemetry
     clock: Callable[[], float]
+    outbox: Outbox = field(default_factory=Outbox)  # per container, like the Runtime
+    sleep: Callable[[float], None] = time.sleep
 
 
 class PublishFailed(RuntimeError):
@@ -269,6 +273,7 @@ class Delivery(NamedTuple):
     instance_id: str | None
     lookup: Lookup
     now_s: float
+    attempt: Attempt
 
 
 @dataclass(eq=False)
@@ -287,6 +292,8 @@ class Work:
     count: Count | None = None
     messages: list[Message] = field(default_factory=list)
     decision: str = ""
+    render_error: BaseException | None = None
+    sent_kinds: list[str] = field(default_factory=list)
 
     @property
     def first_attempt(self) -> bool:
@@ -329,16 +336,19 @@ def _to_fallback(works: Sequence[Work], exc: BaseException, step: str, rt: Runti
     rt.telemetry.warning("state_unavailable", step=step, error=error_code(exc))
     rt.telemetry.count("StateFailures")
     for w in works:
-        w.notes.append(_degraded_note(exc))
+        if w.state is not rt.fallback:
+            w.notes.append(_degraded_note(exc))
         w.state = rt.fallback
 
 
 def _claim(works: Sequence[Work], d: Delivery, rt: Runtime) -> None:
+    """Rule 1 of :mod:`handlers.delivery`: own each kill, or learn it is done or in flight elsewhere."""
+    keys = [w.key for w in works]
     try:
-        claims = rt.store.claim_kills([w.key for w in works], d.now_s)
-    except AwsError as exc:
+        claims = rt.store.claim_kills(keys, d.now_s, d.attempt)
+    except Exception as exc:
         _to_fallback(works, exc, "claim", rt)
-        claims = rt.fallback.claim_kills([w.key for w in works], d.now_s)
+        claims = rt.fallback.claim_kills(keys, d.now_s, d.attempt)
     for w in works:
         w.claim = claims.get(w.key)
 
@@ -356,47 +366,158 @@ def _count(works: Sequence[Work], d: Delivery, rt: Runtime) -> None:
     for group in groups.values():
         state = group[0].state
         try:
-            counts = state.count_kills(group[0].fp, d.now_s, s.window_seconds, [_summary(w) for w in group])
-        except AwsError as exc:
+            counts = state.count_kills(group[0].fp, d.now_s, s.window_seconds, [_summary(w) for w in group], d.attempt)
+        except Exception as exc:
             _to_fallback(group, exc, "count", rt)
-            rt.fallback.claim_kills([w.key for w in group], d.now_s)
             counts = rt.fallback.count_kills(group[0].fp, d.now_s, s.window_seconds, [_summary(w) for w in group])
         for w, count in zip(group, counts, strict=True):
             w.count = count
 
 
-def _save(records: dict[int, tuple[KillState, list[KillRecord]]], d: Delivery, rt: Runtime, step: str) -> None:
-    for state, rows in records.values():
-        if rows:
-            _quiet(rt, step, lambda state=state, rows=rows: state.save_kills(rows, d.now_s))  # type: ignore[misc]
+def _stores(rt: Runtime) -> list[KillState]:
+    """Where a kill's place and outcome are written: the durable table first, then memory."""
+    return [rt.store, rt.fallback]
 
 
-def _rows(works: Iterable[Work], done: Callable[[Work], bool]) -> dict[int, tuple[KillState, list[KillRecord]]]:
-    out: dict[int, tuple[KillState, list[KillRecord]]] = {}
-    for w in works:
-        if w.count is not None:
-            out.setdefault(id(w.state), (w.state, []))[1].append(KillRecord(w.key, w.count, done(w), w.decision))
-    return out
+def _save(works: Sequence[Work], d: Delivery, rt: Runtime, step: str) -> None:
+    """Write the kills' places (before their events and publishes): a retry resends, never recounts."""
+    rows = [KillRecord(w.key, w.count, not w.messages, w.decision) for w in works if w.count is not None]
+    if not rows:
+        return
+    for state in _stores(rt):
+        failed = quietly(lambda state=state: state.save_kills(rows, d.now_s, d.attempt), sleep=rt.sleep)  # type: ignore[misc]
+        if failed is not None:
+            _warn_state(rt, step, failed)
+
+
+def _commit(w: Work, d: Delivery, rt: Runtime) -> None:
+    """Rule 2: right after the kill's messages went out, record it as done (retried, else kept)."""
+    assert w.count is not None
+    row = KillRecord(w.key, w.count, True, w.decision)
+    rt.fallback.commit_kills([row], d.now_s, d.attempt)
+
+    def write() -> None:
+        rt.store.commit_kills([row], d.now_s, d.attempt)
+
+    if not commit_or_keep(f"kill#{w.key}", write, rt.outbox, sleep=rt.sleep):
+        rt.telemetry.warning("commit_kept", kill_key=w.key)
+        rt.telemetry.count("StateFailures")
+
+
+def _release(w: Work, d: Delivery, rt: Runtime) -> None:
+    """Rule 3: the publish failed; hand the claim back (a failure is harmless: the retry owns it)."""
+    rt.fallback.release_kill(w.key)
+    failed = quietly(lambda: rt.store.release_kill(w.key), sleep=rt.sleep)
+    if failed is not None:
+        _warn_state(rt, "release", failed)
+
+
+def _warn_state(rt: Runtime, step: str, exc: BaseException) -> None:
+    rt.telemetry.warning("state_unavailable", step=step, error=error_code(exc))
+    rt.telemetry.count("StateFailures")
+
+
+def _safe_text(value: object, limit: int = 120) -> str:
+    """A field of the minimal alert: never raises, whatever the value (a 5,000-digit int included)."""
+    try:
+        return clean(value if isinstance(value, str) else repr(value)[:limit], limit)
+    except Exception:
+        return "?"
+
+
+def minimal_message(w: Work, d: Delivery, s: Settings, error: BaseException) -> Message:
+    """The alert of a kill whose details could not be rendered: victim, host, raw kill line."""
+    ev = w.kill.event
+    v = victim(ev)
+    name = _safe_text(v.get("comm") or "unknown process", 64)
+    pid = v.get("pid") if isinstance(v.get("pid"), int) and len(str(v.get("pid"))) < 12 else None
+    host = _safe_text(ev.get("host") or d.instance_id or d.stream or "unknown host", 64)
+    line = clean_raw_line(_safe_text(ev.get("kill_line") or ev.get("message") or "", 600), 500)
+    kind = "details could not be rendered"
+    subject = ascii_only(clean(f"[OOM] {name} killed on {host} ({kind})", 200))[:99]
+    text = "\n".join(
+        [
+            f"{name}{f' (pid {pid})' if pid is not None else ''} was killed by the OOM killer on {host}.",
+            "",
+            f"The details could not be rendered ({type(error).__name__}); the kill line as received:",
+            f"  {line}",
+            "",
+            f"Instance: {d.instance_id or 'unknown'}",
+            f"Log: {_safe_text(d.log_group, 200)} / {_safe_text(d.stream, 200)}",
+            f"Kill key: {w.key}",
+        ]
+    )
+    doc = {"kind": "oom_kill", "minimal": True, "process": name, "pid": pid, "host": host,
+           "instance_id": d.instance_id, "kill_line": line, "kill_key": w.key,
+           "error": type(error).__name__}  # fmt: skip
+    return Message("oom_kill", subject, text, doc, attributes(kind="oom_kill", severity=w.sev.level,
+                   instance_id=d.instance_id, process=name, source=w.fp.source))  # fmt: skip
+
+
+def _render(w: Work, d: Delivery, rt: Runtime) -> KillView | None:
+    """The kill's messages; a kill that cannot be rendered gets its minimal form (isolated)."""
+    s = rt.settings
+    assert w.count is not None
+    view: KillView | None = None
+    try:
+        view = _view(w, d, s)
+        if w.count.occurrence == 1:
+            w.messages.append(render_kill(view))
+        if w.count.occurrence == s.loop_threshold:
+            w.messages.append(render_loop(view, w.count.instances))
+    except Exception as exc:
+        rt.telemetry.warning("render_failed", kill_key=w.key, error=type(exc).__name__)
+        rt.telemetry.count("RenderFailures")
+        w.render_error = exc
+        if w.count.occurrence == 1 or w.count.occurrence == s.loop_threshold:
+            w.messages = [minimal_message(w, d, s, exc)]
+    kinds = "+".join(m.kind.removeprefix("oom_") for m in w.messages)
+    w.decision = {"kill": "alert", "loop": "loop", "kill+loop": "alert+loop"}.get(kinds, "folded")
+    return view
+
+
+def _write_event(w: Work, view: KillView | None, d: Delivery, rt: Runtime, out: Outcome) -> None:
+    """The kill's structured event, once (first attempt); a minimal one if the full one fails."""
+    extra = {"kill_key": w.key, "durable_state": w.state.durable}
+    if w.render_error is not None:
+        extra["render_error"] = type(w.render_error).__name__
+    try:
+        if view is None:
+            raise w.render_error or ValueError("no view")
+        rt.telemetry.event(event_record(view, w.decision, w.kill, extra))
+    except Exception as exc:
+        rt.telemetry.count("RenderFailures")
+        rt.telemetry.event(
+            {
+                "kill_key": w.key,
+                "decision": w.decision,
+                "instance_id": d.instance_id,
+                "log_group": d.log_group,
+                "kill_time": _iso(w.kill.time_ms),
+                "kill_line": _safe_text(w.kill.event.get("kill_line") or "", 600),
+                "occurrence": w.count.occurrence if w.count else None,
+                "complete": False,
+                "notes": [f"The event could not be rendered in full ({type(exc).__name__})."],
+                **extra,
+            }
+        )
+    out.by_dimensions[(w.sev.level, w.fp.source)] += 1
+    out.kills += 1
 
 
 def handle_kills(kills: Sequence[Kill], d: Delivery, rt: Runtime, out: Outcome, failures: list[BaseException]) -> None:
-    """Classify, de-duplicate, count, log and alert every kill of one delivery."""
+    """Classify, de-duplicate, count, log and alert every kill of one delivery (see :mod:`handlers.delivery`)."""
     s = rt.settings
     info = d.lookup.instances.get(d.instance_id) if d.instance_id else None
     works: list[Work] = []
     for kill in kills:
-        ev = kill.event
-        sev = severity(ev, s.critical_processes)
-        fp = fingerprint(ev, d.instance_id, info)
-        where = d.instance_id or clean(ev.get("host") or d.stream, 64) or "unknown"
-        w = Work(kill, kill_key(ev, d.stream, kill.time_ms), info, sev, fp, where, [*d.lookup.notes, *kill.notes],
-                 rt.store)  # fmt: skip
-        allowed = allow_listed(ev, info, s.allow_list)
+        w = _prepare(kill, d, info, rt)
+        allowed = _allowed(w, info, s)
         if allowed:
             rt.telemetry.event(
                 event_record(_view(w, d, s), "event_only", kill, {"allow_listed": allowed, "kill_key": w.key})
             )
-            rt.telemetry.kills(sev.level, fp.source, 1)
+            rt.telemetry.kills(w.sev.level, w.fp.source, 1)
             out.event_only += 1
             out.kills += 1
             continue
@@ -413,60 +534,81 @@ def handle_kills(kills: Sequence[Kill], d: Delivery, rt: Runtime, out: Outcome, 
     works = [w for w in works if w.claim is not None]
     _count(works, d, rt)
 
+    views = {id(w): _render(w, d, rt) for w in works}
+    # The places first (a retry then resends the same alerts), then the events, then the publishes.
+    _save([w for w in works if w.first_attempt], d, rt, "save")
     folded = 0
     for w in works:
-        assert w.count is not None
-        view = _view(w, d, s)
-        if w.count.occurrence == 1:
-            w.messages.append(render_kill(view))
-        if w.count.occurrence == s.loop_threshold:
-            w.messages.append(render_loop(view, w.count.instances))
-        kinds = "+".join(m.kind.removeprefix("oom_") for m in w.messages)
-        w.decision = {"kill": "alert", "loop": "loop", "kill+loop": "alert+loop"}.get(kinds, "folded")
         if w.first_attempt:
-            extra = {"kill_key": w.key, "durable_state": w.state.durable}
-            rt.telemetry.event(event_record(view, w.decision, w.kill, extra))
-            out.by_dimensions[(w.sev.level, w.fp.source)] += 1
-            out.kills += 1
+            _write_event(w, views[id(w)], d, rt, out)
         if not w.messages:
             out.folded += 1
             folded += 1
     if folded:
         rt.telemetry.count("KillsFolded", folded)
 
-    # Remember every new kill's place (folded ones are done; the others wait for their publish).
-    _save(_rows((w for w in works if w.first_attempt), lambda w: not w.messages), d, rt, "save")
-
-    published: list[Work] = []
     sent = 0
     try:
         for w in (w for w in works if w.messages):
+            if w.sent_kinds:
+                continue
             try:
+                if d.attempt.time_left(rt.clock()) < PUBLISH_RESERVE_S:
+                    raise TimeoutError("too little of the invocation left to publish and record it")
                 for message in w.messages:
                     rt.publisher.publish(message)
+                    w.sent_kinds.append(message.kind)
                     sent += 1
                     out.alerts += 1
-            except AwsError as exc:
+            except Exception as exc:
                 rt.telemetry.warning("publish_failed", kill_key=w.key, error=error_code(exc))
                 rt.telemetry.count("PublishFailures")
-                _quiet(rt, "release", lambda w=w: w.state.release_kill(w.key))  # type: ignore[misc]
+                if w.sent_kinds:  # a loop alert after its kill alert: what went out is recorded
+                    w.messages = [m for m in w.messages if m.kind not in w.sent_kinds]
+                    w.decision = "+".join(w.sent_kinds)
+                    _commit(w, d, rt)
+                else:
+                    _release(w, d, rt)
                 out.failed += 1
                 failures.append(exc)
                 continue
-            published.append(w)
+            _commit(w, d, rt)
     finally:
         if sent:
             rt.telemetry.count("AlertsSent", sent)  # one EMF value per invocation, not one per alert
-    _save(_rows(published, lambda w: True), d, rt, "finish")
 
 
-def _quiet(rt: Runtime, step: str, call: Callable[[], None]) -> None:
-    """A bookkeeping write whose failure must not cost the alert (the event is already logged)."""
+def _prepare(kill: Kill, d: Delivery, info: InstanceInfo | None, rt: Runtime) -> Work:
+    """A kill's identity and decisions; a kill whose fields break them gets safe stand-ins (isolated)."""
+    s = rt.settings
+    ev = kill.event
+    notes = [*d.lookup.notes, *kill.notes]
     try:
-        call()
-    except AwsError as exc:
-        rt.telemetry.warning("state_unavailable", step=step, error=error_code(exc))
-        rt.telemetry.count("StateFailures")
+        sev = severity(ev, s.critical_processes)
+        fp = fingerprint(ev, d.instance_id, info)
+        where = d.instance_id or clean(ev.get("host") or d.stream, 64) or "unknown"
+        return Work(kill, kill_key(ev, d.stream, kill.time_ms), info, sev, fp, where, notes, rt.store)
+    except Exception as exc:
+        rt.telemetry.warning("classify_failed", error=type(exc).__name__)
+        from hashlib import sha256
+
+        raw = _safe_text(ev.get("kill_line") or ev.get("kill_event_id") or kill.time_ms, 600)
+        key = "k" + sha256(f"{d.instance_id or d.stream}|{raw}".encode()).hexdigest()[:40]
+        where = d.instance_id or _safe_text(d.stream, 64) or "unknown"
+        scope = f"instance:{d.instance_id}" if d.instance_id else f"host:{where}"
+        fp = Fingerprint(sha256(f"{scope}|unclassified".encode()).hexdigest()[:24], scope, "kernel", "unclassified",
+                         f"unclassified kill on {scope}")  # fmt: skip
+        sev = Severity("warning", f"the kill could not be classified ({type(exc).__name__})")
+        w = Work(kill, key, info, sev, fp, where, notes, rt.store)
+        w.render_error = exc
+        return w
+
+
+def _allowed(w: Work, info: InstanceInfo | None, s: Settings) -> str | None:
+    try:
+        return allow_listed(w.kill.event, info, s.allow_list)
+    except Exception:
+        return None
 
 
 def record_last_kills(kills: Sequence[Kill], d: Delivery, rt: Runtime) -> None:
@@ -486,14 +628,25 @@ def record_last_kills(kills: Sequence[Kill], d: Delivery, rt: Runtime) -> None:
         "workload_kind": str(workload(latest.event).get("kind") or "") or None,
         "kill_event_id": str(latest.event.get("kill_event_id") or "") or None,
     }
-    _quiet(rt, "last_kill", lambda: rt.store.put_last_kill(d.instance_id or "", summary, d.now_s))
+    failed = quietly(lambda: rt.store.put_last_kill(d.instance_id or "", summary, d.now_s), sleep=rt.sleep)
+    if failed is not None:
+        _warn_state(rt, "last_kill", failed)
 
 
 # --------------------------------------------------------------------------- one delivery
 
 
-def process_subscription(raw_event: Mapping[str, Any], rt: Runtime) -> dict[str, Any]:
-    """Handle one subscription delivery; raises :class:`PublishFailed` if an alert was not sent."""
+def process_subscription(
+    raw_event: Mapping[str, Any], rt: Runtime, request_id: str | None = None, remaining_ms: int | None = None
+) -> dict[str, Any]:
+    """Handle one subscription delivery; raises :class:`PublishFailed` if an alert was not sent.
+
+    ``request_id`` and ``remaining_ms`` come from the Lambda context: the request id is kept by
+    Lambda across its retries, which is how a retry recognises its own claims (``handlers.delivery``).
+    """
+    started = rt.clock()
+    if len(rt.outbox):
+        rt.outbox.flush()
     # Imported on first use: the data-classes package imports every event source (~15 ms of cold start).
     from aws_lambda_powertools.utilities.data_classes.cloud_watch_logs_event import CloudWatchLogsEvent
 
@@ -521,6 +674,7 @@ def process_subscription(raw_event: Mapping[str, Any], rt: Runtime) -> dict[str,
         instance_id=instance_id,
         lookup=lookup,
         now_s=rt.clock(),
+        attempt=attempt(request_id, remaining_ms, started),
     )
     failures: list[BaseException] = []
     try:
@@ -529,6 +683,8 @@ def process_subscription(raw_event: Mapping[str, Any], rt: Runtime) -> dict[str,
         for (level, source), count in sorted(out.by_dimensions.items()):
             rt.telemetry.kills(level, source, count)
     record_last_kills(kills, delivery, rt)
+    if len(rt.outbox):
+        rt.outbox.flush()
     if failures:
         raise PublishFailed(
             f"{len(failures)} alert(s) not published ({error_code(failures[0])}); the invocation fails so"
