@@ -24,6 +24,7 @@ from alerting.classify import (
     allow_listed,
     comm,
     fingerprint,
+    group_workload,
     severity,
     victim,
     workload,
@@ -203,31 +204,36 @@ def complete_from_stream(kills: Sequence[Kill], log_group: str, stream: str, rt:
 # --------------------------------------------------------------------------- one kill
 
 
-def kill_key(ev: Mapping[str, Any], stream: str, time_ms: int) -> str:
-    """What makes a kill the same kill: stable across retries, duplicate deliveries and copies.
+def kill_key(ev: Mapping[str, Any], stream: str, time_ms: int, host: str | None = None) -> str:
+    """What makes a kill the same kill: the host and the kill's own content, never the stream.
 
-    A kill line keeps its content whichever way it reaches us. With the default agent config an Ubuntu host
-    ships each kernel line up to three times (/var/log/syslog, /var/log/kern.log and the journal), each copy
-    with its own log event id; keyed on the event id alone, the copies would count as repeats and trip the
-    OOM-loop escalation. So a parsed kill is keyed on its stream, pid, comm and memory figures (a pid is
-    killed once); the log event id of the kill line is the key only when the line did not parse.
+    A kill line keeps its content whichever way it reaches us: an Ubuntu host ships each kernel
+    line up to three times (/var/log/syslog, /var/log/kern.log and the journal), an existing setup
+    may have a stream per file, each copy with its own log event id. Keyed on the stream or the
+    event id, the copies would count as repeats and trip the OOM-loop escalation. So a parsed kill
+    is keyed on its host (the instance id, else the syslog host name; the stream only when nothing
+    names the host), source, pid, comm and memory figures; the log event id of the kill line is the
+    key only when the line did not parse. The boot is not in the key: a journal copy may carry no
+    uptime while the syslog copy does, so the copies would differ; the same pid, comm and four
+    memory figures after a reboot within the key's 2-day life is the accepted collision.
     """
     from hashlib import sha256  # only when there are kills
 
     v = victim(ev)
     source = ev.get("source") or "kernel"
     cgroup = ev.get("cgroup") or {}
+    where = host or ev.get("host") or stream
     if v.get("pid") not in (None, -1) and v.get("comm") is not None:
         basis = (
-            f"{stream}|{source}|{v.get('pid')}|{v.get('comm')}|{v.get('total_vm_kb')}|{v.get('anon_rss_kb')}"
+            f"{where}|{source}|{v.get('pid')}|{v.get('comm')}|{v.get('total_vm_kb')}|{v.get('anon_rss_kb')}"
             f"|{v.get('file_rss_kb')}|{v.get('rss_kb')}"
         )
     elif source == "systemd-oomd" and cgroup.get("task_memcg"):
-        basis = f"{stream}|{source}|{cgroup.get('task_memcg')}|{ev.get('message')}"
+        basis = f"{where}|{source}|{cgroup.get('task_memcg')}|{ev.get('message')}"
     elif ev.get("kill_event_id"):
         return str(ev["kill_event_id"])[:200]
     else:
-        basis = f"{stream}|{v.get('pid')}|{v.get('comm')}|{ev.get('kill_line') or ''}|{time_ms}"
+        basis = f"{where}|{v.get('pid')}|{v.get('comm')}|{ev.get('kill_line') or ''}|{time_ms}"
     return "k" + sha256(basis.encode()).hexdigest()[:40]
 
 
@@ -510,8 +516,9 @@ def handle_kills(kills: Sequence[Kill], d: Delivery, rt: Runtime, out: Outcome, 
     s = rt.settings
     info = d.lookup.instances.get(d.instance_id) if d.instance_id else None
     works: list[Work] = []
-    for kill in kills:
-        w = _prepare(kill, d, info, rt)
+    groups = inherited_groups(kills)
+    for kill, group in zip(kills, groups, strict=True):
+        w = _prepare(kill, d, info, rt, group)
         allowed = _allowed(w, info, s)
         if allowed:
             rt.telemetry.event(
@@ -578,16 +585,64 @@ def handle_kills(kills: Sequence[Kill], d: Delivery, rt: Runtime, out: Outcome, 
             rt.telemetry.count("AlertsSent", sent)  # one EMF value per invocation, not one per alert
 
 
-def _prepare(kill: Kill, d: Delivery, info: InstanceInfo | None, rt: Runtime) -> Work:
+INHERIT_S = 600.0  # a memcg kill within this much uptime of a named one (same oom_score_adj) shares its workload
+
+
+def inherited_groups(kills: Sequence[Kill]) -> list[Mapping[str, Any] | None]:
+    """Each kill's noise-control workload (:func:`alerting.classify.group_workload`); a memcg kill
+    whose own lines name none takes the workload of the nearest memcg kill of the same delivery
+    (one host's stream), with the same ``oom_score_adj``, within :data:`INHERIT_S` of kernel uptime,
+    that names one: the kernel prints one cgroup's kills as bursts (rate-limited), and only one of
+    them may carry the ``Memory cgroup stats for`` line (corpus 32: 14 kills, one such line). Linear."""
+    out: list[Mapping[str, Any] | None] = []
+    times: list[float | None] = []
+    adj: list[object] = []
+    for k in kills:
+        try:
+            out.append(group_workload(k.event))
+        except Exception:
+            out.append(None)
+        up = k.event.get("uptime_s")
+        memcg = k.event.get("constraint") == "memcg" and isinstance(up, int | float) and not isinstance(up, bool)
+        times.append(float(up) if memcg else None)  # type: ignore[arg-type]
+        adj.append(victim(k.event).get("oom_score_adj"))
+    known = list(out)
+    best: list[tuple[float, Mapping[str, Any]] | None] = [None] * len(kills)
+    for order in (range(len(kills)), range(len(kills) - 1, -1, -1)):
+        last: dict[object, tuple[float, Mapping[str, Any]]] = {}  # oom_score_adj -> nearest named
+        for i in order:
+            t = times[i]
+            if t is None:
+                continue
+            seen = known[i]
+            if seen is not None:
+                last[adj[i]] = (t, seen)
+                continue
+            near = last.get(adj[i])
+            if near is not None and abs(t - near[0]) <= INHERIT_S:
+                gap = abs(t - near[0])
+                b = best[i]
+                if b is None or gap < b[0]:
+                    best[i] = (gap, near[1])
+    for i, b in enumerate(best):
+        if out[i] is None and b is not None:
+            out[i] = b[1]
+    return out
+
+
+def _prepare(
+    kill: Kill, d: Delivery, info: InstanceInfo | None, rt: Runtime, group: Mapping[str, Any] | None = None
+) -> Work:
     """A kill's identity and decisions; a kill whose fields break them gets safe stand-ins (isolated)."""
     s = rt.settings
     ev = kill.event
     notes = [*d.lookup.notes, *kill.notes]
     try:
         sev = severity(ev, s.critical_processes)
-        fp = fingerprint(ev, d.instance_id, info)
+        fp = fingerprint(ev, d.instance_id, info, group)
         where = d.instance_id or clean(ev.get("host") or d.stream, 64) or "unknown"
-        return Work(kill, kill_key(ev, d.stream, kill.time_ms), info, sev, fp, where, notes, rt.store)
+        key = kill_key(ev, d.stream, kill.time_ms, d.instance_id)
+        return Work(kill, key, info, sev, fp, where, notes, rt.store)
     except Exception as exc:
         rt.telemetry.warning("classify_failed", error=type(exc).__name__)
         from hashlib import sha256
