@@ -165,9 +165,13 @@ def complete_from_stream(kills: Sequence[Kill], log_group: str, stream: str, rt:
     rt.telemetry.count("ContextFetches")
     if fetched.error:
         rt.telemetry.count("ContextFetchFailures")
+        if fetched.throttled:
+            rt.telemetry.count("ContextFetchThrottled")
         for k in todo:
             k.context = "failed"
             k.notes.append(f"The surrounding lines could not be read: {fetched.error}.")
+            if fetched.throttled:
+                k.notes.append("The alert was sent on time without them; the Logs Insights link shows them.")
         return
     found = parse_log_events(
         [{"id": e.get("eventId", ""), "timestamp": e.get("timestamp", 0), "message": e.get("message", "")}

@@ -136,3 +136,51 @@ def test_a_report_in_multi_line_events_reads_as_one_line_per_event(
     assert result["kills"] == 1
     assert event["trigger"]["comm"] == "sed" and event["complete"] is True and event["task_count"] == 85
     assert event["kill_event_id"] == log_events(grouped, start)[-1].id
+
+
+def test_exhausted_read_quota_sends_the_alert_on_time_and_says_so(
+    world: World, invoke_oom: Invoke, runtime_: Any, logs: LogCapture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    # GIVEN the account's FilterLogEvents quota is exhausted (every call throttled), as in a fleet-wide storm
+    calls: list[float] = []
+
+    def throttled(**_: Any) -> Any:
+        calls.append(time.monotonic())
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "FilterLogEvents")
+
+    monkeypatch.setattr(runtime_.clients.logs, "filter_log_events", throttled)
+    iid = world.instances["db-1"]
+    events = log_events(corpus_lines("01_"), recent_ms())
+
+    # WHEN only the marker lines arrive
+    started = time.monotonic()
+    invoke_oom(payload(iid, only_filter_lines(events)))
+    took = time.monotonic() - started
+
+    # THEN the alert goes out within the fetch's time budget (4 s), after a few jittered retries, and
+    # names the exhausted quota
+    [sent] = world.sent()
+    assert took < runtime_.settings.context_budget_s + 1.0
+    assert 1 <= len(calls) <= 8
+    assert "the account's read quota (5 requests per second, shared" in sent.text
+    assert "sent on time without them" in sent.text
+    assert logs.events()[0]["context"] == "failed"
+
+
+def test_reads_are_rate_limited_per_container() -> None:
+    from handlers.logs import ReadBudget
+
+    # GIVEN a budget of 1 request/s with a burst of 2, on a fake clock
+    now = [0.0]
+    budget = ReadBudget(rate=1.0, burst=2.0, monotonic=lambda: now[0])
+
+    # WHEN four requests are taken at once, then one after 3 s
+    waits = [budget.wait_s() for _ in range(4)]
+    now[0] += 3.0
+    later = budget.wait_s()
+
+    # THEN the burst goes at once, the rest wait their turn, and the bucket refills
+    assert waits == [0.0, 0.0, 1.0, 2.0]
+    assert later == 0.0
