@@ -205,6 +205,81 @@ def complete_from_stream(kills: Sequence[Kill], log_group: str, stream: str, rt:
             )
 
 
+def stash_mode(log_group: str, s: Settings) -> bool:
+    """log_mode=oom on the agent's own group: the delivery holds every OOM line of its stretch of the stream."""
+    return s.log_mode == "oom" and bool(s.syslog_group) and log_group == s.syslog_group
+
+
+def unfinished_tail(events: Sequence[Mapping[str, Any]], kills: Sequence[Kill]) -> list[Mapping[str, Any]]:
+    """The events of a report that started after this delivery's last kill and has no kill yet
+    (from its ``invoked oom-killer`` header on), capped: what the stream's next delivery needs."""
+    from handlers.state import STASH_MAX_CHARS, STASH_MAX_LINES
+
+    kill_ids = {str(k.event.get("kill_event_id")) for k in kills if k.event.get("kill_event_id")}
+    start = 0
+    for i in range(len(events) - 1, -1, -1):
+        if str(events[i].get("id")) in kill_ids:
+            start = i + 1
+            break
+    header = next((i for i in range(start, len(events)) if "invoked oom-killer" in str(events[i].get("message"))), None)
+    if header is None:
+        return []
+    tail = list(events[header : header + STASH_MAX_LINES])
+    total = 0
+    for n, e in enumerate(tail):
+        total += len(str(e.get("message", "")))
+        if total > STASH_MAX_CHARS:
+            return tail[:n]
+    return tail
+
+
+def complete_from_stash(
+    kills: Sequence[Kill], events: Sequence[Mapping[str, Any]], log_group: str, stream: str, rt: Runtime
+) -> list[Kill]:
+    """Join a report split across two deliveries from the stream's stash (log_mode=oom): no read-back."""
+    todo = [k for k in kills if needs_context(k.event)]
+    if not todo:
+        return list(kills)
+    try:
+        stashed = rt.store.get_stash(log_group, stream, rt.clock())
+    except Exception as exc:
+        _warn_state(rt, "stash_read", exc)
+        stashed = []
+    rt.telemetry.count("StashReads")
+    if not stashed:
+        for k in todo:
+            k.context = "not_found"
+            k.notes.append("The start of this report was neither in this delivery nor kept from the previous one.")
+        return list(kills)
+    joined = {str(k.event.get("kill_event_id")): k for k in parse_log_events([*stashed, *events], stream)}
+    out = []
+    for k in kills:
+        better = joined.get(str(k.event.get("kill_event_id"))) if k in todo else None
+        if better is not None and _richness(better.event) > _richness(k.event):
+            better.context = "stashed"
+            better.notes = [*k.notes]
+            out.append(better)
+        else:
+            if k in todo:
+                k.context = "not_found"
+                k.notes.append("The start of this report was neither in this delivery nor kept from the previous one.")
+            out.append(k)
+    return out
+
+
+def stash_tail(
+    events: Sequence[Mapping[str, Any]], kills: Sequence[Kill], log_group: str, stream: str, rt: Runtime
+) -> None:
+    tail = unfinished_tail(events, kills)
+    if not tail:
+        return
+    try:
+        rt.store.put_stash(log_group, stream, tail, rt.clock())
+        rt.telemetry.count("StashWrites")
+    except Exception as exc:
+        _warn_state(rt, "stash_write", exc)
+
+
 # --------------------------------------------------------------------------- one kill
 
 
@@ -717,10 +792,15 @@ def process_subscription(
     rt.store.new_invocation()
     stream = data.log_stream
     # The decoded list itself: a wrapper object per event (data.log_events) would cost more than decoding.
-    kills = parse_log_events(data["logEvents"], stream)
+    events = data["logEvents"]
+    kills = parse_log_events(events, stream)
+    if stash_mode(data.log_group, rt.settings):
+        stash_tail(events, kills, data.log_group, stream, rt)
+        kills = complete_from_stash(kills, events, data.log_group, stream, rt)
+    elif kills:
+        complete_from_stream(kills, data.log_group, stream, rt)
     if not kills:
         return out.as_dict()
-    complete_from_stream(kills, data.log_group, stream, rt)
     instance_id = instance_id_from_stream(stream)
     lookup = rt.directory.lookup([instance_id]) if instance_id else Lookup()
     if lookup.failed:

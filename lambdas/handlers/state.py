@@ -15,6 +15,8 @@ item ``pk``                            purpose
                                        ``top`` (largest victims), ``critical``; the digest job
                                        sets ``digest_state`` sending|sent
 ``last#<instance_id>``                 the latest kill on an instance (for memory-alarm notices)
+``stash#<hash(group, stream)>``        log_mode=oom: the unfinished report at the end of a
+                                       delivery, for the stream's next one (5 minutes)
 ``notice#<alarm>#<instance_id>``       claim of a memory/swap notice: ``status`` pending|sent,
                                        ``owner``, ``lease_until``, ``notified_at``
 =====================================  ==========================================================
@@ -44,6 +46,16 @@ LAST_KILL_TTL_S = 30 * 86400
 TOP_KEEP = 5
 DIGEST_STALE_S = 600
 NOTICE_QUIET_S = 3600  # one memory/swap notice per instance and alarm per hour
+STASH_TTL_S = 300  # a report split across deliveries arrives within seconds; 5 minutes is ample
+STASH_MAX_LINES = 1500  # a task table of ~1,400 processes
+STASH_MAX_CHARS = 200_000  # well under DynamoDB's 400 KB item limit
+
+
+def _stash_key(log_group: str, stream: str) -> str:
+    import hashlib
+
+    return "stash#" + hashlib.sha256(f"{log_group}\x1f{stream}".encode()).hexdigest()[:40]
+
 
 _ser = TypeSerializer()
 _des = TypeDeserializer()
@@ -559,6 +571,33 @@ class DynamoState:
             ExpressionAttributeNames=names,
             **({"ExpressionAttributeValues": _item(values)} if values else {}),
         )
+
+    # ------------------------------------------------------------------ per-stream stash (log_mode=oom)
+
+    def put_stash(self, log_group: str, stream: str, events: Sequence[Mapping[str, Any]], now_s: float) -> None:
+        """Keep the unfinished report at the end of a delivery for the stream's next delivery."""
+        now = int(now_s)
+        rows = [{"i": str(e.get("id", ""))[:80], "t": int(e.get("timestamp") or 0), "m": str(e.get("message", ""))}
+                for e in events]  # fmt: skip
+        self._ddb.put_item(
+            TableName=self._table,
+            Item={
+                "pk": {"S": _stash_key(log_group, stream)},
+                "rows": _ser.serialize(rows),
+                "until": {"N": str(now + STASH_TTL_S)},
+                "expires_at": {"N": str(now + STASH_TTL_S)},
+            },
+        )
+
+    def get_stash(self, log_group: str, stream: str, now_s: float) -> list[dict[str, Any]]:
+        resp = self._ddb.get_item(
+            TableName=self._table, Key=_item({"pk": _stash_key(log_group, stream)}), ConsistentRead=True
+        )
+        item = resp.get("Item")
+        if not item or int(_plain_value(item.get("until", {"N": "0"})) or 0) < int(now_s):
+            return []  # TTL deletion is lazy: an old stash is ignored
+        rows = _num(_des.deserialize(item["rows"])) if "rows" in item else []
+        return [{"id": r.get("i", ""), "timestamp": int(r.get("t") or 0), "message": r.get("m", "")} for r in rows]
 
     # ------------------------------------------------------------------ last kill per instance
 
