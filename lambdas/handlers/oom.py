@@ -22,6 +22,7 @@ telemetry = PowertoolsTelemetry(logger, metrics)
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
     return process_subscription(
-        event, runtime(telemetry), context.aws_request_id, context.get_remaining_time_in_millis()
+        event, runtime(telemetry), getattr(context, "aws_request_id", None), remaining() if remaining else None
     )

@@ -1,12 +1,14 @@
 """What the OOM handler does with one CloudWatch Logs subscription delivery.
 
-decode -> parse (shared ``oomwatch`` parser) -> complete split reports from the stream ->
-enrich from EC2 -> for each kill: classify, de-duplicate, count in its noise window, write the
-structured event, publish what noise control lets through.
+decode -> parse (shared ``oomwatch`` parser) -> complete split reports (log_mode=oom: from the
+stream's stash; otherwise by reading the stream back) -> enrich from EC2 -> for each kill: classify,
+claim, count in its noise window, write the structured event, publish what noise control lets
+through, commit (the delivery protocol of :mod:`handlers.delivery`).
 
 AWS access goes through the adapters in :class:`Runtime`; decisions and texts come from the
 pure ``alerting`` package. A failed enrichment or context call only removes its part of the
-alert (and says so); a failed publish makes the invocation fail so Lambda retries it.
+alert (and says so); a failed publish makes the invocation fail so Lambda retries it; a kill that
+cannot be classified or rendered goes out in a minimal form without affecting the others.
 """
 
 from __future__ import annotations
