@@ -109,6 +109,8 @@ class OomProcessing(Construct):
         loop_threshold: int,
         events_retention_days: int,
         log_retention_days: int,
+        log_mode: str = "oom",
+        agent_log_group: logs.ILogGroup | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.dead_letter_queue = sqs.Queue(
@@ -196,7 +198,13 @@ class OomProcessing(Construct):
             "handlers.oom.handler",
             description="OOMWatch: parses OOM kills from syslog and alerts",
             timeout=Duration.seconds(60),
-            environment=noise_environment,
+            environment={
+                **noise_environment,
+                # log_mode=oom: the agent's group holds only OOM lines and its subscription passes all of
+                # them, so split reports are joined from a stash (no FilterLogEvents); see handlers.pipeline.
+                "LOG_MODE": log_mode,
+                **({"SYSLOG_GROUP": agent_log_group.log_group_name} if agent_log_group is not None else {}),
+            },
             log_group=self.events_log_group,
         )
         self.alarm_notice_function = function(

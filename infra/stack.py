@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from aws_cdk import CfnOutput, CfnResource, Stack
+from aws_cdk import aws_logs as logs
 from constructs import Construct, IConstruct
 
 from infra.agent_rollout import HostAgentRollout
@@ -84,8 +85,17 @@ class OomWatchStack(Stack):
             loop_threshold=config.loop_threshold,
             events_retention_days=config.events_retention_days,
             log_retention_days=config.log_retention_days,
+            log_mode=config.log_mode,
+            agent_log_group=syslog.log_group,
         )
-        OomSubscriptions(self, "Subscriptions", log_groups=syslog.all_groups, function=processing.oom_function)
+        OomSubscriptions(
+            self,
+            "Subscriptions",
+            log_groups=syslog.all_groups,
+            function=processing.oom_function,
+            # oom mode: the agent already filtered on the host; every line of a report reaches the Lambda
+            patterns={"Syslog": logs.FilterPattern.all_events()} if config.log_mode == "oom" else {},
+        )
         PipelineHealthAlarms(
             self,
             "PipelineAlarms",

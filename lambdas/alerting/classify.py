@@ -121,11 +121,66 @@ class Fingerprint(NamedTuple):
     label: str  # human-readable, e.g. "php-fpm on asg web (kernel)"
 
 
-def fingerprint(event: Mapping[str, Any], instance_id: str | None, info: InstanceInfo | None) -> Fingerprint:
+_MEMCG_STATS = "Memory cgroup stats for "
+_SCAN_LINES = 400  # bounded: the report's own lines, looked at once
+
+
+def reported_memcg(event: Mapping[str, Any]) -> str | None:
+    """The memory cgroup the report names in its ``Memory cgroup stats for <path>:`` line (a kernel
+    line of this report: the parser kept it by its sender and position), or None."""
+    lines = event.get("lines")
+    if not isinstance(lines, list):
+        return None
+    for line in lines[:_SCAN_LINES]:
+        if isinstance(line, str):
+            at = line.find(_MEMCG_STATS)
+            if at >= 0:
+                path = line[at + len(_MEMCG_STATS) :].strip().removesuffix(":")
+                if path.startswith("/") and len(path) < 600 and " " not in path:
+                    return path
+    return None
+
+
+def group_workload(event: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The workload noise control groups a kill by: the victim's cgroup workload when it names a
+    service (unit, container, pod, ECS task), else the one the report's memcg line names, else None
+    (then the process name)."""
+    w = workload(event)
+    if w.get("kind") in _NAMED_KINDS:
+        return w
+    path = reported_memcg(event)
+    if path:
+        from oomwatch.cgroup import workload as classify_path
+
+        found = classify_path(path)
+        if found and found.get("kind") in _NAMED_KINDS:
+            return found
+    return None
+
+
+def _group_label(w: Mapping[str, Any]) -> str | None:
+    if w.get("kind") == "kubernetes" and w.get("pod_uid"):
+        return f"pod {w.get('pod_uid')}"  # every container of the pod
+    if w.get("kind") == "ecs" and w.get("task_id"):
+        return f"task {w.get('task_id')}"
+    if w.get("kind") == "systemd-unit":
+        return str(w.get("unit") or w.get("name") or "") or None
+    name = w.get("name") or w.get("unit") or w.get("id")
+    return str(name)[:64] if name else None
+
+
+def fingerprint(
+    event: Mapping[str, Any],
+    instance_id: str | None,
+    info: InstanceInfo | None,
+    group: Mapping[str, Any] | None = None,
+) -> Fingerprint:
     """Identity of "the same problem": (ASG else instance; source; workload or process).
 
     Kills of one worker across an Auto Scaling group fold together; so do repeated kills of
-    one systemd unit or container even when the kernel picks a different pid each time.
+    one systemd unit, container, pod or ECS task even when the kernel picks a different pid or
+    process each time. ``group`` is a workload the handler inferred for a kill whose own lines
+    name none (see :func:`group_workload`); the process name is used only when nothing is known.
     """
     if info is not None and info.asg:
         scope = f"asg:{info.asg}"
@@ -134,10 +189,10 @@ def fingerprint(event: Mapping[str, Any], instance_id: str | None, info: Instanc
     else:
         scope = f"host:{event.get('host') or event.get('stream') or 'unknown'}"
     source = str(event.get("source") or "kernel")
-    w = workload(event)
+    w = group or group_workload(event)
     subject = comm(event)
-    if w.get("kind") in _NAMED_KINDS:
-        subject = workload_label(event) or subject
+    if w is not None:
+        subject = _group_label(w) or subject
     digest = hashlib.sha256(f"{scope}\x1f{source}\x1f{subject}".encode()).hexdigest()[:24]
     where = scope.split(":", 1)
     label = f"{subject} on {where[0]} {where[1]} ({source})"

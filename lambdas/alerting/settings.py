@@ -39,6 +39,10 @@ class Settings(NamedTuple):
     context_after_s: int = 5
     context_max_pages: int = 3
     context_budget_s: float = 4.0
+    # log_mode=oom: the agent ships only OOM-report lines and the subscription passes them all, so a
+    # report split across deliveries is joined from a per-stream stash, never read back (no FilterLogEvents).
+    log_mode: str = ""
+    syslog_group: str = ""
     problems: tuple[str, ...] = ()
 
     @property
@@ -105,5 +109,7 @@ def from_env(env: Mapping[str, str]) -> Settings:
         memory_alarm_name=env.get("MEMORY_ALARM_NAME", ""),
         swap_alarm_name=env.get("SWAP_ALARM_NAME", ""),
         agent_namespace=env.get("AGENT_NAMESPACE", "") or "CWAgent",
+        log_mode=env.get("LOG_MODE", "").strip(),
+        syslog_group=env.get("SYSLOG_GROUP", "").strip(),
         problems=tuple(problems),
     )

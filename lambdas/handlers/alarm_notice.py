@@ -22,6 +22,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handlers.aws import AwsError, error_code
+from handlers.delivery import PUBLISH_RESERVE_S, Attempt, attempt, commit_or_keep, quietly
 from handlers.pipeline import PublishFailed, Runtime
 from handlers.runtime import PowertoolsTelemetry, runtime
 
@@ -108,22 +109,30 @@ def instances_in_alarm(change: AlarmChange, rt: Runtime, notes: list[str]) -> li
     return [iid for iid, _ in sorted(latest.items(), key=lambda kv: -kv[1])][: min(top_n, MAX_HOSTS)]
 
 
-def not_yet_notified(change: AlarmChange, ids: list[str], rt: Runtime, notes: list[str]) -> list[str]:
-    """Drop instances a notice already named for this alarm (the alarm- and contributor-level events
-    of one breach both arrive here)."""
-    fresh = []
-    for iid in ids:
+def not_yet_notified(
+    change: AlarmChange, ids: list[str], rt: Runtime, notes: list[str], me: Attempt | None = None
+) -> tuple[list[str], list[str]]:
+    """Claim the instances no notice named yet for this alarm (the alarm- and contributor-level events
+    of one breach both arrive here): (instances to name, of which claimed). Claims are pending until
+    the notice is published (commit) or not (release), :mod:`handlers.delivery`."""
+    fresh: list[str] = []
+    for n, iid in enumerate(ids):
         try:
-            if rt.store.claim_notice(change.alarm_name, iid, rt.clock()):
+            if rt.store.claim_notice(change.alarm_name, iid, rt.clock(), attempt=me):
                 fresh.append(iid)
         except AwsError as exc:
             notes.append(f"Duplicate notices are possible: DynamoDB failed ({error_code(exc)}).")
-            return ids
-    return fresh
+            return fresh + ids[n:], list(fresh)
+    return fresh, list(fresh)
 
 
-def notify_alarm(event: dict[str, Any], rt: Runtime) -> dict[str, Any]:
+def notify_alarm(
+    event: dict[str, Any], rt: Runtime, request_id: str | None = None, remaining_ms: int | None = None
+) -> dict[str, Any]:
     s = rt.settings
+    me = attempt(request_id, remaining_ms, rt.clock())
+    if len(rt.outbox):
+        rt.outbox.flush()
     change = parse_alarm_event(event, s.memory_alarm_name, s.swap_alarm_name)
     if change is None or change.metric == "other":
         rt.telemetry.info("alarm_ignored", reason="not a fleet memory/swap alarm")
@@ -137,8 +146,9 @@ def notify_alarm(event: dict[str, Any], rt: Runtime) -> dict[str, Any]:
         change = change._replace(time_ms=int(rt.clock() * 1000))
     notes: list[str] = []
     ids = list(change.instance_ids) or instances_in_alarm(change, rt, notes)
+    claimed: list[str] = []
     if ids:
-        ids = not_yet_notified(change, ids[:MAX_HOSTS], rt, notes)
+        ids, claimed = not_yet_notified(change, ids[:MAX_HOSTS], rt, notes, me)
         if not ids:
             rt.telemetry.info("alarm_ignored", reason="instances already notified", alarm=change.alarm_name)
             return {"sent": 0, "ignored": "instances already notified"}
@@ -184,12 +194,22 @@ def notify_alarm(event: dict[str, Any], rt: Runtime) -> dict[str, Any]:
         return -(value if value is not None else -1.0)
 
     hosts.sort(key=level)
-    message = render_alarm_notice(change, hosts, notes)
     try:
-        rt.publisher.publish(message)
-    except AwsError as exc:
+        if me.time_left(rt.clock()) < PUBLISH_RESERVE_S:
+            raise TimeoutError("too little of the invocation left to publish and record it")
+        rt.publisher.publish(render_alarm_notice(change, hosts, notes))
+    except Exception as exc:
         rt.telemetry.count("PublishFailures")
+        for iid in claimed:
+            quietly(lambda iid=iid: rt.store.release_notice(change.alarm_name, iid, me), sleep=rt.sleep)  # type: ignore[misc]
         raise PublishFailed(f"alarm notice not published ({error_code(exc)})") from exc
+    for iid in claimed:
+        commit_or_keep(
+            f"notice#{change.alarm_name}#{iid}",
+            lambda iid=iid: rt.store.commit_notice(change.alarm_name, iid, rt.clock()),  # type: ignore[misc]
+            rt.outbox,
+            rt.sleep,
+        )
     rt.telemetry.count("AlarmNoticesSent")
     rt.telemetry.info("alarm_notice_sent", alarm=change.alarm_name, instances=ids, notes=notes)
     return {"sent": 1, "instances": ids}
@@ -198,4 +218,4 @@ def notify_alarm(event: dict[str, Any], rt: Runtime) -> dict[str, Any]:
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return notify_alarm(event, runtime(telemetry))
+    return notify_alarm(event, runtime(telemetry), context.aws_request_id, context.get_remaining_time_in_millis())

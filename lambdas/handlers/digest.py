@@ -14,7 +14,8 @@ from alerting.render import render_digest
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.aws import AwsError, error_code
+from handlers.aws import error_code
+from handlers.delivery import PUBLISH_RESERVE_S, attempt, commit_or_keep, quietly
 from handlers.pipeline import PublishFailed, Runtime
 from handlers.runtime import PowertoolsTelemetry, runtime
 
@@ -24,13 +25,19 @@ telemetry = PowertoolsTelemetry(logger, metrics)
 MAX_DIGESTS_PER_RUN = 200
 
 
-def send_due_digests(rt: Runtime, account: str = "") -> dict[str, Any]:
-    """Claim, render and publish each due window; failed publishes are released and re-raised."""
+def send_due_digests(
+    rt: Runtime, account: str = "", request_id: str | None = None, remaining_ms: int | None = None
+) -> dict[str, Any]:
+    """Claim, render, publish and commit each due window (:mod:`handlers.delivery`); failed
+    publishes are released and re-raised, a failed commit never is (the digest went out)."""
     now = rt.clock()
+    me = attempt(request_id, remaining_ms, now)
+    if len(rt.outbox):
+        rt.outbox.flush()
     sent = 0
     failures: list[BaseException] = []
     due = []
-    for item in rt.store.due_windows(now):
+    for item in rt.store.due_windows(now, attempt=me):
         due.append(item)
         if len(due) >= MAX_DIGESTS_PER_RUN:
             break
@@ -41,23 +48,28 @@ def send_due_digests(rt: Runtime, account: str = "") -> dict[str, Any]:
         names = {iid: info.name for iid, info in lookup.instances.items() if info.name}
     for item in due:
         pk = str(item["pk"])
-        if not rt.store.claim_digest(pk, now):
+        if not rt.store.claim_digest(pk, now, me):
             continue
-        view = digest_view(
-            item, loop_threshold=rt.settings.loop_threshold, region=rt.settings.region, account=account, names=names
-        )
         try:
+            if me.time_left(rt.clock()) < PUBLISH_RESERVE_S:
+                raise TimeoutError("too little of the invocation left to publish and record it")
+            view = digest_view(
+                item, loop_threshold=rt.settings.loop_threshold, region=rt.settings.region, account=account, names=names
+            )
             rt.publisher.publish(render_digest(view))
-        except AwsError as exc:
+        except Exception as exc:
             rt.telemetry.warning("digest_publish_failed", pk=pk, error=error_code(exc))
             rt.telemetry.count("PublishFailures")
-            rt.store.release_digest(pk)
+            quietly(lambda pk=pk: rt.store.release_digest(pk), sleep=rt.sleep)  # type: ignore[misc]
             failures.append(exc)
             continue
-        rt.store.finish_digest(pk, now)
+        if not commit_or_keep(f"digest#{pk}", lambda pk=pk: rt.store.finish_digest(pk, now), rt.outbox, rt.sleep):  # type: ignore[misc]
+            rt.telemetry.warning("commit_kept", pk=pk)
         rt.telemetry.info("digest_sent", pk=pk, count=view.total, fingerprint=view.fingerprint.key)
         rt.telemetry.count("DigestsSent")
         sent += 1
+    if len(rt.outbox):
+        rt.outbox.flush()
     if failures:
         raise PublishFailed(f"{len(failures)} digest(s) not published ({error_code(failures[0])})") from failures[0]
     return {"due": len(due), "sent": sent}
@@ -66,4 +78,9 @@ def send_due_digests(rt: Runtime, account: str = "") -> dict[str, Any]:
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return send_due_digests(runtime(telemetry), account=str(event.get("account") or ""))
+    return send_due_digests(
+        runtime(telemetry),
+        account=str(event.get("account") or ""),
+        request_id=context.aws_request_id,
+        remaining_ms=context.get_remaining_time_in_millis(),
+    )

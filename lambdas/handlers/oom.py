@@ -22,4 +22,7 @@ telemetry = PowertoolsTelemetry(logger, metrics)
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_subscription(event, runtime(telemetry))
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return process_subscription(
+        event, runtime(telemetry), getattr(context, "aws_request_id", None), remaining() if remaining else None
+    )

@@ -1,18 +1,21 @@
 """What the OOM handler does with one CloudWatch Logs subscription delivery.
 
-decode -> parse (shared ``oomwatch`` parser) -> complete split reports from the stream ->
-enrich from EC2 -> for each kill: classify, de-duplicate, count in its noise window, write the
-structured event, publish what noise control lets through.
+decode -> parse (shared ``oomwatch`` parser) -> complete split reports (log_mode=oom: from the
+stream's stash; otherwise by reading the stream back) -> enrich from EC2 -> for each kill: classify,
+claim, count in its noise window, write the structured event, publish what noise control lets
+through, commit (the delivery protocol of :mod:`handlers.delivery`).
 
 AWS access goes through the adapters in :class:`Runtime`; decisions and texts come from the
 pure ``alerting`` package. A failed enrichment or context call only removes its part of the
-alert (and says so); a failed publish makes the invocation fail so Lambda retries it.
+alert (and says so); a failed publish makes the invocation fail so Lambda retries it; a kill that
+cannot be classified or rendered goes out in a minimal form without affecting the others.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
@@ -23,19 +26,21 @@ from alerting.classify import (
     allow_listed,
     comm,
     fingerprint,
+    group_workload,
     severity,
     victim,
     workload,
     workload_label,
 )
 from alerting.instance import InstanceInfo, instance_id_from_stream
-from alerting.render import KillView, Message, render_kill, render_loop
+from alerting.render import KillView, Message, attributes, render_kill, render_loop
 from alerting.settings import Settings
-from alerting.text import clean, pct
+from alerting.text import ascii_only, clean, clean_raw_line, pct
 from oomwatch import OomParser
 from oomwatch.sanitise import sanitise
 
-from handlers.aws import AwsError, Clients, error_code
+from handlers.aws import Clients, error_code
+from handlers.delivery import PUBLISH_RESERVE_S, Attempt, Outbox, attempt, commit_or_keep, quietly
 from handlers.ec2 import InstanceDirectory, Lookup
 from handlers.logs import ContextFetcher
 from handlers.regions import select
@@ -75,6 +80,8 @@ class Runtime:
     fetcher: ContextFetcher
     telemetry: Telemetry
     clock: Callable[[], float]
+    outbox: Outbox = field(default_factory=Outbox)  # per container, like the Runtime
+    sleep: Callable[[float], None] = time.sleep
 
 
 class PublishFailed(RuntimeError):
@@ -166,9 +173,13 @@ def complete_from_stream(kills: Sequence[Kill], log_group: str, stream: str, rt:
     rt.telemetry.count("ContextFetches")
     if fetched.error:
         rt.telemetry.count("ContextFetchFailures")
+        if fetched.throttled:
+            rt.telemetry.count("ContextFetchThrottled")
         for k in todo:
             k.context = "failed"
             k.notes.append(f"The surrounding lines could not be read: {fetched.error}.")
+            if fetched.throttled:
+                k.notes.append("The alert was sent on time without them; the Logs Insights link shows them.")
         return
     found = parse_log_events(
         [{"id": e.get("eventId", ""), "timestamp": e.get("timestamp", 0), "message": e.get("message", "")}
@@ -205,34 +216,114 @@ def complete_from_stream(kills: Sequence[Kill], log_group: str, stream: str, rt:
             )
 
 
+def stash_mode(log_group: str, s: Settings) -> bool:
+    """log_mode=oom on the agent's own group: the delivery holds every OOM line of its stretch of the stream."""
+    return s.log_mode == "oom" and bool(s.syslog_group) and log_group == s.syslog_group
+
+
+def unfinished_tail(events: Sequence[Mapping[str, Any]], kills: Sequence[Kill]) -> list[Mapping[str, Any]]:
+    """The events of a report that started after this delivery's last kill and has no kill yet
+    (from its ``invoked oom-killer`` header on), capped: what the stream's next delivery needs."""
+    from handlers.state import STASH_MAX_CHARS, STASH_MAX_LINES
+
+    kill_ids = {str(k.event.get("kill_event_id")) for k in kills if k.event.get("kill_event_id")}
+    start = 0
+    for i in range(len(events) - 1, -1, -1):
+        if str(events[i].get("id")) in kill_ids:
+            start = i + 1
+            break
+    header = next((i for i in range(start, len(events)) if "invoked oom-killer" in str(events[i].get("message"))), None)
+    if header is None:
+        return []
+    tail = list(events[header : header + STASH_MAX_LINES])
+    total = 0
+    for n, e in enumerate(tail):
+        total += len(str(e.get("message", "")))
+        if total > STASH_MAX_CHARS:
+            return tail[:n]
+    return tail
+
+
+def complete_from_stash(
+    kills: Sequence[Kill], events: Sequence[Mapping[str, Any]], log_group: str, stream: str, rt: Runtime
+) -> list[Kill]:
+    """Join a report split across two deliveries from the stream's stash (log_mode=oom): no read-back."""
+    todo = [k for k in kills if needs_context(k.event)]
+    if not todo:
+        return list(kills)
+    try:
+        stashed = rt.store.get_stash(log_group, stream, rt.clock())
+    except Exception as exc:
+        _warn_state(rt, "stash_read", exc)
+        stashed = []
+    rt.telemetry.count("StashReads")
+    if not stashed:
+        for k in todo:
+            k.context = "not_found"
+            k.notes.append("The start of this report was neither in this delivery nor kept from the previous one.")
+        return list(kills)
+    joined = {str(k.event.get("kill_event_id")): k for k in parse_log_events([*stashed, *events], stream)}
+    out = []
+    for k in kills:
+        better = joined.get(str(k.event.get("kill_event_id"))) if k in todo else None
+        if better is not None and _richness(better.event) > _richness(k.event):
+            better.context = "stashed"
+            better.notes = [*k.notes]
+            out.append(better)
+        else:
+            if k in todo:
+                k.context = "not_found"
+                k.notes.append("The start of this report was neither in this delivery nor kept from the previous one.")
+            out.append(k)
+    return out
+
+
+def stash_tail(
+    events: Sequence[Mapping[str, Any]], kills: Sequence[Kill], log_group: str, stream: str, rt: Runtime
+) -> None:
+    tail = unfinished_tail(events, kills)
+    if not tail:
+        return
+    try:
+        rt.store.put_stash(log_group, stream, tail, rt.clock())
+        rt.telemetry.count("StashWrites")
+    except Exception as exc:
+        _warn_state(rt, "stash_write", exc)
+
+
 # --------------------------------------------------------------------------- one kill
 
 
-def kill_key(ev: Mapping[str, Any], stream: str, time_ms: int) -> str:
-    """What makes a kill the same kill: stable across retries, duplicate deliveries and copies.
+def kill_key(ev: Mapping[str, Any], stream: str, time_ms: int, host: str | None = None) -> str:
+    """What makes a kill the same kill: the host and the kill's own content, never the stream.
 
-    A kill line keeps its content whichever way it reaches us. With the default agent config an Ubuntu host
-    ships each kernel line up to three times (/var/log/syslog, /var/log/kern.log and the journal), each copy
-    with its own log event id; keyed on the event id alone, the copies would count as repeats and trip the
-    OOM-loop escalation. So a parsed kill is keyed on its stream, pid, comm and memory figures (a pid is
-    killed once); the log event id of the kill line is the key only when the line did not parse.
+    A kill line keeps its content whichever way it reaches us: an Ubuntu host ships each kernel
+    line up to three times (/var/log/syslog, /var/log/kern.log and the journal), an existing setup
+    may have a stream per file, each copy with its own log event id. Keyed on the stream or the
+    event id, the copies would count as repeats and trip the OOM-loop escalation. So a parsed kill
+    is keyed on its host (the instance id, else the syslog host name; the stream only when nothing
+    names the host), source, pid, comm and memory figures; the log event id of the kill line is the
+    key only when the line did not parse. The boot is not in the key: a journal copy may carry no
+    uptime while the syslog copy does, so the copies would differ; the same pid, comm and four
+    memory figures after a reboot within the key's 2-day life is the accepted collision.
     """
     from hashlib import sha256  # only when there are kills
 
     v = victim(ev)
     source = ev.get("source") or "kernel"
     cgroup = ev.get("cgroup") or {}
+    where = host or ev.get("host") or stream
     if v.get("pid") not in (None, -1) and v.get("comm") is not None:
         basis = (
-            f"{stream}|{source}|{v.get('pid')}|{v.get('comm')}|{v.get('total_vm_kb')}|{v.get('anon_rss_kb')}"
+            f"{where}|{source}|{v.get('pid')}|{v.get('comm')}|{v.get('total_vm_kb')}|{v.get('anon_rss_kb')}"
             f"|{v.get('file_rss_kb')}|{v.get('rss_kb')}"
         )
     elif source == "systemd-oomd" and cgroup.get("task_memcg"):
-        basis = f"{stream}|{source}|{cgroup.get('task_memcg')}|{ev.get('message')}"
+        basis = f"{where}|{source}|{cgroup.get('task_memcg')}|{ev.get('message')}"
     elif ev.get("kill_event_id"):
         return str(ev["kill_event_id"])[:200]
     else:
-        basis = f"{stream}|{v.get('pid')}|{v.get('comm')}|{ev.get('kill_line') or ''}|{time_ms}"
+        basis = f"{where}|{v.get('pid')}|{v.get('comm')}|{ev.get('kill_line') or ''}|{time_ms}"
     return "k" + sha256(basis.encode()).hexdigest()[:40]
 
 
@@ -282,6 +373,7 @@ class Delivery(NamedTuple):
     instance_id: str | None
     lookup: Lookup
     now_s: float
+    attempt: Attempt
 
 
 @dataclass(eq=False)
@@ -300,6 +392,8 @@ class Work:
     count: Count | None = None
     messages: list[Message] = field(default_factory=list)
     decision: str = ""
+    render_error: BaseException | None = None
+    sent_kinds: list[str] = field(default_factory=list)
 
     @property
     def first_attempt(self) -> bool:
@@ -342,16 +436,19 @@ def _to_fallback(works: Sequence[Work], exc: BaseException, step: str, rt: Runti
     rt.telemetry.warning("state_unavailable", step=step, error=error_code(exc))
     rt.telemetry.count("StateFailures")
     for w in works:
-        w.notes.append(_degraded_note(exc))
+        if w.state is not rt.fallback:
+            w.notes.append(_degraded_note(exc))
         w.state = rt.fallback
 
 
 def _claim(works: Sequence[Work], d: Delivery, rt: Runtime) -> None:
+    """Rule 1 of :mod:`handlers.delivery`: own each kill, or learn it is done or in flight elsewhere."""
+    keys = [w.key for w in works]
     try:
-        claims = rt.store.claim_kills([w.key for w in works], d.now_s)
-    except AwsError as exc:
+        claims = rt.store.claim_kills(keys, d.now_s, d.attempt)
+    except Exception as exc:
         _to_fallback(works, exc, "claim", rt)
-        claims = rt.fallback.claim_kills([w.key for w in works], d.now_s)
+        claims = rt.fallback.claim_kills(keys, d.now_s, d.attempt)
     for w in works:
         w.claim = claims.get(w.key)
 
@@ -369,47 +466,159 @@ def _count(works: Sequence[Work], d: Delivery, rt: Runtime) -> None:
     for group in groups.values():
         state = group[0].state
         try:
-            counts = state.count_kills(group[0].fp, d.now_s, s.window_seconds, [_summary(w) for w in group])
-        except AwsError as exc:
+            counts = state.count_kills(group[0].fp, d.now_s, s.window_seconds, [_summary(w) for w in group], d.attempt)
+        except Exception as exc:
             _to_fallback(group, exc, "count", rt)
-            rt.fallback.claim_kills([w.key for w in group], d.now_s)
             counts = rt.fallback.count_kills(group[0].fp, d.now_s, s.window_seconds, [_summary(w) for w in group])
         for w, count in zip(group, counts, strict=True):
             w.count = count
 
 
-def _save(records: dict[int, tuple[KillState, list[KillRecord]]], d: Delivery, rt: Runtime, step: str) -> None:
-    for state, rows in records.values():
-        if rows:
-            _quiet(rt, step, lambda state=state, rows=rows: state.save_kills(rows, d.now_s))  # type: ignore[misc]
+def _stores(rt: Runtime) -> list[KillState]:
+    """Where a kill's place and outcome are written: the durable table first, then memory."""
+    return [rt.store, rt.fallback]
 
 
-def _rows(works: Iterable[Work], done: Callable[[Work], bool]) -> dict[int, tuple[KillState, list[KillRecord]]]:
-    out: dict[int, tuple[KillState, list[KillRecord]]] = {}
-    for w in works:
-        if w.count is not None:
-            out.setdefault(id(w.state), (w.state, []))[1].append(KillRecord(w.key, w.count, done(w), w.decision))
-    return out
+def _save(works: Sequence[Work], d: Delivery, rt: Runtime, step: str) -> None:
+    """Write the kills' places (before their events and publishes): a retry resends, never recounts."""
+    rows = [KillRecord(w.key, w.count, not w.messages, w.decision) for w in works if w.count is not None]
+    if not rows:
+        return
+    for state in _stores(rt):
+        failed = quietly(lambda state=state: state.save_kills(rows, d.now_s, d.attempt), sleep=rt.sleep)  # type: ignore[misc]
+        if failed is not None:
+            _warn_state(rt, step, failed)
+
+
+def _commit(w: Work, d: Delivery, rt: Runtime) -> None:
+    """Rule 2: right after the kill's messages went out, record it as done (retried, else kept)."""
+    assert w.count is not None
+    row = KillRecord(w.key, w.count, True, w.decision)
+    rt.fallback.commit_kills([row], d.now_s, d.attempt)
+
+    def write() -> None:
+        rt.store.commit_kills([row], d.now_s, d.attempt)
+
+    if not commit_or_keep(f"kill#{w.key}", write, rt.outbox, sleep=rt.sleep):
+        rt.telemetry.warning("commit_kept", kill_key=w.key)
+        rt.telemetry.count("StateFailures")
+
+
+def _release(w: Work, d: Delivery, rt: Runtime) -> None:
+    """Rule 3: the publish failed; hand the claim back (a failure is harmless: the retry owns it)."""
+    rt.fallback.release_kill(w.key)
+    failed = quietly(lambda: rt.store.release_kill(w.key), sleep=rt.sleep)
+    if failed is not None:
+        _warn_state(rt, "release", failed)
+
+
+def _warn_state(rt: Runtime, step: str, exc: BaseException) -> None:
+    rt.telemetry.warning("state_unavailable", step=step, error=error_code(exc))
+    rt.telemetry.count("StateFailures")
+
+
+def _safe_text(value: object, limit: int = 120) -> str:
+    """A field of the minimal alert: never raises, whatever the value (a 5,000-digit int included)."""
+    try:
+        return clean(value if isinstance(value, str) else repr(value)[:limit], limit)
+    except Exception:
+        return "?"
+
+
+def minimal_message(w: Work, d: Delivery, s: Settings, error: BaseException) -> Message:
+    """The alert of a kill whose details could not be rendered: victim, host, raw kill line."""
+    ev = w.kill.event
+    v = victim(ev)
+    name = _safe_text(v.get("comm") or "unknown process", 64)
+    pid = v.get("pid") if isinstance(v.get("pid"), int) and len(str(v.get("pid"))) < 12 else None
+    host = _safe_text(ev.get("host") or d.instance_id or d.stream or "unknown host", 64)
+    line = clean_raw_line(_safe_text(ev.get("kill_line") or ev.get("message") or "", 600), 500)
+    kind = "details could not be rendered"
+    subject = ascii_only(clean(f"[OOM] {name} killed on {host} ({kind})", 200))[:99]
+    text = "\n".join(
+        [
+            f"{name}{f' (pid {pid})' if pid is not None else ''} was killed by the OOM killer on {host}.",
+            "",
+            f"The details could not be rendered ({type(error).__name__}); the kill line as received:",
+            f"  {line}",
+            "",
+            f"Instance: {d.instance_id or 'unknown'}",
+            f"Log: {_safe_text(d.log_group, 200)} / {_safe_text(d.stream, 200)}",
+            f"Kill key: {w.key}",
+        ]
+    )
+    doc = {"kind": "oom_kill", "minimal": True, "process": name, "pid": pid, "host": host,
+           "instance_id": d.instance_id, "kill_line": line, "kill_key": w.key,
+           "error": type(error).__name__}  # fmt: skip
+    return Message("oom_kill", subject, text, doc, attributes(kind="oom_kill", severity=w.sev.level,
+                   instance_id=d.instance_id, process=name, source=w.fp.source))  # fmt: skip
+
+
+def _render(w: Work, d: Delivery, rt: Runtime) -> KillView | None:
+    """The kill's messages; a kill that cannot be rendered gets its minimal form (isolated)."""
+    s = rt.settings
+    assert w.count is not None
+    view: KillView | None = None
+    try:
+        view = _view(w, d, s)
+        if w.count.occurrence == 1:
+            w.messages.append(render_kill(view))
+        if w.count.occurrence == s.loop_threshold:
+            w.messages.append(render_loop(view, w.count.instances))
+    except Exception as exc:
+        rt.telemetry.warning("render_failed", kill_key=w.key, error=type(exc).__name__)
+        rt.telemetry.count("RenderFailures")
+        w.render_error = exc
+        if w.count.occurrence == 1 or w.count.occurrence == s.loop_threshold:
+            w.messages = [minimal_message(w, d, s, exc)]
+    kinds = "+".join(m.kind.removeprefix("oom_") for m in w.messages)
+    w.decision = {"kill": "alert", "loop": "loop", "kill+loop": "alert+loop"}.get(kinds, "folded")
+    return view
+
+
+def _write_event(w: Work, view: KillView | None, d: Delivery, rt: Runtime, out: Outcome) -> None:
+    """The kill's structured event, once (first attempt); a minimal one if the full one fails."""
+    extra = {"kill_key": w.key, "durable_state": w.state.durable}
+    if w.render_error is not None:
+        extra["render_error"] = type(w.render_error).__name__
+    try:
+        if view is None:
+            raise w.render_error or ValueError("no view")
+        rt.telemetry.event(event_record(view, w.decision, w.kill, extra))
+    except Exception as exc:
+        rt.telemetry.count("RenderFailures")
+        rt.telemetry.event(
+            {
+                "kill_key": w.key,
+                "decision": w.decision,
+                "instance_id": d.instance_id,
+                "log_group": d.log_group,
+                "kill_time": _iso(w.kill.time_ms),
+                "kill_line": _safe_text(w.kill.event.get("kill_line") or "", 600),
+                "occurrence": w.count.occurrence if w.count else None,
+                "complete": False,
+                "notes": [f"The event could not be rendered in full ({type(exc).__name__})."],
+                **extra,
+            }
+        )
+    out.by_dimensions[(w.sev.level, w.fp.source)] += 1
+    out.kills += 1
 
 
 def handle_kills(kills: Sequence[Kill], d: Delivery, rt: Runtime, out: Outcome, failures: list[BaseException]) -> None:
-    """Classify, de-duplicate, count, log and alert every kill of one delivery."""
+    """Classify, de-duplicate, count, log and alert every kill of one delivery (see :mod:`handlers.delivery`)."""
     s = rt.settings
     info = d.lookup.instances.get(d.instance_id) if d.instance_id else None
     works: list[Work] = []
-    for kill in kills:
-        ev = kill.event
-        sev = severity(ev, s.critical_processes)
-        fp = fingerprint(ev, d.instance_id, info)
-        where = d.instance_id or clean(ev.get("host") or d.stream, 64) or "unknown"
-        w = Work(kill, kill_key(ev, d.stream, kill.time_ms), info, sev, fp, where, [*d.lookup.notes, *kill.notes],
-                 rt.store)  # fmt: skip
-        allowed = allow_listed(ev, info, s.allow_list)
+    groups = inherited_groups(kills)
+    for kill, group in zip(kills, groups, strict=True):
+        w = _prepare(kill, d, info, rt, group)
+        allowed = _allowed(w, info, s)
         if allowed:
             rt.telemetry.event(
                 event_record(_view(w, d, s), "event_only", kill, {"allow_listed": allowed, "kill_key": w.key})
             )
-            rt.telemetry.kills(sev.level, fp.source, 1)
+            rt.telemetry.kills(w.sev.level, w.fp.source, 1)
             out.event_only += 1
             out.kills += 1
             continue
@@ -426,60 +635,129 @@ def handle_kills(kills: Sequence[Kill], d: Delivery, rt: Runtime, out: Outcome, 
     works = [w for w in works if w.claim is not None]
     _count(works, d, rt)
 
+    views = {id(w): _render(w, d, rt) for w in works}
+    # The places first (a retry then resends the same alerts), then the events, then the publishes.
+    _save([w for w in works if w.first_attempt], d, rt, "save")
     folded = 0
     for w in works:
-        assert w.count is not None
-        view = _view(w, d, s)
-        if w.count.occurrence == 1:
-            w.messages.append(render_kill(view))
-        if w.count.occurrence == s.loop_threshold:
-            w.messages.append(render_loop(view, w.count.instances))
-        kinds = "+".join(m.kind.removeprefix("oom_") for m in w.messages)
-        w.decision = {"kill": "alert", "loop": "loop", "kill+loop": "alert+loop"}.get(kinds, "folded")
         if w.first_attempt:
-            extra = {"kill_key": w.key, "durable_state": w.state.durable}
-            rt.telemetry.event(event_record(view, w.decision, w.kill, extra))
-            out.by_dimensions[(w.sev.level, w.fp.source)] += 1
-            out.kills += 1
+            _write_event(w, views[id(w)], d, rt, out)
         if not w.messages:
             out.folded += 1
             folded += 1
     if folded:
         rt.telemetry.count("KillsFolded", folded)
 
-    # Remember every new kill's place (folded ones are done; the others wait for their publish).
-    _save(_rows((w for w in works if w.first_attempt), lambda w: not w.messages), d, rt, "save")
-
-    published: list[Work] = []
     sent = 0
     try:
         for w in (w for w in works if w.messages):
+            if w.sent_kinds:
+                continue
             try:
+                if d.attempt.time_left(rt.clock()) < PUBLISH_RESERVE_S:
+                    raise TimeoutError("too little of the invocation left to publish and record it")
                 for message in w.messages:
                     rt.publisher.publish(message)
+                    w.sent_kinds.append(message.kind)
                     sent += 1
                     out.alerts += 1
-            except AwsError as exc:
+            except Exception as exc:
                 rt.telemetry.warning("publish_failed", kill_key=w.key, error=error_code(exc))
                 rt.telemetry.count("PublishFailures")
-                _quiet(rt, "release", lambda w=w: w.state.release_kill(w.key))  # type: ignore[misc]
+                if w.sent_kinds:  # a loop alert after its kill alert: what went out is recorded
+                    w.messages = [m for m in w.messages if m.kind not in w.sent_kinds]
+                    w.decision = "+".join(w.sent_kinds)
+                    _commit(w, d, rt)
+                else:
+                    _release(w, d, rt)
                 out.failed += 1
                 failures.append(exc)
                 continue
-            published.append(w)
+            _commit(w, d, rt)
     finally:
         if sent:
             rt.telemetry.count("AlertsSent", sent)  # one EMF value per invocation, not one per alert
-    _save(_rows(published, lambda w: True), d, rt, "finish")
 
 
-def _quiet(rt: Runtime, step: str, call: Callable[[], None]) -> None:
-    """A bookkeeping write whose failure must not cost the alert (the event is already logged)."""
+INHERIT_S = 600.0  # a memcg kill within this much uptime of a named one (same oom_score_adj) shares its workload
+
+
+def inherited_groups(kills: Sequence[Kill]) -> list[Mapping[str, Any] | None]:
+    """Each kill's noise-control workload (:func:`alerting.classify.group_workload`); a memcg kill
+    whose own lines name none takes the workload of the nearest memcg kill of the same delivery
+    (one host's stream), with the same ``oom_score_adj``, within :data:`INHERIT_S` of kernel uptime,
+    that names one: the kernel prints one cgroup's kills as bursts (rate-limited), and only one of
+    them may carry the ``Memory cgroup stats for`` line (corpus 32: 14 kills, one such line). Linear."""
+    out: list[Mapping[str, Any] | None] = []
+    times: list[float | None] = []
+    adj: list[object] = []
+    for k in kills:
+        try:
+            out.append(group_workload(k.event))
+        except Exception:
+            out.append(None)
+        up = k.event.get("uptime_s")
+        memcg = k.event.get("constraint") == "memcg" and isinstance(up, int | float) and not isinstance(up, bool)
+        times.append(float(up) if memcg else None)  # type: ignore[arg-type]
+        adj.append(victim(k.event).get("oom_score_adj"))
+    known = list(out)
+    best: list[tuple[float, Mapping[str, Any]] | None] = [None] * len(kills)
+    for order in (range(len(kills)), range(len(kills) - 1, -1, -1)):
+        last: dict[object, tuple[float, Mapping[str, Any]]] = {}  # oom_score_adj -> nearest named
+        for i in order:
+            t = times[i]
+            if t is None:
+                continue
+            seen = known[i]
+            if seen is not None:
+                last[adj[i]] = (t, seen)
+                continue
+            near = last.get(adj[i])
+            if near is not None and abs(t - near[0]) <= INHERIT_S:
+                gap = abs(t - near[0])
+                b = best[i]
+                if b is None or gap < b[0]:
+                    best[i] = (gap, near[1])
+    for i, b in enumerate(best):
+        if out[i] is None and b is not None:
+            out[i] = b[1]
+    return out
+
+
+def _prepare(
+    kill: Kill, d: Delivery, info: InstanceInfo | None, rt: Runtime, group: Mapping[str, Any] | None = None
+) -> Work:
+    """A kill's identity and decisions; a kill whose fields break them gets safe stand-ins (isolated)."""
+    s = rt.settings
+    ev = kill.event
+    notes = [*d.lookup.notes, *kill.notes]
     try:
-        call()
-    except AwsError as exc:
-        rt.telemetry.warning("state_unavailable", step=step, error=error_code(exc))
-        rt.telemetry.count("StateFailures")
+        sev = severity(ev, s.critical_processes)
+        fp = fingerprint(ev, d.instance_id, info, group)
+        where = d.instance_id or clean(ev.get("host") or d.stream, 64) or "unknown"
+        key = kill_key(ev, d.stream, kill.time_ms, d.instance_id)
+        return Work(kill, key, info, sev, fp, where, notes, rt.store)
+    except Exception as exc:
+        rt.telemetry.warning("classify_failed", error=type(exc).__name__)
+        from hashlib import sha256
+
+        raw = _safe_text(ev.get("kill_line") or ev.get("kill_event_id") or kill.time_ms, 600)
+        key = "k" + sha256(f"{d.instance_id or d.stream}|{raw}".encode()).hexdigest()[:40]
+        where = d.instance_id or _safe_text(d.stream, 64) or "unknown"
+        scope = f"instance:{d.instance_id}" if d.instance_id else f"host:{where}"
+        fp = Fingerprint(sha256(f"{scope}|unclassified".encode()).hexdigest()[:24], scope, "kernel", "unclassified",
+                         f"unclassified kill on {scope}")  # fmt: skip
+        sev = Severity("warning", f"the kill could not be classified ({type(exc).__name__})")
+        w = Work(kill, key, info, sev, fp, where, notes, rt.store)
+        w.render_error = exc
+        return w
+
+
+def _allowed(w: Work, info: InstanceInfo | None, s: Settings) -> str | None:
+    try:
+        return allow_listed(w.kill.event, info, s.allow_list)
+    except Exception:
+        return None
 
 
 def record_last_kills(kills: Sequence[Kill], d: Delivery, rt: Runtime) -> None:
@@ -503,14 +781,25 @@ def record_last_kills(kills: Sequence[Kill], d: Delivery, rt: Runtime) -> None:
         "workload_kind": str(workload(latest.event).get("kind") or "") or None,
         "kill_event_id": str(latest.event.get("kill_event_id") or "") or None,
     }
-    _quiet(rt, "last_kill", lambda: rt.store.put_last_kill(d.instance_id or "", summary, d.now_s))
+    failed = quietly(lambda: rt.store.put_last_kill(d.instance_id or "", summary, d.now_s), sleep=rt.sleep)
+    if failed is not None:
+        _warn_state(rt, "last_kill", failed)
 
 
 # --------------------------------------------------------------------------- one delivery
 
 
-def process_subscription(raw_event: Mapping[str, Any], rt: Runtime) -> dict[str, Any]:
-    """Handle one subscription delivery; raises :class:`PublishFailed` if an alert was not sent."""
+def process_subscription(
+    raw_event: Mapping[str, Any], rt: Runtime, request_id: str | None = None, remaining_ms: int | None = None
+) -> dict[str, Any]:
+    """Handle one subscription delivery; raises :class:`PublishFailed` if an alert was not sent.
+
+    ``request_id`` and ``remaining_ms`` come from the Lambda context: the request id is kept by
+    Lambda across its retries, which is how a retry recognises its own claims (``handlers.delivery``).
+    """
+    started = rt.clock()
+    if len(rt.outbox):
+        rt.outbox.flush()
     # Imported on first use: the data-classes package imports every event source (~15 ms of cold start).
     from aws_lambda_powertools.utilities.data_classes.cloud_watch_logs_event import CloudWatchLogsEvent
 
@@ -522,10 +811,15 @@ def process_subscription(raw_event: Mapping[str, Any], rt: Runtime) -> dict[str,
     rt.store.new_invocation()
     stream = data.log_stream
     # The decoded list itself: a wrapper object per event (data.log_events) would cost more than decoding.
-    kills = parse_log_events(data["logEvents"], stream)
+    events = data["logEvents"]
+    kills = parse_log_events(events, stream)
+    if stash_mode(data.log_group, rt.settings):
+        stash_tail(events, kills, data.log_group, stream, rt)
+        kills = complete_from_stash(kills, events, data.log_group, stream, rt)
+    elif kills:
+        complete_from_stream(kills, data.log_group, stream, rt)
     if not kills:
         return out.as_dict()
-    complete_from_stream(kills, data.log_group, stream, rt)
     instance_id = instance_id_from_stream(stream)
     lookup = rt.directory.lookup([instance_id]) if instance_id else Lookup()
     if lookup.failed:
@@ -538,6 +832,7 @@ def process_subscription(raw_event: Mapping[str, Any], rt: Runtime) -> dict[str,
         instance_id=instance_id,
         lookup=lookup,
         now_s=rt.clock(),
+        attempt=attempt(request_id, remaining_ms, started),
     )
     failures: list[BaseException] = []
     try:
@@ -546,6 +841,8 @@ def process_subscription(raw_event: Mapping[str, Any], rt: Runtime) -> dict[str,
         for (level, source), count in sorted(out.by_dimensions.items()):
             rt.telemetry.kills(level, source, count)
     record_last_kills(kills, delivery, rt)
+    if len(rt.outbox):
+        rt.outbox.flush()
     if failures:
         raise PublishFailed(
             f"{len(failures)} alert(s) not published ({error_code(failures[0])}); the invocation fails so"

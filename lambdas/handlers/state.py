@@ -5,8 +5,9 @@ Table: partition key ``pk`` (S), no sort key, TTL attribute ``expires_at`` (epoc
 =====================================  ==========================================================
 item ``pk``                            purpose
 =====================================  ==========================================================
-``kill#<kill_event_id>``               idempotency claim of one kill: ``status`` pending|done,
-                                       ``lease_until``; once counted also ``occurrence``,
+``kill#<kill_key>``                    claim of one kill (``handlers.delivery``): ``status``
+                                       pending|sending|done, ``owner``, ``lease_until``; once
+                                       counted also ``occurrence``,
                                        ``window_start``, ``window_end``, ``prev_count``
 ``fp#<fingerprint>``                   head of a noise fingerprint: the current window's
                                        ``window_start`` / ``window_end`` (ms)
@@ -14,7 +15,10 @@ item ``pk``                            purpose
                                        ``top`` (largest victims), ``critical``; the digest job
                                        sets ``digest_state`` sending|sent
 ``last#<instance_id>``                 the latest kill on an instance (for memory-alarm notices)
-``notice#<alarm>#<instance_id>``       when a memory/swap notice last named the instance
+``stash#<hash(group, stream)>``        log_mode=oom: the unfinished report at the end of a
+                                       delivery, for the stream's next one (5 minutes)
+``notice#<alarm>#<instance_id>``       claim of a memory/swap notice: ``status`` pending|sent,
+                                       ``owner``, ``lease_until``, ``notified_at``
 =====================================  ==========================================================
 
 Every write that decides something is conditional or an atomic counter, so concurrent
@@ -33,14 +37,25 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from handlers.aws import Clients
+from handlers.delivery import Attempt
 
 KILL_TTL_S = 2 * 86400  # longer than Lambda's maximum async event age (6 h)
-LEASE_S = 120  # a claim older than this whose owner died may be taken over
+LEASE_S = 65  # a claim's lease without a known owner deadline (the OOM function's timeout + skew)
 WINDOW_TTL_S = 3 * 86400
 LAST_KILL_TTL_S = 30 * 86400
 TOP_KEEP = 5
 DIGEST_STALE_S = 600
 NOTICE_QUIET_S = 3600  # one memory/swap notice per instance and alarm per hour
+STASH_TTL_S = 300  # a report split across deliveries arrives within seconds; 5 minutes is ample
+STASH_MAX_LINES = 1500  # a task table of ~1,400 processes
+STASH_MAX_CHARS = 200_000  # well under DynamoDB's 400 KB item limit
+
+
+def _stash_key(log_group: str, stream: str) -> str:
+    import hashlib
+
+    return "stash#" + hashlib.sha256(f"{log_group}\x1f{stream}".encode()).hexdigest()[:40]
+
 
 _ser = TypeSerializer()
 _des = TypeDeserializer()
@@ -137,8 +152,13 @@ class VictimSummary(NamedTuple):
     critical: bool
 
     def as_item(self) -> dict[str, Any]:
-        return {"comm": self.comm[:64], "pid": self.pid, "rss_kb": self.rss_kb, "where": self.where[:64],
-                "time_ms": self.time_ms}  # fmt: skip
+        return {
+            "comm": self.comm[:64],
+            "pid": self.pid,
+            "rss_kb": self.rss_kb,
+            "where": self.where[:64],
+            "time_ms": self.time_ms,
+        }
 
 
 class KillRecord(NamedTuple):
@@ -155,13 +175,22 @@ class KillState(Protocol):
 
     durable: bool
 
-    def claim_kills(self, keys: Sequence[str], now_s: float) -> dict[str, Claim | None]: ...
+    def claim_kills(
+        self, keys: Sequence[str], now_s: float, attempt: Attempt | None = None
+    ) -> dict[str, Claim | None]: ...
 
     def count_kills(
-        self, fp: Fingerprint, now_s: float, window_s: int, victims: Sequence[VictimSummary]
+        self,
+        fp: Fingerprint,
+        now_s: float,
+        window_s: int,
+        victims: Sequence[VictimSummary],
+        attempt: Attempt | None = None,
     ) -> list[Count]: ...
 
-    def save_kills(self, records: Sequence[KillRecord], now_s: float) -> None: ...
+    def commit_kills(self, records: Sequence[KillRecord], now_s: float, attempt: Attempt | None = None) -> None: ...
+
+    def save_kills(self, records: Sequence[KillRecord], now_s: float, attempt: Attempt | None = None) -> None: ...
 
     def release_kill(self, key: str) -> None: ...
 
@@ -195,13 +224,16 @@ class DynamoState:
 
     # ------------------------------------------------------------------ idempotency
 
-    def claim_kills(self, keys: Sequence[str], now_s: float) -> dict[str, Claim | None]:
+    def claim_kills(self, keys: Sequence[str], now_s: float, attempt: Attempt | None = None) -> dict[str, Claim | None]:
         """Own each new kill (one transaction per 100); None for kills already sent or in flight.
 
-        A transaction only creates claims. A kill whose earlier attempt was counted but not
-        published (its claim was released) is taken over one by one, keeping its occurrence.
+        A transaction only creates claims. A pending claim whose lease ended (its owner is dead),
+        or whose owner is this request (Lambda's retry of a failed attempt), is taken over one by
+        one, keeping its occurrence (rule 1 of :mod:`handlers.delivery`).
         """
         now = int(now_s)
+        me = attempt.request_id if attempt else ""
+        lease = attempt.lease_until() if attempt else now + LEASE_S
         out: dict[str, Claim | None] = {}
         todo = list(dict.fromkeys(keys))
         for start in range(0, len(todo), 100):
@@ -210,7 +242,7 @@ class DynamoState:
                 if not chunk:
                     break
                 try:
-                    self._ddb.transact_write_items(TransactItems=[self._claim_put(k, now) for k in chunk])
+                    self._ddb.transact_write_items(TransactItems=[self._claim_put(k, now, lease, me) for k in chunk])
                 except ClientError as exc:
                     if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                         raise
@@ -220,22 +252,25 @@ class DynamoState:
                         code = reason.get("Code")
                         if code == "ConditionalCheckFailed":
                             old = _plain(reason.get("Item"))
-                            expired = old.get("status") == "pending" and int(old.get("lease_until") or 0) < now
-                            out[key] = self.claim_kill(key, now_s) if expired else None
+                            mine = bool(me) and old.get("owner") == me
+                            expired = int(old.get("lease_until") or 0) < now or mine
+                            status = old.get("status")
+                            free = (status == "pending" and expired) or (status == "sending" and mine)
+                            out[key] = self.claim_kill(key, now_s, attempt) if free else None
                         elif code in (None, "None"):
                             retry.append(key)
                         else:  # TransactionConflict, throttling: claim it on its own
-                            out[key] = self.claim_kill(key, now_s)
+                            out[key] = self.claim_kill(key, now_s, attempt)
                     chunk = retry
                     continue
                 for key in chunk:
                     out[key] = Claim()
                 chunk = []
             for key in chunk:  # still contended after retries
-                out[key] = self.claim_kill(key, now_s)
+                out[key] = self.claim_kill(key, now_s, attempt)
         return out
 
-    def _claim_put(self, key: str, now: int) -> dict[str, Any]:
+    def _claim_put(self, key: str, now: int, lease: int, owner: str) -> dict[str, Any]:
         return {
             "Put": {
                 "TableName": self._table,
@@ -243,7 +278,8 @@ class DynamoState:
                     {
                         "pk": f"kill#{key}",
                         "status": "pending",
-                        "lease_until": now + LEASE_S,
+                        "lease_until": lease,
+                        "owner": owner or None,
                         "expires_at": now + KILL_TTL_S,
                     }
                 ),
@@ -252,18 +288,30 @@ class DynamoState:
             }
         }
 
-    def claim_kill(self, key: str, now_s: float) -> Claim | None:
-        """Own one kill, taking over a released or abandoned claim (keeping its occurrence)."""
+    def claim_kill(self, key: str, now_s: float, attempt: Attempt | None = None) -> Claim | None:
+        """Own one kill, taking over a released or abandoned claim, or this request's own (keeping its occurrence)."""
         now = int(now_s)
+        me = attempt.request_id if attempt else "-"
+        lease = attempt.lease_until() if attempt else now + LEASE_S
         try:
             resp = self._ddb.update_item(
                 TableName=self._table,
                 Key=_item({"pk": f"kill#{key}"}),
-                UpdateExpression="SET #st = :pending, lease_until = :lease, expires_at = :exp",
-                ConditionExpression="attribute_not_exists(pk) OR (#st = :pending AND lease_until < :now)",
-                ExpressionAttributeNames={"#st": "status"},
+                UpdateExpression="SET #st = :pending, lease_until = :lease, #own = :me, expires_at = :exp",
+                ConditionExpression=(
+                    "attribute_not_exists(pk) OR (#st = :pending AND (lease_until < :now OR #own = :me))"
+                    " OR (#st = :sending AND #own = :me)"
+                ),
+                ExpressionAttributeNames={"#st": "status", "#own": "owner"},
                 ExpressionAttributeValues=_item(
-                    {":pending": "pending", ":lease": now + LEASE_S, ":exp": now + KILL_TTL_S, ":now": now}
+                    {
+                        ":pending": "pending",
+                        ":sending": "sending",
+                        ":lease": lease,
+                        ":exp": now + KILL_TTL_S,
+                        ":now": now,
+                        ":me": me,
+                    }
                 ),
                 ReturnValues="ALL_OLD",
             )
@@ -282,15 +330,28 @@ class DynamoState:
             )
         return Claim()
 
-    def save_kills(self, records: Sequence[KillRecord], now_s: float) -> None:
-        """Write each kill's place in its window (batched), so a retry re-sends the same alert."""
+    def save_kills(self, records: Sequence[KillRecord], now_s: float, attempt: Attempt | None = None) -> None:
+        """Write each kill's place in its window (batched), so a retry re-sends the same alert.
+
+        A kill with messages to send is ``sending`` from here on: only its owner's retry may take
+        it over (it cannot know whether SNS took the message); a redelivery finds it in flight or sent.
+        """
+        self._put_kills(records, now_s, attempt)
+
+    def commit_kills(self, records: Sequence[KillRecord], now_s: float, attempt: Attempt | None = None) -> None:
+        """Rule 2 of :mod:`handlers.delivery`: the kills' messages went out; record them done."""
+        self._put_kills(records, now_s, attempt)
+
+    def _put_kills(self, records: Sequence[KillRecord], now_s: float, attempt: Attempt | None) -> None:
         now = int(now_s)
+        lease = attempt.lease_until() if attempt else now + LEASE_S
         requests = []
         for r in records:
             item = {
                 "pk": f"kill#{r.key}",
-                "status": "done" if r.done else "pending",
-                "lease_until": None if r.done else now + LEASE_S,
+                "status": "done" if r.done else "sending",
+                "lease_until": None if r.done else lease,
+                "owner": attempt.request_id if attempt else None,
                 "occurrence": r.place.occurrence,
                 "window_start": r.place.window_start_ms,
                 "window_end": r.place.window_end_ms,
@@ -307,24 +368,34 @@ class DynamoState:
                 pending = resp.get("UnprocessedItems") or {}
                 if not pending:
                     break
+            if pending:
+                raise RuntimeError("DynamoDB left kill records unprocessed")
 
     def release_kill(self, key: str) -> None:
-        """Give the claim back (publish failed) so the retried invocation can send it."""
+        """Give the claim back (publish failed) so the retried invocation, or any other, can send it."""
         self._ddb.update_item(
             TableName=self._table,
             Key=_item({"pk": f"kill#{key}"}),
-            UpdateExpression="SET lease_until = :zero",
-            ExpressionAttributeValues=_item({":zero": 0}),
+            UpdateExpression="SET lease_until = :zero, #st = :pending",
+            ExpressionAttributeNames={"#st": "status"},
+            ExpressionAttributeValues=_item({":zero": 0, ":pending": "pending"}),
         )
 
     # ------------------------------------------------------------------ noise windows
 
     def count_kills(
-        self, fp: Fingerprint, now_s: float, window_s: int, victims: Sequence[VictimSummary]
+        self,
+        fp: Fingerprint,
+        now_s: float,
+        window_s: int,
+        victims: Sequence[VictimSummary],
+        attempt: Attempt | None = None,
     ) -> list[Count]:
         """Add the kills to the fingerprint's current window (opening one if none is open).
 
-        One atomic ``ADD count :n`` numbers them: if it returns C, they are C-n+1 .. C.
+        One atomic ``ADD count :n`` numbers them: if it returns C, they are C-n+1 .. C. The update
+        records its request id (``last_owner``): Lambda's retry of an attempt that died after
+        counting finds its own count there, and is not counted twice.
         """
         n = len(victims)
         now_ms = int(now_s * 1000)
@@ -342,7 +413,7 @@ class DynamoState:
                 if old is not None and old[1] >= now_ms - window_s * 1000:
                     prev_count = self._window_count(fp.key, old[0])
             self._heads[fp.key] = head
-            attrs = self._add(fp, head, now_ms, victims)
+            attrs = self._add(fp, head, now_ms, victims, attempt.request_id if attempt else "")
             if attrs is None:  # that window's digest already started: it is closed
                 self._heads.pop(fp.key, None)
                 self._close_head(fp.key, head)
@@ -417,10 +488,11 @@ class DynamoState:
         return int(_plain(resp.get("Item")).get("count") or 0)
 
     def _add(
-        self, fp: Fingerprint, head: tuple[int, int], now_ms: int, victims: Sequence[VictimSummary]
+        self, fp: Fingerprint, head: tuple[int, int], now_ms: int, victims: Sequence[VictimSummary], owner: str = ""
     ) -> dict[str, Any] | None:
         start, end = head
         first_top = _top((v.kill_key, v.as_item()) for v in victims)
+        me = owner or "-"
         try:
             resp = self._ddb.update_item(
                 TableName=self._table,
@@ -429,9 +501,11 @@ class DynamoState:
                     "ADD #c :n, instances :inst, critical :crit "
                     "SET fingerprint = :fp, #scope = :scope, #src = :src, subject = :subj, label = :label, "
                     "window_start = :ws, window_end = :we, expires_at = :exp, last_ms = :last, "
-                    "first_ms = if_not_exists(first_ms, :first), top = if_not_exists(top, :top), events_group = :eg"
+                    "first_ms = if_not_exists(first_ms, :first), top = if_not_exists(top, :top), events_group = :eg, "
+                    "last_owner = :me, last_n = :n"
                 ),
-                ConditionExpression="attribute_not_exists(digest_state)",
+                ConditionExpression="attribute_not_exists(digest_state)"
+                + (" AND (attribute_not_exists(last_owner) OR last_owner <> :me)" if owner else ""),
                 ExpressionAttributeNames={"#c": "count", "#scope": "scope", "#src": "source"},
                 ExpressionAttributeValues=_item(
                     {
@@ -450,14 +524,24 @@ class DynamoState:
                         ":last": max(v.time_ms for v in victims),
                         ":top": first_top,
                         ":eg": self._events_group,
+                        ":me": me,
                     }
                 ),
                 ReturnValues="ALL_NEW",
             )
         except ClientError as exc:
-            if _conditional_failed(exc):
-                return None
-            raise
+            if not _conditional_failed(exc):
+                raise
+            item = _plain(
+                self._ddb.get_item(
+                    TableName=self._table, Key=_item({"pk": f"win#{fp.key}#{start}"}), ConsistentRead=True
+                ).get("Item")
+            )
+            if not owner or item.get("digest_state"):
+                return None  # the window's digest started: it is closed
+            if item.get("last_owner") == me and int(item.get("last_n") or 0) == len(victims):
+                return item  # this request's own count, from an attempt that died before saving it
+            return self._add(fp, head, now_ms, victims)
         return _plain(resp.get("Attributes"))
 
     def _update_top(self, fp_key: str, start: int, top: Mapping[str, Any], victims: Sequence[VictimSummary]) -> None:
@@ -487,6 +571,33 @@ class DynamoState:
             ExpressionAttributeNames=names,
             **({"ExpressionAttributeValues": _item(values)} if values else {}),
         )
+
+    # ------------------------------------------------------------------ per-stream stash (log_mode=oom)
+
+    def put_stash(self, log_group: str, stream: str, events: Sequence[Mapping[str, Any]], now_s: float) -> None:
+        """Keep the unfinished report at the end of a delivery for the stream's next delivery."""
+        now = int(now_s)
+        rows = [{"i": str(e.get("id", ""))[:80], "t": int(e.get("timestamp") or 0), "m": str(e.get("message", ""))}
+                for e in events]  # fmt: skip
+        self._ddb.put_item(
+            TableName=self._table,
+            Item={
+                "pk": {"S": _stash_key(log_group, stream)},
+                "rows": _ser.serialize(rows),
+                "until": {"N": str(now + STASH_TTL_S)},
+                "expires_at": {"N": str(now + STASH_TTL_S)},
+            },
+        )
+
+    def get_stash(self, log_group: str, stream: str, now_s: float) -> list[dict[str, Any]]:
+        resp = self._ddb.get_item(
+            TableName=self._table, Key=_item({"pk": _stash_key(log_group, stream)}), ConsistentRead=True
+        )
+        item = resp.get("Item")
+        if not item or int(_plain_value(item.get("until", {"N": "0"})) or 0) < int(now_s):
+            return []  # TTL deletion is lazy: an old stash is ignored
+        rows = _num(_des.deserialize(item["rows"])) if "rows" in item else []
+        return [{"id": r.get("i", ""), "timestamp": int(r.get("t") or 0), "message": r.get("m", "")} for r in rows]
 
     # ------------------------------------------------------------------ last kill per instance
 
@@ -521,19 +632,38 @@ class DynamoState:
 
     # ------------------------------------------------------------------ alarm notices
 
-    def claim_notice(self, alarm: str, instance_id: str, now_s: float, quiet_s: int = NOTICE_QUIET_S) -> bool:
-        """True if no notice named this instance for this alarm in the last ``quiet_s`` seconds.
+    def claim_notice(
+        self, alarm: str, instance_id: str, now_s: float, quiet_s: int = NOTICE_QUIET_S, attempt: Attempt | None = None
+    ) -> bool:
+        """Own the notice for this instance and alarm: True unless one named it in the last ``quiet_s``
+        seconds or another live invocation is sending it.
 
         The alarm rule delivers both the alarm-level and the per-contributor events; this keeps
-        one notice per instance and alarm episode, whichever event arrives first.
+        one notice per instance and alarm episode, whichever event arrives first. The claim is
+        ``pending`` until :meth:`commit_notice` (after the publish) or :meth:`release_notice`.
         """
         now = int(now_s)
+        me = attempt.request_id if attempt else "-"
+        lease = attempt.lease_until() if attempt else now + LEASE_S
         try:
             self._ddb.put_item(
                 TableName=self._table,
-                Item=_item({"pk": f"notice#{alarm}#{instance_id}", "notified_at": now, "expires_at": now + quiet_s}),
-                ConditionExpression="attribute_not_exists(pk) OR notified_at < :cut",
-                ExpressionAttributeValues=_item({":cut": now - quiet_s}),
+                Item=_item(
+                    {
+                        "pk": f"notice#{alarm}#{instance_id}",
+                        "notified_at": now,
+                        "status": "pending",
+                        "owner": me,
+                        "lease_until": lease,
+                        "expires_at": now + quiet_s,
+                    }
+                ),
+                ConditionExpression=(
+                    "attribute_not_exists(pk) OR (#st = :pending AND (lease_until < :now OR #own = :me))"
+                    " OR (#st <> :pending AND notified_at < :cut)"
+                ),
+                ExpressionAttributeNames={"#st": "status", "#own": "owner"},
+                ExpressionAttributeValues=_item({":cut": now - quiet_s, ":pending": "pending", ":now": now, ":me": me}),
             )
         except ClientError as exc:
             if _conditional_failed(exc):
@@ -541,16 +671,48 @@ class DynamoState:
             raise
         return True
 
+    def commit_notice(self, alarm: str, instance_id: str, now_s: float, quiet_s: int = NOTICE_QUIET_S) -> None:
+        now = int(now_s)
+        self._ddb.put_item(
+            TableName=self._table,
+            Item=_item(
+                {
+                    "pk": f"notice#{alarm}#{instance_id}",
+                    "notified_at": now,
+                    "status": "sent",
+                    "expires_at": now + quiet_s,
+                }
+            ),
+        )
+
+    def release_notice(self, alarm: str, instance_id: str, attempt: Attempt | None = None) -> None:
+        try:
+            self._ddb.delete_item(
+                TableName=self._table,
+                Key=_item({"pk": f"notice#{alarm}#{instance_id}"}),
+                ConditionExpression="#st = :pending AND #own = :me",
+                ExpressionAttributeNames={"#st": "status", "#own": "owner"},
+                ExpressionAttributeValues=_item({":pending": "pending", ":me": attempt.request_id if attempt else "-"}),
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+
     # ------------------------------------------------------------------ digests
 
-    def due_windows(self, now_s: float, grace_s: int = 30) -> Iterator[dict[str, Any]]:
-        """Windows that ended (with a grace period), folded kills, and no digest sent yet."""
+    def due_windows(self, now_s: float, grace_s: int = 30, attempt: Attempt | None = None) -> Iterator[dict[str, Any]]:
+        """Windows that ended (with a grace period), folded kills, and no digest sent yet.
+
+        A window whose digest is ``sending`` is due again when its sender is dead (lease ended) or
+        is this request (Lambda's retry of a failed run).
+        """
         now = int(now_s * 1000)
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "FilterExpression": (
                 "begins_with(pk, :w) AND window_end <= :due AND #c >= :two AND "
-                "(attribute_not_exists(digest_state) OR (digest_state = :sending AND digest_at < :stale))"
+                "(attribute_not_exists(digest_state) OR (digest_state = :sending AND "
+                "(digest_at < :stale OR digest_lease < :nows OR digest_owner = :me)))"
             ),
             "ExpressionAttributeNames": {"#c": "count"},
             "ExpressionAttributeValues": _item(
@@ -560,6 +722,8 @@ class DynamoState:
                     ":two": 2,
                     ":sending": "sending",
                     ":stale": now - DIGEST_STALE_S * 1000,
+                    ":nows": int(now_s),
+                    ":me": attempt.request_id if attempt else "-",
                 }
             ),
         }
@@ -572,19 +736,30 @@ class DynamoState:
                 return
             kwargs["ExclusiveStartKey"] = key
 
-    def claim_digest(self, pk: str, now_s: float) -> bool:
+    def claim_digest(self, pk: str, now_s: float, attempt: Attempt | None = None) -> bool:
         now = int(now_s * 1000)
+        me = attempt.request_id if attempt else "-"
+        lease = attempt.lease_until() if attempt else int(now_s) + LEASE_S
         try:
             self._ddb.update_item(
                 TableName=self._table,
                 Key=_item({"pk": pk}),
-                UpdateExpression="SET digest_state = :sending, digest_at = :now",
+                UpdateExpression=(
+                    "SET digest_state = :sending, digest_at = :now, digest_owner = :me, digest_lease = :lease"
+                ),
                 ConditionExpression=(
                     "attribute_exists(pk) AND (attribute_not_exists(digest_state) OR "
-                    "(digest_state = :sending AND digest_at < :stale))"
+                    "(digest_state = :sending AND (digest_at < :stale OR digest_lease < :nows OR digest_owner = :me)))"
                 ),
                 ExpressionAttributeValues=_item(
-                    {":sending": "sending", ":now": now, ":stale": now - DIGEST_STALE_S * 1000}
+                    {
+                        ":sending": "sending",
+                        ":now": now,
+                        ":stale": now - DIGEST_STALE_S * 1000,
+                        ":me": me,
+                        ":lease": lease,
+                        ":nows": int(now_s),
+                    }
                 ),
             )
         except ClientError as exc:
@@ -603,7 +778,9 @@ class DynamoState:
 
     def release_digest(self, pk: str) -> None:
         self._ddb.update_item(
-            TableName=self._table, Key=_item({"pk": pk}), UpdateExpression="REMOVE digest_state, digest_at"
+            TableName=self._table,
+            Key=_item({"pk": pk}),
+            UpdateExpression="REMOVE digest_state, digest_at, digest_lease",
         )
 
 
@@ -619,18 +796,23 @@ class MemoryState:
 
     def __init__(self, max_keys: int = 20_000) -> None:
         self._lock = threading.Lock()
-        self._kills: OrderedDict[str, str] = OrderedDict()
+        self._kills: OrderedDict[str, tuple[str, str, float]] = OrderedDict()  # status, owner, lease
         self._windows: dict[str, tuple[int, int, int, set[str]]] = {}
         self._max = max_keys
 
-    def claim_kills(self, keys: Sequence[str], now_s: float) -> dict[str, Claim | None]:
+    def claim_kills(self, keys: Sequence[str], now_s: float, attempt: Attempt | None = None) -> dict[str, Claim | None]:
         out: dict[str, Claim | None] = {}
+        me = attempt.request_id if attempt else ""
+        lease = float(attempt.lease_until()) if attempt else now_s + LEASE_S
         with self._lock:
             for key in keys:
-                if self._kills.get(key) in ("done", "pending"):
+                old = self._kills.get(key)
+                mine = bool(me) and old is not None and old[1] == me
+                if old is not None and (old[0] == "done" or (old[0] == "sending" and not mine)
+                                        or (old[2] >= now_s and not mine)):  # fmt: skip
                     out[key] = None
                     continue
-                self._kills[key] = "pending"
+                self._kills[key] = ("pending", me, lease)
                 self._kills.move_to_end(key)
                 out[key] = Claim()
             while len(self._kills) > self._max:
@@ -638,7 +820,12 @@ class MemoryState:
         return out
 
     def count_kills(
-        self, fp: Fingerprint, now_s: float, window_s: int, victims: Sequence[VictimSummary]
+        self,
+        fp: Fingerprint,
+        now_s: float,
+        window_s: int,
+        victims: Sequence[VictimSummary],
+        attempt: Attempt | None = None,
     ) -> list[Count]:
         now = int(now_s * 1000)
         with self._lock:
@@ -651,10 +838,16 @@ class MemoryState:
             self._windows[fp.key] = (start, end, count, instances)
         return [Count(first + i, start, end, sorted(instances)) for i in range(len(victims))]
 
-    def save_kills(self, records: Sequence[KillRecord], now_s: float) -> None:
+    def save_kills(self, records: Sequence[KillRecord], now_s: float, attempt: Attempt | None = None) -> None:
+        me = attempt.request_id if attempt else ""
+        lease = float(attempt.lease_until()) if attempt else now_s + LEASE_S
         with self._lock:
             for r in records:
-                self._kills[r.key] = "done" if r.done else "pending"
+                self._kills[r.key] = ("done", me, 0.0) if r.done else ("sending", me, lease)
+                self._kills.move_to_end(r.key)
+
+    def commit_kills(self, records: Sequence[KillRecord], now_s: float, attempt: Attempt | None = None) -> None:
+        self.save_kills(records, now_s, attempt)
 
     def release_kill(self, key: str) -> None:
         with self._lock:

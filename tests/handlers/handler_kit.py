@@ -221,12 +221,18 @@ class FakeContext:
     function_version = "$LATEST"
     memory_limit_in_mb = 512
     invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:oomwatch-oom"
-    aws_request_id = "00000000-0000-0000-0000-000000000000"
     log_group_name = EVENTS_GROUP
     log_stream_name = "2026/11/26/[$LATEST]0123"
 
+    def __init__(self, request_id: str | None = None, remaining_ms: int = 30_000) -> None:
+        """Each invocation is its own request unless ``request_id`` says it is Lambda's retry of one."""
+        import uuid
+
+        self.aws_request_id = request_id or str(uuid.uuid4())
+        self.remaining_ms = remaining_ms
+
     def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+        return self.remaining_ms
 
 
 class LogCapture:

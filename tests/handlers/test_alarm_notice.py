@@ -230,3 +230,56 @@ def test_notice_publish_failure_raises(
     # THEN the invocation fails (EventBridge retries it, then its DLQ keeps the event)
     with pytest.raises(PublishFailed):
         invoke_alarm(contributor_event(world.instances["web-1"]))
+
+
+def test_notice_whose_publish_failed_is_sent_by_the_retry(
+    world: World,
+    runtime_: Any,
+    metrics_api: list[dict[str, Any]],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import handlers.alarm_notice
+    from handler_kit import FakeContext
+
+    # GIVEN SNS fails on the first attempt
+    real = runtime_.clients.sns.publish
+    monkeypatch.setattr(runtime_.clients.sns, "publish", denied("Publish"))
+    event = contributor_event(world.instances["web-1"])
+    with pytest.raises(PublishFailed):
+        handlers.alarm_notice.handler(event, FakeContext("req-alarm"))
+
+    # WHEN the retry runs a minute later with SNS back (same request id, as Lambda's retry has),
+    # and a later, distinct delivery of the same event
+    monkeypatch.setattr(runtime_.clients.sns, "publish", real)
+    clock.advance(60)
+    result = handlers.alarm_notice.handler(event, FakeContext("req-alarm"))
+    clock.advance(600)
+    again = handlers.alarm_notice.handler(event, FakeContext("req-other"))
+
+    # THEN the retry sends the notice (the failed attempt did not mark the instance notified), once
+    assert result["sent"] == 1
+    assert again["sent"] == 0
+    assert len(world.sent()) == 1
+
+
+def test_notice_retried_by_another_request_after_a_failed_publish(
+    world: World,
+    runtime_: Any,
+    metrics_api: list[dict[str, Any]],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import handlers.alarm_notice
+    from handler_kit import FakeContext
+
+    # GIVEN SNS failed for the alarm-level event; then the contributor event (another request) arrives
+    real = runtime_.clients.sns.publish
+    monkeypatch.setattr(runtime_.clients.sns, "publish", denied("Publish"))
+    event = contributor_event(world.instances["web-1"])
+    with pytest.raises(PublishFailed):
+        handlers.alarm_notice.handler(event, FakeContext("req-a"))
+    monkeypatch.setattr(runtime_.clients.sns, "publish", real)
+
+    # THEN that one sends the notice: the failed attempt released its claim
+    assert handlers.alarm_notice.handler(event, FakeContext("req-b"))["sent"] == 1

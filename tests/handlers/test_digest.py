@@ -90,3 +90,35 @@ def test_each_fingerprint_gets_its_own_digest(
     assert result == {"due": 2, "sent": 2}
     scopes = sorted(s.subject.rsplit(" on ", 1)[1] for s in world.sent() if s.doc["type"] == "oom_digest")
     assert scopes == sorted([world.instances["db-1"], "web-asg"])
+
+
+def test_digest_sent_whose_finish_write_failed_is_not_sent_again(
+    world: World,
+    invoke_oom: Invoke,
+    invoke_digest: Invoke,
+    runtime_: Any,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN an ended window; the digest publish succeeds but its "sent" write is throttled
+    three_kills(world, invoke_oom, clock)
+    clock.advance(WINDOW_S + 60)
+    runtime_.sleep = lambda _s: None
+    real = runtime_.store.finish_digest
+
+    def throttled(*_a: Any, **_k: Any) -> Any:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "x"}}, "UpdateItem")
+
+    monkeypatch.setattr(runtime_.store, "finish_digest", throttled)
+
+    # WHEN the run ends (it must not fail: the digest went out), then later runs fire
+    assert invoke_digest({})["sent"] == 1
+    monkeypatch.setattr(runtime_.store, "finish_digest", real)
+    for _ in range(3):
+        clock.advance(300)
+        invoke_digest({})
+
+    # THEN exactly one digest was sent (on main the failed write failed the run, and the digest was
+    # sent again once its claim went stale)
+    digests = [s for s in world.sent() if s.doc["type"] == "oom_digest"]
+    assert len(digests) == 1

@@ -214,3 +214,44 @@ def test_state_items_expire_by_ttl(world: World, invoke_oom: Invoke, clock: Cloc
     kinds = sorted(item["pk"]["S"].split("#", 1)[0] for item in items)
     assert kinds == ["fp", "kill", "last", "win"]
     assert all(int(item["expires_at"]["N"]) > clock.now for item in items)
+
+
+def test_one_kill_through_several_streams_of_one_instance_is_one_kill(
+    world: World, invoke_oom: Invoke, logs: LogCapture
+) -> None:
+    # GIVEN an existing setup with a stream per file (and one per instance): the same kernel report
+    # reaches CloudWatch through five streams of one instance, each copy with its own event ids
+    iid = world.instances["db-1"]
+    lines = corpus_lines("26_")
+    streams = [f"{iid}/var/log/syslog", f"{iid}/var/log/kern.log", f"{iid}/var/log/messages", iid, f"{iid}-journal"]
+
+    # WHEN the five deliveries arrive
+    results = [invoke_oom(payload(s, log_events(lines, FIXED_MS + n, seq0=1000 * n))) for n, s in enumerate(streams)]
+
+    # THEN one kill: one alert, one event, no "[OOM loop] ... killed 5x" (on main: 5 kills and a loop alert)
+    assert [r["alerts"] for r in results] == [1, 0, 0, 0, 0]
+    assert not [s for s in world.sent() if s.subject.startswith("[OOM loop]")]
+    assert len(world.sent()) == 1
+    assert len(logs.events()) == 1
+
+
+def test_corpus_32_pod_kills_are_grouped_by_the_pod_not_the_process_name(
+    world: World, invoke_oom: Invoke, logs: LogCapture
+) -> None:
+    # GIVEN corpus 32: 14 kills in one Kubernetes pod's memory cgroup on an EKS node (mount, python3,
+    # openssl); only one report carries the "Memory cgroup stats for /kubepods.slice/...pod..." line
+    iid = world.instances["db-1"]
+    lines = corpus_lines("32_")
+
+    # WHEN the excerpt is delivered
+    result = invoke_oom(payload(iid, log_events(lines, FIXED_MS - len(lines))))
+
+    # THEN every kill is recorded, all in the pod's fingerprint: one alert and one loop alert (it
+    # reached 5), the rest folded into the digest - not one alert per process name (5 e-mails on main)
+    assert result["kills"] == 14
+    events = logs.events()
+    assert len(events) == 14
+    assert {e["fingerprint_label"] for e in events} == {
+        "pod 06d44939-d15e-491f-84a3-2dbba9fc0440 on instance " + iid + " (kernel)"
+    }
+    assert [s.subject.split("]")[0] + "]" for s in world.sent()] == ["[OOM warning]", "[OOM loop]"]

@@ -134,3 +134,106 @@ def test_a_report_in_multi_line_events_reads_as_one_line_per_event(
     assert result["kills"] == 1
     assert event["trigger"]["comm"] == "sed" and event["complete"] is True and event["task_count"] == 85
     assert event["kill_event_id"] == log_events(grouped, start)[-1].id
+
+
+def test_exhausted_read_quota_sends_the_alert_on_time_and_says_so(
+    world: World, invoke_oom: Invoke, runtime_: Any, logs: LogCapture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    # GIVEN the account's FilterLogEvents quota is exhausted (every call throttled), as in a fleet-wide storm
+    calls: list[float] = []
+
+    def throttled(**_: Any) -> Any:
+        calls.append(time.monotonic())
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "FilterLogEvents")
+
+    monkeypatch.setattr(runtime_.clients.logs, "filter_log_events", throttled)
+    iid = world.instances["db-1"]
+    events = log_events(corpus_lines("01_"), recent_ms())
+
+    # WHEN only the marker lines arrive
+    started = time.monotonic()
+    invoke_oom(payload(iid, only_filter_lines(events)))
+    took = time.monotonic() - started
+
+    # THEN the alert goes out within the fetch's time budget (4 s), after a few jittered retries, and
+    # names the exhausted quota
+    [sent] = world.sent()
+    assert took < runtime_.settings.context_budget_s + 1.0
+    assert 1 <= len(calls) <= 8
+    assert "the account's read quota (5 requests per second, shared" in sent.text
+    assert "sent on time without them" in sent.text
+    assert logs.events()[0]["context"] == "failed"
+
+
+def test_reads_are_rate_limited_per_container() -> None:
+    from handlers.logs import ReadBudget
+
+    # GIVEN a budget of 1 request/s with a burst of 2, on a fake clock
+    now = [0.0]
+    budget = ReadBudget(rate=1.0, burst=2.0, monotonic=lambda: now[0])
+
+    # WHEN four requests are taken at once, then one after 3 s
+    waits = [budget.wait_s() for _ in range(4)]
+    now[0] += 3.0
+    later = budget.wait_s()
+
+    # THEN the burst goes at once, the rest wait their turn, and the bucket refills
+    assert waits == [0.0, 0.0, 1.0, 2.0]
+    assert later == 0.0
+
+
+def test_oom_mode_joins_a_split_report_from_the_stash_without_reading_the_log_group(
+    world: World, invoke_oom: Invoke, runtime_: Any, logs: LogCapture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from handler_kit import SYSLOG_GROUP, client
+
+    # GIVEN log_mode=oom (the agent ships only OOM lines, the subscription passes them all) and a
+    # FilterLogEvents that must never be called
+    runtime_.settings = runtime_.settings._replace(log_mode="oom", syslog_group=SYSLOG_GROUP)
+    reads: list[Any] = []
+    monkeypatch.setattr(runtime_.clients.logs, "filter_log_events", lambda **kw: reads.append(kw))
+    iid = world.instances["db-1"]
+    events = log_events(corpus_lines("01_"), recent_ms())
+    first, second = events[:60], events[60:]
+
+    # WHEN the report arrives in two deliveries (header and Mem-Info, then the task table and the kill)
+    r1 = invoke_oom(payload(iid, first))
+    r2 = invoke_oom(payload(iid, second))
+
+    # THEN the second alert holds the whole report, joined from the stash; no read-back at all
+    assert r1["kills"] == 0 and r2["kills"] == 1
+    assert reads == []
+    [sent] = world.sent()
+    assert "Trigger:    sed (pid 29481)" in sent.text
+    assert "TOP MEMORY USERS (task table, 85 tasks)" in sent.text
+    [event] = logs.events()
+    assert event["context"] == "stashed" and event["complete"] is True
+    # AND the stash is one short-lived item
+    items = client("dynamodb").scan(TableName="oomwatch-state")["Items"]
+    [stash] = [i for i in items if i["pk"]["S"].startswith("stash#")]
+    assert int(stash["expires_at"]["N"]) - int(stash["until"]["N"]) == 0
+
+
+def test_oom_mode_still_reads_back_existing_log_groups(
+    world: World, invoke_oom: Invoke, runtime_: Any, logs: LogCapture
+) -> None:
+    from handler_kit import SYSLOG_GROUP
+
+    # GIVEN log_mode=oom, and a kill line only, from an existing (unfiltered) log group
+    runtime_.settings = runtime_.settings._replace(log_mode="oom", syslog_group=SYSLOG_GROUP)
+    iid = world.instances["web-1"]
+    group = "/existing/syslog"
+    client_logs = runtime_.clients.logs
+    client_logs.create_log_group(logGroupName=group)
+    events = log_events(corpus_lines("01_"), recent_ms())
+    put_stream(iid, events, group=group)
+    kill = [e for e in events if "Killed process" in e.message]
+
+    # WHEN it is delivered
+    invoke_oom(payload(iid, kill, group=group))
+
+    # THEN the rest of the report is read from that group (FilterLogEvents stays where it is needed)
+    [event] = logs.events()
+    assert event["context"] == "fetched"

@@ -284,7 +284,13 @@ def test_environment_contract(template: Template, variant_template: Template) ->
         "CRITICAL_PROCESSES": ",".join(DEFAULTS["critical_processes"]),
         "ALLOW_LIST": '{"processes":[],"units":[],"tags":{}}',
     }
-    assert environment(template, "handlers.oom.handler") == {**common, **noise}
+    # log_mode=oom: the OOM handler joins split reports from a stash for the agent's own group
+    assert environment(template, "handlers.oom.handler") == {
+        **common,
+        **noise,
+        "LOG_MODE": "oom",
+        "SYSLOG_GROUP": {"Ref": "SyslogLogGroup"},
+    }
     assert environment(template, "handlers.digest.handler") == {**common, **noise}
     memory_alarm, swap_alarm = fleet_alarm_ids(template)
     assert environment(template, "handlers.alarm_notice.handler") == {

@@ -59,13 +59,20 @@ def test_pattern_is_or_of_quoted_terms_within_limits() -> None:
     assert PATTERN.count("%") == 0  # no regex terms, so the 2-per-pattern regex quota is not touched
 
 
-def test_every_mode_subscribes_every_group_with_the_pattern(
+def test_every_group_is_subscribed_with_the_pattern_but_the_agents_own_group_in_oom_mode(
     cli_templates: dict[str, dict[str, Any]], variant_template: dict[str, Any]
 ) -> None:
-    for template in [*cli_templates.values(), variant_template]:
-        filters = resources(template, "AWS::Logs::SubscriptionFilter").values()
+    # In oom mode the agent filters on the host, so its group passes every line (whole reports reach
+    # the Lambda, which never reads the group back); existing groups and the other modes keep the pattern.
+    for mode, template in [*cli_templates.items(), ("oom", variant_template)]:
+        filters = list(resources(template, "AWS::Logs::SubscriptionFilter").values())
         assert filters
-        assert {f["Properties"]["FilterPattern"] for f in filters} == {PATTERN}
+        own = [f for f in filters if f["Properties"]["LogGroupName"] == {"Ref": "SyslogLogGroup"}]
+        others = [f for f in filters if f not in own]
+        assert len(own) == 1
+        assert own[0]["Properties"]["FilterPattern"] == ("" if mode == "oom" else PATTERN)
+        assert {f["Properties"]["FilterPattern"] for f in others} <= {PATTERN}
+    assert len(resources(variant_template, "AWS::Logs::SubscriptionFilter")) == 3  # two existing groups
 
 
 #: Lines the Lambda must receive: every kernel line that starts, identifies or ends an OOM report, and the
