@@ -13,6 +13,10 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 
 MAX_LINE = 65_536  # longer input lines are cut: a kernel line is never near this long
+# Records split out of one line ("#012", a journal MESSAGE's newlines): a printk record holds at most 1024
+# characters (PRINTKRB_RECORD_MAX, kernel/printk/internal.h), so no kernel record has this many lines; the rest
+# stays in the last record, so that a line of newlines costs what a line of text does.
+MAX_PARTS = 256
 
 _MONTHS: dict[str, int] = {}
 for _num, _names in enumerate(
@@ -201,7 +205,7 @@ def _journal_fields(obj: dict[str, object]) -> list[Record]:
     # Events and alerts show a journal entry the way `journalctl -o short-iso` would, not as raw JSON.
     head = f"{ts or '-'} {host_s or '-'} {ident_s or ('kernel' if kernel else '-')}: "
     out: list[Record] = []
-    for i, part in enumerate(msg.split("\n")):
+    for i, part in enumerate(msg.split("\n", MAX_PARTS)):
         if not part.strip() and i:
             continue
         rec = Record(
@@ -268,7 +272,7 @@ def parse_line(raw: str, previous: Record | None = None) -> list[Record]:
     if "#01" not in first.text:
         return [first]
     recs = [first]
-    parts = first.text.replace("#011", "\t").split("#012")
+    parts = first.text.replace("#011", "\t").split("#012", MAX_PARTS)
     first.text = parts[0]
     for part in parts[1:]:
         if part.strip():
