@@ -108,7 +108,7 @@ GLOBAL_MESSAGES = ("Out of memory", "Out of memory (oom_kill_allocating_task)")
 U64_MAX = 2**64 - 1
 U32_MAX = 2**32 - 1
 PID_MAX_LIMIT = 4 * 1024 * 1024
-TOO_BIG = U64_MAX + 1  # what num() gives for more digits than any 64-bit counter prints: outside every range
+TOO_BIG = 10**21  # what num() gives for more digits than any 64-bit counter prints: outside every range
 UPTIME_MAX_S = U64_MAX / 1e9
 RANGES: dict[str, tuple[int, int]] = {
     "pid": (1, PID_MAX_LIMIT),
