@@ -32,6 +32,8 @@ MAX_REPORT_LINES = 4000  # lines kept per report while it is open (the task tabl
 MAX_ROWS = 8192  # task-table rows kept per report (twice that before the smallest are let go)
 MAX_WARNINGS = 32  # warnings kept per report
 MAX_SUMMARY = 16384  # characters of an oom-kill summary: two PATH_MAX cgroup paths and the rest fit
+MAX_PIDS = 256  # pids of one systemd-oomd kill (an event shows 256)
+MAX_UNITS = 16  # systemd units named for one kernel kill
 EVENT_LINES = 60  # raw lines carried in an event
 LINE_CAP = 1024  # characters per raw line in an event
 LINE_KEEP = 4 * LINE_CAP  # characters of a raw line a report keeps (room for control characters cleaned away)
@@ -490,7 +492,7 @@ class OomParser:
             if attempt is not None:
                 last = st.last_oomd
                 if last is not None and _close(last.record, rec, 10.0):
-                    if attempt["pid"] not in last.pids:
+                    if len(last.pids) < MAX_PIDS and attempt["pid"] not in last.pids:
                         last.pids.append(attempt["pid"])
                     last.lines.append(rec.raw)
                     return
@@ -526,7 +528,7 @@ class OomParser:
                 return
             for recent in reversed(st.recent):
                 if _close(recent.record, rec, UNIT_WINDOW_S):
-                    if unit not in recent.units:
+                    if len(recent.units) < MAX_UNITS and unit not in recent.units:
                         recent.units.append(unit)
                     break
 

@@ -50,12 +50,14 @@ _ISO = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}
 _CLASSIC = re.compile(r"([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))? (.*)")
 _OPENWRT = re.compile(r"[A-Z][a-z]{2} ([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d) (\d{4}) (\w+)\.(\w+) (.*)")
 _BRACKET_DATE = re.compile(r"\[([^\]]{0,40}?\d{1,2}:\d\d:\d\d[^\]]{0,40}?)\]\s?(.*)")
-_UPTIME = re.compile(r"\[\s*(\d{1,10}\.\d{1,9})\]\s?(.*)")
-# "host ident[pid]: msg", "ident: msg" (host left out by journalctl --no-hostname or by hand)
-_HOST_IDENT = re.compile(r"(?:(\S*[^\s:]) )?([^\s\[\]:]+)(?:\[(\d+)\])?: ?(.*)")
+_UPTIME = re.compile(r"\[\s*+(\d{1,10}\.\d{1,9})\]\s?(.*)")
+# "host ident[pid]: msg", "ident: msg" (host left out by journalctl --no-hostname or by hand). The host is the whole
+# run before the first space and may not end in ":" (a possessive run and a look-behind: the same lines as
+# "\S*[^\s:]" without retrying every shorter run of a 64 KiB word); the ident's run is possessive too.
+_HOST_IDENT = re.compile(r"(?:(\S++)(?<!:) )?([^\s\[\]:]++)(?:\[(\d+)\])?: ?(.*)")
 # Userland text relayed through /dev/kmsg or journalctl -o short-monotonic: "systemd[1]: ...".
-_RELAYED = re.compile(r"(?:(\S*[^\s:\]]) )?([\w.@/-]+)\[(\d+)\]: (.*)")
-_MONO_KERNEL = re.compile(r"(?:(\S*[^\s:]) )?kernel: (.*)")
+_RELAYED = re.compile(r"(?:(\S++)(?<![:\]]) )?([\w.@/-]++)\[(\d+)\]: (.*)")
+_MONO_KERNEL = re.compile(r"(?:(\S++)(?<!:) )?kernel: (.*)")
 _CTRL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -338,7 +340,7 @@ _EN_MONTHS = {name: number for number, name in enumerate(_EN_MONTH_NAMES, start=
 # The commonest line of all, rsyslog's classic "Mon DD HH:MM:SS host ident[pid]: msg", in one match.
 _CLASSIC_FULL = re.compile(
     r"((?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?) "
-    r"(?:(\S*[^\s:]) )?([^\s\[\]:]+)(?:\[(\d+)\])?: ?(?:\[\s*(\d{1,10}\.\d{1,9})\] ?)?(.*)"
+    r"(?:(\S++)(?<!:) )?([^\s\[\]:]++)(?:\[(\d+)\])?: ?(?:\[\s*+(\d{1,10}\.\d{1,9})\] ?)?(.*)"
 )
 
 
@@ -360,7 +362,7 @@ def _classic_wall(stamp: str, day: str, h: str, mi: str, s: str, frac: str | Non
 # The lines of one report share "Mon DD HH:MM:SS host kernel: " up to the uptime: _classic remembers the last
 # such prefix, and parse_line reads a line that starts with it from its uptime on. (A hint checked with
 # startswith, so it can never change a result; one tuple, replaced whole.)
-_UPTIME_REST = re.compile(r"\[\s*(\d{1,10}\.\d{1,9})\] ?(.*)")
+_UPTIME_REST = re.compile(r"\[\s*+(\d{1,10}\.\d{1,9})\] ?(.*)")
 _kernel_prefix: tuple[str, str | None, float, str] = ("", None, 0.0, "")  # prefix, host, wall, stamp; "" = none
 
 

@@ -15,6 +15,11 @@ SYSLOG_PREFIX = "Dec  1 10:00:00 web-1 kernel: [ 1234.567890] "
 # A report is open when each adversarial line arrives, so the context paths run too.
 OPEN_HEADER = "java invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0"
 OPEN_SUMMARY = "oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0"
+# ... and a kill closes it, so the event is built from whatever the crafted line left in the report.
+CLOSING_KILL = (
+    "Memory cgroup out of memory: Killed process 4242 (worker) total-vm:1000kB, anon-rss:100kB, file-rss:0kB, "
+    "shmem-rss:0kB, UID:0 pgtables:40kB oom_score_adj:0"
+)
 
 
 ROOM = 128  # left for a transport prefix, so a 64 KiB line stays under the parser's 64 KiB line cap
@@ -55,6 +60,9 @@ SHAPES: dict[str, Callable[[int], str]] = {
         OPEN_SUMMARY + ",oom_memcg=/user.slice/user-1.slice/user@1.service", "/a.service", n, "x,task=x,pid=1,uid=0"
     ),
     "summary with spaces": lambda n: _summary(n, " "),
+    "summary with a long task_memcg segment ending in /": lambda n: _fill(
+        OPEN_SUMMARY + ",oom_memcg=/,task_memcg=/", "a", n, "/,task=worker,pid=4242,uid=0"
+    ),
     # §4, §5, §9, §10 kill lines
     "Kill process repeated": lambda n: _fill("Out of memory", ": Kill process 1 (", n),
     "Killed process repeated": lambda n: _fill("Out of memory", ": Killed process 1 (", n),
@@ -74,7 +82,16 @@ SHAPES: dict[str, Callable[[int], str]] = {
     "invoked oom-killer with spaces": lambda n: _fill("x invoked oom-killer: gfp_mask=0x0,", " ", n, "x"),
     "cpuset= repeated": lambda n: _fill("x", " cpuset=x", n, " mems_allowed="),
     "cpuset with mems_allowed repeated": lambda n: _fill("x cpuset=/", " mems_allowed=0", n, "x"),
-    "Task in with a long path": lambda n: _fill("Task in /", "a", n, " killed as a result"),
+    "Task in with a long path": lambda n: _fill("Task in /", "a", n, " killed as a result of limit of /a"),
+    "Task in with a long path ending in /": lambda n: _fill("Task in /", "a", n, "/ killed as a result of limit of /"),
+    "Task in with user@ units": lambda n: _fill(
+        "Task in ", "/user.slice/user-1.slice/user@1.service", n, "/ killed as a result of limit of /"
+    ),
+    "Task in with kubepods": lambda n: _fill("Task in /", "kubepods/", n, " killed as a result of limit of /"),
+    "Task in with sessions": lambda n: _fill(
+        "Task in ", "/user.slice/user-1.slice/session-1", n, "/ killed as a result of limit of /"
+    ),
+    "Task in with ecs": lambda n: _fill("Task in ", "/ecs/" + "a" * 31, n, " killed as a result of limit of /"),
     "usage with digits": lambda n: _fill("memory: usage ", "1", n),
     "stats with a long path": lambda n: _fill("Memory cgroup stats for /", "a", n),
     "CPU line with spaces": lambda n: _fill("CPU: 1 PID: 1 Comm: ", " ", n),
@@ -108,11 +125,27 @@ LINE_SHAPES: dict[str, Callable[[int], str]] = {
         {"MESSAGE": _fill("Mem-Info:", "\n,x", n * 3 // 4), "_TRANSPORT": "kernel", "_HOSTNAME": "web-1"}
     ),
     "journal JSON, deep nesting": lambda n: _fill("{", "[", n),
+    "earlyoom with quotes": lambda n: _fill(
+        'Dec  1 10:00:00 web-1 earlyoom[9]: sending SIGTERM to process 1 uid 1 "', '"', n
+    ),
+    "earlyoom with figures": lambda n: _fill(
+        "Dec  1 10:00:00 web-1 earlyoom[9]: sending SIGTERM to process 1 ", "VmRSS 1 ", n
+    ),
+    "systemd unit line": lambda n: _fill("Dec  1 10:00:00 web-1 systemd[1]: ", "a", n, ": x"),
+    "systemd unit line with killed by": lambda n: _fill(
+        "Dec  1 10:00:00 web-1 systemd[1]: a: ", "killed by the OOM ", n
+    ),
+    "systemd-oomd line": lambda n: _fill("Dec  1 10:00:00 web-1 systemd-oomd[9]: Killed /", "a", n),
 }
 
 
 def as_syslog(text: str) -> str:
     return SYSLOG_PREFIX + text
+
+
+def as_line(text: str) -> str:
+    """A MANY_LINES entry as a syslog line: kernel text, or (after a NUL) a program's "ident[pid]: text"."""
+    return "Dec  1 10:00:00 web-1 " + text[1:] if text[:1] == "\x00" else SYSLOG_PREFIX + text
 
 
 def as_bare(text: str) -> str:
@@ -150,7 +183,8 @@ def _row(pid: int) -> str:
 
 _TABLE = "[  pid  ]   uid  tgid total_vm      rss pgtables_bytes swapents oom_score_adj name"
 
-# name -> count -> kernel texts: shapes whose cost per line must not grow with the number of lines.
+# name -> count -> kernel texts (a leading NUL marks a program's line, "\x00ident[pid]: text": see as_line), the
+# shapes whose cost per line must not grow with the number of lines.
 MANY_LINES: dict[str, Callable[[int], list[str]]] = {
     # each ","-piece re-parsed the growing summary
     "pr_cont pieces after an open summary": lambda n: (
@@ -167,6 +201,12 @@ MANY_LINES: dict[str, Callable[[int], list[str]]] = {
         + [_row(i + 1) for i in range(200)]
         + ["Tasks in /a are going to be killed due to memory.oom.group set"]
         + [_kill(i + 1) for i in range(n)]
+    ),
+    "systemd-oomd attempts": lambda n: [
+        f"\x00systemd-oomd[9]: oomd attempting to kill {i + 1} with SIGKILL" for i in range(n)
+    ],
+    "systemd unit lines after a kill": lambda n: (
+        [_kill(1)] + [f"\x00systemd[1]: unit-{i}.service: Failed with result 'oom-kill'." for i in range(n)]
     ),
     "oom_reaper lines": lambda n: (
         [_kill(1)]

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import pytest
 from adversarial import (
+    CLOSING_KILL,
     KIB,
     LINE_SHAPES,
     MANY_LINES,
@@ -22,6 +23,7 @@ from adversarial import (
     OPEN_SUMMARY,
     SHAPES,
     as_bare,
+    as_line,
     as_syslog,
 )
 from corpus import assert_valid, corpus_file, corpus_lines
@@ -60,7 +62,9 @@ def _assert_linear(make: Callable[[int], list[str]], what: str) -> None:
     base = per_byte(SIZES_KIB[0], 1)
     for size in SIZES_KIB[1:]:
         growth = per_byte(size, 1) / base
-        if growth > BOUND:  # measure again, more carefully, before calling it super-linear
+        for _ in range(2):  # over the bound: measure again, more carefully, before calling it super-linear
+            if growth <= BOUND:
+                break
             base = min(base, per_byte(SIZES_KIB[0], RETRIES))
             growth = per_byte(size, RETRIES) / base
         assert growth <= BOUND, f"{what}: time per byte at {size} KiB is {growth:.1f}x that at 2 KiB"
@@ -68,12 +72,12 @@ def _assert_linear(make: Callable[[int], list[str]], what: str) -> None:
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 def test_kernel_text_costs_linear_time(shape: str) -> None:
-    # GIVEN a report open (header and summary), then the crafted kernel text, as syslog and as bare text
+    # GIVEN a report open (header and summary), the crafted kernel text and a kill, as syslog and as bare text
     make = SHAPES[shape]
 
     def lines(size: int) -> list[str]:
         text = make(size)
-        return [wrap(x) for wrap in (as_syslog, as_bare) for x in (OPEN_HEADER, OPEN_SUMMARY, text)]
+        return [wrap(x) for wrap in (as_syslog, as_bare) for x in (OPEN_HEADER, OPEN_SUMMARY, text, CLOSING_KILL)]
 
     # THEN the time per byte does not grow with the line's length
     _assert_linear(lines, shape)
@@ -87,17 +91,21 @@ def test_whole_line_costs_linear_time(shape: str) -> None:
 
 @pytest.mark.parametrize("shape", sorted(MANY_LINES))
 def test_cost_per_line_does_not_grow_with_the_number_of_lines(shape: str) -> None:
-    # GIVEN n and 8n lines of one report (1,000 and 8,000 rows for the task table)
+    # GIVEN n and 8n lines of one report (1,000 and 8,000 where each line costs little)
     make = MANY_LINES[shape]
-    n = 1000 if shape == "task-table rows" else 125
+    n = {"task-table rows": 1000, "systemd unit lines after a kill": 1000, "systemd-oomd attempts": 2000}.get(
+        shape, 125
+    )
     few, many = make(n), make(8 * n)
-    few_lines = [as_syslog(x) for x in few]
-    many_lines = [as_syslog(x) for x in many]
+    few_lines = [as_line(x) for x in few]
+    many_lines = [as_line(x) for x in many]
 
     # THEN feeding 8 copies of n lines costs about what 8n lines of one report cost
     small = _cpu_seconds(few_lines, 8) / (8 * len(few_lines))
     big = _cpu_seconds(many_lines, 1) / len(many_lines)
-    if big > BOUND * small:
+    for _ in range(2):
+        if big <= BOUND * small:
+            break
         small = min(small, _cpu_seconds(few_lines, 8, RETRIES) / (8 * len(few_lines)))
         big = _cpu_seconds(many_lines, 1, RETRIES) / len(many_lines)
     assert big <= BOUND * small, f"{shape}: the cost per line grew {big / small:.1f}x from {n} to {8 * n} lines"
