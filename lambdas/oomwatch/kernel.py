@@ -107,6 +107,7 @@ GLOBAL_MESSAGES = ("Out of memory", "Out of memory (oom_kill_allocating_task)")
 # gfp_t is an unsigned int ("%#x"). The [uptime] stamp is a u64 nanosecond clock in seconds.
 U64_MAX = 2**64 - 1
 U32_MAX = 2**32 - 1
+I64_MIN = -(2**63)
 PID_MAX_LIMIT = 4 * 1024 * 1024
 TOO_BIG = 10**21  # what num() gives for more digits than any 64-bit counter prints: outside every range
 UPTIME_MAX_S = U64_MAX / 1e9
@@ -252,13 +253,16 @@ def parse_row(text: str, columns: list[str] | None, match: re.Match[str] | None 
         parts = rest.split(None, n)
         if len(parts) == n + 1:
             try:
-                # zip stops at the last column before it would convert the name
-                values: dict[str, Any] = dict(zip(columns, map(num, parts)))  # noqa: B905
+                # int() is C-speed; num() only where a figure could be long enough to be slow to convert
+                ints = list(map(int if len(rest) < 4000 else num, parts[:n]))
             except ValueError:
                 pass
             else:
+                values: dict[str, Any] = dict(zip(columns, ints, strict=True))
                 values["pid"] = num(pid_text)
                 values["name"] = parts[n]
+                if max(ints) > U64_MAX or min(ints) < I64_MIN:
+                    values["fits"] = False  # a figure no 64-bit printf holds: the parser leaves the row out
                 return values
     parts = rest.split(None, _ROW_NUMBERS)  # no layout has more numbers: the rest of a longer row is its name
     nums: list[int] = []
@@ -269,7 +273,7 @@ def parse_row(text: str, columns: list[str] | None, match: re.Match[str] | None 
     if len(nums) < 5 or len(nums) == len(parts):
         return None
     name = rest.split(None, len(nums))[-1]
-    return {
+    row = {
         "pid": num(pid_text),
         "name": name,
         "uid": nums[0],
@@ -278,6 +282,9 @@ def parse_row(text: str, columns: list[str] | None, match: re.Match[str] | None 
         "rss": nums[3],
         "oom_score_adj": nums[-1],
     }
+    if max(nums) > U64_MAX or min(nums) < I64_MIN:
+        row["fits"] = False
+    return row
 
 
 def table_columns(text: str) -> list[str] | None:
