@@ -3,30 +3,50 @@
 
 Settings come from CDK context only: the defaults in ``cdk.json`` and ``-c key=value`` overrides
 (``docs/configuration.md``). They are parsed into one validated :class:`infra.config.OomWatchConfig`
-before any construct is built; a wrong value ends the run with one line
-``oomwatch: config: <key>=<value>: <why>`` on stderr and exit status 2.
+before any construct is built; a wrong value or an unknown key ends the run with one line
+``oomwatch: config: <key>=<value>: <why>`` on stderr and exit status 2 (the CDK CLI then adds its own
+``<app>: Subprocess exited with error 2`` and exits 1: ``docs/configuration.md``).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import aws_cdk as cdk
-from cdk_nag import AwsSolutionsChecks
+#: The jsii runtime (the Node process behind ``aws_cdk``) prints an 11-line banner when Node's major
+#: version is deprecated, end-of-life or untested, before anything of ours: on stderr, as Python byte
+#: strings. It says nothing about OOMWatch, and would bury the one-line config error, so the app silences
+#: it for every run (``cdk synth``/``deploy`` run this file directly, not through the Makefile). The
+#: end-of-life switch takes a list of majors (jsii ``@jsii/check-node``); a value already set is kept.
+JSII_QUIET: Mapping[str, str] = {
+    "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": ",".join(str(major) for major in range(1, 100)),
+    "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
+}
+for _name, _value in JSII_QUIET.items():
+    os.environ.setdefault(_name, _value)
 
-from infra.config import KEYS, ConfigError, OomWatchConfig
-from infra.stack import OomWatchStack
+# The jsii runtime starts on the first import of a jsii library: after the environment above.
+import aws_cdk as cdk  # noqa: E402
+from cdk_nag import AwsSolutionsChecks  # noqa: E402
+
+from infra.config import ConfigError, OomWatchConfig  # noqa: E402
+from infra.stack import OomWatchStack  # noqa: E402
 
 #: The Lambda code asset: the handlers and the parser, deployed as they are.
 LAMBDA_CODE = Path(__file__).resolve().parent / "lambdas"
 
 
 def read_config(app: cdk.App) -> OomWatchConfig:
-    """The settings from the app's context (``cdk.json`` plus ``-c`` overrides), validated."""
-    return OomWatchConfig.from_context({key: app.node.try_get_context(key) for key in KEYS})
+    """The settings from the app's context (``cdk.json`` plus ``-c`` overrides), validated.
+
+    All of the context, so that a key that is no setting (``alert_email``) is refused, not ignored.
+    """
+    context: Mapping[str, Any] = app.node.get_all_context()
+    return OomWatchConfig.from_context(context)
 
 
 def build_app(context: Mapping[str, Any] | None = None, *, outdir: str | None = None) -> tuple[cdk.App, OomWatchStack]:

@@ -3,11 +3,17 @@
 What the configuration does
 ---------------------------
 * **Metrics**: ``mem_used_percent`` and ``swap_used_percent`` every 60 s into the default ``CWAgent``
-  namespace, with ``append_dimensions`` = ``{"InstanceId": "${aws:InstanceId}"}`` and no
-  ``aggregation_dimensions``. Using ``append_dimensions`` also stops the agent adding its ``host``
-  dimension, so every series has exactly the dimension set ``{InstanceId}``: a host costs exactly two
-  custom metrics, and the fleet alarms can query ``SCHEMA("CWAgent", InstanceId)`` and
-  ``GROUP BY InstanceId``.
+  namespace. The ``InstanceId`` dimension is set *per measurement section*
+  (``metrics_collected.mem.append_dimensions``, resolved by the translator's
+  ``ResolveAWSMetadataPlaceholders`` since agent PR #1876, before 1.300070.0), never with the global
+  ``metrics.append_dimensions``: the global key has no merge rule (it must be equal in every file on the
+  host) and its presence makes the agent drop the ``host`` dimension of *all* the host's metrics
+  (``translator/translate/metrics/ruleTagExclude.go``). OOMWatch sets no global ``metrics`` or ``agent`` key
+  at all, so it changes nothing about a host's own metrics. The agent keeps its ``host`` dimension, so a
+  host that runs only OOMWatch's configuration publishes each metric with exactly ``{InstanceId, host}``
+  (two custom metrics per host); the fleet alarms query ``SCHEMA("CWAgent", InstanceId, host)`` and
+  ``GROUP BY InstanceId`` (:data:`METRIC_DIMENSIONS`). What still conflicts with a host's own
+  configuration is modelled in :mod:`agent_config.merge_model` and listed in ``docs/configuration.md``.
 * **Logs**, all into ONE log group (owned and retained by CDK) with ``{instance_id}`` as the stream:
 
   - ``/var/log/messages`` (Amazon Linux 2, RHEL family), ``/var/log/syslog`` and ``/var/log/kern.log``
@@ -53,7 +59,6 @@ import functools
 import hashlib
 import json
 import re
-import warnings
 from pathlib import Path
 from typing import Any, Final, Literal, get_args
 
@@ -65,13 +70,19 @@ LOG_SOURCES: Final[tuple[str, ...]] = get_args(LogSources)
 
 #: The agent's default metric namespace; the fleet alarms query it.
 AGENT_NAMESPACE: Final = "CWAgent"
+#: Set on the mem and swap sections only (see the module docstring).
+SECTION_DIMENSIONS: Final = {"InstanceId": "${aws:InstanceId}"}
+#: The dimension set of OOMWatch's metrics on a host whose own configuration sets no global
+#: ``metrics.append_dimensions``: the section's ``InstanceId`` and the agent's own ``host``.
+METRIC_DIMENSIONS: Final = ("InstanceId", "host")
 #: journald collection exists from this agent release on (aws/amazon-cloudwatch-agent#2121).
 MIN_JOURNALD_AGENT_VERSION: Final = (1, 300070, 0)
 #: SSM Parameter Store standard tier limit (the value, in bytes).
 STANDARD_PARAMETER_LIMIT_BYTES: Final = 4096
 
-#: The agent's JSON schema (draft-04), shared read-only next to the repository.
-SCHEMA_PATH: Final = Path(__file__).resolve().parents[1].parent / "shared/cloudwatch-agent/schema.json"
+#: The agent's own JSON schema (draft-04), copied into the repository with its provenance and licence
+#: (``agent_config/schema/PROVENANCE.txt``): synth validates every configuration against it.
+SCHEMA_PATH: Final = Path(__file__).resolve().parent / "schema" / "schema.json"
 
 #: Text syslog files: AL2/RHEL, then Debian/Ubuntu.
 FILE_PATHS: Final = ("/var/log/messages", "/var/log/syslog", "/var/log/kern.log")
@@ -79,8 +90,8 @@ FILE_PATHS: Final = ("/var/log/messages", "/var/log/syslog", "/var/log/kern.log"
 USERLAND_OOM_UNITS: Final = ("systemd-oomd.service", "earlyoom.service")
 STREAM_NAME: Final = "{instance_id}"
 
-#: One RE2 fragment per kind of kernel OOM-report line the parser uses (see ``docs/oom-formats`` and
-#: ``/work/shared/oom-formats.md``). The names are documentation; tests check each kind against the corpus.
+#: One RE2 fragment per kind of kernel OOM-report line the parser uses (see
+#: ``docs/oom-formats.md``). The names are documentation; tests check each kind against the corpus.
 KERNEL_OOM_PATTERNS: Final[tuple[tuple[str, str], ...]] = (
     ("trigger header", "invoked oom-killer"),
     ("cpuset line (pre-5.0), also in the summary", "mems_allowed="),
@@ -187,10 +198,17 @@ def build_agent_config(*, log_group_name: str, log_mode: LogMode, log_sources: L
         logs_collected["journald"] = {"collect_list": _journald_entries(log_group_name, log_mode)}
     return {
         "metrics": {
-            "append_dimensions": {"InstanceId": "${aws:InstanceId}"},
             "metrics_collected": {
-                "mem": {"measurement": ["mem_used_percent"], "metrics_collection_interval": 60},
-                "swap": {"measurement": ["swap_used_percent"], "metrics_collection_interval": 60},
+                "mem": {
+                    "measurement": ["mem_used_percent"],
+                    "metrics_collection_interval": 60,
+                    "append_dimensions": dict(SECTION_DIMENSIONS),
+                },
+                "swap": {
+                    "measurement": ["swap_used_percent"],
+                    "metrics_collection_interval": 60,
+                    "append_dimensions": dict(SECTION_DIMENSIONS),
+                },
             },
         },
         "logs": {"logs_collected": logs_collected},
@@ -205,8 +223,9 @@ def render(config: dict[str, Any]) -> str:
 def config_digest(*, log_mode: LogMode, log_sources: LogSources, length: int = 12) -> str:
     """A short content hash of the configuration, independent of the log group's deploy-time name.
 
-    It goes into the SSM parameter name, so a changed configuration changes the configure association's
-    parameters and State Manager re-applies it to every target.
+    It is a parameter of the rollout association (the SSM parameter's *name* stays fixed), so a changed
+    configuration changes the association's parameters and State Manager re-applies it to every target;
+    on the host it decides whether the agent needs reconfiguring (and restarting) at all.
     """
     text = render(build_agent_config(log_group_name=_GROUP_PLACEHOLDER, log_mode=log_mode, log_sources=log_sources))
     return hashlib.sha256(text.encode()).hexdigest()[:length]
@@ -239,28 +258,18 @@ def _load_schema(path: Path) -> dict[str, Any]:
     return schema
 
 
-def validate_against_schema(config: dict[str, Any], *, schema_path: Path = SCHEMA_PATH, required: bool = True) -> bool:
-    """Validate against the agent's draft-04 JSON schema.
+def validate_against_schema(config: dict[str, Any], *, schema_path: Path = SCHEMA_PATH) -> bool:
+    """Validate against the agent's draft-04 JSON schema, on every synth.
 
-    Returns False (after a warning) when the schema file or the ``jsonschema`` package is absent and
-    ``required`` is False, which is how synth behaves outside this repository's workspace; tests call it
-    with ``required=True``.
+    The schema ships in the repository, so a missing file is a broken checkout, never a reason to skip: it
+    raises :class:`AgentConfigError`, as does a missing ``jsonschema`` package (part of the ``cdk`` extra).
     """
     if not schema_path.is_file():
-        if required:
-            raise AgentConfigError(f"CloudWatch agent schema not found at {schema_path}")
-        warnings.warn(
-            f"CloudWatch agent schema not found at {schema_path}; agent configuration not validated",
-            stacklevel=2,
-        )
-        return False
+        raise AgentConfigError(f"CloudWatch agent schema not found at {schema_path}: the checkout is incomplete")
     try:
-        import jsonschema  # a dev dependency: only needed where the schema is present
-    except ImportError:
-        if required:
-            raise
-        warnings.warn("jsonschema is not installed; agent configuration not validated", stacklevel=2)
-        return False
+        import jsonschema  # in the ``cdk`` extra; imported here so the agent_config constants load without it
+    except ImportError as exc:
+        raise AgentConfigError("the jsonschema package is missing: install the cdk extra (make setup)") from exc
 
     validator = jsonschema.Draft4Validator(_load_schema(schema_path))
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))

@@ -1,7 +1,7 @@
 """Benchmark: the OOM Lambda handler against the floor of decoding its own payload, in the same run.
 
 1. Handler vs decode floor. The payload is as large as CloudWatch Logs delivers (10,000 events,
-   ~1 MB of log text): ordinary syslog noise with 20 real OOM reports from ../shared/oom-corpus
+   ~1 MB of log text): ordinary syslog noise with 20 real OOM reports from tests/corpus
    (distinct, round-robin over the excerpts), re-prefixed as rsyslog kernel lines, on one clock
    (100 lines a second). The floor is base64 + gunzip + JSON decoding of the same
    payload, which any subscription consumer must pay. The handler runs whole (Powertools

@@ -1,6 +1,6 @@
 """Benchmark: `oomwatch scan --json` on a generated 100 MB syslog against a plain line loop, in the same run.
 
-The file is ordinary daemon noise with whole real OOM reports (the corpus in ../shared, re-prefixed as classic
+The file is ordinary daemon noise with whole real OOM reports (the corpus in tests/corpus, re-prefixed as classic
 syslog) at about 0.1% of lines. The baseline is the least any scanner must do in pure Python: read the file line
 by line and test each line for "Killed process". Both run as fresh interpreters, best of N, interleaved; the
 figure is the ratio (target: at most 1.0).

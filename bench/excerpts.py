@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "oom-corpus"
+CORPUS = ROOT / "tests" / "corpus"
 if str(ROOT / "lambdas") not in sys.path:
     sys.path.insert(0, str(ROOT / "lambdas"))
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final, cast
 
-from aws_cdk import Stack
+from aws_cdk import CfnResource, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
@@ -12,6 +12,7 @@ from constructs import Construct
 
 from agent_config.builder import (
     AGENT_NAMESPACE,
+    MIN_JOURNALD_AGENT_VERSION,
     STANDARD_PARAMETER_LIMIT_BYTES,
     AgentConfigError,
     LogMode,
@@ -28,69 +29,204 @@ from infra.common import acknowledge
 #: CloudWatchAgentServerPolicy lets instances read only parameters whose name starts with this.
 PARAMETER_PREFIX: Final = "AmazonCloudWatch-"
 INSTALL_DOCUMENT: Final = "AWS-ConfigureAWSPackage"
-CONFIGURE_DOCUMENT: Final = "AmazonCloudWatch-ManageAgent"
-SHELL_DOCUMENT: Final = "AWS-RunShellScript"
 AGENT_PACKAGE: Final = "AmazonCloudWatchAgent"
 
-#: Re-run schedules. Install: heals hosts whose first run failed (same version: a no-op otherwise).
-#: Configure: heals a host whose first configure ran before the agent was installed; it restarts the
-#: agent, so once a day. Access: re-applies the read ACL that log rotation may drop.
-INSTALL_SCHEDULE: Final = "rate(7 days)"
-CONFIGURE_SCHEDULE: Final = "rate(1 day)"
-ACCESS_SCHEDULE: Final = "rate(1 day)"
+#: The agent's configuration directory and its version file (``packaging/dependencies/amazon-cloudwatch-agent-ctl``).
+AGENT_CONFIG_DIR: Final = "/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.d"
+AGENT_CTL: Final = "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl"
+AGENT_VERSION_FILE: Final = "/opt/aws/amazon-cloudwatch-agent/bin/CWAGENT_VERSION"
+
+#: One association runs the rollout document daily: a host whose run failed heals the next day, and a
+#: run on a host whose configuration is current changes nothing (no agent restart; see the script).
+ROLLOUT_SCHEDULE: Final = "rate(1 day)"
 #: At most a quarter of the targets restart their agent at once; a failing host never stops the rollout.
 MAX_CONCURRENCY: Final = "25%"
 MAX_ERRORS: Final = "100%"
+#: Hashed parameter names of OOMWatch before the fixed name: ``AmazonCloudWatch-<stack>-<12 hex digits>``.
+OLD_DIGEST_LENGTH: Final = 12
+#: The rollout document's parameters, set by the association: the configuration's digest (the log group's
+#: name is a deploy-time token, so the digest leaves it out) and the log group's name. A change of either
+#: changes the association's parameters, and State Manager re-runs it on every target.
+DIGEST_PARAMETER: Final = "configDigest"
+GROUP_PARAMETER: Final = "logGroupName"
+
+
+def parameter_name(stack_name: str) -> str:
+    """The fixed SSM parameter name of a stack's agent configuration.
+
+    Fixed, so the agent's file for it (``ssm_<name>``, ``tool/downloader/downloader.go``) is the same on
+    every run and ``append-config`` *replaces* it (``translator/cmdutil/translatorutil.go``: the new
+    ``.tmp`` file overrides its base name).
+    """
+    return f"{PARAMETER_PREFIX}{stack_name}"
+
 
 #: Lets the agent read the journal and the syslog files when it runs as ``cwagent`` (an existing agent
 #: configuration may say ``run_as_user: cwagent``; OOMWatch's own configuration leaves the user alone, so
 #: a host without one runs the agent as root). Idempotent; restarts the agent only when a group was added.
 GRANT_LOG_ACCESS_SCRIPT: Final = (
-    "#!/bin/bash",
     "# OOMWatch: let the CloudWatch agent read the journal and syslog files when it runs as cwagent.",
-    "set -u",
-    'if ! id cwagent >/dev/null 2>&1; then echo "no cwagent user: nothing to do"; exit 0; fi',
-    "changed=0",
-    "for group in systemd-journal adm; do",
-    '  if getent group "$group" >/dev/null && ! id -nG cwagent | tr " " "\\n" | grep -qx "$group"; then',
-    '    usermod -aG "$group" cwagent && changed=1 && echo "added cwagent to $group"',
+    "if id cwagent >/dev/null 2>&1; then",
+    "  for group in systemd-journal adm; do",
+    '    if getent group "$group" >/dev/null && ! id -nG cwagent | tr " " "\\n" | grep -qx "$group"; then',
+    '      usermod -aG "$group" cwagent && changed=1 && echo "added cwagent to $group"',
+    "    fi",
+    "  done",
+    "  if [ -f /var/log/messages ] && command -v setfacl >/dev/null 2>&1; then",
+    "    setfacl -m u:cwagent:r /var/log/messages && echo 'cwagent may read /var/log/messages'",
     "  fi",
-    "done",
-    "if [ -f /var/log/messages ] && command -v setfacl >/dev/null 2>&1; then",
-    "  setfacl -m u:cwagent:r /var/log/messages && echo 'cwagent may read /var/log/messages'",
-    "fi",
-    'if [ "$changed" = 1 ] && systemctl is-active --quiet amazon-cloudwatch-agent; then',
-    "  systemctl restart amazon-cloudwatch-agent && echo 'restarted the agent for its new groups'",
     "fi",
 )
 
 
-class HostAgentRollout(Construct):
-    """The agent configuration in Parameter Store, State Manager associations, and instance IAM.
+def configure_script(*, stack_name: str, minimum_version: tuple[int, int, int] | None) -> tuple[str, ...]:
+    """The rollout document's second step: clean up, check the agent, configure only when needed.
 
-    * ``parameter``: a Standard-tier String parameter ``AmazonCloudWatch-<stack>-<hash>`` holding the
-      minified configuration from :mod:`agent_config.builder`. The prefix is what the AWS-managed
-      ``CloudWatchAgentServerPolicy`` may read. The hash is the configuration's content hash: a changed
-      configuration is a new parameter name, which changes the configure association's parameters, and
-      State Manager re-applies changed associations to every target. Synth fails if the configuration,
-      with the longest log group name CloudFormation can generate, exceeds the 4 KB Standard tier, or if
-      it violates the agent's JSON schema (skipped with a warning when the schema file is absent).
-    * ``install_association``: ``AWS-ConfigureAWSPackage`` installs/updates ``AmazonCloudWatchAgent``
-      (``agent_version``, 1.300070.0 or later for journald; None = latest), every 7 days.
-    * ``configure_association``: ``AmazonCloudWatch-ManageAgent`` with ``configure (append)`` (an
-      existing agent configuration survives), ``mode`` ec2, source ssm, restart yes; daily. Created after
-      the install association.
-    * ``access_association``: ``AWS-RunShellScript`` with :data:`GRANT_LOG_ACCESS_SCRIPT`, daily.
-    * All three target the hosts tagged ``target_tag_key`` = ``target_tag_value`` (default
-      ``oomwatch:enabled`` = ``true``), or every managed instance (``InstanceIds`` = ``*``) with
-      ``target_all_instances``; 25 % of the targets at a time, errors never stop the rollout.
+    POSIX sh, as ``aws:runShellScript`` runs it. In order:
+
+    1. the agent must be installed (the first step installs it; if that failed, say so);
+    2. with journald in the configuration, the installed agent must be ``minimum_version`` or later
+       (``CWAGENT_VERSION`` holds e.g. ``1.300071.0b1720``; the build suffix is ignored);
+    3. remove the files of the old hashed parameter names ``AmazonCloudWatch-<stack>-<12 hex>``: the
+       ``configure (remove)`` action cannot do it, it fails on a host that never had that file
+       (``os.Remove`` in ``tool/downloader/downloader.go``);
+    4. grant the ``cwagent`` user read access to the logs (:data:`GRANT_LOG_ACCESS_SCRIPT`);
+    5. run ``append-config`` of the fixed parameter and restart the agent only if something changed: the
+       digest and log group on record differ from the document's ``configDigest`` and ``logGroupName``
+       parameters (the association's), the agent's file for the parameter is missing, a file was removed, a group
+       was added, or the agent is not running. Otherwise the run ends without touching the agent.
+    """
+    name = parameter_name(stack_name)
+    marker = f"/opt/aws/amazon-cloudwatch-agent/etc/oomwatch-{stack_name}.digest"
+    stale_glob = f"ssm_{name}-" + "[0-9a-f]" * OLD_DIGEST_LENGTH
+    lines = [
+        "#!/bin/sh",
+        "# OOMWatch: configure the CloudWatch agent from the stack's SSM parameter, only when needed.",
+        "set -u",
+        f"DIR={AGENT_CONFIG_DIR}",
+        f"CTL={AGENT_CTL}",
+        f"MARKER={marker}",
+        f"DIGEST='{{{{ {DIGEST_PARAMETER} }}}}'",
+        f"GROUP='{{{{ {GROUP_PARAMETER} }}}}'",
+        'RECORD="$DIGEST $GROUP"',
+        "changed=0",
+        'if [ ! -x "$CTL" ]; then',
+        "  echo 'OOMWatch: the CloudWatch agent is not installed: the installAgent step failed (see its output)' >&2",
+        "  exit 1",
+        "fi",
+    ]
+    if minimum_version is not None:
+        minimum = ".".join(str(part) for part in minimum_version)
+        lines += [
+            f"VERSION=$(cat {AGENT_VERSION_FILE} 2>/dev/null || echo unknown)",
+            'BASE=$(printf "%s" "$VERSION" | sed "s/[^0-9.].*//")',
+            f'if [ -z "$BASE" ] || [ "$(printf "%s\\n%s\\n" {minimum} "$BASE" | sort -t. -k1,1n -k2,2n -k3,3n'
+            f' | head -n1)" != {minimum} ]; then',
+            f'  echo "OOMWatch: CloudWatch agent $VERSION is older than {minimum}, which journald collection needs.'
+            " Fix: set agent_version to latest (or a release from the fleet's region), or log_sources=files.\" >&2",
+            "  exit 1",
+            "fi",
+        ]
+    lines += [
+        'for f in "$DIR"/*; do',
+        '  case "$(basename "$f")" in',
+        f'    {stale_glob}) rm -f "$f" && changed=1 && echo "removed the old OOMWatch file $f";;',
+        "  esac",
+        "done",
+        *GRANT_LOG_ACCESS_SCRIPT,
+        f'[ -f "$DIR/ssm_{name}" ] || changed=1',
+        '[ "$(cat "$MARKER" 2>/dev/null)" = "$RECORD" ] || changed=1',
+        "systemctl is-active --quiet amazon-cloudwatch-agent || changed=1",
+        'if [ "$changed" = 0 ]; then echo "OOMWatch configuration $DIGEST is current: agent left alone"; exit 0; fi',
+        f'if ! OUT=$("$CTL" -a append-config -m ec2 -c ssm:{name} -s 2>&1); then',
+        '  printf "%s\\n" "$OUT"',
+        f'  echo "OOMWatch: the agent refused configuration {name} (see above). If it says Different values are'
+        " specified, this host's own agent configuration sets the same key differently: see OOMWatch's"
+        ' docs/configuration.md (Hosts with their own agent configuration)." >&2',
+        "  exit 1",
+        "fi",
+        'printf "%s\\n" "$OUT"',
+        'printf "%s" "$RECORD" > "$MARKER"',
+        'echo "OOMWatch configuration $DIGEST applied"',
+    ]
+    return tuple(lines)
+
+
+def rollout_document(
+    *, stack_name: str, agent_version: str | None, minimum_version: tuple[int, int, int] | None
+) -> dict[str, Any]:
+    """One Command document: install the agent, then configure it (steps run in order, schema 2.2).
+
+    Order-safe on a new instance: a single association runs both steps, so configure never runs before
+    install (two associations are not ordered on an instance; ``DependsOn`` orders only their creation).
+    """
+    install_parameters: dict[str, str] = {"action": "Install", "name": AGENT_PACKAGE}
+    if agent_version is not None:
+        install_parameters["version"] = agent_version
+    return {
+        "schemaVersion": "2.2",
+        "description": "OOMWatch: install the CloudWatch agent, then apply the OOMWatch configuration",
+        "parameters": {
+            DIGEST_PARAMETER: {
+                "type": "String",
+                "description": "Digest of the OOMWatch agent configuration (a change re-runs the association)",
+                "allowedPattern": "^[0-9a-f]{1,64}$",
+            },
+            GROUP_PARAMETER: {
+                "type": "String",
+                "description": "The syslog log group the configuration ships to (a change re-runs the association)",
+                "allowedPattern": "^[A-Za-z0-9_./#-]{1,512}$",
+            },
+        },
+        "mainSteps": [
+            {
+                "action": "aws:runDocument",
+                "name": "installAgent",
+                "precondition": {"StringEquals": ["platformType", "Linux"]},
+                "inputs": {
+                    "documentType": "SSMDocument",
+                    "documentPath": INSTALL_DOCUMENT,
+                    "documentParameters": install_parameters,
+                },
+            },
+            {
+                "action": "aws:runShellScript",
+                "name": "configureAgent",
+                "precondition": {"StringEquals": ["platformType", "Linux"]},
+                "inputs": {
+                    "timeoutSeconds": "600",
+                    "runCommand": list(configure_script(stack_name=stack_name, minimum_version=minimum_version)),
+                },
+            },
+        ],
+    }
+
+
+class HostAgentRollout(Construct):
+    """The agent configuration in Parameter Store, one State Manager association, and instance IAM.
+
+    * ``parameter``: a Standard-tier String parameter with the fixed name ``AmazonCloudWatch-<stack>``
+      (:func:`parameter_name`) holding the minified configuration from :mod:`agent_config.builder`. The
+      prefix is what the AWS-managed ``CloudWatchAgentServerPolicy`` may read. Synth fails if the
+      configuration, with the longest log group name CloudFormation can generate, exceeds the 4 KB Standard
+      tier, or if it violates the agent's JSON schema.
+    * ``document``: the rollout Command document (:func:`rollout_document`): ``aws:runDocument`` of
+      ``AWS-ConfigureAWSPackage`` (``agent_version``; None = latest), then the configure script
+      (:func:`configure_script`).
+    * ``association``: runs the document on the targets at creation, on every new target instance, daily,
+      and whenever its parameters change: its ``configDigest`` parameter is the configuration's digest
+      and ``logGroupName`` the log group's name, so a changed configuration re-applies at once.
+      ``append-config`` of the fixed name replaces the host's OOMWatch file and keeps the host's own files.
+    * Targets: the hosts tagged ``target_tag_key`` = ``target_tag_value`` (default ``oomwatch:enabled`` =
+      ``true``), or every managed instance (``InstanceIds`` = ``*``) with ``target_all_instances``; 25 % of
+      the targets at a time, errors never stop the rollout.
     * ``instance_role`` / ``instance_profile``: for new instances; ``CloudWatchAgentServerPolicy`` and
       ``AmazonSSMManagedInstanceCore``.
     * ``managed_policy``: for roles that already exist (attach it next to
       ``AmazonSSMManagedInstanceCore``): read this parameter, write to the syslog group, publish
       ``CWAgent`` metrics, ``ec2:DescribeTags``. Nothing else.
 
-    Names of the role, profile, policy and associations are generated by CloudFormation.
+    Names of the document, role, profile, policy and association are generated by CloudFormation.
     """
 
     def __init__(
@@ -111,65 +247,53 @@ class HostAgentRollout(Construct):
             log_group_name=log_group.log_group_name, log_mode=log_mode, log_sources=log_sources
         )
         check_expressions(self.agent_config)
-        validate_against_schema(self.agent_config, required=False)
+        validate_against_schema(self.agent_config)
         size = worst_case_size(log_mode=log_mode, log_sources=log_sources)
         if size > STANDARD_PARAMETER_LIMIT_BYTES:
             raise AgentConfigError(
                 f"agent configuration is {size} bytes, more than the {STANDARD_PARAMETER_LIMIT_BYTES} "
                 "a Standard SSM parameter holds"
             )
-        digest = config_digest(log_mode=log_mode, log_sources=log_sources)
+        stack_name = Stack.of(self).stack_name
+        self.digest = config_digest(log_mode=log_mode, log_sources=log_sources)
         self.parameter = ssm.StringParameter(
             self,
             "Parameter",
-            parameter_name=f"{PARAMETER_PREFIX}{Stack.of(self).stack_name}-{digest}",
+            parameter_name=parameter_name(stack_name),
             string_value=render(self.agent_config),
             tier=ssm.ParameterTier.STANDARD,
             description=f"OOMWatch CloudWatch agent configuration (log mode {log_mode}, sources {log_sources})",
         )
 
+        journald = log_sources in ("both", "journald")
+        self.document = ssm.CfnDocument(
+            self,
+            "RolloutDocument",
+            document_type="Command",
+            # JSON is CloudFormation's default; said explicitly because moto's emulation requires it.
+            document_format="JSON",
+            content=rollout_document(
+                stack_name=stack_name,
+                agent_version=agent_version,
+                minimum_version=MIN_JOURNALD_AGENT_VERSION if journald else None,
+            ),
+        )
         if target_all_instances:
             target = ssm.CfnAssociation.TargetProperty(key="InstanceIds", values=["*"])
         else:
             target = ssm.CfnAssociation.TargetProperty(key=f"tag:{target_tag_key}", values=[target_tag_value])
-
-        def association(
-            construct_id: str, document: str, parameters: dict[str, list[str]], schedule: str
-        ) -> ssm.CfnAssociation:
-            return ssm.CfnAssociation(
-                self,
-                construct_id,
-                name=document,
-                parameters=parameters,
-                targets=[target],
-                schedule_expression=schedule,
-                max_concurrency=MAX_CONCURRENCY,
-                max_errors=MAX_ERRORS,
-            )
-
-        install_parameters = {"action": ["Install"], "name": [AGENT_PACKAGE]}
-        if agent_version is not None:
-            install_parameters["version"] = [agent_version]
-        self.install_association = association("InstallAgent", INSTALL_DOCUMENT, install_parameters, INSTALL_SCHEDULE)
-        self.configure_association = association(
-            "ConfigureAgent",
-            CONFIGURE_DOCUMENT,
-            {
-                "action": ["configure (append)"],
-                "mode": ["ec2"],
-                "optionalConfigurationSource": ["ssm"],
-                "optionalConfigurationLocation": [self.parameter.parameter_name],
-                "optionalRestart": ["yes"],
-            },
-            CONFIGURE_SCHEDULE,
+        self.association = ssm.CfnAssociation(
+            self,
+            "Rollout",
+            name=self.document.ref,
+            parameters={DIGEST_PARAMETER: [self.digest], GROUP_PARAMETER: [log_group.log_group_name]},
+            targets=[target],
+            schedule_expression=ROLLOUT_SCHEDULE,
+            max_concurrency=MAX_CONCURRENCY,
+            max_errors=MAX_ERRORS,
         )
-        self.configure_association.add_resource_dependency(self.install_association)
-        self.access_association = association(
-            "GrantLogAccess",
-            SHELL_DOCUMENT,
-            {"commands": list(GRANT_LOG_ACCESS_SCRIPT), "executionTimeout": ["300"]},
-            ACCESS_SCHEDULE,
-        )
+        # The parameter must exist before the first host fetches it.
+        self.association.add_dependency(cast(CfnResource, self.parameter.node.default_child))
 
         self.instance_role = iam.Role(
             self,

@@ -13,7 +13,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from agent_config.builder import AGENT_NAMESPACE
+from agent_config.builder import AGENT_NAMESPACE, METRIC_DIMENSIONS
 
 #: Metrics Insights aggregates to one-minute periods; its alarms are standard resolution.
 PERIOD: Final = Duration.minutes(1)
@@ -22,12 +22,14 @@ PERIOD: Final = Duration.minutes(1)
 def fleet_query(metric_name: str, *, namespace: str = AGENT_NAMESPACE) -> str:
     """A Metrics Insights query returning one series per instance: each becomes an alarm contributor.
 
-    ``SCHEMA("CWAgent", InstanceId)`` matches only series whose dimension set is exactly
-    ``{InstanceId}``: what the OOMWatch agent configuration publishes (``append_dimensions`` InstanceId,
-    no ``aggregation_dimensions``). Series with other dimension sets (another agent config) are ignored
-    instead of landing in an ``Other`` group.
+    ``SCHEMA("CWAgent", InstanceId, host)`` matches only series whose dimension set is exactly
+    ``{InstanceId, host}``: what the OOMWatch agent configuration publishes (``InstanceId`` set on its mem
+    and swap sections, the agent's own ``host`` kept; :data:`agent_config.builder.METRIC_DIMENSIONS`).
+    Series with other dimension sets (another agent configuration, roll-ups) are ignored instead of
+    landing in an ``Other`` group.
     """
-    select = f'SELECT MAX({metric_name}) FROM SCHEMA("{namespace}", InstanceId)'  # noqa: S608 - constants, not SQL
+    dimensions = ", ".join(METRIC_DIMENSIONS)
+    select = f'SELECT MAX({metric_name}) FROM SCHEMA("{namespace}", {dimensions})'  # noqa: S608 - constants, not SQL
     return f"{select} GROUP BY InstanceId ORDER BY MAX() DESC"
 
 

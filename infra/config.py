@@ -8,13 +8,16 @@ Context values arrive either as JSON values (from ``cdk.json``) or as strings (f
 parser accepts both: ``-c alert_emails=a@example.com,b@example.com``, ``-c memory_threshold_percent=85``,
 ``-c target_all_instances=true``, ``-c 'allow_list={"processes":["stress-ng"]}'``.
 
-A wrong value raises :class:`ConfigError`, whose text is ONE line ``<key>=<value>: <why, with what is
-allowed>``; ``app.py`` prints it as ``oomwatch: config: <that line>`` and exits with status 2.
+A wrong value raises :class:`ConfigError`, whose text is ONE line ``<path>=<value>: <why, with what is
+allowed>``, where the path names the value inside a structured setting (``allow_list.processes[0]``); a
+context key that is neither an OOMWatch setting nor one of CDK's own is ``<key>: unknown setting (did you
+mean ...?)``. ``app.py`` prints it as ``oomwatch: config: <that line>`` and exits with status 2.
 ``docs/configuration.md`` documents every key.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -69,7 +72,7 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     "target_tag_value": "true",
     "log_mode": "oom",
     "log_sources": "both",
-    "agent_version": "1.300071.0",
+    "agent_version": "latest",
     "memory_threshold_percent": 90,
     "memory_evaluation_periods": 5,
     "memory_datapoints_to_alarm": 5,
@@ -101,6 +104,40 @@ DEFAULTS: Final[Mapping[str, Any]] = {
 
 KEYS: Final = tuple(DEFAULTS)
 
+#: Context keys that belong to CDK, not to OOMWatch, by prefix: feature flags and framework settings
+#: (``@aws-cdk/...``, ``@aws-cdk-containers/...``: aws-cdk-lib ``cx-api/lib/features.ts`` and the
+#: framework's own keys such as ``@aws-cdk/core:bootstrapQualifier``), the ``aws:cdk:`` keys of
+#: ``cx-api/lib/cxapi.ts`` that the CLI sets from its settings (``aws:cdk:enable-path-metadata``,
+#: ``aws:cdk:version-reporting``, ``aws:cdk:bundling-stacks``, ...: toolkit-lib ``contextFromSettings``)
+#: and ``aws-cdk:enableDiffNoFail``; then the lookup results the CLI caches in ``cdk.context.json``
+#: under ``<provider>:<query>`` (cloud-assembly-schema ``ContextProvider``).
+CDK_CONTEXT_PREFIXES: Final = (
+    "@aws-cdk/",
+    "@aws-cdk-containers/",
+    "aws:cdk:",
+    "aws-cdk:",
+    *(
+        f"{provider}:"
+        for provider in (
+            "ami",
+            "availability-zones",
+            "hosted-zone",
+            "ssm",
+            "vpc-provider",
+            "endpoint-service-availability-zones",
+            "load-balancer",
+            "load-balancer-listener",
+            "security-group",
+            "key-provider",
+            "cc-api-provider",
+            "plugin",
+        )
+    ),
+)
+#: CDK context keys without a prefix: ``cdk acknowledge`` and ``cdk cli-telemetry`` save theirs in
+#: ``cdk.context.json`` (aws-cdk ``lib/cli/notices``, ``lib/cli/telemetry``); aws-ecr-assets reads the last.
+CDK_CONTEXT_KEYS: Final = frozenset({"acknowledged-issue-numbers", "cli-telemetry", "assets-ecr-repository-name"})
+
 _EMAIL = re.compile(
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,63}"
@@ -109,17 +146,40 @@ _STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,63}")
 _TAG_TEXT = re.compile(r"[\w.:/=+\-@ ]+")
 _LOG_GROUP_NAME = re.compile(r"[\w.\-/#]{1,512}")
 _UNIT_NAME = re.compile(r"[\w@.:\\\-*?\[\]]{1,256}")
-_VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)")
+#: How the agent names its releases: ``1.300071.0`` in RELEASE_NOTES and the GitHub tags, and the build
+#: ``1.300071.0b1720`` (``CWAGENT_VERSION``, the package file names, what Distributor installs).
+_VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)(?:b\d+)?")
+
+
+#: Where a value sits inside a structured setting: object keys (str) and list positions (int).
+Path = tuple[str | int, ...]
+
+#: ``value`` of a :class:`ConfigError` about a key rather than a value: the message shows no ``=value``.
+NO_VALUE: Final = object()
 
 
 class ConfigError(ValueError):
-    """One invalid setting. ``str()`` is a single line: ``<key>=<value>: <why>``."""
+    """One invalid setting. ``str()`` is a single line: ``<path>=<value>: <why>`` (or ``<path>: <why>``).
 
-    def __init__(self, key: str, value: object, why: str) -> None:
+    ``key`` is the setting; ``at`` locates the offending part inside a structured value, so that
+    ``{"processes": 3}`` is reported as ``allow_list.processes=3``, not as the whole setting.
+    """
+
+    def __init__(self, key: str, value: object, why: str, *, at: Path = ()) -> None:
         self.key = key
+        self.at = at
+        self.path = key + "".join(_segment(part) for part in at)
         self.value = value
         self.why = why
-        super().__init__(f"{key}={_show(value)}: {why}")
+        shown = _show(self.path) if value is NO_VALUE else f"{_show(self.path)}={_show(value)}"
+        super().__init__(f"{shown}: {why}")
+
+
+def _segment(part: str | int) -> str:
+    """``.name`` for an object key, ``[n]`` for a list position; odd keys as JSON strings (``["a b"]``)."""
+    if isinstance(part, int):
+        return f"[{part}]"
+    return f".{part}" if re.fullmatch(r"[\w:@-]+", part) else f"[{json.dumps(part)}]"
 
 
 def _show(value: object) -> str:
@@ -175,6 +235,8 @@ class OomWatchConfig:
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> OomWatchConfig:
         """Parse and validate; keys missing from ``context`` take their :data:`DEFAULTS` value."""
+
+        _check_keys(context)
 
         def get(key: str) -> Any:
             value = context.get(key)
@@ -233,6 +295,28 @@ class OomWatchConfig:
     def agent_version_parameter(self) -> str | None:
         """``version`` for AWS-ConfigureAWSPackage; None (parameter omitted) installs the latest release."""
         return None if self.agent_version == "latest" else self.agent_version
+
+
+def is_cdk_context_key(key: str) -> bool:
+    """Whether ``key`` is one of CDK's own context keys (a feature flag, a CLI setting, a cached lookup)."""
+    return key in CDK_CONTEXT_KEYS or key.startswith(CDK_CONTEXT_PREFIXES)
+
+
+def _check_keys(context: Mapping[str, Any]) -> None:
+    """A key that is neither an OOMWatch setting nor CDK's is a typo until shown otherwise: refuse it."""
+    for key in context:
+        if key not in DEFAULTS and not is_cdk_context_key(key):
+            raise ConfigError(key, NO_VALUE, f"unknown setting ({_did_you_mean(key, KEYS)})")
+
+
+def _did_you_mean(name: str, known: tuple[str, ...]) -> str:
+    """``did you mean alert_emails?`` for the closest known name, else the list (or where it is)."""
+    close = difflib.get_close_matches(name.lower(), known, n=1)
+    if close:
+        return f"did you mean {close[0]}?"
+    if len(known) <= 5:
+        return f"allowed: {', '.join(known)}"
+    return "the settings are listed in docs/configuration.md"
 
 
 # --- parsers: each raises ConfigError naming the key, the value and what is allowed ---------------------
@@ -301,7 +385,7 @@ def _bool(key: str, value: Any) -> bool:
     raise ConfigError(key, value, "expected true or false")
 
 
-def _list(key: str, value: Any) -> list[Any]:
+def _list(key: str, value: Any, at: Path = ()) -> list[Any]:
     """A JSON list, or a comma-separated string (``-c key=a,b``); an empty string is an empty list."""
     if isinstance(value, list):
         return value
@@ -311,20 +395,21 @@ def _list(key: str, value: Any) -> list[Any]:
             try:
                 parsed = json.loads(text)
             except json.JSONDecodeError:
-                raise ConfigError(key, value, "expected a JSON list or comma-separated values") from None
+                raise ConfigError(key, value, "expected a JSON list or comma-separated values", at=at) from None
             if isinstance(parsed, list):
                 return parsed
         return [item.strip() for item in text.split(",") if item.strip()]
-    raise ConfigError(key, value, "expected a list or comma-separated values")
+    raise ConfigError(key, value, "expected a list or comma-separated values", at=at)
 
 
-def _items(key: str, value: Any, check: Callable[[str], bool], why: str) -> tuple[str, ...]:
+def _items(key: str, value: Any, check: Callable[[str], bool], why: str, at: Path = ()) -> tuple[str, ...]:
+    """The list's strings, each checked; an error names the item's position (``key[1]``)."""
     items: list[str] = []
-    for item in _list(key, value):
+    for index, item in enumerate(_list(key, value, at)):
         if not isinstance(item, str) or not check(item):
-            raise ConfigError(key, item, why)
+            raise ConfigError(key, item, why, at=(*at, index))
         if item in items:
-            raise ConfigError(key, item, "listed twice")
+            raise ConfigError(key, item, "listed twice", at=(*at, index))
         items.append(item)
     return tuple(items)
 
@@ -378,20 +463,25 @@ def _agent_version(value: Any, *, journald: bool) -> str:
         return text
     match = _VERSION.fullmatch(text)
     if not match:
-        raise ConfigError("agent_version", value, "expected latest or a release such as 1.300071.0")
+        raise ConfigError("agent_version", value, "expected latest or a release such as 1.300071.0 or 1.300071.0b1720")
     minimum = ".".join(str(part) for part in MIN_JOURNALD_AGENT_VERSION)
     if journald and tuple(int(part) for part in match.groups()) < MIN_JOURNALD_AGENT_VERSION:
         raise ConfigError("agent_version", value, f"journald collection needs {minimum} or later (or latest)")
     return text
 
 
-def _process_names(key: str, value: Any) -> tuple[str, ...]:
+def _process_names(key: str, value: Any, at: Path = ()) -> tuple[str, ...]:
     return _items(
         key,
         value,
         lambda item: 0 < len(item) <= MAX_NAME_LENGTH and "," not in item and item.strip() == item,
         "expected process names or shell-style patterns (such as java or php-fpm*), separated by commas",
+        at,
     )
+
+
+#: The keys of ``allow_list``.
+ALLOW_LIST_KEYS: Final = ("processes", "units", "tags")
 
 
 def _allow_list(value: Any) -> AllowList:
@@ -401,21 +491,39 @@ def _allow_list(value: Any) -> AllowList:
             raw = json.loads(value)
         except json.JSONDecodeError:
             raw = None
-    allowed = 'a JSON object {"processes": [...], "units": [...], "tags": {"key": "value"}}'
-    if not isinstance(raw, dict) or not set(raw) <= {"processes", "units", "tags"}:
-        raise ConfigError("allow_list", value, f"expected {allowed}")
-    tags = raw.get("tags", {})
-    if not isinstance(tags, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) and k and len(k) <= 128 and len(v) <= 256 for k, v in tags.items()
-    ):
-        raise ConfigError("allow_list", value, 'expected "tags" to map tag keys to tag values (strings)')
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            "allow_list", value, 'expected a JSON object {"processes": [...], "units": [...], "tags": {"key": "value"}}'
+        )
+    for name in raw:
+        if name not in ALLOW_LIST_KEYS:
+            raise ConfigError(
+                "allow_list", NO_VALUE, f"unknown key ({_did_you_mean(str(name), ALLOW_LIST_KEYS)})", at=(str(name),)
+            )
     return AllowList(
-        processes=_process_names("allow_list", raw.get("processes", [])),
+        processes=_process_names("allow_list", raw.get("processes", []), ("processes",)),
         units=_items(
             "allow_list",
             raw.get("units", []),
             lambda item: bool(_UNIT_NAME.fullmatch(item)),
             "not a systemd unit name or pattern (such as nginx.service or batch-*.service)",
+            ("units",),
         ),
-        tags=tuple(sorted(tags.items())),
+        tags=_tags(raw.get("tags", {})),
     )
+
+
+def _tags(value: Any) -> tuple[tuple[str, str], ...]:
+    """``allow_list.tags``: EC2 tag key → value, within EC2's limits (128 and 256 characters)."""
+    if not isinstance(value, dict):
+        raise ConfigError(
+            "allow_list", value, 'expected an object mapping tag keys to values {"key": "value"}', at=("tags",)
+        )
+    for key, tag_value in value.items():
+        if not 0 < len(key) <= 128:
+            raise ConfigError("allow_list", json.dumps(key), "not a tag key (1-128 characters)", at=("tags",))
+        if not isinstance(tag_value, str) or len(tag_value) > 256:
+            raise ConfigError(
+                "allow_list", tag_value, "expected a tag value (a string of up to 256 characters)", at=("tags", key)
+            )
+    return tuple(sorted(value.items()))

@@ -77,8 +77,10 @@ def seed_instances(ec2: Any, autoscaling: Any, hosts: list[Host], tag: tuple[str
 
 def put_memory_metrics(cloudwatch: Any, ec2: Any, hosts: list[Host], hot: str, now: dt.datetime) -> None:
     """``mem_used_percent``/``swap_used_percent`` as the agent publishes them (namespace CWAgent), for the
-    last 10 minutes: every host calm, ``hot`` climbing past 90 %. Both the per-instance roll-up
-    (``aggregation_dimensions: [["InstanceId"]]``) and the full ``append_dimensions`` set are written."""
+    last 10 minutes: every host calm, ``hot`` climbing past 90 %. Written with OOMWatch's own dimension set
+    ``{InstanceId, host}`` (what the fleet alarms select), and, as a host with the agent wizard's standard
+    configuration adds, its per-instance roll-up (``aggregation_dimensions: [["InstanceId"]]``) and its full
+    ``append_dimensions`` set."""
     images = {
         i["InstanceId"]: i["ImageId"]
         for r in ec2.describe_instances(InstanceIds=[h.instance_id for h in hosts])["Reservations"]
@@ -98,7 +100,8 @@ def put_memory_metrics(cloudwatch: Any, ec2: Any, hosts: list[Host], hot: str, n
             ]
             if host.asg:
                 full.append({"Name": "AutoScalingGroupName", "Value": host.asg})
-            for dims in ([{"Name": "InstanceId", "Value": host.instance_id}], full):
+            own = [{"Name": "InstanceId", "Value": host.instance_id}, {"Name": "host", "Value": host.name}]
+            for dims in (own, [{"Name": "InstanceId", "Value": host.instance_id}], full):
                 data.append({"MetricName": "mem_used_percent", "Dimensions": dims, "Timestamp": stamp,
                              "Value": round(mem, 1), "Unit": "Percent"})  # fmt: skip
                 data.append({"MetricName": "swap_used_percent", "Dimensions": dims, "Timestamp": stamp,

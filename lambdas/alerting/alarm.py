@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 from alerting import links
 from alerting.instance import InstanceInfo, instance_id_from_stream
 from alerting.render import Message, attributes, when
-from alerting.text import ascii_only, clean, mib
+from alerting.text import ascii_only, clean, deep_clean, mib
 
 
 class AlarmChange(NamedTuple):
@@ -167,6 +167,7 @@ def render_alarm_notice(change: AlarmChange, hosts: Sequence[HostRow], notes: Se
         ],
         "notes": list(notes),
     }
+    doc = deep_clean(doc, limit=1024, max_items=60)  # names, ASGs and tags are typed by users
     attrs = attributes(
         severity="critical" if change.state == "ALARM" else "info",
         instance_id=hosts[0].instance_id if len(hosts) == 1 else "",

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 from alerting.classify import comm, matches_any, victim, workload, workload_label
 from alerting.instance import InstanceInfo
+from alerting.text import clean
 
 MAX_LINES = 3
 
@@ -155,10 +156,11 @@ _LIMIT_SETTING = {
 
 def _memcg(h: HintInput) -> list[str]:
     memcg = h.event.get("cgroup") or {}
-    path = memcg.get("oom_memcg") or memcg.get("task_memcg") or "the cgroup"
+    # Cgroup and unit names are chosen by whoever owns a delegated cgroup: one clean line each, capped.
+    path = clean(memcg.get("oom_memcg") or memcg.get("task_memcg"), 160) or "the cgroup"
     w = workload(h.event)
     template = _LIMIT_SETTING.get(str(w.get("kind")), "memory.max (v2) / memory.limit_in_bytes (v1) of {name}")
-    setting = template.format(name=workload_label(h.event) or path)
+    setting = template.format(name=clean(workload_label(h.event), 100) or path)
     limit = _m(h.limit_mib) if h.limit_mib else "its limit"
     ram = f" (host RAM {_m(h.ram_mib)})" if h.ram_mib else ""
     return [

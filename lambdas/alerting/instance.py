@@ -11,6 +11,8 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from oomwatch.sanitise import sanitise
+
 _INSTANCE_ID = re.compile(r"(?<![0-9a-z-])(i-[0-9a-f]{8}(?:[0-9a-f]{9})?)(?![0-9a-z])")
 
 # Sizes in the order AWS names them; used to find "the next size" when RAM data is missing.
@@ -75,7 +77,11 @@ def parse_instances(reservations: Iterable[Mapping[str, Any]]) -> dict[str, Inst
     out: dict[str, InstanceInfo] = {}
     for reservation in reservations:
         for inst in reservation.get("Instances", []):
-            tags = {str(t.get("Key", "")): str(t.get("Value", "")) for t in inst.get("Tags", []) or []}
+            # Tags are typed by whoever may tag the instance: sanitised here, where they enter (EC2 allows
+            # 128-character keys and 256-character values; the ASG name, a tag too, up to 255).
+            tags = {
+                sanitise(t.get("Key", ""), 128): sanitise(t.get("Value", ""), 256) for t in inst.get("Tags", []) or []
+            }
             launch = inst.get("LaunchTime")
             out[inst["InstanceId"]] = InstanceInfo(
                 instance_id=inst["InstanceId"],

@@ -1,7 +1,11 @@
 """The texts people read: SNS subject, a phone-friendly plain-text body, a JSON document for
 machine subscribers and the SNS message attributes, for kills, OOM loops and digests.
 
-Every value that came from a log line passes through :func:`alerting.text.clean`.
+Every value that came from a log line or an EC2 tag passes through :func:`oomwatch.sanitise.sanitise`
+(through the layout wrappers of :mod:`alerting.text`) where it is put into a message, even though the parser
+and the EC2 lookup already sanitised it where it entered: the same cheap function twice, so that a field
+added later, or a view built by hand, cannot carry a line break or a bidi override into an e-mail.
+Links are percent-encoded ASCII and pass through it unchanged.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from oomwatch.sanitise import sanitise
+
 from alerting import links
 from alerting.classify import Fingerprint, Severity, comm, victim, workload, workload_label
 from alerting.hints import advise
@@ -20,6 +26,7 @@ from alerting.text import ascii_only, clean, clean_raw_line, deep_clean, duratio
 
 SUBJECT_MAX = 99  # SNS: "less than 100 characters"
 ATTRIBUTE_MAX = 256
+HINT_MAX = 600  # a hint line quotes a cgroup path (capped at 160) and a workload label (100)
 RAW_LINES_HEAD = 8
 RAW_LINES_TAIL = 16
 SCHEMA = 1
@@ -160,6 +167,12 @@ def raw_lines(lines: Sequence[object], head: int = RAW_LINES_HEAD, tail: int = R
     return [*cleaned[:head], f"[... {left_out} lines left out: see the Logs Insights link ...]", *cleaned[-tail:]]
 
 
+def hint_lines(event: Mapping[str, Any], instance: InstanceInfo | None) -> list[str]:
+    """The WHAT TO DO lines, each one clean line: a hint quotes cgroup paths and unit names."""
+    _, hint = advise(event, instance)
+    return [clean(line, HINT_MAX) for line in hint]
+
+
 def _kv(label: str, value: str, width: int = 11) -> str:
     return f"  {label + ':' if label else '':<{width}} {value}"
 
@@ -194,7 +207,7 @@ def describe_workload(event: Mapping[str, Any]) -> str | None:
 
 def kill_doc(view: KillView, hint: list[str], link_map: Mapping[str, str]) -> dict[str, Any]:
     """The machine-readable form (SNS ``default``): the parser's event plus the enrichment."""
-    return {
+    doc = {
         "type": "oom_kill",
         "schema_version": SCHEMA,
         "severity": view.severity.level,
@@ -212,9 +225,11 @@ def kill_doc(view: KillView, hint: list[str], link_map: Mapping[str, str]) -> di
         "stream": view.stream,
         "hint": hint,
         "notes": list(view.notes),
-        "links": dict(link_map),
-        "event": deep_clean(dict(view.event), limit=1024, max_items=80),
     }
+    doc = dict(deep_clean(doc, limit=1024, max_items=80))
+    doc["links"] = {k: sanitise(v, None) for k, v in link_map.items()}
+    doc["event"] = deep_clean(dict(view.event), limit=1024, max_items=80)
+    return doc
 
 
 def render_kill(view: KillView) -> Message:
@@ -291,6 +306,18 @@ def render_kill(view: KillView) -> Message:
     unit_lines = [clean(u, 80) for u in ev.get("units") or [] if u]
     if unit_lines:
         out.append(_kv("systemd", ", ".join(unit_lines[:3]) + " failed with result 'oom-kill'"))
+    # Unit lines that decide nothing (unverified sender, or the kernel named the cgroup): shown as what they are.
+    said = [
+        clean(c.get("unit"), 80)
+        for c in ev.get("systemd_context") or []
+        if isinstance(c, Mapping) and c.get("unit") and c.get("unit") not in (ev.get("units") or [])
+    ]
+    if said:
+        unverified = any(isinstance(c, Mapping) and not c.get("verified") for c in ev.get("systemd_context") or [])
+        why = "sender not verified" if unverified else "the kernel's cgroup comes first"
+        out.append(_kv("Context", f"systemd reports unit {', '.join(said[:3])} ({why}; not used for this alert)"))
+    if source != "kernel" and ev.get("sender_verified") is False:
+        out.append(_kv("Sender", f"not verified: anyone on the host can write this line as {killer}"))
     trig = ev.get("trigger")
     if isinstance(trig, Mapping):
         t = clean(trig.get("comm"), 40) + (f" (pid {trig.get('pid')})" if trig.get("pid") is not None else "")
@@ -357,7 +384,7 @@ def render_kill(view: KillView) -> Message:
             )
 
     # WHAT TO DO
-    _, hint = advise(ev, inst)
+    hint = hint_lines(ev, inst)
     if hint:
         out += ["", "WHAT TO DO"]
         out += [f"  {line}" for line in hint]
@@ -432,7 +459,7 @@ def render_loop(view: KillView, instances: Sequence[str]) -> Message:
         f"No further message for this until the {view.window_minutes}-min window ends; then one digest"
         " with the count, instances and largest victims.",
     ]
-    _, hint = advise(view.event, view.instance)
+    hint = hint_lines(view.event, view.instance)
     if hint:
         out += ["", "WHAT TO DO"] + [f"  {line}" for line in hint]
     if view.log_group and view.stream:
@@ -457,6 +484,7 @@ def render_loop(view: KillView, instances: Sequence[str]) -> Message:
         "region": view.region,
         "hint": hint,
     }
+    doc = deep_clean(doc, limit=1024, max_items=100)
     attrs = attributes(
         severity=view.severity.level,
         instance_id=view.instance_id or "",
@@ -536,8 +564,9 @@ def render_digest(d: DigestView) -> Message:
         ],
         "account": d.account,
         "region": d.region,
-        "links": {"events": link} if link else {},
     }
+    doc = deep_clean(doc, limit=1024, max_items=100)
+    doc["links"] = {"events": sanitise(link, None)} if link else {}
     attrs = attributes(
         severity=d.severity,
         instance_id=d.instances[0] if len(d.instances) == 1 else "",

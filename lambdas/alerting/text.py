@@ -1,9 +1,13 @@
 """Text hygiene and number formatting for alerts.
 
 Log lines are untrusted: anyone on a host can write ``Out of memory: Killed process ...``
-with ``logger``. Everything that came from a log line goes through :func:`clean` before it is
-echoed in a subject, body or message attribute, so a forged line can neither inject headers
-or fake paragraphs (newlines), nor hide text (bidi overrides), nor blow the SNS size limits.
+with ``logger``, and EC2 tags are whatever their owner typed. Everything that came from a log
+line or a tag goes through :func:`oomwatch.sanitise.sanitise`, the one rule for text that is
+echoed (see there what it replaces and why), before it is put in a subject, body, message
+attribute or the JSON form, so it can neither inject headers or fake lines, nor hide or reorder
+text, nor blow the SNS size limits. The wrappers here only add layout: :func:`clean` makes one
+tidy line (runs of spaces squeezed), :func:`clean_raw_line` keeps a task table's alignment,
+:func:`deep_clean` walks the JSON form and :func:`ascii_only` narrows a subject to ASCII.
 """
 
 from __future__ import annotations
@@ -11,54 +15,38 @@ from __future__ import annotations
 import re
 from typing import Any
 
-# C0/C1 controls, DEL, and the Unicode format characters that reorder or hide text
-# (bidi embeddings/overrides/isolates, zero-width joiners, BOM, line/paragraph separators).
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
-_SPACES = re.compile(r"\s{2,}")
-ELLIPSIS = "..."
+from oomwatch.sanitise import ELLIPSIS, cut, sanitise, sanitise_tree
 
-
-def _printable(text: str) -> str:
-    """Replace every non-printable character (controls, format/bidi, unassigned, surrogates) by a space."""
-    if text.isprintable():
-        return text
-    text = _UNSAFE.sub(" ", text)
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else " " for ch in text)
+_SPACES = re.compile(" {2,}")  # after sanitise, " " is the only white space left
 
 
 def clean(value: object, limit: int = 200) -> str:
-    """Return ``value`` as one printable line of at most ``limit`` characters."""
+    """Return ``value`` as one printable line of at most ``limit`` characters, runs of spaces squeezed."""
     if value is None:
         return ""
-    text = value if isinstance(value, str) else str(value)
-    # Already one clean line (the usual case): printable (so its only white space is " "), not padded,
+    text = value if type(value) is str else str(value)
+    # Already one clean line (the usual case): printable ASCII (so its only white space is " "), not padded,
     # no runs of spaces, short enough.
     if (
-        type(text) is str
-        and len(text) <= limit
+        len(text) <= limit
+        and text.isascii()
         and text.isprintable()
         and text[:1] != " "
         and text[-1:] != " "
         and "  " not in text
     ):
         return text
-    text = _printable(text).strip()
+    text = sanitise(text, None).strip()
     if "  " in text:
         text = _SPACES.sub(" ", text)
-    if len(text) > limit:
-        text = text[: max(0, limit - len(ELLIPSIS))].rstrip() + ELLIPSIS
-    return text
+    return cut(text, limit)
 
 
 def clean_raw_line(value: object, limit: int = 300) -> str:
     """Like :func:`clean` but keeps the runs of spaces that align a kernel task table."""
-    text = value if isinstance(value, str) else str(value)
-    text = _printable(text).rstrip()
-    if len(text) > limit:
-        text = text[: limit - len(ELLIPSIS)] + ELLIPSIS
-    return text
+    if type(value) is str and len(value) <= limit and value.isascii() and value.isprintable() and value[-1:] != " ":
+        return value  # the usual report line
+    return cut(sanitise(value, None).rstrip(), limit)
 
 
 def ascii_only(text: str) -> str:
@@ -66,43 +54,9 @@ def ascii_only(text: str) -> str:
     return "".join(ch if " " <= ch <= "~" else "?" for ch in text)
 
 
-_KEYS: dict[str, str] = {}  # clean(key, 64) of the keys seen (the event schema's few dozen names)
-_KEYS_MAX = 512
-
-
-def _key(key: object) -> str:
-    if type(key) is str:
-        done = _KEYS.get(key)
-        if done is None:
-            done = clean(key, 64)
-            if len(_KEYS) < _KEYS_MAX:
-                _KEYS[key] = done
-        return done
-    return clean(key, 64)
-
-
 def deep_clean(value: Any, limit: int = 500, max_items: int = 60) -> Any:
     """Sanitise every string inside a JSON-like structure (for the machine-readable alert)."""
-    kind = type(value)
-    if kind is str:
-        if len(value) <= limit and value.isprintable() and value[-1:] != " ":
-            return value  # what clean_raw_line would return
-        return clean_raw_line(value, limit)
-    if kind is int or kind is bool or kind is float or value is None:
-        return value
-    if isinstance(value, str):
-        return clean_raw_line(value, limit)  # keeps a task table's alignment
-    if isinstance(value, dict):
-        items = value.items() if len(value) <= max_items else list(value.items())[:max_items]
-        return {_key(k): deep_clean(v, limit, max_items) for k, v in items}
-    if isinstance(value, list | tuple):
-        return [
-            v
-            if type(v) is str and len(v) <= limit and v.isprintable() and v[-1:] != " "
-            else deep_clean(v, limit, max_items)
-            for v in (value if len(value) <= max_items else value[:max_items])
-        ]
-    return value
+    return sanitise_tree(value, limit, max_items)
 
 
 def mib(kb: int | float | None) -> str:

@@ -33,6 +33,7 @@ from alerting.render import KillView, Message, render_kill, render_loop
 from alerting.settings import Settings
 from alerting.text import clean, pct
 from oomwatch import OomParser
+from oomwatch.sanitise import sanitise
 
 from handlers.aws import AwsError, Clients, error_code
 from handlers.ec2 import InstanceDirectory, Lookup
@@ -183,6 +184,9 @@ def complete_from_stream(kills: Sequence[Kill], log_group: str, stream: str, rt:
             merged = dict(best.event)
             merged["kill_event_id"] = k.event.get("kill_event_id")
             merged["units"] = sorted(set(merged.get("units") or []) | set(k.event.get("units") or []))
+            context = list(merged.get("systemd_context") or [])
+            context += [c for c in k.event.get("systemd_context") or [] if c not in context]
+            merged["systemd_context"] = context[:16]
             k.event = merged
             k.context = "fetched"
             if not merged.get("complete"):
@@ -232,7 +236,11 @@ def _iso(ms: int) -> str:
 
 
 def event_record(view: KillView, decision: str, kill: Kill, extra: Mapping[str, Any]) -> dict[str, Any]:
-    """The structured ``oom_kill`` event: the parser's event plus enrichment and the decision."""
+    """The structured ``oom_kill`` event: the parser's event plus enrichment and the decision.
+
+    The parser's event and the instance block were sanitised where their text entered (event build, EC2
+    lookup); the strings derived from them here pass through the same function again.
+    """
     rec: dict[str, Any] = {}
     for key, value in view.event.items():
         rec[f"event_{key}" if key in _RESERVED_LOG_KEYS else key] = value
@@ -244,16 +252,16 @@ def event_record(view: KillView, decision: str, kill: Kill, extra: Mapping[str, 
         instance=inst,
         rss_share_pct=pct(rss, view.instance.memory_kb if view.instance else None),
         severity=view.severity.level,
-        severity_reason=view.severity.reason,
+        severity_reason=sanitise(view.severity.reason, 512),
         fingerprint=view.fingerprint.key,
-        fingerprint_label=view.fingerprint.label,
+        fingerprint_label=sanitise(view.fingerprint.label, 512),
         occurrence=view.occurrence,
         decision=decision,
         account=view.account,
         region=view.region,
         log_group=view.log_group,
-        workload_label=workload_label(view.event),
-        notes=list(view.notes),
+        workload_label=sanitise(workload_label(view.event), 512) or None,
+        notes=[sanitise(n, 1024) for n in view.notes],
         context=kill.context,
     )
     rec.update(extra)
@@ -470,7 +478,11 @@ def _quiet(rt: Runtime, step: str, call: Callable[[], None]) -> None:
 
 
 def record_last_kills(kills: Sequence[Kill], d: Delivery, rt: Runtime) -> None:
-    """Store the newest kill of this delivery as the instance's "last kill" (for alarm notices)."""
+    """Store the newest kill of this delivery as the instance's "last kill" (for alarm notices).
+
+    A userspace-killer line whose sender is not verified (anyone can write it to a text log) never replaces it.
+    """
+    kills = [k for k in kills if k.event.get("sender_verified") is not False]
     if not d.instance_id or not kills:
         return
     latest = max(kills, key=lambda k: k.time_ms)

@@ -32,6 +32,8 @@ def _anchor(line: str) -> bool | None:
             return True
         if line.endswith("to", 0, i) and line.rfind("sending ", max(i - 24, 0), i) >= 0:
             return False
+        if line.endswith(("Killing", "killing"), 0, i):  # earlyoom before v1.3
+            return False
         i = line.find(" process ", i + 1)
     if OOMD in line:
         return False

@@ -10,6 +10,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from oomwatch.parser import OomParser
 from oomwatch.render import render_event, render_summary
+from oomwatch.sanitise import sanitise_tree
 from oomwatch.scanner import scan_binary
 
 if TYPE_CHECKING:
@@ -76,7 +77,8 @@ def scan(args: argparse.Namespace) -> int:
     out = sys.stdout
     if args.json:
         for e in events:
-            out.write(json.dumps(e, separators=(",", ":"), ensure_ascii=False) + "\n")
+            # The parser sanitised the event; once more at the output, as the text form does (same function).
+            out.write(json.dumps(sanitise_tree(e, None), separators=(",", ":"), ensure_ascii=False) + "\n")
         return 0
     for n, e in enumerate(events, 1):
         out.write(render_event(e, n) + "\n\n")

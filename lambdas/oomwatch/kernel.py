@@ -1,7 +1,7 @@
 """The kernel's OOM report lines, 2.6.32 to 6.17, one pattern per printf in mm/oom_kill.c and mm/memcontrol.c.
 
 Layouts are told apart line by line, never by kernel version (distributions backport). See
-``shared/oom-formats.md`` for the format strings these patterns come from. Fields a layout lacks are optional
+``docs/oom-formats.md`` for the format strings these patterns come from. Fields a layout lacks are optional
 groups; comm is matched from the right because it may contain spaces, parentheses and commas.
 """
 

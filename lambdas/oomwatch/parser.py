@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from oomwatch import cgroup as cg
 from oomwatch import kernel as k
 from oomwatch import userspace as us
-from oomwatch.transport import Record, clean, parse_line
+from oomwatch.sanitise import sanitise
+from oomwatch.transport import MAX_LINE, Record, Sender, broken, parse_line
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -33,13 +34,13 @@ MAX_ROWS = 8192  # task-table rows kept per report (twice that before the smalle
 MAX_WARNINGS = 32  # warnings kept per report
 MAX_SUMMARY = 16384  # characters of an oom-kill summary: two PATH_MAX cgroup paths and the rest fit
 MAX_PIDS = 256  # pids of one systemd-oomd kill (an event shows 256)
-MAX_UNITS = 16  # systemd units named for one kernel kill
 EVENT_LINES = 60  # raw lines carried in an event
 LINE_CAP = 1024  # characters per raw line in an event
 LINE_KEEP = 4 * LINE_CAP  # characters of a raw line a report keeps (room for control characters cleaned away)
 TOP_N = 5
 _DEDUP_KEEP = 4096
 _RECENT_KILLS = 64
+_MAX_UNITS = 16  # systemd unit lines kept per kill (one per ancestor unit, in the real logs)
 
 # What a line is to a report. Context kinds come before the kill; a context line seen after a kill belongs to
 # the next report (whose header we did not see).
@@ -75,7 +76,11 @@ class _Found:
 
 
 class _Kill(_Found):
-    """A kernel ``Killed process`` line, its report, and what came after it (reaper, systemd units)."""
+    """A kernel ``Killed process`` line, its report, and what came after it (reaper, systemd units).
+
+    ``units`` holds each systemd unit line attached to the kill with its sender: the journal's trusted fields, or
+    None with the pid the line claims when it came from a text log (where anyone can write ``systemd[1]:``).
+    """
 
     __slots__ = ("fields", "message", "report", "reaped", "reaper_line", "units")
 
@@ -94,7 +99,7 @@ class _Kill(_Found):
         self.report = report
         self.reaped: bool | None = None
         self.reaper_line: str | None = None
-        self.units: list[str] = []
+        self.units: list[tuple[str, Sender | None, int | None]] = []
 
 
 class _Report:
@@ -126,6 +131,7 @@ class _Report:
         "_event_lines",
         "_top",
         "_cut",
+        "cut_lines",
     )
 
     def __init__(
@@ -173,6 +179,7 @@ class _Report:
         self._event_lines: tuple[int, int, list[str]] | None = None
         self._top: tuple[int, int, list[dict[str, Any]]] | None = None
         self._cut: tuple[str, str] | None = None
+        self.cut_lines = 0  # lines inside the report that were not whole (cut, or a broken journal record)
 
     def add_line(self, raw: str, key: bool) -> None:
         if len(self.lines) < MAX_REPORT_LINES:
@@ -266,9 +273,13 @@ def _plausible_row(row: dict[str, Any]) -> bool:
 
 
 class _Userspace(_Found):
-    """A systemd-oomd or earlyoom kill, with the pids and lines that belong to it."""
+    """A systemd-oomd or earlyoom kill, with the pids and lines that belong to it.
 
-    __slots__ = ("source", "fields", "pids", "lines")
+    ``verified``: the journal's trusted fields show the killer's own service wrote the line (never so in a text
+    log, where ``logger -t earlyoom`` writes the same line).
+    """
+
+    __slots__ = ("source", "fields", "pids", "lines", "verified")
 
     def __init__(
         self,
@@ -285,6 +296,7 @@ class _Userspace(_Found):
         self.fields = fields
         self.pids = pids or []
         self.lines = [record.raw]
+        self.verified = us.killer_verified(source, record.sender)
 
 
 class _Stream:
@@ -309,24 +321,41 @@ class OomParser:
         self._dedup: set[tuple[object, ...]] = set()
         self._dedup_order: deque[tuple[object, ...]] = deque()
 
-    def feed(self, line: str, *, stream: str = "", time_ms: int | None = None, event_id: str | None = None) -> None:
-        """Take one physical line. ``time_ms`` and ``event_id`` come from CloudWatch Logs when known."""
+    def feed(
+        self,
+        line: str,
+        *,
+        stream: str = "",
+        time_ms: int | None = None,
+        event_id: str | None = None,
+        cut: bool = False,
+    ) -> None:
+        """Take one physical line. ``time_ms`` and ``event_id`` come from CloudWatch Logs when known.
+
+        ``cut``: the line is a piece of a physical line longer than ``MAX_LINE``. A reader that splits such lines
+        passes every piece with ``cut=True`` (or the first one whole: ``parse_line`` cuts it itself); no piece is
+        ever kernel text or a report line, whatever it says.
+        """
+        previous = self._last_record.get(stream)
         try:
-            records = parse_line(line, self._last_record.get(stream))
+            records = [broken(line)] if cut else parse_line(line, previous)
         except Exception:
             records = []
         streams = self._streams
         for rec in records:
             self._last_record[stream] = rec
             try:
-                key = (stream, rec.host or "")
+                # Lines read back from CloudWatch carry their log stream: two streams never share a report.
+                key = (stream if rec.log_stream is None else f"{stream}\x00{rec.log_stream}", rec.host or "")
                 st = streams.get(key)
                 if st is None:
                     st = streams[key] = _Stream()
                 if rec.kernel:
                     self._kernel(st, rec, stream, time_ms, event_id)
-                else:
+                elif rec.whole:
                     self._userland(st, rec, stream, time_ms, event_id)
+                else:
+                    self._not_whole(stream, rec, previous)
             except Exception as exc:
                 self._internal_error(rec, stream, time_ms, event_id, exc)
 
@@ -341,6 +370,8 @@ class OomParser:
                 event = _userspace_event(item) if isinstance(item, _Userspace) else _kernel_event(item)
             except Exception as exc:
                 event = _fallback_event(item, f"internal error: {exc!r}")
+            # A warning may quote the log (a comm, a unit, an exception's text): the one rule, whoever wrote it.
+            event["warnings"] = [sanitise(w, 1024) for w in event["warnings"]]
             out.append((event, item.time_ms))
         self._kills = []
         return out
@@ -353,6 +384,20 @@ class OomParser:
         if rec.kernel and "Killed process" in rec.text and k.KILLED_ANY.match(rec.text):
             report = _Report(warnings=[f"internal error while parsing: {exc!r}"])
             self._add_kill(_Kill(rec, None, None, report, event_id, time_ms), stream)
+
+    def _not_whole(self, stream: str, rec: Record, previous: Record | None) -> None:
+        """A cut line or broken journal record: ignored, and counted on the report it interrupts, if one is open.
+
+        It has no host or time of its own, so it takes those of the stream's previous line (and hands them on to
+        the next cut line).
+        """
+        if previous is None:
+            return
+        rec.host, rec.uptime, rec.wall = previous.host, previous.uptime, previous.wall
+        st = self._streams.get((stream, rec.host or ""))
+        report = st.report if st is not None else None
+        if report is not None and not report.kills and not report.stale_for(rec):
+            report.cut_lines += 1
 
     # -- kernel lines -------------------------------------------------------------------------------------
 
@@ -468,7 +513,12 @@ class OomParser:
             kill = us.oomd_kill(text)
             if kill is not None:
                 last = st.last_oomd
-                if last is not None and last.fields.get("cgroup") is None and _close(last.record, rec, 10.0):
+                if (
+                    last is not None
+                    and last.fields.get("cgroup") is None
+                    and last.verified == us.killer_verified("systemd-oomd", rec.sender)
+                    and _close(last.record, rec, 10.0)
+                ):
                     # systemd-oomd before v254 logs "attempting to kill" (debug) before "Killed <cgroup>": one kill.
                     last.fields.update(kill)
                     last.lines.append(rec.raw)
@@ -480,7 +530,11 @@ class OomParser:
             attempt = us.oomd_attempt(text)
             if attempt is not None:
                 last = st.last_oomd
-                if last is not None and _close(last.record, rec, 10.0):
+                if (
+                    last is not None
+                    and last.verified == us.killer_verified("systemd-oomd", rec.sender)
+                    and _close(last.record, rec, 10.0)
+                ):
                     if len(last.pids) < MAX_PIDS and attempt["pid"] not in last.pids:
                         last.pids.append(attempt["pid"])
                     last.lines.append(rec.raw)
@@ -500,10 +554,12 @@ class OomParser:
             kill = us.earlyoom_kill(text)
             if kill is None:
                 return
-            if self._seen(("e", rec.host or stream, kill["pid"], kill["comm"])):
+            verified = us.killer_verified("earlyoom", rec.sender)
+            # A forged line must not swallow the real one that follows: the sender's standing is part of the key.
+            if self._seen(("e", rec.host or stream, kill["pid"], kill["comm"], verified)):
                 # SIGTERM first, SIGKILL later for the same process: one kill.
                 last = st.last_earlyoom
-                if last is not None and last.fields.get("pid") == kill["pid"]:
+                if last is not None and last.fields.get("pid") == kill["pid"] and last.verified == verified:
                     last.lines.append(rec.raw)
                     last.fields["signal"] = kill["signal"]
                 return
@@ -515,10 +571,13 @@ class OomParser:
             unit = us.unit_oom(text)
             if unit is None:
                 return
+            # Every such line is kept with its sender; whether it may decide anything is settled per kill, in
+            # _kernel_event (a user manager is believed only about its own user's kills).
             for recent in reversed(st.recent):
                 if _close(recent.record, rec, UNIT_WINDOW_S):
-                    if len(recent.units) < MAX_UNITS and unit not in recent.units:
-                        recent.units.append(unit)
+                    entry = (unit, rec.sender, rec.pid)
+                    if entry not in recent.units and len(recent.units) < _MAX_UNITS:
+                        recent.units.append(entry)
                     break
 
 
@@ -647,7 +706,7 @@ def _apply_context(report: _Report, kind: str, data: dict[str, Any], text: str) 
         report.selected = {"pid": data["pid"], "comm": data["comm"]}
         report.message = data["msg"] or report.message
     elif kind == "exiting":
-        report.warn(f"OOM victim {data['pid']} ({clean(str(data['comm']), 64)}) was already exiting")
+        report.warn(f"OOM victim {data['pid']} ({sanitise(data['comm'], 64)}) was already exiting")
     elif kind == "meminfo":
         report.meminfo = True
     elif kind == "no_killable":
@@ -706,11 +765,11 @@ def _event_lines(report: _Report, extra: list[str]) -> tuple[list[str], int]:
         base: list[str] = []
         for raw, key in lines:
             if key or budget > 0:
-                base.append(clean(raw, LINE_CAP))
+                base.append(sanitise(raw.rstrip("\r\n"), LINE_CAP))
                 if not key:
                     budget -= 1
         report._event_lines = cache = (len(lines), len(extra), base)
-    keep = cache[2] + [clean(x, LINE_CAP) for x in extra]
+    keep = cache[2] + [sanitise(x.rstrip("\r\n"), LINE_CAP) for x in extra]
     if len(keep) > EVENT_LINES * 2:
         keep = keep[:EVENT_LINES] + keep[-EVENT_LINES:]
     left_out = len(lines) + len(extra) + report.dropped_lines - len(keep)
@@ -734,16 +793,16 @@ _VICTIM_FIELDS = (
 def _skeleton(found: _Found, source: str) -> dict[str, Any]:
     """An event with what every kill line gives and nothing else: the rest is null until a report shows it."""
     rec = found.record
-    kill_line = clean(rec.raw.rstrip("\r\n"), LINE_CAP)
+    kill_line = sanitise(rec.raw.rstrip("\r\n"), LINE_CAP)
     return {
         "schema_version": SCHEMA_VERSION,
         "source": source,
         "constraint": "unknown",
         "message": None,
-        "host": clean(rec.host, 256) if rec.host else None,
-        "stream": found.stream or None,
+        "host": sanitise(rec.host, 256) if rec.host else None,
+        "stream": sanitise(found.stream, 512) or None,
         "timestamp": _time(rec, found.time_ms),
-        "log_time": clean(rec.log_time, 64) if rec.log_time else None,
+        "log_time": sanitise(rec.log_time, 64) if rec.log_time else None,
         "uptime_s": rec.uptime,
         "victim": dict.fromkeys(_VICTIM_FIELDS),
         "trigger": None,
@@ -754,6 +813,7 @@ def _skeleton(found: _Found, source: str) -> dict[str, Any]:
         "page_kb": None,
         "reaped": None,
         "units": [],
+        "systemd_context": [],
         "complete": False,
         "warnings": [],
         "kill_line": kill_line,
@@ -798,20 +858,20 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
     if victim["uid"] is None and summary.get("pid") == pid and pid is not None:
         victim["uid"] = summary.get("uid")
     if victim["comm"] is not None:
-        victim["comm"] = clean(str(victim["comm"]), 64)
+        victim["comm"] = sanitise(victim["comm"], 64)
 
     trigger = None
     if report.trigger is not None:
         t = report.trigger
         trigger = {
             "pid": t.get("pid"),
-            "comm": clean(str(t.get("comm")), 64),
+            "comm": sanitise(str(t.get("comm")), 64),
             "gfp_mask": t.get("gfp_mask"),
             "order": t.get("order"),
             "oom_score_adj": t.get("oom_score_adj"),
         }
         if t.get("gfp_flags"):
-            trigger["gfp_flags"] = clean(str(t["gfp_flags"]), 256)
+            trigger["gfp_flags"] = sanitise(t["gfp_flags"], 256)
         if t.get("uid") is not None:
             trigger["uid"] = t["uid"]
 
@@ -824,20 +884,33 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
     workload = cg.workload(str(task_memcg)) if task_memcg else None
     if workload is None and oom_memcg:
         workload = cg.workload(str(oom_memcg))
-    if workload is None and kill.units:
-        unit = _most_specific(kill.units)
-        workload = {"kind": "systemd-unit", "name": unit, "id": None, "unit": unit}
+    # systemd's unit lines: context always; a unit for decisions only from a verified sender, and only where the
+    # kernel's own cgroup lines name no workload.
+    context = [
+        {
+            "unit": sanitise(u, 256),
+            "verified": us.systemd_verified(sender, victim["uid"]),
+            "sender": _sender(sender, pid),
+        }
+        for u, sender, pid in kill.units
+    ]
+    units: list[str] = []
+    if workload is None:
+        units = [u for (u, _s, _p), c in zip(kill.units, context, strict=True) if c["verified"]]
+        if units:
+            unit = _most_specific(units)
+            workload = {"kind": "systemd-unit", "name": unit, "id": None, "unit": unit}
     if report.group:
         group_cgroup = report.group
     cgroup_block = None
     if oom_memcg or task_memcg or workload or group_cgroup:
         cgroup_block = {
-            "oom_memcg": clean(str(oom_memcg), 512) if oom_memcg else None,
-            "task_memcg": clean(str(task_memcg), 512) if task_memcg else None,
+            "oom_memcg": sanitise(oom_memcg, 512) if oom_memcg else None,
+            "task_memcg": sanitise(task_memcg, 512) if task_memcg else None,
             "workload": _clean_workload(workload),
         }
         if group_cgroup:
-            cgroup_block["oom_group"] = clean(group_cgroup, 512)
+            cgroup_block["oom_group"] = sanitise(group_cgroup, 512)
 
     memcg = None
     if "memory" in report.usage:
@@ -851,7 +924,7 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
 
     consumers = report.top_rows()
     top = [
-        {"pid": int(r["pid"]), "comm": clean(str(r["name"]), 64), "rss_kb": int(r.get("rss", 0)) * page_kb}
+        {"pid": int(r["pid"]), "comm": sanitise(r["name"], 64), "rss_kb": int(r.get("rss", 0)) * page_kb}
         for r in consumers
     ]
     if report.trigger is None:
@@ -861,14 +934,19 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
     selected = report.selected
     if selected and pid is not None and selected["pid"] != pid:
         warnings.append(
-            f"the kernel selected pid {selected['pid']} ({clean(str(selected['comm']), 64)}) and killed {pid} instead"
+            f"the kernel selected pid {selected['pid']} ({sanitise(selected['comm'], 64)}) and killed {pid} instead"
+        )
+    if report.cut_lines:
+        warnings.append(
+            f"{report.cut_lines} line(s) inside this report were cut at the {MAX_LINE // 1024} KiB line cap or were"
+            " journal records that did not parse whole; they were ignored, never read as kernel text"
         )
     extra = [kill.reaper_line] if kill.reaper_line else []
     lines, left_out = _event_lines(report, extra)
     complete = fields is not None and report.trigger is not None and report.table_seen
     event.update(
         constraint=_constraint(report, kill.message),
-        message=clean(kill.message or report.message or "", 128) or None,
+        message=sanitise(kill.message or report.message or "", 128) or None,
         trigger=trigger,
         cgroup=cgroup_block,
         memcg=memcg,
@@ -876,7 +954,8 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
         task_count=len(report.rows) + report.rows_dropped if report.table_seen else None,
         page_kb=page_kb,
         reaped=kill.reaped,
-        units=[clean(u, 256) for u in kill.units],
+        units=[sanitise(u, 256) for u in units],
+        systemd_context=context,
         complete=complete,
         warnings=warnings,
         lines=lines,
@@ -956,6 +1035,17 @@ def _drop_implausible(event: dict[str, Any]) -> None:
         event["uptime_s"] = None
 
 
+def _sender(sender: Sender | None, claimed_pid: int | None) -> str:
+    """Who sent a systemd line, in words for the event and the alert."""
+    if sender is None:
+        pid = f"[{claimed_pid}]" if claimed_pid is not None else ""
+        return f"systemd{pid} in a text log (any local user can write this line)"
+    return (
+        f"journald _TRANSPORT={sanitise(str(sender.transport), 32)} _PID={sender.pid} _UID={sender.uid}"
+        f" _COMM={sanitise(str(sender.comm), 32)}"
+    )
+
+
 def _most_specific(units: list[str]) -> str:
     for u in units:
         if not u.endswith(".slice"):
@@ -966,7 +1056,7 @@ def _most_specific(units: list[str]) -> str:
 def _clean_workload(workload: dict[str, object] | None) -> dict[str, object] | None:
     if workload is None:
         return None
-    return {key: clean(v, 512) if isinstance(v, str) else v for key, v in workload.items()}
+    return {key: sanitise(v, 512) if isinstance(v, str) else v for key, v in workload.items()}
 
 
 def _userspace_event(item: _Userspace) -> dict[str, Any]:
@@ -975,7 +1065,7 @@ def _userspace_event(item: _Userspace) -> dict[str, Any]:
     pid = item.pids[0] if item.source == "systemd-oomd" and item.pids else f.get("pid")
     event["victim"].update(
         pid=pid if pid is not None else -1,
-        comm=clean(str(f["comm"]), 256) if f.get("comm") else None,
+        comm=sanitise(f["comm"], 256) if f.get("comm") else None,
         uid=f.get("uid"),
         oom_score_adj=f.get("oom_score_adj"),
         rss_kb=f.get("rss_kb"),
@@ -986,17 +1076,23 @@ def _userspace_event(item: _Userspace) -> dict[str, Any]:
         path = str(f["cgroup"])
         event["cgroup"] = {
             "oom_memcg": None,
-            "task_memcg": clean(path, 512),
+            "task_memcg": sanitise(path, 512),
             "workload": _clean_workload(cg.workload(path)),
         }
     event.update(
-        message=clean(str(f["reason"]), 512) if f.get("reason") else None,
+        message=sanitise(f["reason"], 512) if f.get("reason") else None,
         complete=True,  # one line is the whole report of a userspace killer
-        lines=[clean(x.rstrip("\r\n"), LINE_CAP) for x in item.lines[:EVENT_LINES]],
+        lines=[sanitise(x.rstrip("\r\n"), LINE_CAP) for x in item.lines[:EVENT_LINES]],
         lines_left_out=max(len(item.lines) - EVENT_LINES, 0),
     )
     if f.get("signal"):
-        event["signal"] = clean(str(f["signal"]), 32)
+        event["signal"] = sanitise(f["signal"], 32)
+    event["sender_verified"] = item.verified
+    if not item.verified:
+        event["warnings"].append(
+            f"the sender of this {item.source} line is not verified (a text log, or journal fields that do not"
+            f" show {item.source}'s own service): anyone on the host can write it; it is not a kernel kill"
+        )
     _drop_implausible(event)
     return event
 

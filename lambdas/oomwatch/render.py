@@ -1,11 +1,16 @@
-"""The readable form of an event, for ``oomwatch scan`` and anything else that shows a kill to a person."""
+"""The readable form of an event, for ``oomwatch scan`` and anything else that shows a kill to a person.
+
+The parser sanitised every string of the event when it built it; each value is capped again here and each
+output line goes through :func:`oomwatch.sanitise.sanitise` once more, so that no event, whoever built it,
+can write a control character, a line break or a bidi override to a terminal.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from typing import Any
 
-from oomwatch.transport import clean
+from oomwatch.sanitise import sanitise
 
 
 def mib(kb: int | None) -> str:
@@ -17,7 +22,7 @@ def mib(kb: int | None) -> str:
 
 
 def _who(pid: object, comm: object) -> str:
-    name = clean(str(comm), 64) if comm is not None else "?"
+    name = sanitise(comm, 64) if comm is not None else "?"
     return f"{name} (pid {pid})" if pid not in (None, -1) else name
 
 
@@ -25,7 +30,7 @@ def describe_workload(workload: dict[str, Any] | None) -> str | None:
     if not workload:
         return None
     kind = str(workload.get("kind"))
-    name = clean(str(workload.get("name")), 128)
+    name = sanitise(str(workload.get("name")), 128)
     if kind == "kubernetes":
         qos = workload.get("qos")
         cid = workload.get("id")
@@ -48,7 +53,7 @@ def describe_workload(workload: dict[str, Any] | None) -> str | None:
     }
     text = f"{labels.get(kind, kind)} {name}"
     if workload.get("lxc") and kind != "lxc":
-        text += f" in LXC {clean(str(workload['lxc']), 64)}"
+        text += f" in LXC {sanitise(workload['lxc'], 64)}"
     return text
 
 
@@ -57,7 +62,7 @@ def render_event(event: dict[str, Any], number: int) -> str:
     when = event.get("timestamp") or event.get("log_time") or "time unknown"
     if event.get("uptime_s") is not None:
         when += f" (uptime {event['uptime_s']:.1f} s)"
-    host = event.get("host") or event.get("stream") or "unknown host"
+    host = sanitise(event.get("host") or event.get("stream") or "unknown host", 256)
     source = event.get("source")
     head = f"OOM kill #{number}: {_who(v.get('pid'), v.get('comm'))} on {host}, {when}"
     lines = [head]
@@ -106,7 +111,7 @@ def render_event(event: dict[str, Any], number: int) -> str:
     }.get(constraint, constraint)
     cg = event.get("cgroup") or {}
     if constraint == "memcg" and cg.get("oom_memcg"):
-        constraint_text += f" of {cg['oom_memcg']}"
+        constraint_text += f" of {sanitise(cg['oom_memcg'], 512)}"
     memcg = event.get("memcg")
     if memcg and memcg.get("limit_kb") is not None:
         constraint_text += f" (usage {mib(memcg.get('usage_kb'))} of limit {mib(memcg.get('limit_kb'))})"
@@ -115,12 +120,21 @@ def render_event(event: dict[str, Any], number: int) -> str:
     if workload:
         lines.append(f"  workload    {workload}")
     elif cg.get("task_memcg"):
-        lines.append(f"  cgroup      {cg['task_memcg']}")
+        lines.append(f"  cgroup      {sanitise(cg['task_memcg'], 512)}")
     if event.get("units"):
-        lines.append("  units       " + ", ".join(event["units"]))
+        lines.append("  units       " + ", ".join(sanitise(u, 256) for u in event["units"]))
+    said = [c for c in event.get("systemd_context") or [] if c.get("unit") not in (event.get("units") or [])]
+    if said:
+        why = "sender not verified" if any(not c.get("verified") for c in said) else "the kernel's cgroup comes first"
+        units = ", ".join(sanitise(str(c.get("unit")), 256) for c in said)
+        lines.append(f"  context     systemd reports unit {units} (not used: {why})")
+    if event.get("sender_verified") is False:
+        lines.append(f"  sender      not verified: anyone on the host can write this {event.get('source')} line")
     top = event.get("top_consumers") or []
     if top:
-        lines.append("  top memory  " + " · ".join(f"{c['comm']} {c['pid']} {mib(c['rss_kb'])}" for c in top))
+        lines.append(
+            "  top memory  " + " · ".join(f"{sanitise(c['comm'], 64)} {c['pid']} {mib(c['rss_kb'])}" for c in top)
+        )
     if event.get("task_count") is not None:
         lines.append(f"  tasks       {event['task_count']} listed in the report")
     reaped = {True: "yes", False: "no (oom_reaper could not reap)", None: "not reported"}[event.get("reaped")]
@@ -129,16 +143,16 @@ def render_event(event: dict[str, Any], number: int) -> str:
     if not event.get("complete"):
         lines.append("  complete    no: parts of the report are missing")
     for w in event.get("warnings") or []:
-        lines.append(f"  note        {w}")
-    return "\n".join(lines)
+        lines.append(f"  note        {sanitise(w, 1024)}")
+    return "\n".join(sanitise(line, None) for line in lines)
 
 
 def render_summary(events: list[dict[str, Any]]) -> str:
     if not events:
         return "no OOM kills found"
     sources = Counter(str(e.get("source")) for e in events)
-    hosts = {e.get("host") or e.get("stream") or "?" for e in events}
+    hosts = {e.get("host") or e.get("stream") or "?" for e in events}  # only counted, never printed
     by = ", ".join(f"{n} {s}" for s, n in sources.most_common())
     noun = "kill" if len(events) == 1 else "kills"
     hnoun = "host" if len(hosts) == 1 else "hosts"
-    return f"{len(events)} OOM {noun} found ({by}) on {len(hosts)} {hnoun}"
+    return sanitise(f"{len(events)} OOM {noun} found ({by}) on {len(hosts)} {hnoun}", None)

@@ -78,6 +78,8 @@ def _anchors(buf: _Buffer, lo: int, hi: int) -> list[tuple[int, bool]]:
             hits.append((i, True))
         elif buf[i - 2 : i] == b"to" and buf.rfind(b"sending ", max(i - 24, 0), i) >= 0:
             hits.append((i, False))  # earlyoom
+        elif buf[i - 6 : i] == b"illing" and buf[i - 7 : i - 6] in (b"K", b"k"):
+            hits.append((i, False))  # earlyoom before v1.3: "Killing process 123 ...", "killing process 123 ..."
         i = buf.find(PROCESS_NEEDLE, i + 1, stop)
     stop = hi + len(OOMD_NEEDLE) - 1
     i = buf.find(OOMD_NEEDLE, lo, stop)

@@ -203,7 +203,7 @@ def test_the_demo_filters_exactly_like_the_stack_tests_model_the_deployed_patter
 
     pattern = " ".join('?"' + term.replace('"', '\\"') + '"' for term in OOM_SUBSCRIPTION_TERMS)
     ours, theirs = compile_pattern(pattern), stack_model.compile_pattern(pattern)
-    files = sorted(SAMPLES.glob("*.*")) + sorted((SAMPLES.parents[2] / "shared" / "oom-corpus").glob("*.log"))
+    files = sorted(SAMPLES.glob("*.*")) + sorted((SAMPLES.parents[1] / "tests" / "corpus").glob("*.log"))
     lines = [line for f in files for line in f.read_text(errors="replace").splitlines()]
     assert len(lines) > 500
     passed = [line for line in lines if ours(line)]

@@ -6,7 +6,6 @@ log group. See docs/demo.md for what is real and what is emulated."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -20,12 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "demo" / "samples"
 
 
-def shared_dir() -> Path | None:
-    """``shared/`` (read in place): beside the repository, or where OOMWATCH_SHARED points."""
-    for candidate in (os.environ.get("OOMWATCH_SHARED"), str(REPO.parent / "shared")):
-        if candidate and (Path(candidate) / "oom-corpus").is_dir():
-            return Path(candidate)
-    return None
+CORPUS = REPO / "tests" / "corpus"
 
 
 pytestmark = pytest.mark.slow
@@ -175,15 +169,15 @@ def test_a_memory_alarm_contributor_becomes_a_notice_for_that_instance(deploymen
 
 
 def _corpus() -> list[Path]:
-    shared = shared_dir()
-    return sorted((shared / "oom-corpus").glob("*.log")) if shared else []
+    files = sorted(CORPUS.glob("*.log"))
+    assert files, f"the OOM corpus is missing at {CORPUS}"
+    return files
 
 
 def _body(path: Path) -> str:
     return "\n".join(line for line in path.read_text(errors="replace").splitlines() if not line.startswith("#"))
 
 
-@pytest.mark.skipif(not _corpus(), reason="shared/oom-corpus not found beside the repository (set OOMWATCH_SHARED)")
 @pytest.mark.parametrize("path", _corpus(), ids=lambda p: p.name[:2])
 def test_corpus_report_events_and_alerts(deployment: Demo, seeded: Any, path: Path) -> None:
     expected = json.loads((path.parent / "expected" / (path.stem + ".json")).read_text())["kills"]

@@ -70,7 +70,7 @@ Invoke = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 REPO = Path(__file__).resolve().parents[2]
-CORPUS = REPO.parent / "shared" / "oom-corpus"
+CORPUS = REPO / "tests" / "corpus"
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -80,7 +80,7 @@ EVENTS_GROUP = "/aws/lambda/oomwatch-oom"
 
 
 def corpus_lines(name: str) -> list[str]:
-    """The lines of a corpus report without its ``# `` comment lines (read from ../shared)."""
+    """The lines of a corpus report without its ``# `` comment lines (read from tests/corpus)."""
     matches = sorted(CORPUS.glob(f"{name}*.log"))
     assert matches, f"corpus file {name}* not found under {CORPUS}"
     text = matches[0].read_text(encoding="utf-8")

@@ -106,14 +106,12 @@ def test_context_fetch_is_bounded_in_pages(
     kill = [e for e in log_events(corpus_lines("01_"), recent_ms()) if "Killed process" in e.message]
 
     # WHEN a kill without context arrives
-    started = time.monotonic()
     invoke_oom(payload(iid, kill))
 
     # THEN the fetch stops after the page limit, within the stream and time window, and the alert goes out
     assert len(calls) == runtime_.settings.context_max_pages
     assert calls[0]["logStreamNames"] == [iid]
     assert calls[0]["startTime"] == kill[0].timestamp - runtime_.settings.context_before_s * 1000
-    assert time.monotonic() - started < 5
     assert "(read limit reached)" in world.sent()[0].text
 
 

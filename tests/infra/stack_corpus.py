@@ -1,7 +1,7 @@
 """Log lines for the filter tests: the shared OOM corpus, what kind each line is, and ordinary noise.
 
 The kinds are written here, in plain Python, from the list of lines the parser needs (issue 3 and
-``/work/shared/oom-formats.md``), independently of the RE2 filters under test.
+``docs/oom-formats.md``), independently of the RE2 filters under test.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "oom-corpus"
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 
 
 @cache

@@ -13,6 +13,9 @@ REPO = Path(__file__).resolve().parents[2]
 CDK = REPO / "node_modules" / ".bin" / "cdk"
 STACK = "OomWatch"
 CLI_MODES = ("oom", "kernel", "full")  # "oom" is the default: synthesized without -c
+#: A bad setting: ``app.py`` exits 2; the CDK CLI reports that and exits 1 (docs/configuration.md says both).
+APP_CONFIG_ERROR_STATUS = 2
+CDK_CLI_ERROR_STATUS = 1
 
 #: Every setting the template tests compare against its default, changed at once.
 VARIANT: dict[str, Any] = {
@@ -20,7 +23,7 @@ VARIANT: dict[str, Any] = {
     "alert_emails": "oncall@example.com,team-memory@example.org",
     "target_all_instances": "true",
     "log_sources": "files",
-    "agent_version": "latest",
+    "agent_version": "1.300071.0b1720",
     "memory_threshold_percent": "85",
     "memory_evaluation_periods": "10",
     "memory_datapoints_to_alarm": "8",

@@ -29,6 +29,7 @@ from agent_config.builder import (
     KERNEL_OOM_EXPRESSION,
     LOG_MODES,
     LOG_SOURCES,
+    METRIC_DIMENSIONS,
     OOM_EXPRESSION,
     SCHEMA_PATH,
     STANDARD_PARAMETER_LIMIT_BYTES,
@@ -84,22 +85,31 @@ def test_the_agent_schema_is_present() -> None:
 
 @pytest.mark.parametrize(("log_mode", "log_sources"), COMBINATIONS)
 def test_valid_against_the_agent_schema(log_mode: str, log_sources: str) -> None:
-    assert validate_against_schema(config(log_mode, log_sources), required=True)
+    assert validate_against_schema(config(log_mode, log_sources))
 
 
 def test_schema_validation_catches_a_mistake() -> None:
     broken = config()
     broken["logs"]["logs_collected"]["journald"]["collect_list"][0]["retention"] = 7
     with pytest.raises(AgentConfigError, match="violates the agent schema"):
-        validate_against_schema(broken, required=True)
+        validate_against_schema(broken)
 
 
-def test_a_missing_schema_is_an_error_in_tests_and_a_warning_at_synth(tmp_path: Any) -> None:
+def test_a_missing_schema_is_an_error_never_a_skip(tmp_path: Any) -> None:
+    # GIVEN a checkout whose schema file is gone
     absent = tmp_path / "schema.json"
+    # THEN validation (and so synth) fails instead of warning and going on
     with pytest.raises(AgentConfigError, match="schema not found"):
-        validate_against_schema(config(), schema_path=absent, required=True)
-    with pytest.warns(UserWarning, match="not validated"):
-        assert validate_against_schema(config(), schema_path=absent, required=False) is False
+        validate_against_schema(config(), schema_path=absent)
+
+
+def test_the_schema_is_the_agents_own_copy_with_its_provenance() -> None:
+    import hashlib
+
+    provenance = (SCHEMA_PATH.parent / "PROVENANCE.txt").read_text()
+    digest = hashlib.sha256(SCHEMA_PATH.read_bytes()).hexdigest()
+    assert f"sha256: {digest}" in provenance
+    assert "MIT License" in provenance
 
 
 @pytest.mark.parametrize(("log_mode", "log_sources"), COMBINATIONS)
@@ -159,21 +169,31 @@ def test_sources(log_mode: str, log_sources: str) -> None:
 
 def test_two_metrics_per_host_with_exactly_the_alarm_dimensions() -> None:
     metrics = config()["metrics"]
-    assert metrics["append_dimensions"] == {"InstanceId": "${aws:InstanceId}"}
-    assert "aggregation_dimensions" not in metrics  # each roll-up would be another billed metric
-    assert "namespace" not in metrics  # the agent's default, CWAgent
+    # No global key: append_dimensions would drop the host dimension of all the host's metrics and, like
+    # aggregation_dimensions and namespace, must be equal in every configuration file on the host.
+    assert set(metrics) == {"metrics_collected"}
     collected = metrics["metrics_collected"]
+    section_dimensions = {"InstanceId": "${aws:InstanceId}"}
     assert collected == {
-        "mem": {"measurement": ["mem_used_percent"], "metrics_collection_interval": 60},
-        "swap": {"measurement": ["swap_used_percent"], "metrics_collection_interval": 60},
+        "mem": {
+            "measurement": ["mem_used_percent"],
+            "metrics_collection_interval": 60,
+            "append_dimensions": section_dimensions,
+        },
+        "swap": {
+            "measurement": ["swap_used_percent"],
+            "metrics_collection_interval": 60,
+            "append_dimensions": section_dimensions,
+        },
     }
-    # The fleet alarms select exactly that dimension set in that namespace.
+    # The fleet alarms select exactly that dimension set (the sections' plus the agent's host) in CWAgent.
+    assert set(METRIC_DIMENSIONS) == {*section_dimensions, "host"}
     for name in ("mem_used_percent", "swap_used_percent"):
         query = fleet_query(name)
         schema = re.search(r'SCHEMA\("(?P<ns>[^"]+)", (?P<dims>[^)]+)\)', query)
         assert schema is not None
         assert schema["ns"] == AGENT_NAMESPACE
-        assert {d.strip() for d in schema["dims"].split(",")} == set(metrics["append_dimensions"])
+        assert {d.strip() for d in schema["dims"].split(",")} == set(METRIC_DIMENSIONS)
         assert f"MAX({name})" in query and "GROUP BY InstanceId" in query
 
 

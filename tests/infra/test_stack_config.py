@@ -43,7 +43,7 @@ def test_defaults() -> None:
     assert (config.lambda_architecture, config.powertools_layer_version) == ("arm64", 27)
     assert (config.noise_window_minutes, config.loop_threshold) == (15, 5)
     assert config.allow_list == AllowList()
-    assert config.agent_version_parameter == "1.300071.0"
+    assert config.agent_version_parameter is None  # latest: the host checks the version journald needs
 
 
 def test_missing_keys_fall_back_to_the_defaults() -> None:
@@ -62,7 +62,6 @@ def test_command_line_strings_are_parsed() -> None:
             "critical_processes": '["java", "php-fpm*"]',
             "allow_list": '{"processes": ["stress-ng*"], "tags": {"oom-expected": "true"}}',
             "agent_version": "latest",
-            "alert_emails_unused": "ignored",
         }
     )
     assert config.alert_emails == ("oncall@example.com", "team+oom@mail.example.org")
@@ -98,7 +97,9 @@ RULES: list[tuple[str, Any, str]] = [
     ("log_mode", "bogus", "allowed values: oom, kernel, full"),
     ("log_sources", "syslog", "allowed values: both, files, journald"),
     ("agent_version", "1.300069.0", "journald collection needs 1.300070.0 or later"),
-    ("agent_version", "newest", "expected latest or a release such as 1.300071.0"),
+    ("agent_version", "newest", "expected latest or a release such as 1.300071.0 or 1.300071.0b1720"),
+    ("agent_version", "1.300071.0-1", "expected latest or a release such as 1.300071.0"),
+    ("agent_version", "1.300069.0b1143", "journald collection needs 1.300070.0 or later"),
     ("memory_threshold_percent", "0", "expected a percentage from 1 to 100"),
     ("memory_threshold_percent", 100.5, "expected a percentage from 1 to 100"),
     ("swap_threshold_percent", "half", "expected a percentage from 1 to 100"),
@@ -115,8 +116,8 @@ RULES: list[tuple[str, Any, str]] = [
     ("powertools_layer_version", "latest", "expected a whole number from 1 to 10000"),
     ("critical_processes", ["java,node"], "separated by commas"),
     ("allow_list", "processes=java", "expected a JSON object"),
-    ("allow_list", '{"hosts": ["i-123"]}', "expected a JSON object"),
-    ("allow_list", '{"tags": {"team": 1}}', '"tags" to map tag keys to tag values'),
+    ("allow_list", '{"hosts": ["i-123"]}', "unknown key (allowed: processes, units, tags)"),
+    ("allow_list", '{"tags": {"team": 1}}', "expected a tag value (a string of up to 256 characters)"),
     ("allow_list", '{"units": ["not a unit"]}', "not a systemd unit name or pattern"),
     ("noise_window_minutes", "0", "expected a whole number from 1 to 1440"),
     ("loop_threshold", "1", "expected a whole number from 2 to 1000"),
@@ -131,7 +132,8 @@ def test_a_wrong_value_fails_with_one_line_naming_key_value_and_what_is_allowed(
         build_app(context_with({key: value}))  # fails before any construct is built
     message = str(caught.value)
     assert "\n" not in message
-    assert message.startswith(f"{key}=")
+    assert message.startswith(f"{caught.value.path}=") or message.startswith(f"{caught.value.path}: ")
+    assert caught.value.path.startswith(key)
     assert why in message
     assert caught.value.key == key
 
@@ -139,10 +141,16 @@ def test_a_wrong_value_fails_with_one_line_naming_key_value_and_what_is_allowed(
 def test_the_error_shows_the_offending_value() -> None:
     with pytest.raises(ConfigError) as caught:
         OomWatchConfig.from_context({"alert_emails": "oncall@example.com,ops@@example.com"})
-    assert str(caught.value).startswith("alert_emails=ops@@example.com: ")
+    assert str(caught.value).startswith("alert_emails[1]=ops@@example.com: ")
     with pytest.raises(ConfigError) as caught:
         OomWatchConfig.from_context({"log_retention_days": 2})
     assert str(caught.value).startswith("log_retention_days=2: ")
+
+
+def test_the_agents_build_names_are_accepted() -> None:
+    # Releases are tagged 1.300071.0; the builds Distributor installs are named 1.300071.0b1720 (CWAGENT_VERSION).
+    for version in ("1.300071.0", "1.300071.0b1720", "1.300070.0"):
+        assert OomWatchConfig.from_context({"agent_version": version}).agent_version_parameter == version
 
 
 def test_journald_version_rule_does_not_apply_to_files_only() -> None:
@@ -162,3 +170,129 @@ def test_config_is_immutable() -> None:
     config = OomWatchConfig.from_context({})
     with pytest.raises(AttributeError):
         config.log_mode = "full"  # type: ignore[misc]
+
+
+# --- keys that are no setting, and errors inside structured values (issue 11) ---------------------------
+
+
+def test_an_unknown_key_is_refused_with_the_closest_setting() -> None:
+    """A typo used to be ignored: ``-c alert_email=...`` deployed without any e-mail subscription."""
+    with pytest.raises(ConfigError) as caught:
+        build_app(context_with({"alert_email": "oncall@example.com"}))
+    assert str(caught.value) == "alert_email: unknown setting (did you mean alert_emails?)"
+    assert caught.value.key == "alert_email"
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("Alert_Emails", "Alert_Emails: unknown setting (did you mean alert_emails?)"),
+        ("memory_threshold", "memory_threshold: unknown setting (did you mean memory_threshold_percent?)"),
+        ("allow_list.processes", "allow_list.processes: unknown setting (did you mean allow_list?)"),
+        ("frobnicate", "frobnicate: unknown setting (the settings are listed in docs/configuration.md)"),
+        # near CDK's own names, but not theirs: a prefix must match exactly
+        (
+            "aws-cdk-enableDiffNoFail",
+            "aws-cdk-enableDiffNoFail: unknown setting (the settings are listed in docs/configuration.md)",
+        ),
+        ("@aws-cdk", "@aws-cdk: unknown setting (the settings are listed in docs/configuration.md)"),
+    ],
+)
+def test_unknown_keys_name_themselves(key: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        OomWatchConfig.from_context({key: "x"})
+    assert str(caught.value) == message
+
+
+def test_cdk_own_context_keys_are_left_alone() -> None:
+    """What the CDK CLI itself puts into the context (toolkit-lib ``contextFromSettings``, cdk.context.json)."""
+    config = OomWatchConfig.from_context(
+        context_with(
+            {
+                "aws:cdk:enable-path-metadata": True,
+                "aws:cdk:enable-asset-metadata": True,
+                "aws:cdk:version-reporting": True,
+                "aws:cdk:disable-version-reporting": True,
+                "aws:cdk:bundling-stacks": ["**"],
+                "aws:cdk:disable-asset-staging": True,
+                "@aws-cdk/core:failSynthOnValidationErrors": False,
+                "@aws-cdk/core:bootstrapQualifier": "hnb659fds",
+                "@aws-cdk-containers/ecs-service-extensions:enableDefaultLogDriver": True,
+                "aws-cdk:enableDiffNoFail": True,
+                "acknowledged-issue-numbers": [32775],
+                "cli-telemetry": False,
+                "assets-ecr-repository-name": "assets",
+                "availability-zones:account=123456789012:region=eu-west-1": ["eu-west-1a", "eu-west-1b"],
+                "ssm:account=123456789012:parameterName=/x:region=eu-west-1": "value",
+            }
+        )
+    )
+    assert config == OomWatchConfig.from_context({})
+
+
+# (setting, value, the whole message): the path names the part that is wrong, for every structured kind.
+STRUCTURED: list[tuple[str, Any, str]] = [
+    ("allow_list", '{"processes": 3}', "allow_list.processes=3: expected a list or comma-separated values"),
+    (
+        "allow_list",
+        '{"processes": ["java", 3]}',
+        "allow_list.processes[1]=3: expected process names or shell-style patterns (such as java or php-fpm*), "
+        "separated by commas",
+    ),
+    ("allow_list", {"processes": ["java", "java"]}, "allow_list.processes[1]=java: listed twice"),
+    (
+        "allow_list",
+        '{"units": ["ok.service", "not a unit"]}',
+        "allow_list.units[1]=not a unit: not a systemd unit name or pattern (such as nginx.service or batch-*.service)",
+    ),
+    ("allow_list", '{"units": {"a": 1}}', 'allow_list.units={"a":1}: expected a list or comma-separated values'),
+    (
+        "allow_list",
+        '{"tags": {"team": 1}}',
+        "allow_list.tags.team=1: expected a tag value (a string of up to 256 characters)",
+    ),
+    (
+        "allow_list",
+        '{"tags": {"oom expected": "x", "oomwatch:skip": ["y"]}}',
+        'allow_list.tags.oomwatch:skip=["y"]: expected a tag value (a string of up to 256 characters)',
+    ),
+    (
+        "allow_list",
+        '{"tags": {"a.b": 2}}',
+        'allow_list.tags["a.b"]=2: expected a tag value (a string of up to 256 characters)',
+    ),
+    ("allow_list", '{"tags": {"": "x"}}', 'allow_list.tags="": not a tag key (1-128 characters)'),
+    (
+        "allow_list",
+        '{"tags": ["team"]}',
+        'allow_list.tags=["team"]: expected an object mapping tag keys to values {"key": "value"}',
+    ),
+    ("allow_list", '{"process": ["java"]}', "allow_list.process: unknown key (did you mean processes?)"),
+    ("allow_list", '{"hosts": ["i-1"]}', "allow_list.hosts: unknown key (allowed: processes, units, tags)"),
+    (
+        "alert_emails",
+        "oncall@example.com,ops@@example.com",
+        "alert_emails[1]=ops@@example.com: not an e-mail address (expected name@example.com; separate several "
+        "with commas)",
+    ),
+    (
+        "alert_emails",
+        ["oncall@example.com", 7],
+        "alert_emails[1]=7: not an e-mail address (expected name@example.com; separate several with commas)",
+    ),
+    ("critical_processes", '["java", "node", "java"]', "critical_processes[2]=java: listed twice"),
+    (
+        "existing_log_groups",
+        "/ok,/not ok",
+        "existing_log_groups[1]=/not ok: not a log group name (1-512 of letters, digits and _ - / . #)",
+    ),
+    ("existing_log_groups", {"a": 1}, 'existing_log_groups={"a":1}: expected a list or comma-separated values'),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "message"), STRUCTURED, ids=[m.split("=")[0] for _, _, m in STRUCTURED])
+def test_an_error_inside_a_structured_value_names_its_path(key: str, value: Any, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        OomWatchConfig.from_context({key: value})
+    assert str(caught.value) == message
+    assert caught.value.key == key

@@ -79,7 +79,7 @@ def test_log_group_retention(template: Template, variant_template: Template) -> 
 
 def test_agent_parameter(template: Template) -> None:
     parameter = props(template, "AgentConfigParameter")
-    assert parameter["Name"] == f"AmazonCloudWatch-OomWatch-{config_digest(log_mode='oom', log_sources='both')}"
+    assert parameter["Name"] == "AmazonCloudWatch-OomWatch"  # fixed: a new configuration replaces the host's file
     assert (parameter["Type"], parameter["Tier"]) == ("String", "Standard")
     group = "OomWatch-SyslogLogGroup-Q1w2E3r4T5y6"
     value = render(parameter["Value"], {"SyslogLogGroup": group})
@@ -87,66 +87,61 @@ def test_agent_parameter(template: Template) -> None:
     assert len(value.encode()) <= STANDARD_PARAMETER_LIMIT_BYTES
 
 
-def test_parameter_name_follows_the_configuration(cli_templates: dict[str, Template]) -> None:
-    names = {mode: props(tpl, "AgentConfigParameter")["Name"] for mode, tpl in cli_templates.items()}
-    assert len(set(names.values())) == len(names)
+def rollout(template: Template) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The rollout association's and its document's properties."""
+    (association,) = resources(template, "AWS::SSM::Association").values()
+    (document_id, document), *_ = resources(template, "AWS::SSM::Document").items()
+    assert association["Properties"]["Name"] == {"Ref": document_id}
+    return association["Properties"], document["Properties"]
+
+
+def test_a_changed_configuration_keeps_the_name_and_changes_the_association(cli_templates: dict[str, Template]) -> None:
+    names = {props(tpl, "AgentConfigParameter")["Name"] for tpl in cli_templates.values()}
+    assert names == {"AmazonCloudWatch-OomWatch"}
+    digests = {mode: rollout(tpl)[0]["Parameters"]["configDigest"] for mode, tpl in cli_templates.items()}
+    for mode, digest in digests.items():
+        assert digest == [config_digest(log_mode=mode, log_sources="both")]  # type: ignore[arg-type]
+    assert len({d[0] for d in digests.values()}) == len(digests)  # so State Manager re-runs it at once
     for mode, tpl in cli_templates.items():
         value = render(props(tpl, "AgentConfigParameter")["Value"], {"SyslogLogGroup": "g"})
         assert json.loads(value) == build_agent_config(log_group_name="g", log_mode=mode, log_sources="both")  # type: ignore[arg-type]
 
 
-def associations(template: Template) -> dict[str, dict[str, Any]]:
-    return {res["Properties"]["Name"]: res for res in resources(template, "AWS::SSM::Association").values()}
-
-
-def test_associations(template: Template) -> None:
-    found = associations(template)
-    assert set(found) == {"AWS-ConfigureAWSPackage", "AmazonCloudWatch-ManageAgent", "AWS-RunShellScript"}
-    tag_target = [{"Key": "tag:oomwatch:enabled", "Values": ["true"]}]
-    for association in found.values():
-        assert association["Properties"]["Targets"] == tag_target
-        assert "WaitForSuccessTimeoutSeconds" not in association["Properties"]
-
-    install = found["AWS-ConfigureAWSPackage"]["Properties"]
-    assert install["Parameters"] == {
-        "action": ["Install"],
-        "name": ["AmazonCloudWatchAgent"],
-        "version": ["1.300071.0"],
+def test_one_association_installs_then_configures(template: Template) -> None:
+    association, document = rollout(template)
+    assert association["Parameters"] == {
+        "configDigest": [config_digest(log_mode="oom", log_sources="both")],
+        "logGroupName": [{"Ref": "SyslogLogGroup"}],  # a replaced log group re-runs it too
     }
-    assert install["ScheduleExpression"] == "rate(7 days)"
-
-    configure = found["AmazonCloudWatch-ManageAgent"]
-    assert configure["Properties"]["Parameters"] == {
-        "action": ["configure (append)"],
-        "mode": ["ec2"],
-        "optionalConfigurationSource": ["ssm"],
-        "optionalConfigurationLocation": [{"Ref": "AgentConfigParameter"}],
-        "optionalRestart": ["yes"],
+    assert association["Targets"] == [{"Key": "tag:oomwatch:enabled", "Values": ["true"]}]
+    assert "WaitForSuccessTimeoutSeconds" not in association
+    assert association["ScheduleExpression"] == "rate(1 day)"
+    assert document["DocumentType"] == "Command"
+    content = document["Content"]
+    assert content["schemaVersion"] == "2.2"
+    install, configure = content["mainSteps"]
+    assert install["action"] == "aws:runDocument"
+    assert install["inputs"] == {
+        "documentType": "SSMDocument",
+        "documentPath": "AWS-ConfigureAWSPackage",
+        "documentParameters": {"action": "Install", "name": "AmazonCloudWatchAgent"},  # latest
     }
-    install_id = next(
-        lid
-        for lid, res in resources(template, "AWS::SSM::Association").items()
-        if res is found["AWS-ConfigureAWSPackage"]
-    )
-    assert configure["DependsOn"] == [install_id]
-
-    access = found["AWS-RunShellScript"]["Properties"]["Parameters"]
-    assert access["commands"] == list(GRANT_LOG_ACCESS_SCRIPT)
-    script = "\n".join(access["commands"])
+    script = "\n".join(configure["inputs"]["runCommand"])
+    assert "-a append-config -m ec2 -c ssm:AmazonCloudWatch-OomWatch -s" in script
+    assert "older than 1.300070.0" in script  # journald: the host checks the version it got
     assert "usermod -aG" in script and "systemd-journal adm" in script and "setfacl -m u:cwagent:r" in script
+    assert set(GRANT_LOG_ACCESS_SCRIPT) <= set(configure["inputs"]["runCommand"])
 
 
-def test_agent_version_latest_and_every_managed_instance(variant_template: Template) -> None:
-    found = associations(variant_template)
-    for association in found.values():
-        assert association["Properties"]["Targets"] == [{"Key": "InstanceIds", "Values": ["*"]}]
-    assert found["AWS-ConfigureAWSPackage"]["Properties"]["Parameters"] == {
-        "action": ["Install"],
-        "name": ["AmazonCloudWatchAgent"],
-    }
+def test_agent_version_pinned_and_every_managed_instance(variant_template: Template) -> None:
+    association, document = rollout(variant_template)
+    assert association["Targets"] == [{"Key": "InstanceIds", "Values": ["*"]}]
+    install, configure = document["Content"]["mainSteps"]
+    assert install["inputs"]["documentParameters"]["version"] == "1.300071.0b1720"
+    assert "older than" not in "\n".join(configure["inputs"]["runCommand"])  # files only: any version
     value = render(props(variant_template, "AgentConfigParameter")["Value"], {"SyslogLogGroup": "g"})
     assert "journald" not in json.loads(value)["logs"]["logs_collected"]  # log_sources=files
-    assert props(variant_template, "AgentConfigParameter")["Name"].startswith("AmazonCloudWatch-OomWatchVariant-")
+    assert props(variant_template, "AgentConfigParameter")["Name"] == "AmazonCloudWatch-OomWatchVariant"
 
 
 def test_instance_role_profile_and_managed_policy(template: Template) -> None:
@@ -507,7 +502,7 @@ def test_fleet_alarms(template: Template, variant_template: Template, which: str
         alarm = props(tpl, alarm_id)
         assert alarm["Metrics"] == [
             {
-                "Expression": f'SELECT MAX({metric}) FROM SCHEMA("CWAgent", InstanceId) '
+                "Expression": f'SELECT MAX({metric}) FROM SCHEMA("CWAgent", InstanceId, host) '
                 "GROUP BY InstanceId ORDER BY MAX() DESC",
                 "Id": "expr_1",
                 "Label": metric,

@@ -1,4 +1,4 @@
-"""Read the real OOM excerpts in ../shared/oom-corpus as the README there says: drop the `# ` comment lines."""
+"""Read the real OOM excerpts in tests/corpus as the README there says: drop the `# ` comment lines."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "oom-corpus"
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "lambdas" / "oomwatch" / "event.schema.json"
 
 
 def corpus_files() -> list[Path]:
     files = sorted(CORPUS.glob("*.log"))
-    assert files, f"the shared OOM corpus is missing at {CORPUS}"
+    assert files, f"the OOM corpus is missing at {CORPUS}"
     return files
 
 

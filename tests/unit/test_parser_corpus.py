@@ -1,4 +1,4 @@
-"""Every real excerpt in ../shared/oom-corpus gives exactly the kills of its hand-made label."""
+"""Every real excerpt in tests/corpus gives exactly the kills of its hand-made label."""
 
 from __future__ import annotations
 

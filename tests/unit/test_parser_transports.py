@@ -78,6 +78,33 @@ def _journal_json(n: int, rec: list[str], envelope: bool) -> str:
     return json.dumps(fields)
 
 
+def _reltime(minute: Callable[[int], str], force_prefix: bool = False) -> list[str]:
+    """``dmesg --reltime`` / ``dmesg -H``: the minute stamp on a record in a new minute (here the first, and the
+    tenth, which the clock moved into the next minute), else the delta to the previous record; the further lines
+    of a multi-line record are indented, or get ``[  +0.000000]`` with ``--force-prefix``."""
+    out = []
+    for n, rec in enumerate(RECORDS):
+        stamp = f"[{minute(n)}]" if n in (0, 10) else "[  +0.000010]"
+        out.append(f"{stamp} {rec[0]}")
+        out.extend(("[  +0.000000] " if force_prefix else " " * (len(stamp) + 1)) + t.strip() for t in rec[1:])
+    return out
+
+
+CW_STREAM = "i-0123456789abcdef0"  # the agent names each host's log stream after its instance id
+
+
+def _cw_tail(n: int, message: str) -> str:
+    """``aws logs tail`` (--format detailed, the default): isoformat with microseconds, the stream, the event."""
+    return f"2025-11-26T10:00:00.{n:06d}+00:00 {CW_STREAM} {message}"
+
+
+def _cw_events(n: int, message: str) -> str:
+    """``aws logs filter-log-events --output text``: the event's fields in key order, tab-separated."""
+    ms = BASE_EPOCH_US // 1000 + n
+    event_id = f"{ms:056d}"
+    return f"EVENTS\t{event_id}\t{ms + 900}\t{CW_STREAM}\t{message}\t{ms}"
+
+
 TRANSPORTS: dict[str, Callable[[], list[str]]] = {
     "syslog imklog (uptime)": lambda: _each_line(lambda n, t: f"Nov 26 10:00:00 {HOST} kernel: {_up(n)} {t}"),
     "syslog imjournal (no uptime)": lambda: _each_line(lambda n, t: f"Nov 26 10:00:00 {HOST} kernel: {t}"),
@@ -93,6 +120,12 @@ TRANSPORTS: dict[str, Callable[[], list[str]]] = {
     "dmesg -T": lambda: _continuation(lambda n, t: f"[Wed Nov 26 10:00:00 2025] {t}", 27),
     "dmesg -T German": lambda: _each_line(lambda n, t: f"[Mi Nov 26 10:00:00 2025] {t}"),
     "dmesg -T French": lambda: _each_line(lambda n, t: f"[mer. nov. 26 10:00:00 2025] {t}"),
+    "journalctl short-full": lambda: _continuation(lambda n, t: f"Wed 2025-11-26 10:00:00 UTC {HOST} kernel: {t}", 40),
+    "journalctl short-unix": lambda: _continuation(lambda n, t: f"1764151200.{n:06d} {HOST} kernel: {t}", 30),
+    "journalctl short-delta": lambda: _continuation(
+        lambda n, t: f"[{BASE_UPTIME + n / 1e5:12.6f} <{1e-5 if n else 0.0:12.6f}>] {HOST} kernel: {t}", 42
+    ),
+    "dmesg -d": lambda: _each_line(lambda n, t: f"[{BASE_UPTIME + n / 1e5:12.6f} <{1e-5 if n else 0.0:12.6f}>] {t}"),
     "dmesg -x iso": lambda: _each_line(lambda n, t: f"kern  :warn  : 2025-11-26T10:00:00,{n:06d}+00:00 {t}"),
     "kmsg priority prefix": lambda: _each_line(lambda n, t: f"<6>{_up(n)} {t}"),
     "/dev/kmsg": lambda: _each_line(lambda n, t: f"6,{1000 + n},{int(BASE_UPTIME * 1e6) + n},-;{t}"),
@@ -105,6 +138,32 @@ TRANSPORTS: dict[str, Callable[[], list[str]]] = {
     "CloudWatch agent journald JSON": lambda: [_journal_json(n, rec, True) for n, rec in enumerate(RECORDS)],
     "journalctl -o json": lambda: [_journal_json(n, rec, False) for n, rec in enumerate(RECORDS)],
     "markdown quoted paste": lambda: _each_line(lambda n, t: f"> Nov 26 10:00:00 {HOST} kernel: {t}"),
+    "dmesg --reltime": lambda: _reltime(lambda n: "Nov26 10:00" if n == 0 else "Nov26 10:01"),
+    "dmesg --reltime --force-prefix": lambda: _reltime(lambda n: "Nov26 10:00" if n == 0 else "Nov26 10:01", True),
+    "dmesg -H German": lambda: _reltime(lambda n: "26. Nov 10:00" if n == 0 else "26. Nov 10:01"),
+    "dmesg -H French": lambda: _reltime(lambda n: "26nov. 10:00" if n == 0 else "26nov. 10:01"),
+    "dmesg -H Japanese": lambda: _reltime(lambda n: "11月26日 10:00" if n == 0 else "11月26日 10:01"),
+    "journalctl short, French": lambda: _continuation(lambda n, t: f"nov. 26 10:00:00 {HOST} kernel: {t}", 40),
+    "journalctl short, German": lambda: _continuation(lambda n, t: f"Mär 26 10:00:00 {HOST} kernel: {t}", 40),
+    "journalctl short, Spanish": lambda: _continuation(lambda n, t: f"dic 26 10:00:00 {HOST} kernel: {t}", 40),
+    "journalctl short, Russian": lambda: _continuation(lambda n, t: f"ноя 26 10:00:00 {HOST} kernel: {t}", 40),
+    "journalctl short, Japanese": lambda: _continuation(lambda n, t: f"11月 26 10:00:00 {HOST} kernel: {t}", 40),
+    "journalctl short, Japanese January": lambda: _continuation(
+        lambda n, t: f" 1月 26 10:00:00 {HOST} kernel: {t}", 40
+    ),
+    "aws logs tail, syslog file": lambda: _each_line(
+        lambda n, t: _cw_tail(n, f"Nov 26 10:00:00 {HOST} kernel: {_up(n)} {t}")
+    ),
+    "aws logs tail, journald JSON": lambda: [_cw_tail(n, _journal_json(n, rec, True)) for n, rec in enumerate(RECORDS)],
+    "aws logs tail --format short": lambda: _each_line(
+        lambda n, t: f"2025-11-26T10:00:00 Nov 26 10:00:00 {HOST} kernel: {_up(n)} {t}"
+    ),
+    "aws logs filter-log-events --output text": lambda: _each_line(
+        lambda n, t: _cw_events(n, f"Nov 26 10:00:00 {HOST} kernel: {t}")
+    ),
+    "filter-log-events text, journald JSON": lambda: [
+        _cw_events(n, _journal_json(n, rec, True)) for n, rec in enumerate(RECORDS)
+    ],
 }
 
 # What must not depend on the transport.

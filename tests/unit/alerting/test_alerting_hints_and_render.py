@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from oomwatch import parse_lines
 
-CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "oom-corpus"
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 T3_LARGE = InstanceInfo(
     "i-0abc12345def67890", name="web-1", instance_type="t3.large", memory_mib=8192, next_type="t3.xlarge",
     next_memory_mib=16384, asg="web-asg", az="eu-west-1a",

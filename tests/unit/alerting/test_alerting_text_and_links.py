@@ -28,8 +28,8 @@ def test_clean_neutralises_terminal_escapes_bidi_and_newlines() -> None:
     text = "php-fpm\nSeverity: none\u202etxet\x1b[31m"
     # WHEN cleaned
     out = clean(text, 100)
-    # THEN the payload is visible but harmless
-    assert out == "php-fpm Severity: none txet [31m"
+    # THEN the payload is visible but harmless: each such character shown as its code point
+    assert out == "php-fpm<U+000A>Severity: none<U+202E>txet<U+001B>[31m"
 
 
 def test_clean_caps_with_an_ellipsis() -> None:
@@ -45,7 +45,7 @@ def test_deep_clean_sanitises_nested_strings_and_bounds_lists() -> None:
     # WHEN deep-cleaned
     out = deep_clean(doc, limit=10, max_items=3)
     # THEN keys and values are clean and lists are capped
-    assert out == {"a": ["ok", 0, 1], "n": 5}
+    assert out == {"a<U+0000>": ["ok<U+0007>", 0, 1], "n": 5}
 
 
 def test_ascii_only_and_utf8_truncation() -> None:
