@@ -125,11 +125,12 @@ def _ecs(path: str) -> dict[str, object] | None:
 
 def _systemd(path: str) -> dict[str, object] | None:
     for kind, pattern, group in (("user-session", _SESSION, "session"), ("user-unit", _USER_UNIT, "unit")):
-        m = pattern.search(path)
+        # A path ending in "/" has no unit; without this test every "user@N.service" in it rescans the rest.
+        m = pattern.search(path) if pattern is _SESSION or path[-1:] != "/" else None
         if m:
             unit = m.group(group)
             return {"kind": kind, "name": unit, "id": None, "uid": int(m.group("uid")), "unit": unit}
-    m = _UNIT.search(path)
+    m = _UNIT.fullmatch(path, path.rfind("/") + 1)  # the last segment: searching the path rescans each suffix
     if m:
         return {"kind": "systemd-unit", "name": m.group("unit"), "id": None, "unit": m.group("unit")}
     return None

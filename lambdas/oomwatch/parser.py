@@ -9,6 +9,7 @@ report does not show stays null. Nothing here raises on any input.
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -29,8 +30,13 @@ REPORT_GAP_S = 60.0  # a report line further than this from the report's last re
 KILL_GAP_S = 10.0
 UNIT_WINDOW_S = 120.0  # systemd names the unit of a kill within this time
 MAX_REPORT_LINES = 4000  # lines kept per report while it is open (the task table of a big host)
+MAX_ROWS = 8192  # task-table rows kept per report (twice that before the smallest are let go)
+MAX_WARNINGS = 32  # warnings kept per report
+MAX_SUMMARY = 16384  # characters of an oom-kill summary: two PATH_MAX cgroup paths and the rest fit
+MAX_PIDS = 256  # pids of one systemd-oomd kill (an event shows 256)
 EVENT_LINES = 60  # raw lines carried in an event
 LINE_CAP = 1024  # characters per raw line in an event
+LINE_KEEP = 4 * LINE_CAP  # characters of a raw line a report keeps (room for control characters cleaned away)
 TOP_N = 5
 _DEDUP_KEEP = 4096
 _RECENT_KILLS = 64
@@ -97,14 +103,17 @@ class _Kill(_Found):
 
 
 class _Report:
+    """One OOM report being read. Every buffer is capped, so no report costs more than linear time or fixed memory."""
+
     __slots__ = (
         "last_uptime",
         "last_wall",
         "lines",
         "dropped_lines",
         "trigger",
-        "summary",
-        "summary_text",
+        "summary_parts",
+        "summary_len",
+        "_summary",
         "task_in",
         "usage",
         "message",
@@ -112,10 +121,16 @@ class _Report:
         "columns",
         "table_seen",
         "rows",
+        "rows_dropped",
+        "rows_implausible",
         "kills",
         "group",
         "meminfo",
         "warnings",
+        "warnings_dropped",
+        "_event_lines",
+        "_top",
+        "_cut",
         "cut_lines",
     )
 
@@ -126,8 +141,6 @@ class _Report:
         lines: list[tuple[str, bool]] | None = None,
         dropped_lines: int = 0,
         trigger: dict[str, Any] | None = None,
-        summary: dict[str, Any] | None = None,
-        summary_text: str | None = None,
         task_in: tuple[str, str] | None = None,
         usage: dict[str, dict[str, int]] | None = None,
         message: str | None = None,
@@ -145,8 +158,10 @@ class _Report:
         self.lines = list() if lines is None else lines
         self.dropped_lines = dropped_lines
         self.trigger = trigger
-        self.summary = summary
-        self.summary_text = summary_text
+        # The oom-kill summary as the kernel's pr_cont pieces arrived: joined and parsed once, when asked for.
+        self.summary_parts: list[str] | None = None
+        self.summary_len = 0
+        self._summary: dict[str, Any] | None = None
         self.task_in = task_in
         self.usage = dict() if usage is None else usage
         self.message = message
@@ -154,17 +169,84 @@ class _Report:
         self.columns = columns
         self.table_seen = table_seen
         self.rows = dict() if rows is None else rows
+        self.rows_dropped = 0
+        self.rows_implausible = 0
         self.kills = list() if kills is None else kills
         self.group = group
         self.meminfo = meminfo
         self.warnings = list() if warnings is None else warnings
+        self.warnings_dropped = 0
+        self._event_lines: tuple[int, int, list[str]] | None = None
+        self._top: tuple[int, int, list[dict[str, Any]]] | None = None
+        self._cut: tuple[str, str] | None = None
         self.cut_lines = 0  # lines inside the report that were not whole (cut, or a broken journal record)
 
     def add_line(self, raw: str, key: bool) -> None:
         if len(self.lines) < MAX_REPORT_LINES:
+            if len(raw) > LINE_KEEP:  # an event shows LINE_CAP characters of a line: keep no more than that needs
+                last = self._cut
+                if last is not None and last[0] is raw:  # the records of one "#012"-joined line share it
+                    raw = last[1]
+                else:
+                    self._cut = (raw, raw[:LINE_KEEP])
+                    raw = raw[:LINE_KEEP]
             self.lines.append((raw.rstrip("\r\n") if raw[-1:] in ("\n", "\r") else raw, key))
         else:
             self.dropped_lines += 1
+
+    def warn(self, warning: str) -> None:
+        if len(self.warnings) < MAX_WARNINGS:
+            self.warnings.append(warning)
+        else:
+            self.warnings_dropped += 1
+
+    def add_row(self, row: dict[str, Any]) -> None:
+        """A task-table row. Past 2 * MAX_ROWS rows only the MAX_ROWS largest are kept (the victim and the top
+        consumers are among them on any real host), so a 100,000-row table costs linear time and bounded memory."""
+        if not _plausible_row(row):
+            self.rows_implausible += 1
+            return
+        rows = self.rows
+        rows[row["pid"]] = row
+        if len(rows) > 2 * MAX_ROWS:
+            keep = heapq.nlargest(MAX_ROWS, rows.values(), key=_row_rss)
+            self.rows_dropped += len(rows) - len(keep)
+            self.rows = {r["pid"]: r for r in keep}
+
+    def start_summary(self, text: str) -> None:
+        self.summary_parts, self.summary_len, self._summary = [], 0, None
+        self.add_summary(text)
+
+    def add_summary(self, piece: str) -> None:
+        parts = self.summary_parts
+        if parts is None:
+            return
+        room = MAX_SUMMARY - self.summary_len
+        if len(piece) > room:
+            if room >= 0:
+                self.warn(f"the oom-kill summary runs past {MAX_SUMMARY} characters; the rest is left out")
+                self.summary_len = MAX_SUMMARY + 1
+            piece = piece[: max(room, 0)]
+        else:
+            self.summary_len += len(piece)
+        if piece:
+            parts.append(piece)
+            self._summary = None
+
+    @property
+    def summary(self) -> dict[str, Any] | None:
+        if self.summary_parts is None:
+            return None
+        if self._summary is None:
+            self._summary = k.parse_summary("".join(self.summary_parts))
+        return self._summary
+
+    def top_rows(self) -> list[dict[str, Any]]:
+        """The TOP_N rows by RSS, sorted once however many kills share this report."""
+        key = (len(self.rows), self.rows_dropped)
+        if self._top is None or self._top[:2] != key:
+            self._top = (*key, heapq.nlargest(TOP_N, self.rows.values(), key=_row_rss))
+        return self._top[2]
 
     def touch(self, rec: Record) -> None:
         if rec.uptime is not None:
@@ -179,6 +261,15 @@ class _Report:
         if rec.wall is not None and self.last_wall is not None:
             return abs(rec.wall - self.last_wall) > gap
         return False
+
+
+def _row_rss(row: dict[str, Any]) -> int:
+    return int(row.get("rss", 0))
+
+
+def _plausible_row(row: dict[str, Any]) -> bool:
+    """A row whose figures fit the kernel's dump_tasks() printf (§8): a pid, an oom_score_adj, 64-bit counts."""
+    return "fits" not in row and 0 < row["pid"] <= k.PID_MAX_LIMIT and -1000 <= row.get("oom_score_adj", 0) <= 1000
 
 
 class _Userspace(_Found):
@@ -290,7 +381,7 @@ class OomParser:
     def _internal_error(
         self, rec: Record, stream: str, time_ms: int | None, event_id: str | None, exc: Exception
     ) -> None:
-        if rec.kernel and "Killed process" in rec.text:
+        if rec.kernel and "Killed process" in rec.text and k.KILLED_ANY.match(rec.text):
             report = _Report(warnings=[f"internal error while parsing: {exc!r}"])
             self._add_kill(_Kill(rec, None, None, report, event_id, time_ms), stream)
 
@@ -325,7 +416,7 @@ class OomParser:
             report = self._report_for(st, rec, kind)
             row = k.parse_row(text, report.columns, data["match"])
             if row is not None:
-                report.rows[row["pid"]] = row
+                report.add_row(row)
                 report.table_seen = True
             report.add_line(rec.raw, False)
             report.touch(rec)
@@ -337,9 +428,8 @@ class OomParser:
             report.add_line(rec.raw, True)
             return
         if kind == "pr_cont":
-            if report is not None and report.summary_text is not None and not report.kills:
-                report.summary_text += text.strip()
-                report.summary = k.parse_summary(report.summary_text)
+            if report is not None and report.summary_parts is not None and not report.kills:
+                report.add_summary(text.strip())  # joined once, when the event is built
                 report.add_line(rec.raw, True)
                 report.touch(rec)
             return
@@ -445,7 +535,7 @@ class OomParser:
                     and last.verified == us.killer_verified("systemd-oomd", rec.sender)
                     and _close(last.record, rec, 10.0)
                 ):
-                    if attempt["pid"] not in last.pids:
+                    if len(last.pids) < MAX_PIDS and attempt["pid"] not in last.pids:
                         last.pids.append(attempt["pid"])
                     last.lines.append(rec.raw)
                     return
@@ -505,8 +595,9 @@ def _classify(text: str) -> tuple[str, dict[str, Any]]:
         row = k.TABLE_ROW.fullmatch(text.rstrip())
         if row:
             return "row", {"match": row}
-        if k.TABLE_HEADER.fullmatch(text.rstrip()):
-            return "table_header", {}
+        columns = k.table_columns(text)
+        if columns is not None:
+            return "table_header", {"columns": columns}
         return "other", {}
     if "Killed process" in text:
         m = k.KILLED_ANY.match(text)
@@ -515,34 +606,17 @@ def _classify(text: str) -> tuple[str, dict[str, Any]]:
             return "killed", {"msg": msg, "rest": m.group("rest")}
     if text[:1] == " ":  # stack frames and continuation lines of multi-line records
         return "other", {}
-    if " invoked oom-killer" in text:
-        m = k.HEADER.match(text)
-        if m:
-            trig: dict[str, Any] = {
-                "comm": m.group("comm"),
-                "pid": None,
-                "gfp_mask": None,
-                "order": None,
-                "oom_score_adj": None,
-            }
-            f = k.HEADER_FIELDS.match(m.group("rest"))
-            if f:
-                trig.update(
-                    gfp_mask=f.group("gfp"),
-                    gfp_flags=f.group("flags"),
-                    order=int(f.group("order")),
-                    oom_score_adj=int(f.group("adj")) if f.group("adj") is not None else None,
-                )
-                if f.group("nodemask") is not None:
-                    trig["nodemask"] = f.group("nodemask")
+    if " invoked oom-killer:" in text:
+        trig = k.parse_header(text)
+        if trig is not None:
             return "header", trig
     if text.startswith("oom_reaper:"):
         m = k.REAPED.match(text)
         if m:
-            return "reaper", {"pid": int(m.group("pid")), "reaped": True}
+            return "reaper", {"pid": k.num(m.group("pid")), "reaped": True}
         m = k.UNABLE_TO_REAP.match(text)
         if m:
-            return "reaper", {"pid": int(m.group("pid")), "reaped": False}
+            return "reaper", {"pid": k.num(m.group("pid")), "reaped": False}
         return "other", {}
     if text.startswith("oom-kill:"):
         return "summary", {}
@@ -553,21 +627,21 @@ def _classify(text: str) -> tuple[str, dict[str, Any]]:
         if m:
             return "kill_process", {
                 "msg": m.group("msg"),
-                "pid": int(m.group("pid")),
+                "pid": k.num(m.group("pid")),
                 "comm": m.group("comm"),
             }
     if " cpuset=" in text and " mems_allowed=" in text:
-        m = k.CPUSET.fullmatch(text)
-        if m:
-            return "cpuset", {"cpuset": m.group("cpuset")}
+        cpuset = k.parse_cpuset(text)
+        if cpuset is not None:
+            return "cpuset", {"cpuset": cpuset}
     if text.startswith(("CPU:", "Pid:")):
         m = k.CPU_LINE.match(text) or k.PID_LINE.match(text)
         if m:
             uid = m.groupdict().get("uid")
             return "cpu", {
-                "pid": int(m.group("pid")),
+                "pid": k.num(m.group("pid")),
                 "comm": m.group("comm"),
-                "uid": int(uid) if uid else None,
+                "uid": k.num(uid) if uid else None,
             }
     if text.startswith("Task in "):
         m = k.TASK_IN.match(text)
@@ -582,8 +656,8 @@ def _classify(text: str) -> tuple[str, dict[str, Any]]:
         if m:
             return "usage", {
                 "kind": m.group("kind"),
-                "usage_kb": int(m.group("usage")),
-                "limit_kb": int(m.group("limit")),
+                "usage_kb": k.num(m.group("usage")),
+                "limit_kb": k.num(m.group("limit")),
             }
     if text.startswith("Memory cgroup stats for"):
         m = k.STATS.match(text)
@@ -597,7 +671,7 @@ def _classify(text: str) -> tuple[str, dict[str, Any]]:
     if "OOM victim" in text:
         m = k.VICTIM_EXITING.match(text)
         if m:
-            return "exiting", {"pid": int(m.group("pid")), "comm": m.group("comm")}
+            return "exiting", {"pid": k.num(m.group("pid")), "comm": m.group("comm")}
     if text.startswith("Out of memory and no killable"):
         return "no_killable", {}
     if text.startswith("Mem-Info:"):
@@ -607,8 +681,7 @@ def _classify(text: str) -> tuple[str, dict[str, Any]]:
 
 def _apply_context(report: _Report, kind: str, data: dict[str, Any], text: str) -> None:
     if kind == "summary":
-        report.summary_text = text.strip()
-        report.summary = k.parse_summary(report.summary_text)
+        report.start_summary(text.strip())
     elif kind == "cpu":
         trig = report.trigger
         if trig is not None and trig.get("pid") is None:
@@ -625,7 +698,7 @@ def _apply_context(report: _Report, kind: str, data: dict[str, Any], text: str) 
     elif kind == "usage":
         report.usage[str(data["kind"])] = {"usage_kb": data["usage_kb"], "limit_kb": data["limit_kb"]}
     elif kind == "table_header":
-        report.columns = k.table_columns(text)
+        report.columns = data["columns"]
         report.table_seen = True
     elif kind == "tasks_state":
         report.table_seen = True
@@ -633,11 +706,11 @@ def _apply_context(report: _Report, kind: str, data: dict[str, Any], text: str) 
         report.selected = {"pid": data["pid"], "comm": data["comm"]}
         report.message = data["msg"] or report.message
     elif kind == "exiting":
-        report.warnings.append(f"OOM victim {data['pid']} ({sanitise(data['comm'], 64)}) was already exiting")
+        report.warn(f"OOM victim {data['pid']} ({sanitise(data['comm'], 64)}) was already exiting")
     elif kind == "meminfo":
         report.meminfo = True
     elif kind == "no_killable":
-        report.warnings.append("the kernel found no killable process")
+        report.warn("the kernel found no killable process")
 
 
 # -- events --------------------------------------------------------------------------------------------------
@@ -681,16 +754,22 @@ def _constraint(report: _Report, message: str | None) -> str:
 
 
 def _event_lines(report: _Report, extra: list[str]) -> tuple[list[str], int]:
-    """Key lines always; other lines in order until the cap. Returns the lines and how many were left out."""
+    """Key lines always; other lines in order until the cap. Returns the lines and how many were left out.
+
+    The kills of one report (a memory.oom.group loop) share its lines: they are cleaned once per report.
+    """
     lines = report.lines
-    budget = EVENT_LINES - sum(1 for _, key in lines if key) - len(extra)
-    keep: list[str] = []
-    for raw, key in lines:
-        if key or budget > 0:
-            keep.append(sanitise(raw.rstrip("\r\n"), LINE_CAP))
-            if not key:
-                budget -= 1
-    keep.extend(sanitise(x.rstrip("\r\n"), LINE_CAP) for x in extra)
+    cache = report._event_lines
+    if cache is None or cache[0] != len(lines) or cache[1] != len(extra):
+        budget = EVENT_LINES - sum(1 for _, key in lines if key) - len(extra)
+        base: list[str] = []
+        for raw, key in lines:
+            if key or budget > 0:
+                base.append(sanitise(raw.rstrip("\r\n"), LINE_CAP))
+                if not key:
+                    budget -= 1
+        report._event_lines = cache = (len(lines), len(extra), base)
+    keep = cache[2] + [sanitise(x.rstrip("\r\n"), LINE_CAP) for x in extra]
     if len(keep) > EVENT_LINES * 2:
         keep = keep[:EVENT_LINES] + keep[-EVENT_LINES:]
     left_out = len(lines) + len(extra) + report.dropped_lines - len(keep)
@@ -747,6 +826,12 @@ def _skeleton(found: _Found, source: str) -> dict[str, Any]:
 def _kernel_event(kill: _Kill) -> dict[str, Any]:
     report, fields, rec = kill.report, kill.fields, kill.record
     warnings = list(report.warnings)
+    if report.warnings_dropped:
+        warnings.append(f"{report.warnings_dropped} more warnings about this report left out")
+    if report.rows_dropped:
+        warnings.append(f"task table of more than {2 * MAX_ROWS} rows: only the {MAX_ROWS} largest kept")
+    if report.rows_implausible:
+        warnings.append(f"{report.rows_implausible} task-table rows with figures no kernel prints left out")
     page_kb = _page_kb(report, fields)
     event = _skeleton(kill, "kernel")
     victim: dict[str, Any] = event["victim"]
@@ -755,7 +840,7 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
         any_layout = k.KILLED_ANY.match(rec.text)
         guess = k.KILLED_PID_ONLY.match(any_layout.group("rest")) if any_layout else None
         if guess:
-            victim["pid"] = int(guess.group("pid"))
+            victim["pid"] = k.num(guess.group("pid"))
             victim["comm"] = guess.group("comm")
     else:
         victim.update({key: fields[key] for key in fields})
@@ -774,7 +859,6 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
         victim["uid"] = summary.get("uid")
     if victim["comm"] is not None:
         victim["comm"] = sanitise(victim["comm"], 64)
-    _drop_implausible(victim, warnings)
 
     trigger = None
     if report.trigger is not None:
@@ -838,7 +922,7 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
             memcg["memsw_usage_kb"] = report.usage["memory+swap"]["usage_kb"]
             memcg["memsw_limit_kb"] = report.usage["memory+swap"]["limit_kb"]
 
-    consumers = sorted(report.rows.values(), key=lambda r: int(r.get("rss", 0)), reverse=True)[:TOP_N]
+    consumers = report.top_rows()
     top = [
         {"pid": int(r["pid"]), "comm": sanitise(r["name"], 64), "rss_kb": int(r.get("rss", 0)) * page_kb}
         for r in consumers
@@ -867,7 +951,7 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
         cgroup=cgroup_block,
         memcg=memcg,
         top_consumers=top,
-        task_count=len(report.rows) if report.table_seen else None,
+        task_count=len(report.rows) + report.rows_dropped if report.table_seen else None,
         page_kb=page_kb,
         reaped=kill.reaped,
         units=[sanitise(u, 256) for u in units],
@@ -877,20 +961,78 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
         lines=lines,
         lines_left_out=left_out,
     )
+    _drop_implausible(event)
     return event
 
 
-def _drop_implausible(victim: dict[str, Any], warnings: list[str]) -> None:
-    """A figure no kernel prints (a garbled or forged line) is not reported: null and a warning instead."""
-    adj = victim.get("oom_score_adj")
-    if adj is not None and not -1000 <= adj <= 1000:
-        warnings.append(f"oom_score_adj {adj} is outside -1000..1000; left out")
-        victim["oom_score_adj"] = None
-    for key in ("pgtables_kb", "uid"):
-        value = victim.get(key)
-        if value is not None and value < 0:
-            warnings.append(f"{key} {value} is negative; left out")
-            victim[key] = None
+# Event field -> the kernel's range for it (kernel.RANGES says where each comes from).
+_FIELD_RANGES = {
+    "pid": "pid",
+    "uid": "uid",
+    "total_vm_kb": "kb",
+    "anon_rss_kb": "kb",
+    "file_rss_kb": "kb",
+    "shmem_rss_kb": "kb",
+    "pgtables_kb": "kb",
+    "rss_kb": "kb",
+    "oom_score_adj": "oom_score_adj",
+    "order": "order",
+    "usage_kb": "kb",
+    "limit_kb": "kb",
+    "swap_usage_kb": "kb",
+    "swap_limit_kb": "kb",
+    "memsw_usage_kb": "kb",
+    "memsw_limit_kb": "kb",
+}
+
+
+def _figure(value: int) -> str:
+    return "with more digits than a 64-bit counter" if abs(value) >= k.TOO_BIG else str(value)
+
+
+def _drop_figures(block: dict[str, Any], where: str, warnings: list[str], skip: str = "") -> None:
+    for key, value in block.items():
+        kind = _FIELD_RANGES.get(key)
+        if kind is None or key == skip or not isinstance(value, int) or k.in_range(kind, value):
+            continue
+        lo, hi = k.RANGES[kind]
+        warnings.append(f"{where}{key} {_figure(value)} is outside {lo}..{hi}, what the kernel prints; left out")
+        block[key] = None
+
+
+def _drop_implausible(event: dict[str, Any]) -> None:
+    """A figure no kernel prints (a garbled or forged line) is not reported: null and a warning instead.
+
+    So every integer of an event fits 64 bits (DynamoDB keeps 38 digits) and renders, whatever the line said.
+    """
+    warnings: list[str] = event["warnings"]
+    victim = event["victim"]
+    oomd_cgroup = event["source"] == "systemd-oomd" and victim.get("pid") == -1  # -1: oomd named only a cgroup
+    _drop_figures(victim, "", warnings, skip="pid" if oomd_cgroup else "")
+    if "pids" in victim:
+        pids = [p for p in victim["pids"] if k.in_range("pid", p)]
+        if len(pids) != len(victim["pids"]):
+            warnings.append("pids outside what the kernel prints left out")
+            victim["pids"] = pids
+    trigger = event.get("trigger")
+    if trigger is not None:
+        _drop_figures(trigger, "trigger ", warnings)
+        gfp = trigger.get("gfp_mask")
+        if gfp is not None and (len(gfp) > 10 or not k.in_range("gfp_mask", int(gfp, 16))):
+            warnings.append("trigger gfp_mask is wider than the kernel's 32-bit gfp_t; left out")
+            trigger["gfp_mask"] = None
+    memcg = event.get("memcg")
+    if memcg is not None:
+        _drop_figures(memcg, "memory cgroup ", warnings)
+        if any(v is None for v in memcg.values()):
+            event["memcg"] = None  # the schema has its figures all or none
+    tops = event.get("top_consumers")
+    if tops:
+        event["top_consumers"] = [top for top in tops if k.in_range("kb", top["rss_kb"])]
+    uptime = event.get("uptime_s")
+    if uptime is not None and not 0 <= uptime <= k.UPTIME_MAX_S:
+        warnings.append("uptime outside the kernel's 64-bit nanosecond clock; left out")
+        event["uptime_s"] = None
 
 
 def _sender(sender: Sender | None, claimed_pid: int | None) -> str:
@@ -930,7 +1072,6 @@ def _userspace_event(item: _Userspace) -> dict[str, Any]:
     )
     if item.pids:
         event["victim"]["pids"] = item.pids[:256]
-    _drop_implausible(event["victim"], event["warnings"])
     if item.source == "systemd-oomd" and f.get("cgroup"):
         path = str(f["cgroup"])
         event["cgroup"] = {
@@ -952,6 +1093,7 @@ def _userspace_event(item: _Userspace) -> dict[str, Any]:
             f"the sender of this {item.source} line is not verified (a text log, or journal fields that do not"
             f" show {item.source}'s own service): anyone on the host can write it; it is not a kernel kill"
         )
+    _drop_implausible(event)
     return event
 
 

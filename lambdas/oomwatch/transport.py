@@ -14,6 +14,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import NamedTuple
 
 MAX_LINE = 65_536  # longer input lines are cut: a kernel line is never near this long
+# Records split out of one line ("#012", a journal MESSAGE's newlines): a printk record holds at most 1024
+# characters (PRINTKRB_RECORD_MAX, kernel/printk/internal.h), so no kernel record has this many lines; the rest
+# stays in the last record, so that a line of newlines costs what a line of text does.
+MAX_PARTS = 256
 PID_MAX = 4_194_304  # PID_MAX_LIMIT on 64-bit kernels: a larger pid is no pid
 UID_MAX = 4_294_967_294  # (uid_t)-1 is "no uid"
 
@@ -55,12 +59,14 @@ _CLASSIC = re.compile(r"([^\W\d_]{2,7}\.?|\d{1,2}[月월]) {1,2}(\d{1,2}) (\d\d)
 _EN_LIKE = re.compile(r"[A-Z][a-z]{2}")
 _OPENWRT = re.compile(r"[A-Z][a-z]{2} ([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d) (\d{4}) (\w+)\.(\w+) (.*)")
 _BRACKET_DATE = re.compile(r"\[([^\]]{0,40}?\d{1,2}:\d\d:\d\d[^\]]{0,40}?)\]\s?(.*)")
-_UPTIME = re.compile(r"\[\s*(\d{1,10}\.\d{1,9})\]\s?(.*)")
-# "host ident[pid]: msg", "ident: msg" (host left out by journalctl --no-hostname or by hand)
-_HOST_IDENT = re.compile(r"(?:(\S*[^\s:]) )?([^\s\[\]:]+)(?:\[(\d+)\])?: ?(.*)")
+_UPTIME = re.compile(r"\[\s*+(\d{1,10}\.\d{1,9})\]\s?(.*)")
+# "host ident[pid]: msg", "ident: msg" (host left out by journalctl --no-hostname or by hand). The host is the whole
+# run before the first space and may not end in ":" (a possessive run and a look-behind: the same lines as
+# "\S*[^\s:]" without retrying every shorter run of a 64 KiB word); the ident's run is possessive too.
+_HOST_IDENT = re.compile(r"(?:(\S++)(?<!:) )?([^\s\[\]:]++)(?:\[(\d+)\])?: ?(.*)")
 # Userland text relayed through /dev/kmsg or journalctl -o short-monotonic: "systemd[1]: ...".
-_RELAYED = re.compile(r"(?:(\S*[^\s:\]]) )?([\w.@/-]+)\[(\d+)\]: (.*)")
-_MONO_KERNEL = re.compile(r"(?:(\S*[^\s:]) )?kernel: (.*)")
+_RELAYED = re.compile(r"(?:(\S++)(?<![:\]]) )?([\w.@/-]++)\[(\d+)\]: (.*)")
+_MONO_KERNEL = re.compile(r"(?:(\S++)(?<!:) )?kernel: (.*)")
 
 
 class Sender(NamedTuple):
@@ -290,7 +296,7 @@ def _journal_fields(obj: dict[str, object]) -> list[Record]:
     # Events and alerts show a journal entry the way `journalctl -o short-iso` would, not as raw JSON.
     head = f"{ts or '-'} {host_s or '-'} {ident_s or ('kernel' if kernel else '-')}: "
     out: list[Record] = []
-    for i, part in enumerate(msg.split("\n")):
+    for i, part in enumerate(msg.split("\n", MAX_PARTS)):
         if not part.strip() and i:
             continue
         rec = Record(
@@ -378,7 +384,7 @@ def parse_line(raw: str, previous: Record | None = None) -> list[Record]:
     if "#01" not in first.text:
         return [first]
     recs = [first]
-    parts = first.text.replace("#011", "\t").split("#012")
+    parts = first.text.replace("#011", "\t").split("#012", MAX_PARTS)
     first.text = parts[0]
     for part in parts[1:]:
         if part.strip():
@@ -467,7 +473,7 @@ def _cloudwatch(line: str, previous: Record | None) -> list[Record] | None:
         first = _parse_prefixed(inner, inner, prev)
         recs = [first]
         if "#01" in first.text:  # rsyslog's escapes of a multi-line record, as parse_line splits them
-            parts = first.text.replace("#011", "\t").split("#012")
+            parts = first.text.replace("#011", "\t").split("#012", MAX_PARTS)
             first.text = parts[0]
             recs.extend(_inherit(inner, part, first) for part in parts[1:] if part.strip())
     ts, wall = _iso(when), when.timestamp()
@@ -623,7 +629,7 @@ _EN_MONTHS = {name: number for number, name in enumerate(_EN_MONTH_NAMES, start=
 # The commonest line of all, rsyslog's classic "Mon DD HH:MM:SS host ident[pid]: msg", in one match.
 _CLASSIC_FULL = re.compile(
     r"((?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?) "
-    r"(?:(\S*[^\s:]) )?([^\s\[\]:]+)(?:\[(\d+)\])?: ?(?:\[\s*(\d{1,10}\.\d{1,9})\] ?)?(.*)"
+    r"(?:(\S++)(?<!:) )?([^\s\[\]:]++)(?:\[(\d+)\])?: ?(?:\[\s*+(\d{1,10}\.\d{1,9})\] ?)?(.*)"
 )
 
 
@@ -645,7 +651,7 @@ def _classic_wall(stamp: str, day: str, h: str, mi: str, s: str, frac: str | Non
 # The lines of one report share "Mon DD HH:MM:SS host kernel: " up to the uptime: _classic remembers the last
 # such prefix, and parse_line reads a line that starts with it from its uptime on. (A hint checked with
 # startswith, so it can never change a result; one tuple, replaced whole.)
-_UPTIME_REST = re.compile(r"\[\s*(\d{1,10}\.\d{1,9})\] ?(.*)")
+_UPTIME_REST = re.compile(r"\[\s*+(\d{1,10}\.\d{1,9})\] ?(.*)")
 _kernel_prefix: tuple[str, str | None, float, str] = ("", None, 0.0, "")  # prefix, host, wall, stamp; "" = none
 
 
