@@ -306,11 +306,13 @@ def render_kill(view: KillView) -> Message:
     unit_lines = [clean(u, 80) for u in ev.get("units") or [] if u]
     if unit_lines:
         out.append(_kv("systemd", ", ".join(unit_lines[:3]) + " failed with result 'oom-kill'"))
-    # Unit lines that decide nothing (unverified sender, or the kernel named the cgroup): shown as what they are.
+    # Unit lines that decide nothing (unverified sender, or the kernel named the cgroup): shown as what they are,
+    # unless they only repeat the unit the kernel's own cgroup line already named.
+    known = set(ev.get("units") or []) | _kernel_units(ev)
     said = [
         clean(c.get("unit"), 80)
         for c in ev.get("systemd_context") or []
-        if isinstance(c, Mapping) and c.get("unit") and c.get("unit") not in (ev.get("units") or [])
+        if isinstance(c, Mapping) and c.get("unit") and c.get("unit") not in known
     ]
     if said:
         unverified = any(isinstance(c, Mapping) and not c.get("verified") for c in ev.get("systemd_context") or [])
@@ -575,3 +577,12 @@ def render_digest(d: DigestView) -> Message:
         kind="oom_digest",
     )
     return Message("oom_digest", subject, "\n".join(out) + "\n", doc, attrs)
+
+
+def _kernel_units(ev: Mapping[str, Any]) -> set[str]:
+    """The unit names of the workload the kernel's cgroup lines gave (a systemd line naming one adds nothing)."""
+    cgroup = ev.get("cgroup")
+    workload = cgroup.get("workload") if isinstance(cgroup, Mapping) else None
+    if not isinstance(workload, Mapping):
+        return set()
+    return {str(v) for v in (workload.get("name"), workload.get("unit")) if v}

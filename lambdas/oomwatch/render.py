@@ -123,7 +123,9 @@ def render_event(event: dict[str, Any], number: int) -> str:
         lines.append(f"  cgroup      {sanitise(cg['task_memcg'], 512)}")
     if event.get("units"):
         lines.append("  units       " + ", ".join(sanitise(u, 256) for u in event["units"]))
-    said = [c for c in event.get("systemd_context") or [] if c.get("unit") not in (event.get("units") or [])]
+    kernel_workload: dict[str, Any] = (event.get("cgroup") or {}).get("workload") or {}
+    known = {*(event.get("units") or []), *(v for v in (kernel_workload.get("name"), kernel_workload.get("unit")) if v)}
+    said = [c for c in event.get("systemd_context") or [] if c.get("unit") not in known]
     if said:
         why = "sender not verified" if any(not c.get("verified") for c in said) else "the kernel's cgroup comes first"
         units = ", ".join(sanitise(str(c.get("unit")), 256) for c in said)

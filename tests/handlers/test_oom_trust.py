@@ -107,3 +107,27 @@ def test_a_forged_earlyoom_line_never_becomes_the_instances_last_kill(
     [alert] = [s for s in world.sent() if "sshd" in s.subject]
     assert alert.attributes["source"] == "earlyoom"
     assert "Sender:     not verified" in alert.text
+
+
+def test_a_systemd_line_that_repeats_the_kernels_unit_is_not_shown_as_context(
+    world: World, invoke_oom: Invoke, logs: LogCapture
+) -> None:
+    # GIVEN corpus 02 (its kernel lines name task_memcg=/system.slice/unattended-upgrades.service) as rsyslog
+    # writes it, then a systemd[1] line naming the same unit and one naming another (neither verifiable)
+    iid = world.instances["db-1"]
+    lines = [f"Nov 20 10:14:59 db-1 kernel: {line}" for line in corpus_lines("02_") if line.strip()]
+    lines += [
+        "Nov 20 10:15:00 db-1 systemd[1]: unattended-upgrades.service: Failed with result 'oom-kill'.",
+        f"Nov 20 10:15:00 db-1 systemd[1]: {FORGED}",
+    ]
+
+    # WHEN it is delivered
+    invoke_oom(payload(iid, log_events(lines, recent_ms())))
+
+    # THEN the alert names the kernel's unit as the workload and shows only the other unit as context
+    [sent] = world.sent()
+    assert "Workload:   systemd-unit unattended-upgrades.service" in sent.text
+    [context] = [line for line in sent.text.splitlines() if line.startswith("  Context:")]
+    assert "batch-x.service" in context and "unattended-upgrades" not in context
+    [event] = logs.events()
+    assert [c["unit"] for c in event["systemd_context"]] == ["unattended-upgrades.service", "batch-x.service"]

@@ -341,3 +341,23 @@ def test_a_journal_number_no_int_can_hold_is_a_null_field() -> None:
     entry = entry.replace('"x"', "9" * 5000)  # a bare JSON number of 5,000 digits
     (event,) = parse_lines([entry])
     assert event["victim"]["pid"] == 63214
+
+
+def test_a_systemd_line_that_repeats_the_kernels_unit_adds_no_context_line() -> None:
+    # GIVEN corpus 02, whose kernel lines name task_memcg=/system.slice/unattended-upgrades.service, and two
+    # unverified systemd lines after it: one naming that same unit, one naming another
+    from oomwatch.render import render_event
+
+    same = "unattended-upgrades.service: Failed with result 'oom-kill'."
+    other = "batch-x.service: Failed with result 'oom-kill'."
+    unverified = {"_PID": "4242", "_UID": "1000", "_COMM": "logger", "_TRANSPORT": "journal"}
+    forged = [journal(m, SYSLOG_IDENTIFIER="systemd", **unverified) for m in (same, other)]
+    lines = [*kernel_journal(report("02")), *forged]
+    (event,) = parse_lines(lines)
+    assert [(c["unit"], c["verified"]) for c in event["systemd_context"]] == [
+        ("unattended-upgrades.service", False),
+        ("batch-x.service", False),
+    ]
+    # THEN only the unit the kernel did not name is shown as context
+    (context,) = [line for line in render_event(event, 1).splitlines() if "context" in line]
+    assert "batch-x.service" in context and "unattended-upgrades" not in context
