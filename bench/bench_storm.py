@@ -314,8 +314,7 @@ def play(name: str, plan: Sequence[tuple[float, str, list[str]]], groups: dict[s
             import handlers.oom
             from handlers.runtime import reset_runtime, runtime
 
-            for module in (handlers.oom, handlers.digest):
-                module.logger.registered_handler.setStream(sink)  # type: ignore[attr-defined]
+            streams = [(m, m.logger.registered_handler.setStream(sink)) for m in (handlers.oom, handlers.digest)]  # type: ignore[attr-defined]
             reset_runtime()
             rt = runtime(handlers.oom.telemetry)
             start_s = time.time()
@@ -365,6 +364,8 @@ def play(name: str, plan: Sequence[tuple[float, str, list[str]]], groups: dict[s
             subjects = [s.subject for s in world.sent()]
             windows = sum(1 for pk in meter.table().items if str(pk.value).startswith("win#"))
             reset_runtime()
+            for module, stream in streams:
+                module.logger.registered_handler.setStream(stream)  # type: ignore[attr-defined]
     finally:
         for k, v in saved.items():
             if v is None:
