@@ -9,7 +9,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 if __name__ == "__main__":
-    for name in ("bench_scan.py", "bench_handler.py", "bench_adversarial.py"):
+    for name in ("bench_scan.py", "bench_handler.py", "bench_adversarial.py", "bench_storm.py"):
         path = HERE / name
         if path.exists():
             print(f"== {name}", flush=True)

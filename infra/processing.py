@@ -178,6 +178,8 @@ class OomProcessing(Construct):
                 handler=handler,
                 code=code,
                 layers=[layer],
+                # 256 MB (lambda_memory_mb) and no reserved concurrency, from the storm benchmark's measurements:
+                # docs/configuration.md#memory-and-concurrency-of-the-oom-function says why.
                 memory_size=memory_size_mb,
                 timeout=timeout,
                 role=role,
