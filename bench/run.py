@@ -8,10 +8,17 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
+BENCHMARKS = ("bench_scan.py", "bench_handler.py", "bench_adversarial.py", "bench_storm.py")
+
 if __name__ == "__main__":
-    for name in ("bench_scan.py", "bench_handler.py", "bench_adversarial.py", "bench_storm.py"):
-        path = HERE / name
-        if path.exists():
-            print(f"== {name}", flush=True)
-            runpy.run_path(str(path), run_name="__main__")
-    sys.exit(0)
+    failed = []
+    for name in BENCHMARKS:
+        print(f"== {name}", flush=True)
+        try:
+            runpy.run_path(str(HERE / name), run_name="__main__")
+        except SystemExit as stop:  # a benchmark's own exit must not end the others
+            if stop.code not in (None, 0):
+                failed.append(name)
+    if failed:
+        print("benchmarks that failed: " + ", ".join(failed), flush=True)
+    sys.exit(1 if failed else 0)
