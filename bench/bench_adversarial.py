@@ -9,9 +9,7 @@ collector off; the figure is the slowest shape's ratio to the baseline (target: 
 
 from __future__ import annotations
 
-import gc
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,45 +17,33 @@ for path in (ROOT / "lambdas", ROOT / "tests" / "unit"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from adversarial import KIB, LINE_SHAPES, OPEN_HEADER, OPEN_SUMMARY, SHAPES, as_syslog, noise  # noqa: E402
-from oomwatch.parser import OomParser  # noqa: E402
+from adversarial import (  # noqa: E402
+    KIB,
+    LINE_SHAPES,
+    OPEN_HEADER,
+    OPEN_SUMMARY,
+    SHAPES,
+    as_syslog,
+    cpu_seconds,
+    noise,
+)
 
 SIZE = 64 * KIB
 ROUNDS = 7
 TARGET = 3.0
 
 
-def _cost(lead: list[str], lines: list[str]) -> float:
-    """Least CPU seconds to feed ``lines`` (after ``lead``, untimed) and finish."""
-    best = float("inf")
-    for _ in range(ROUNDS):
-        parser = OomParser()
-        for line in lead:
-            parser.feed(line)
-        gc.collect()
-        gc.disable()
-        try:
-            start = time.process_time()
-            for line in lines:
-                parser.feed(line)
-            parser.finish()
-            best = min(best, time.process_time() - start)
-        finally:
-            gc.enable()
-    return best
-
-
 def main() -> int:
     base_lines = noise(SIZE)
-    base = _cost([], base_lines)
+    base = cpu_seconds(base_lines, repeats=ROUNDS)
     lead = [as_syslog(OPEN_HEADER), as_syslog(OPEN_SUMMARY)]
     results: list[tuple[float, str, int]] = []
     for name, make in SHAPES.items():
         line = as_syslog(make(SIZE))
-        results.append((_cost(lead, [line]) / base, f"kernel text: {name}", len(line)))
+        results.append((cpu_seconds([line], lead=lead, repeats=ROUNDS) / base, f"kernel text: {name}", len(line)))
     for name, make in LINE_SHAPES.items():
         line = make(SIZE)
-        results.append((_cost([], [line]) / base, f"whole line: {name}", len(line)))
+        results.append((cpu_seconds([line], repeats=ROUNDS) / base, f"whole line: {name}", len(line)))
     results.sort(reverse=True)
     print(f"baseline: {len(base_lines)} lines of syslog noise, {sum(map(len, base_lines))} bytes, {base * 1e3:.2f} ms")
     for ratio, name, size in results[:8]:

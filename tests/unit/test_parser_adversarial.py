@@ -9,8 +9,6 @@ and is stopped there, so the test stays quick even on code that would take minut
 
 from __future__ import annotations
 
-import gc
-import time
 from collections.abc import Callable
 
 import pytest
@@ -25,6 +23,7 @@ from adversarial import (
     as_bare,
     as_line,
     as_syslog,
+    cpu_seconds,
 )
 from corpus import assert_valid, corpus_file, corpus_lines
 from oomwatch import OomParser, parse_lines
@@ -35,22 +34,7 @@ RETRIES = 3  # runs when a first measurement exceeds the bound
 
 
 def _cpu_seconds(lines: list[str], copies: int, repeats: int = 1) -> float:
-    """The least CPU time of some runs (other processes on the machine do not count, the collector is off)."""
-    best = float("inf")
-    for _ in range(repeats):
-        gc.collect()
-        gc.disable()
-        try:
-            start = time.process_time()
-            parser = OomParser()
-            for _ in range(copies):
-                for line in lines:
-                    parser.feed(line)
-            parser.finish()
-            best = min(best, time.process_time() - start)
-        finally:
-            gc.enable()
-    return max(best, 1e-6)
+    return max(cpu_seconds(lines, copies=copies, repeats=repeats), 1e-6)
 
 
 def _assert_linear(make: Callable[[int], list[str]], what: str) -> None:
