@@ -175,13 +175,13 @@ def render_summary(events: list[dict[str, Any]], left_out: int = 0) -> str:
 
 
 def shorten(text: str, width: int) -> str:
-    """``text`` in at most ``width`` columns: its start and end kept, an ellipsis between (``vte-spa…e.scope``)."""
+    """``text`` in at most ``width`` columns: its start and end kept, an ellipsis between (``vte-spawn-d…d.scope``)."""
     if len(text) <= width:
         return text
     if width <= 1:
         return "\u2026"[:width]
-    head = width // 2
-    tail = width - 1 - head
+    tail = (width - 1) // 3  # the start tells most names apart (ip-10-0-1-23.…, build-7f3a…), the end a kind
+    head = width - 1 - tail
     return text[:head] + "\u2026" + (text[-tail:] if tail else "")
 
 
@@ -211,7 +211,7 @@ def render_table(rows: list[Row]) -> str:
         [name(r), sanitise(r.process, 64), str(r.kills), mib(r.largest_rss_kb), when(r.first), when(r.last)]
         for r in rows
     ]
-    header = ["host", "process", "kills", "largest RSS", "first", "last"]
+    header = ["host", "process", "kills", "max RSS", "first", "last"]
     fixed = [max(len(header[i]), *(len(c[i]) for c in cells)) for i in range(2, 6)]
     gaps = 2 * 5
     room = TABLE_WIDTH - sum(fixed) - gaps  # for host and process together
