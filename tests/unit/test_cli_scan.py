@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tomllib
@@ -550,3 +551,39 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(logs: dict[str, Path]
     # The warning lines are yellow (04: a user session, complete; 26's second kill has notes).
     text = run_on_a_terminal("scan", str(logs["26"])).decode()
     assert "\x1b[33m  note " in text or "\x1b[33m  complete    no" in text
+
+
+def readme_examples() -> list[tuple[str, str]]:
+    """(command, output) of each fenced block in the README's `oomwatch scan` section that starts with ``$ ``."""
+    text = (ROOT / "README.md").read_text()
+    start = text.index("## `oomwatch scan`")
+    section = text[start : text.index("\n## ", start + 1)]
+    blocks = section.split("```")[1::2]
+    out = []
+    for block in blocks:
+        lines = block.strip("\n").split("\n")
+        if lines[0].startswith("$ oomwatch "):
+            out.append((lines[0][2:], "\n".join(lines[1:]) + "\n"))
+    return out
+
+
+def test_the_readme_examples_are_what_the_command_prints(samples: Path) -> None:
+    # GIVEN the README's examples, run as written (the shell expands the glob) on the samples as last written on
+    # their day, in UTC, as the README says
+    examples = readme_examples()
+    assert [c.split()[:3] for c, _ in examples] == [
+        ["oomwatch", "scan", "demo/samples/web-1.ubuntu-22.04.syslog"],
+        ["oomwatch", "scan", "--summary"],
+    ]
+    for command, shown in examples:
+        script = f"{shlex.quote(sys.executable)} -m {command}"
+        result = subprocess.run(
+            ["/bin/sh", "-c", script],
+            capture_output=True,
+            cwd=samples,
+            env={"PYTHONPATH": str(ROOT / "lambdas"), "PATH": "/usr/bin:/bin", "TZ": "UTC", "LC_ALL": "C"},
+            timeout=60,
+        )
+        # THEN each prints exactly what the README shows
+        assert result.returncode == 0 and result.stderr == b"", result.stderr
+        assert result.stdout.decode() == shown, command
