@@ -214,7 +214,8 @@ def _paint_table(text: str) -> str:
 
 def scan(args: argparse.Namespace) -> int:
     """Exit status: ``-q`` and ``--count`` as grep's (0 kills shown, 1 none, 2 an input could not be read; ``-q``
-    with a kill found is 0 even then, as ``grep -q``); otherwise 0, or 2 when an input could not be read."""
+    with a kill found is 0 even then, as ``grep -q``: GNU grep manual, "Exit Status"); otherwise 0, or 2 when an
+    input could not be read."""
     events, references, read, failed = _events(args.files)
     filters = Filters(since=args.since, until=args.until, host=args.host, process=args.process)
     summary = Summary() if args.summary else None
