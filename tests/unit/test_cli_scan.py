@@ -587,3 +587,46 @@ def test_the_readme_examples_are_what_the_command_prints(samples: Path) -> None:
         # THEN each prints exactly what the README shows
         assert result.returncode == 0 and result.stderr == b"", result.stderr
         assert result.stdout.decode() == shown, command
+
+
+def test_dmesg_T_times_are_read_in_this_machines_zone(tmp_path: Path) -> None:
+    # GIVEN dmesg -T output (corpus 12: "[Thu Dec  7 00:05:15 2017]", the local time of the host that printed it)
+    f = tmp_path / "dmesg-T.txt"
+    f.write_text("\n".join(corpus_lines(corpus_file("12"))) + "\n")
+    assert scan_cli("scan", "--count", "--since", "2017-12-07", "--until", "2017-12-08", str(f))[1] == "1\n"
+    # THEN in New York (UTC-5 in December) that is 05:05:15 UTC
+    ny = {"TZ": "America/New_York"}
+    assert scan_cli("scan", "--count", "--since", "2017-12-07T05:05Z", str(f), **ny)[1] == "1\n"
+    assert scan_cli("scan", "--count", "--since", "2017-12-07T05:06Z", str(f), **ny)[1] == "0\n"
+    assert scan_cli("scan", "--summary", str(f), **ny)[1].splitlines() == [
+        "host           process  kills    max RSS  first        last",
+        "(dmesg-T.txt)  java         1  468.6 MiB  12-07 00:05  12-07 00:05",
+        "times are local (EST), all in 2017",
+        "(file): host unknown, read from that input",
+    ]
+
+
+def test_kill_time_edges(monkeypatch) -> None:
+    from oomwatch.filters import kill_time
+
+    monkeypatch.setenv("TZ", "UTC")
+    import time
+
+    time.tzset()
+    try:
+        ref = datetime(2025, 3, 1, 12, tzinfo=UTC)
+        # Feb 29 cannot be of 2025: the leap year before it is
+        assert kill_time({"log_time": "Feb 29 10:00:00"}, ref) == datetime(2024, 2, 29, 10, tzinfo=UTC)
+        # A day after the write is still this year (clocks differ); more is last year's
+        assert kill_time({"log_time": "Mar  2 11:00:00"}, ref) == datetime(2025, 3, 2, 11, tzinfo=UTC)
+        assert kill_time({"log_time": "Mar  3 11:00:00"}, ref) == datetime(2024, 3, 3, 11, tzinfo=UTC)
+        # A full timestamp wins over the stamp as printed, whatever the reference
+        event = {"timestamp": "2020-01-02T03:04:05.678+00:00", "log_time": "Nov 26 10:15:01"}
+        assert kill_time(event, ref) == datetime(2020, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+        # Stamps that name no calendar time in English: not placed
+        for text in ("déc. 06 23:54:11", "Dez 06 23:54:11", "Oct28 16:58", "Foo 12 10:00:00", "Nov 31 10:00:00"):
+            assert kill_time({"log_time": text}, ref) is None, text
+        assert kill_time({"log_time": None, "timestamp": None, "uptime_s": 12.5}, ref) is None
+    finally:
+        monkeypatch.undo()  # TZ as it was, then the C library told so
+        time.tzset()
