@@ -48,13 +48,13 @@ def top_users_query(metric_name: str, *, namespace: str, limit: int = TOP_INSTAN
     return f"{fleet_query(metric_name, namespace=namespace)} LIMIT {limit}"
 
 
-def kill_metric_search(namespace: str, *, period: Duration = Duration.minutes(5)) -> str:
+def kill_metric_search(namespace: str, *, period_s: int = 300) -> str:
     """Every ``OOMKills`` series with exactly the ASG dimension (the braces pin the dimension set), summed.
 
     A SEARCH expression, not Metrics Insights, so the graph covers the dashboard's whole range.
     """
     schema = f"{{{namespace},{KILL_METRIC_DIMENSION}}}"
-    return f"SEARCH('{schema} MetricName=\"{KILL_METRIC_NAME}\"', 'Sum', {int(period.to_seconds())})"
+    return f"SEARCH('{schema} MetricName=\"{KILL_METRIC_NAME}\"', 'Sum', {period_s})"
 
 
 class FleetDashboard(Construct):

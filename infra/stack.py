@@ -9,10 +9,10 @@ from aws_cdk import CfnOutput, CfnResource, Stack
 from aws_cdk import aws_logs as logs
 from constructs import Construct, IConstruct
 
+from agent_config.builder import AGENT_NAMESPACE
 from infra.agent_rollout import HostAgentRollout
 from infra.alarms import FleetAlarms, PipelineHealthAlarms
 from infra.alerts import AlertTopic
-from agent_config.builder import AGENT_NAMESPACE
 from infra.config import OomWatchConfig
 from infra.dashboard import FleetDashboard
 from infra.processing import POWERTOOLS_ENVIRONMENT, OomProcessing

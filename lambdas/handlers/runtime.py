@@ -4,6 +4,7 @@ adapts Powertools' Logger and Metrics to the small Telemetry interface the pipel
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -21,7 +22,6 @@ from handlers.logs import ContextFetcher
 from handlers.pipeline import Runtime, Telemetry
 from handlers.sns import Publisher
 from handlers.state import DynamoState, MemoryState
-
 
 #: The ``OOMKills`` metric's only dimension (the name AWS/EC2 and AWS/AutoScaling use for the same thing).
 ASG_DIMENSION: Final = "AutoScalingGroupName"
@@ -80,10 +80,8 @@ class PowertoolsTelemetry:
             metric.add_dimension(name=ASG_DIMENSION, value=kill_asg(record))
             print(json.dumps(metric.serialize_metric_set(), separators=(",", ":")))
         except Exception as exc:
-            try:
+            with contextlib.suppress(Exception):  # nothing left to report it with
                 self._logger.warning("kill_metric_failed", extra={"error": type(exc).__name__})
-            except Exception:  # noqa: S110 - nothing left to report it with
-                pass
 
     def info(self, message: str, **fields: Any) -> None:
         self._logger.info(message, extra=fields)
