@@ -144,7 +144,7 @@ def test_pipeline_health_covers_every_function_and_the_dead_letter_queue(templat
         assert shown == functions, title
         for row in rows:
             assert row[:3] == ["AWS/Lambda", metric_name, "FunctionName"], title
-            assert (row[4]["stat"], row[4]["period"]) == (statistic, 300), title
+            assert (row[4]["stat"], row[4].get("period", 300)) == (statistic, 300), title  # 300: the body's default
     ((dlq,),) = [metrics["Dead-letter queue depth"]["metrics"]]
     assert dlq[:4] == ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "<DeadLetterQueue>"]
     assert dlq[4]["stat"] == "Maximum"
@@ -169,7 +169,11 @@ def test_without_the_kill_metric_the_dashboard_does_not_graph_it() -> None:
         stack,
         "Dashboard",
         events_log_group=logs.LogGroup.from_log_group_name(stack, "Events", "/aws/lambda/oom"),
-        functions={"Oom": lambda_.Function.from_function_name(stack, "Oom", "oom")},
+        functions={
+            "Oom": lambda_.Function.from_function_arn(
+                stack, "Oom", "arn:aws:lambda:eu-west-1:123456789012:function:oom"
+            )
+        },
         dead_letter_queue=sqs.Queue.from_queue_arn(stack, "Dlq", "arn:aws:sqs:eu-west-1:123456789012:dlq"),
         agent_namespace="CWAgent",
         metrics_namespace="OOMWatch",
