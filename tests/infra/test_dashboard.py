@@ -150,43 +150,34 @@ def test_pipeline_health_covers_every_function_and_the_dead_letter_queue(templat
     assert dlq[4]["stat"] == "Maximum"
 
 
-def test_settings_off_mean_no_dashboard_and_no_output(variant_template: Template) -> None:
-    assert resources(variant_template, "AWS::CloudWatch::Dashboard") == {}
-    assert "DashboardUrl" not in variant_template["Outputs"]
+def test_without_the_kill_metric_the_dashboard_does_not_graph_it(variant_template: Template) -> None:
+    # GIVEN the variant: dashboard on, kill_metric off
+    titles = {w["title"] for kind in ("log", "metric") for w in widgets(variant_template, kind).values()}
+    # THEN the kills still show from the events, the latest kills take the whole row, and OOMKills is not graphed
+    assert "OOMKills metric by Auto Scaling group" not in titles
+    assert {"OOM kills by Auto Scaling group", "OOM kills by process", "Latest OOM kills"} <= titles
+    (latest,) = [w for w in body(variant_template)["widgets"] if w["properties"]["title"] == "Latest OOM kills"]
+    assert latest["width"] == 24
+    assert "OOMKills" not in json.dumps(body(variant_template))
+    assert "DashboardUrl" in variant_template["Outputs"]
 
 
-def test_without_the_kill_metric_the_dashboard_does_not_graph_it() -> None:
-    # GIVEN the construct alone, with kill_metric off
-    from aws_cdk import App, Stack, assertions
-    from aws_cdk import aws_lambda as lambda_
-    from aws_cdk import aws_logs as logs
-    from aws_cdk import aws_sqs as sqs
+def test_dashboard_off_means_no_dashboard_and_no_output() -> None:
+    # GIVEN the stack with dashboard=false (built alone: no cdk-nag, no CLI)
+    from aws_cdk import App, assertions
 
-    from infra.dashboard import FleetDashboard
+    from app import LAMBDA_CODE
+    from infra.config import OomWatchConfig
+    from infra.stack import OomWatchStack
 
-    stack = Stack(App(), "Bare", env={"account": "123456789012", "region": "eu-west-1"})
-    FleetDashboard(
-        stack,
-        "Dashboard",
-        events_log_group=logs.LogGroup.from_log_group_name(stack, "Events", "/aws/lambda/oom"),
-        functions={
-            "Oom": lambda_.Function.from_function_arn(
-                stack, "Oom", "arn:aws:lambda:eu-west-1:123456789012:function:oom"
-            )
-        },
-        dead_letter_queue=sqs.Queue.from_queue_arn(stack, "Dlq", "arn:aws:sqs:eu-west-1:123456789012:dlq"),
-        agent_namespace="CWAgent",
-        metrics_namespace="OOMWatch",
-        kill_metric=False,
-    )
+    config = OomWatchConfig.from_context({"dashboard": "false"})
+    stack = OomWatchStack(App(), "NoDashboard", config=config, code_path=LAMBDA_CODE)
 
     # WHEN it is synthesized
     template = assertions.Template.from_stack(stack).to_json()
 
-    # THEN the kills still show from the events, the latest kills take the whole row, and OOMKills is not graphed
-    titles = {w["title"] for kind in ("log", "metric") for w in widgets(template, kind).values()}
-    assert "OOMKills metric by Auto Scaling group" not in titles
-    assert {"OOM kills by Auto Scaling group", "OOM kills by process", "Latest OOM kills"} <= titles
-    (latest,) = [w for w in body(template)["widgets"] if w["properties"]["title"] == "Latest OOM kills"]
-    assert latest["width"] == 24
-    assert "OOMKills" not in json.dumps(body(template))
+    # THEN there is no dashboard and no output pointing at one; the kill metric stays on by itself
+    assert resources(template, "AWS::CloudWatch::Dashboard") == {}
+    assert "DashboardUrl" not in template["Outputs"]
+    _, oom = function_by_handler(template, "handlers.oom.handler")
+    assert oom["Properties"]["Environment"]["Variables"]["KILL_METRIC"] == "true"
