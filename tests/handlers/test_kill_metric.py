@@ -62,6 +62,13 @@ def test_one_value_per_kill_with_the_instances_asg_none_or_unknown(
     assert [(event.get("instance") or {}).get("asg") for event in logs.events()] == ["web-asg", None, None]
 
 
+#: One fault per step of the delivery protocol (the matrix of test_delivery_faults.py, which holds one event per
+#: kill for each): the metric goes with the event, so it must hold one value per kill too.
+FAULTS = [("claim", "death"), ("count", "death"), ("render", "crash"), ("save", "timeout"), ("event", "crash"),
+          ("publish", "throttle"), ("publish", "death"), ("release", "crash"), ("commit", "timeout")]  # fmt: skip
+
+
+@pytest.mark.parametrize(("step", "kind"), FAULTS, ids=[f"{s}-{k}" for s, k in FAULTS])
 def test_lambda_retries_and_redeliveries_count_each_kill_once(
     kill_metric_on: None,
     world: World,
@@ -69,22 +76,27 @@ def test_lambda_retries_and_redeliveries_count_each_kill_once(
     logs: LogCapture,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    step: str,
+    kind: str,
 ) -> None:
-    # GIVEN two kills on db-1 in one delivery, whose first publish is throttled
+    # GIVEN two kills on db-1 (in no ASG) in one delivery, and a fault at one step of its first attempt
     from handlers.runtime import reset_runtime
 
     clock.now = FIXED_MS / 1000 + 30
     lam = Lambda(clock, monkeypatch)
     capsys.readouterr()
+    also = ("publish", "throttle") if step == "release" else None  # a release follows a failed publish only
+    fault = arm(monkeypatch, step, kind, also)
     try:
-        # WHEN Lambda retries it twice (same request id) and the queue redelivers it twice (new requests)
-        outcomes = lam.schedule(delivery(world), arm(monkeypatch, "publish", "throttle"))
+        # WHEN Lambda retries it (1 and 2 minutes later, same request id) and the queue redelivers it twice
+        outcomes = lam.schedule(delivery(world), fault)
     finally:
         reset_runtime()
 
-    # THEN the first attempt failed, its retry sent the alerts, and each kill was counted once
-    assert outcomes[0] == "PublishFailed" and outcomes[1] == "ok"
-    assert [blob["AutoScalingGroupName"] for blob in by_asg(capsys.readouterr().out)] == ["none", "none"]
+    # THEN each kill was counted once, with its instance's ASG (a kill whose event could not be rendered in
+    # full has only the minimal event, which names no ASG)
+    values = [blob["AutoScalingGroupName"] for blob in by_asg(capsys.readouterr().out)]
+    assert values == (["unknown", "unknown"] if step == "event" else ["none", "none"]), outcomes
     assert len(logs.events()) == 2
 
 
