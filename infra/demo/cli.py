@@ -184,9 +184,11 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             host_filter = demo.host_filter()
             progress("playing " + ", ".join(f"{p.host.instance_id} ({p.host.name})" for p in plays))
             log_deliveries = demo.play({p.host.instance_id: p.text for p in plays}, host_filter=host_filter)
-            progress(
-                f"the hosts' agent configuration (from the deployed SSM parameter) shipped {host_filter.shipped} "
-                f"of {host_filter.seen} lines; {len(log_deliveries)} subscription deliveries to the log handler"
+            shipped = f"{host_filter.shipped} of {host_filter.seen} lines"
+            progress(f"the hosts' agents shipped {shipped}; {len(log_deliveries)} deliveries to the log handler")
+            demo.emulated.append(
+                "CloudWatch agent on the hosts: the filters of the agent configuration the stack hands them (its "
+                f"SSM parameter) decide which lines are put into the log group, as on a host: {shipped} shipped"
             )
             alerts = demo.drain_topic()
             progress(f"firing the fleet memory alarm for {alarm_instance}")
