@@ -73,6 +73,8 @@ def _hostname(text: str) -> str | None:
 
 #: Launched this long before its log's first line when the report gives no kernel uptime.
 DEFAULT_UPTIME_S = 3600.0
+#: The digest job sends a window 30 s after it ends (handlers/digest.py); the demo runs it a minute after.
+DIGEST_GRACE_S = 60
 
 
 def _launched_before_s(text: str, facts: inputs.ReportFacts) -> float:
@@ -224,10 +226,6 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         finally:
             demo.down()
             progress("emulator stopped")
-
-
-#: The digest job sends a window 30 s after it ends (handlers/digest.py); the demo runs it a minute after.
-DIGEST_GRACE_S = 60
 
 
 def _print_report(
