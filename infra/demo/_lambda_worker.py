@@ -5,6 +5,10 @@ function's deployed code asset), then serves invocations one at a time: an event
 line, the handler runs, its output goes to stdout between the runtime's ``START``/``END``/``REPORT`` lines, and
 the result (or the error) goes back as a JSON line on the file descriptor named by ``OOMWATCH_DEMO_RESULT_FD``.
 
+A request's ``clock_offset_s`` moves ``time.time`` that far ahead for the invocation (the handlers' clock is
+``time.time``, bound when their runtime is first built, after this module replaced it): the demo's emulated
+clock, for a scheduled job run "later". The invocation's deadline stays on the real clock.
+
 The repository's own source directories are taken off ``sys.path`` first, so a handler can import only what
 its asset (and the Powertools layer, which is the installed aws-lambda-powertools of the same version) holds.
 """
@@ -20,6 +24,13 @@ import sys
 import time
 import traceback
 from typing import Any
+
+_real_time = time.time
+_offset_s = 0.0
+
+
+def _shifted_time() -> float:
+    return _real_time() + _offset_s
 
 
 class LambdaContext:
@@ -37,7 +48,7 @@ class LambdaContext:
         self._deadline = deadline
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.time()) * 1000))
+        return max(0, int((self._deadline - _real_time()) * 1000))
 
 
 def _isolate() -> None:
@@ -50,7 +61,9 @@ def _isolate() -> None:
 
 
 def main() -> int:
+    global _offset_s
     _isolate()
+    time.time = _shifted_time  # the offset is 0 unless a request sets it
     out = os.fdopen(int(os.environ["OOMWATCH_DEMO_RESULT_FD"]), "w")
     module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
     handler: Any = None
@@ -65,6 +78,7 @@ def main() -> int:
     for line in sys.stdin:
         request = json.loads(line)
         request_id = request["request_id"]
+        _offset_s = float(request.get("clock_offset_s") or 0.0)
         started = time.monotonic()
         print(f"START RequestId: {request_id} Version: $LATEST", flush=True)
         reply: dict[str, Any]

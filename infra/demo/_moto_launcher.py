@@ -21,7 +21,9 @@ Moto assigns EC2 instance ids at random and has no API to choose one, but the de
 after instance ids the user picked (``--log i-0abc...=FILE``) and the handlers look those instances up. Moto's
 own convention for caller-chosen ids is the ``_custom_id_`` tag (``moto.utilities.id_generator``); EC2
 instances do not honour it in moto 5.2, so this launcher adds that for ``RunInstances`` with ``MinCount=1``.
-The tag itself is dropped, so ``DescribeInstances`` shows only the caller's real tags.
+The tag itself is dropped, so ``DescribeInstances`` shows only the caller's real tags. Likewise a
+``_launch_time_`` tag (ISO 8601) sets the instance's ``LaunchTime``: a demo host was up before the kills its
+log shows, while moto stamps the call's time.
 
 Run as a script (``python _moto_launcher.py -H 127.0.0.1 -p PORT``); the arguments are moto_server's own.
 """
@@ -55,6 +57,7 @@ from moto.server import main as _moto_main
 from moto.sns.models import Subscription, sns_backends
 
 CUSTOM_ID_TAG = "_custom_id_"
+LAUNCH_TIME_TAG = "_launch_time_"  # ISO 8601: the instance's LaunchTime (moto: the call's time)
 
 _pending = threading.local()
 _random_instance_id = _instances.random_instance_id  # type: ignore[attr-defined]
@@ -73,17 +76,23 @@ def _run_instances_with_custom_id(
 ) -> Any:
     tags: dict[str, dict[str, str]] = kwargs.get("tags") or {}
     custom = tags.get("instance", {}).pop(CUSTOM_ID_TAG, None)
+    launched = tags.get("instance", {}).pop(LAUNCH_TIME_TAG, None)
     if custom is None:
-        return _run_instances(self, image_id, count, user_data, security_group_names, **kwargs)
-    if count != 1 or any(instance.id == custom for instance in self.all_instances()):
-        from moto.ec2.exceptions import InvalidParameterValueError
+        reservation = _run_instances(self, image_id, count, user_data, security_group_names, **kwargs)
+    else:
+        if count != 1 or any(instance.id == custom for instance in self.all_instances()):
+            from moto.ec2.exceptions import InvalidParameterValueError
 
-        raise InvalidParameterValueError(f"{CUSTOM_ID_TAG}={custom} needs MinCount=1 and an unused id")
-    _pending.ids = [custom]
-    try:
-        return _run_instances(self, image_id, count, user_data, security_group_names, **kwargs)
-    finally:
-        _pending.ids = []
+            raise InvalidParameterValueError(f"{CUSTOM_ID_TAG}={custom} needs MinCount=1 and an unused id")
+        _pending.ids = [custom]
+        try:
+            reservation = _run_instances(self, image_id, count, user_data, security_group_names, **kwargs)
+        finally:
+            _pending.ids = []
+    if launched is not None:  # the demo's hosts were up before the kills their logs show
+        for instance in reservation.instances:
+            instance.launch_time = dt.datetime.fromisoformat(launched).astimezone(dt.UTC).replace(tzinfo=None)
+    return reservation
 
 
 _OUTBOX = os.environ.get("OOMWATCH_DEMO_OUTBOX")

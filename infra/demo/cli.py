@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from infra.demo import fleet, render
+from infra.demo import fleet, inputs, render
 from infra.demo.logplay import read_lines
 from infra.demo.pipeline import Delivery, Demo
 
@@ -26,6 +26,9 @@ _HOST_FIELD = re.compile(r"^(?:[A-Z][a-z]{2} +\d+ [\d:.]+|\d{4}-\d\d-\d\dT\S+) (
 class Played:
     host: fleet.Host
     text: str
+    #: Where the instance type came from ("--log", "demo/samples/fleet.json", or what in the report).
+    type_source: str = ""
+    kills: int = 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,11 +43,16 @@ def _parser() -> argparse.ArgumentParser:
         "--log",
         action="append",
         default=[],
-        metavar="INSTANCE_ID=FILE",
-        help="play FILE (syslog, journalctl or CloudWatch agent journald JSON lines) as the log stream of "
-        "INSTANCE_ID; repeatable; default: the bundled samples in demo/samples",
+        metavar="INSTANCE_ID=FILE[:TYPE]",
+        help="play FILE (syslog, journalctl or CloudWatch agent journald JSON lines; gzip, xz or bzip2 "
+        "compressed or not, as oomwatch scan reads it) as the log stream of INSTANCE_ID, seeded as an instance "
+        "of TYPE (default: the report's own EC2 type or RAM figure); repeatable; default: the bundled samples "
+        "in demo/samples",
     )
     parser.add_argument("--json", action="store_true", help="print only JSON Lines on stdout (one object per delivery)")
+    parser.add_argument(
+        "--verbose", action="store_true", help="also print the deployed resources, every invocation and the timings"
+    )
     parser.add_argument("--app-dir", type=Path, default=None, help=argparse.SUPPRESS)  # a CDK app to use instead
     return parser
 
@@ -63,35 +71,65 @@ def _hostname(text: str) -> str | None:
     return None
 
 
+#: Launched this long before its log's first line when the report gives no kernel uptime.
+DEFAULT_UPTIME_S = 3600.0
+#: The digest job sends a window 30 s after it ends (handlers/digest.py); the demo runs it a minute after.
+DIGEST_GRACE_S = 60
+
+
+def _launched_before_s(text: str, facts: inputs.ReportFacts) -> float:
+    """Seconds before seeding that the host was launched: the log's whole span (its last line is replayed
+    to "now", after seeding), then the kernel's uptime at the first kill, so LaunchTime is before boot."""
+    stamps = [ln.original_ms for ln in read_lines(text) if ln.original_ms is not None]
+    span_s = (max(stamps) - min(stamps)) / 1000 if stamps else 0.0
+    return round(span_s + (facts.uptime_s if facts.uptime_s is not None else DEFAULT_UPTIME_S))
+
+
 def load_plays(pairs: list[str]) -> tuple[list[Played], str]:
-    """The streams to play and the instance whose memory alarm fires."""
+    """The streams to play and the instance whose memory alarm fires; raises :class:`inputs.InputError`."""
     if not pairs:
         manifest = json.loads((SAMPLES / "fleet.json").read_text())
-        plays = [
-            Played(
-                fleet.Host(h["instance_id"], h["name"], h["instance_type"], h.get("asg")),
-                (SAMPLES / h["file"]).read_text(),
+        plays = []
+        for h in manifest["hosts"]:
+            text = (SAMPLES / h["file"]).read_text()
+            facts = inputs.report_facts(text)
+            host = fleet.Host(
+                h["instance_id"],
+                h["name"],
+                h["instance_type"],
+                h.get("asg"),
+                swap_total_kb=facts.swap_kb,
+                launched_before_s=_launched_before_s(text, facts),
             )
-            for h in manifest["hosts"]
-        ]
+            plays.append(Played(host, text, "demo/samples/fleet.json", facts.kills))
         return plays, str(manifest["alarm_instance"])
     plays = []
     seen: set[str] = set()
     for index, pair in enumerate(pairs, start=1):
-        instance_id, sep, file = pair.partition("=")
-        if not sep or not file:
-            raise SystemExit(f"--log expects INSTANCE_ID=FILE, got {pair!r}")
-        if not fleet.INSTANCE_ID.match(instance_id):
-            raise SystemExit(f"--log {pair}: {instance_id!r} is not an EC2 instance id (i-0123456789abcdef0)")
-        if instance_id in seen:
-            raise SystemExit(f"--log {pair}: {instance_id} given twice")
-        seen.add(instance_id)
-        path = Path(file)
-        if not path.is_file():
-            raise SystemExit(f"--log {pair}: no such file {file}")
-        text = path.read_text(errors="replace")
+        spec = inputs.parse_spec(pair, fleet.INSTANCE_ID)
+        if spec.instance_id in seen:
+            raise inputs.InputError(f"--log {pair}: {spec.instance_id} given twice")
+        seen.add(spec.instance_id)
+        text = inputs.read_log(spec.path)
+        facts = inputs.report_facts(text)
+        if not facts.kills:
+            raise inputs.InputError(
+                f"--log {pair}: no OOM kill in {spec.path} (as oomwatch scan reads it); the demo would show nothing"
+            )
+        if spec.instance_type:
+            instance_type, source = spec.instance_type, "--log"
+        else:
+            instance_type, source = facts.instance_type()
         name = _hostname(text) or f"demo-host-{index}"
-        plays.append(Played(fleet.Host(instance_id, name, "t3.medium", None), text))
+        host = fleet.Host(
+            spec.instance_id,
+            name,
+            instance_type,
+            None,
+            swap_total_kb=facts.swap_kb,
+            launched_before_s=_launched_before_s(text, facts),
+        )
+        plays.append(Played(host, text, source, facts.kills))
     return plays, plays[0].host.instance_id
 
 
@@ -124,7 +162,11 @@ def _failures(deliveries: list[Delivery]) -> list[str]:
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     started = time.monotonic()
-    plays, alarm_instance = load_plays(args.log)
+    try:
+        plays, alarm_instance = load_plays(args.log)
+    except inputs.InputError as exc:
+        print(f"oomwatch demo: {exc}", file=err)
+        return 2
 
     def progress(message: str) -> None:
         print(f"[{time.monotonic() - started:6.1f}s] {message}", file=err, flush=True)
@@ -137,18 +179,30 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         try:
             demo.up()
             progress(f"deployed {', '.join(s.name for s in demo.asm.stacks)}; seeding {len(plays)} instance(s)")
+            for p in plays:
+                progress(f"  {p.host.instance_id} ({p.host.name}): {p.host.instance_type}, from {p.type_source}")
             demo.seed([p.host for p in plays])
             demo.send_control_messages()
+            host_filter = demo.host_filter()
             progress("playing " + ", ".join(f"{p.host.instance_id} ({p.host.name})" for p in plays))
-            log_deliveries = demo.play({p.host.instance_id: p.text for p in plays})
-            progress(f"{len(log_deliveries)} subscription deliveries to the log handler")
+            log_deliveries = demo.play({p.host.instance_id: p.text for p in plays}, host_filter=host_filter)
+            shipped = f"{host_filter.shipped} of {host_filter.seen} lines"
+            progress(f"the hosts' agents shipped {shipped}; {len(log_deliveries)} deliveries to the log handler")
+            demo.emulated.append(
+                "CloudWatch agent on the hosts: the filters of the agent configuration the stack hands them (its "
+                f"SSM parameter) decide which lines are put into the log group, as on a host: {shipped} shipped"
+            )
             alerts = demo.drain_topic()
             progress(f"firing the fleet memory alarm for {alarm_instance}")
             demo.fire_alarm(alarm_instance)
             notices = demo.drain_topic()
-            scheduled = demo.run_schedules()
+            ahead = demo.noise_window_s() + DIGEST_GRACE_S
+            scheduled = demo.run_schedules(clock_offset_s=ahead)
             if scheduled:
-                progress(f"ran {len(scheduled)} scheduled target(s) once")
+                progress(
+                    f"ran {len(scheduled)} scheduled target(s) once, their clock moved {ahead // 60} min ahead "
+                    f"(past the {demo.noise_window_s() // 60}-min noise window)"
+                )
             digests = demo.drain_topic()
             events = demo.structured_events()
             records = alerts + notices + digests + events
@@ -159,7 +213,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     line = {k: record[k] for k in keys if k in record}
                     out.write(json.dumps(line, sort_keys=True, default=str) + "\n")
             else:
-                _print_report(demo, out, alerts, notices, digests, events, failures)
+                _print_report(
+                    demo, out, alerts, notices, digests, events, failures, verbose=args.verbose, ahead_s=ahead
+                )
             progress(
                 f"done in {time.monotonic() - started:.1f}s: {len(alerts) + len(notices) + len(digests)} "
                 f"message(s) on the topic, {len(events)} structured event(s)"
@@ -173,29 +229,25 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _print_report(
-    demo: Demo,
+    demo: Any,
     out: TextIO,
     alerts: list[dict[str, Any]],
     notices: list[dict[str, Any]],
     digests: list[dict[str, Any]],
     events: list[dict[str, Any]],
     failures: list[str],
+    *,
+    verbose: bool = False,
+    ahead_s: int = 0,
 ) -> None:
-    asm = demo.asm
-    rows = []
-    for stack in asm.stacks:
-        for lid, res in stack.resources.items():
-            physical = demo.physical.get((stack.name, lid), "(not created by moto: emulated or not needed)")
-            rows.append((stack.name, lid, str(res.get("Type")), physical))
-    print(render.section("Deployed resources (cdk deploy to moto_server)"), file=out)
-    print(render.resources(rows), file=out)
-    print("\nEmulated by the demo:", file=out)
-    print(render.bullet(demo.emulated), file=out)
+    """Alerts first (what a user came to see), then the events and what was emulated; the resource table,
+    every invocation and the timings only with ``--verbose``."""
     mails = demo.mail()
+    later = f", {ahead_s // 60} min later on the demo's clock" if ahead_s else ""
     for title, batch in (
         ("Alerts from the OOM log path, as e-mailed", alerts),
         ("Alarm notice (fleet memory alarm -> EventBridge -> alarm handler), as e-mailed", notices),
-        ("Scheduled run (digest), as e-mailed", digests),
+        (f"Digest (the digest schedule's run{later}), as e-mailed", digests),
     ):
         print(render.section(f"{title}: {len(batch)}"), file=out)
         for record in batch:
@@ -204,15 +256,27 @@ def _print_report(
     print(render.section(f"Structured events in {demo.events_log_group()}: {len(events)} (whole: --json)"), file=out)
     for record in events:
         print(render.event(record), file=out)
-    print(render.section("Invocations"), file=out)
-    for delivery in demo.deliveries:
-        last = delivery.attempts[-1]
-        state = "ok" if delivery.ok else f"FAILED {last.error_type}: {last.error_message}"
-        cold = " (cold start)" if delivery.attempts[0].cold_start else ""
-        print(f"  {delivery.source:<60} {len(delivery.attempts)} attempt(s){cold}: {state}", file=out)
-    print(render.section("Timings"), file=out)
-    for timing in demo.timings:
-        print(f"  {timing.name:<40} {timing.seconds:6.1f}s", file=out)
+    print("\nEmulated by the demo:", file=out)
+    print(render.bullet(demo.emulated), file=out)
+    ok = sum(1 for d in demo.deliveries if d.ok)
+    print(f"\nInvocations: {len(demo.deliveries)}, {ok} ok" + ("" if verbose else " (--verbose lists them)"), file=out)
+    if verbose:
+        rows = []
+        for stack in demo.asm.stacks:
+            for lid, res in stack.resources.items():
+                physical = demo.physical.get((stack.name, lid), "(not created by moto: emulated or not needed)")
+                rows.append((stack.name, lid, str(res.get("Type")), physical))
+        print(render.section("Deployed resources (cdk deploy to moto_server)"), file=out)
+        print(render.resources(rows), file=out)
+        print(render.section("Invocations"), file=out)
+        for delivery in demo.deliveries:
+            last = delivery.attempts[-1]
+            state = "ok" if delivery.ok else f"FAILED {last.error_type}: {last.error_message}"
+            cold = " (cold start)" if delivery.attempts[0].cold_start else ""
+            print(f"  {delivery.source:<60} {len(delivery.attempts)} attempt(s){cold}: {state}", file=out)
+        print(render.section("Timings"), file=out)
+        for timing in demo.timings:
+            print(f"  {timing.name:<40} {timing.seconds:6.1f}s", file=out)
     if failures:
         print(render.section("FAILURES"), file=out)
         print(render.bullet(failures), file=out)

@@ -16,6 +16,8 @@ from infra.demo.emulator import ACCOUNT, REGION
 
 INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
 DEFAULT_TAG = ("oomwatch:enabled", "true")
+#: The demo's launcher sets an instance's LaunchTime from this tag (see _moto_launcher.py).
+LAUNCH_TIME_TAG = "_launch_time_"
 
 
 @dataclass(frozen=True)
@@ -26,11 +28,18 @@ class Host:
     asg: str | None
     availability_zone: str = f"{REGION}a"
     platform: str = "Linux/UNIX"
+    #: The report's "Total swap" (None: the log does not say): a host without swap publishes 0 % swap used.
+    swap_total_kb: int | None = None
+    #: How long before being seeded the host was launched: before its first kill, by the kernel's uptime.
+    launched_before_s: float | None = None
 
 
-def seed_instances(ec2: Any, autoscaling: Any, hosts: list[Host], tag: tuple[str, str] = DEFAULT_TAG) -> None:
+def seed_instances(
+    ec2: Any, autoscaling: Any, hosts: list[Host], tag: tuple[str, str] = DEFAULT_TAG, now: dt.datetime | None = None
+) -> None:
     """RunInstances with the ids the log streams use (see _moto_launcher.py), then attach to their ASGs."""
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    now = now or dt.datetime.now(dt.UTC)
     for host in hosts:
         if not INSTANCE_ID.match(host.instance_id):
             raise ValueError(f"not an EC2 instance id: {host.instance_id!r}")
@@ -39,6 +48,9 @@ def seed_instances(ec2: Any, autoscaling: Any, hosts: list[Host], tag: tuple[str
             {"Key": tag[0], "Value": tag[1]},
             {"Key": "_custom_id_", "Value": host.instance_id},
         ]
+        if host.launched_before_s is not None:
+            launched = now - dt.timedelta(seconds=host.launched_before_s)
+            tags.append({"Key": LAUNCH_TIME_TAG, "Value": launched.isoformat(timespec="seconds")})
         ec2.run_instances(
             ImageId=image,
             MinCount=1,
@@ -92,7 +104,8 @@ def put_memory_metrics(cloudwatch: Any, ec2: Any, hosts: list[Host], hot: str, n
             stamp = (now - dt.timedelta(minutes=minute)).replace(second=0, microsecond=0)
             climbing = host.instance_id == hot
             mem = 71.0 + (10 - minute) * 2.9 if climbing else 42.0 + (minute % 3)
-            swap = 8.0 + (10 - minute) * 6.1 if climbing else 0.0
+            # gopsutil's used percent is 0 on a host without swap: the report's "Total swap = 0kB" decides.
+            swap = 8.0 + (10 - minute) * 6.1 if climbing and has_swap(host) else 0.0
             full = [
                 {"Name": "InstanceId", "Value": host.instance_id},
                 {"Name": "ImageId", "Value": images[host.instance_id]},
@@ -108,6 +121,11 @@ def put_memory_metrics(cloudwatch: Any, ec2: Any, hosts: list[Host], hot: str, n
                              "Value": round(swap, 1), "Unit": "Percent"})  # fmt: skip
     for start in range(0, len(data), 500):
         cloudwatch.put_metric_data(Namespace="CWAgent", MetricData=data[start : start + 500])
+
+
+def has_swap(host: Host) -> bool:
+    """Unknown counts as none: the demo claims no swap use that the log does not show."""
+    return bool(host.swap_total_kb)
 
 
 def _stamp(when: dt.datetime) -> str:

@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import Any
 
 from infra.demo import cdk, emulator, fleet, logplay
+from infra.demo.agent_filter import HostFilter, configuration_from_template
 from infra.demo.assembly import Alarm, Assembly, Function, Rule, SubscriptionFilter
 from infra.demo.eventpattern import matches as event_matches
 from infra.demo.filterpattern import compile_pattern
@@ -32,6 +33,8 @@ Progress = Callable[[str], None]
 #: CDK context the demo deploys with: an e-mail subscription, so the alerts can be shown as e-mailed.
 DEMO_CONTEXT = {"alert_emails": "oncall@example.com"}
 CAPTURE_QUEUE = "oomwatch-demo-capture"
+#: The message of the handlers' structured event records (``handlers.runtime.PowertoolsTelemetry.event``).
+EVENT_MESSAGE = "oom_kill"
 #: The keys Powertools' Logger adds to every record.
 POWERTOOLS_KEYS = frozenset(
     {
@@ -414,8 +417,21 @@ class Demo:
             sent.append(self.invoke_async(f"logs:{sub.logical_id}:control", fn, logplay.lambda_event(payload)))
         return sent
 
-    def play(self, streams: dict[str, str], now_ms: int | None = None) -> list[Delivery]:
-        """Write each stream's text into the syslog group and deliver the filtered batches to the function."""
+    def host_filter(self) -> HostFilter:
+        """What the deployed agent configuration ships from a host (the SSM parameter in the template)."""
+        for stack in self.asm.stacks:
+            config = configuration_from_template(stack.template)
+            if config is not None:
+                return HostFilter.from_config(config)
+        raise RuntimeError("the deployed app hands hosts no agent configuration with a logs section")
+
+    def play(
+        self, streams: dict[str, str], now_ms: int | None = None, host_filter: HostFilter | None = None
+    ) -> list[Delivery]:
+        """Write each stream's text into the syslog group and deliver the filtered batches to the function.
+
+        With ``host_filter``, only the lines the host's agent would ship are written (``oomwatch demo``);
+        without, every line is (the e2e tests, which play what a ``full``-mode host ships)."""
         started = time.monotonic()
         sub = self.syslog_filter()
         group = self.log_group_of(sub)
@@ -424,7 +440,11 @@ class Demo:
         now_ms = now_ms or int(time.time() * 1000)
         batches: list[logplay.Batch] = []
         for stream, text in streams.items():
-            batches += logplay.schedule(group, stream, logplay.read_lines(text), now_ms)
+            lines = logplay.read_lines(text)
+            if host_filter is not None:
+                lines = [line for line in lines if host_filter.ships(line.message)]
+            if lines:
+                batches += logplay.schedule(group, stream, lines, now_ms)
         batches.sort(key=lambda b: (b.events[0].timestamp, b.stream))
         logs = self.aws.client("logs")
         batches = logplay.put_batches(logs, group, batches)
@@ -436,13 +456,15 @@ class Demo:
         self._time("deliver to the log handler", started)
         return sent
 
-    def invoke_async(self, source: str, fn: DeployedFunction, event: dict[str, Any], retries: int = 2) -> Delivery:
+    def invoke_async(
+        self, source: str, fn: DeployedFunction, event: dict[str, Any], retries: int = 2, clock_offset_s: float = 0.0
+    ) -> Delivery:
         """An asynchronous invoke: on a function error Lambda retries (2 times by default)."""
         if self.runtime is None:
             raise RuntimeError("the demo is not up")
-        attempts = [self.runtime.invoke(fn, event)]
+        attempts = [self.runtime.invoke(fn, event, clock_offset_s)]
         while not attempts[-1].ok and len(attempts) <= retries:
-            attempts.append(self.runtime.invoke(fn, event))
+            attempts.append(self.runtime.invoke(fn, event, clock_offset_s))
         delivery = Delivery(source, fn.name, attempts, event)
         self.deliveries.append(delivery)
         return delivery
@@ -499,8 +521,18 @@ class Demo:
         self._time("fire the memory alarm", started)
         return sent
 
-    def run_schedules(self, now: dt.datetime | None = None) -> list[Delivery]:
-        now = now or dt.datetime.now(dt.UTC)
+    def noise_window_s(self) -> int:
+        """The OOM function's noise window as deployed (``NOISE_WINDOW_MINUTES``; the handlers' default 15)."""
+        for fn in self.functions.values():
+            raw = fn.environment.get("NOISE_WINDOW_MINUTES")
+            if raw and raw.isdigit():
+                return int(raw) * 60
+        return 15 * 60
+
+    def run_schedules(self, now: dt.datetime | None = None, clock_offset_s: float = 0.0) -> list[Delivery]:
+        """Fire every scheduled rule's targets once; ``clock_offset_s`` runs them that much "later" (their
+        handlers' clock moved ahead, see runtime.py), as a schedule firing after the noise window would."""
+        now = (now or dt.datetime.now(dt.UTC)) + dt.timedelta(seconds=clock_offset_s)
         sent = []
         for rule in self.asm.rules():
             if not rule.schedule:
@@ -511,7 +543,9 @@ class Demo:
                 if target.function in self.functions:
                     event = target.input if target.input is not None else fleet.scheduled_event(arn, now)
                     fn = self.functions[target.function]
-                    sent.append(self.invoke_async(f"schedule:{rule.logical_id}", fn, event))
+                    sent.append(
+                        self.invoke_async(f"schedule:{rule.logical_id}", fn, event, clock_offset_s=clock_offset_s)
+                    )
         return sent
 
     # --- what came out ---------------------------------------------------------------------------------------
@@ -598,25 +632,21 @@ class Demo:
         return None
 
     def structured_events(self, group: str | None = None) -> list[dict[str, Any]]:
-        """The events in the events log group: Powertools records whose message is ``oom_kill`` (the
-        Powertools envelope keys left out), or every JSON record if there is no such record."""
+        """The handlers' structured events in the events log group: the Powertools records whose message is
+        ``oom_kill`` (``PowertoolsTelemetry.event``), the Powertools envelope keys left out. The function's
+        other records (warnings, Lambda's platform lines) are its log, not events, and are never counted."""
         group = group or self.events_log_group()
         if group is None:
             return []
-        records = []
+        found = []
         for event in self.read_group(group):
             try:
                 doc = json.loads(event["message"])
             except ValueError:
                 continue
-            if isinstance(doc, dict) and "type" not in doc:  # "type": Lambda's platform records
-                records.append(doc)
-        kills = [r for r in records if r.get("message") == "oom_kill"]
-        if kills:
-            return [
-                {"channel": "event", "event": {k: v for k, v in r.items() if k not in POWERTOOLS_KEYS}} for r in kills
-            ]
-        return [{"channel": "event", "event": r} for r in records]
+            if isinstance(doc, dict) and doc.get("message") == EVENT_MESSAGE and "type" not in doc:
+                found.append({"channel": "event", "event": {k: v for k, v in doc.items() if k not in POWERTOOLS_KEYS}})
+        return found
 
 
 def streams_from_files(pairs: Iterable[tuple[str, Path]]) -> dict[str, str]:

@@ -287,6 +287,8 @@ def demo(args: argparse.Namespace) -> int:
         argv += ["--log", spec]
     if args.json:
         argv.append("--json")
+    if getattr(args, "verbose", False):
+        argv.append("--verbose")
     return int(demo_main(argv))
 
 
@@ -359,8 +361,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.set_defaults(func=scan)
     d = sub.add_parser("demo", help="run the whole pipeline against a local AWS emulator")
-    d.add_argument("--log", action="append", metavar="INSTANCE_ID=FILE", help="play your own log file")
+    d.add_argument(
+        "--log", action="append", metavar="INSTANCE_ID=FILE[:TYPE]", help="play your own log file (compressed or not)"
+    )
     d.add_argument("--json", action="store_true", help="JSON Lines of every delivery")
+    d.add_argument("--verbose", action="store_true", help="also the deployed resources, invocations and timings")
     d.set_defaults(func=demo)
     return p
 

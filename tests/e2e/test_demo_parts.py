@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.demo import cli, fleet, logplay
+from infra.demo import cli, fleet, inputs, logplay
 from infra.demo.eventpattern import matches as event_matches
 from infra.demo.filterpattern import compile_pattern
 
@@ -183,9 +183,9 @@ def test_log_arguments_are_checked_before_anything_starts(tmp_path: Path) -> Non
     assert [p.host.instance_id for p in plays] == ["i-0123456789abcdef0"] and alarm == "i-0123456789abcdef0"
     assert plays[0].host.name == "web-1"  # the host name in the log becomes the Name tag
     for bad in ("i-0123456789abcdef0", f"web-1={log}", f"i-0123456789abcdef0={tmp_path / 'missing'}"):
-        with pytest.raises(SystemExit):
+        with pytest.raises(inputs.InputError):
             cli.load_plays([bad])
-    with pytest.raises(SystemExit):
+    with pytest.raises(inputs.InputError):
         cli.load_plays([f"i-0123456789abcdef0={log}", f"i-0123456789abcdef0={log}"])
 
 

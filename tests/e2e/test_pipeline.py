@@ -121,7 +121,7 @@ def test_a_java_memcg_kill_in_agent_journald_json_is_reassembled(deployment: Dem
 
 
 def test_an_oom_loop_is_one_alert_then_a_loop_alert_not_six_alerts(deployment: Demo, seeded: Any) -> None:
-    instance = seeded("worker-1", "c6i.large")
+    instance = seeded("worker-1", "t3.small")
     deployment.play({instance: LOOP})
     events = deployment.events_for(instance)
     assert sorted(e["victim"]["pid"] for e in events) == [21877, 22431, 22988, 23519, 24102, 24655]
