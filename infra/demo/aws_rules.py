@@ -85,7 +85,6 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
 
@@ -254,12 +253,12 @@ def check_ssm_value(value: str | None, tier: str | None, default_tier: str = "St
 
 
 def significant_digits(number: str) -> int:
-    """Digits DynamoDB keeps of a number: leading and trailing zeros do not count."""
-    try:
-        digits = Decimal(str(number).strip()).normalize().as_tuple().digits
-    except InvalidOperation:
+    """Digits DynamoDB keeps of a number: leading and trailing zeros do not count (sign and exponent neither)."""
+    text = str(number).strip().lstrip("+-")
+    mantissa = re.split("[eE]", text, maxsplit=1)[0].replace(".", "", 1)
+    if not mantissa.isdigit():
         return 0  # not a number: moto's own validation answers that
-    return len(digits) if any(digits) else 1
+    return len(mantissa.strip("0")) or 1
 
 
 def _values(attribute: Any) -> Iterable[tuple[str, Any]]:
