@@ -27,7 +27,7 @@ logs-2 PutSubscriptionFilter       https://docs.aws.amazon.com/AmazonCloudWatchL
                                    "Each log group can have up to two subscription filters associated with it.
                                    If you are updating an existing filter, you must specify the correct name"
                                    -> a third filter: ``LimitExceededException`` "Resource limit exceeded.";
-                                   updating one of the two by name is allowed (moto refuses that too).
+                                   updating one of the two by name is allowed (moto alone refused that).
 logs-3 PutLogEvents                https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html
                                    "The maximum batch size is 1,048,576 bytes ... the sum of all event messages
                                    in UTF-8, plus 26 bytes for each log event"; "Each log event can be no larger
