@@ -608,3 +608,50 @@ def test_a_stash_of_four_byte_characters_fits_in_one_item(
     rows = stash["rows"]["L"]
     assert rows[0]["M"]["m"]["S"] == header
     assert 10 <= len(rows) < len(lines)  # capped by bytes, not characters
+
+
+# --------------------------------------------------------------------------------------------- the demo
+
+
+@pytest.mark.slow
+def test_the_demos_moto_server_enforces_the_rules(tmp_path: Path) -> None:
+    from infra.demo import emulator
+
+    # GIVEN the demo's moto_server (its own process, started as the demo starts it)
+    server = emulator.start(tmp_path)
+    try:
+        import boto3
+        from botocore.config import Config
+
+        def raw(service: str) -> Any:  # no SDK retries: the test sees each answer
+            return boto3.session.Session(
+                aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+            ).client(service, endpoint_url=server.endpoint, config=Config(retries={"max_attempts": 1}))
+
+        cw, sns, logs = raw("cloudwatch"), raw("sns"), raw("logs")
+        topic = sns.create_topic(Name="t")["TopicArn"]
+        logs.create_log_group(logGroupName="g")
+        # THEN it refuses two Metrics Insights queries in one call, a subject SNS refuses, and a burst of reads
+        refused(
+            lambda: cw.get_metric_data(
+                MetricDataQueries=[_insights("mem", "mem_used_percent"), _insights("swap", "swap_used_percent")],
+                **_window(),
+            ),
+            "ValidationError",
+            r"Maximum number of queries \(1\) exceeded",
+        )
+        refused(lambda: sns.publish(TopicArn=topic, Message="m", Subject="two\nlines"), "InvalidParameter")
+        from concurrent.futures import ThreadPoolExecutor
+
+        def read(_: int) -> str:
+            try:
+                logs.filter_log_events(logGroupName="g")
+                return "ok"
+            except ClientError as exc:
+                return str(exc.response["Error"]["Code"])
+
+        with ThreadPoolExecutor(max_workers=20) as pool:  # 20 reads at once: more than a second's quota
+            codes = list(pool.map(read, range(20)))
+        assert codes.count("ok") >= 5 and "ThrottlingException" in codes, codes
+    finally:
+        server.stop()
