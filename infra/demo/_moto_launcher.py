@@ -1,4 +1,4 @@
-"""Run ``moto_server`` with three additions the demo needs, each one a gap of moto 5.2:
+"""Run ``moto_server`` with the additions the demo needs, each one a gap of moto 5.2:
 
 1. EC2 instances can be given the id the caller asks for (below).
 2. Its CloudFormation creates ``AWS::CloudWatch::Alarm`` (moto skips the type, so a template that refers
@@ -16,6 +16,9 @@
 7. A mail catcher: moto sends no e-mail, so what an ``email`` subscription would be sent (the message's
    ``email`` variant under ``MessageStructure=json``, honouring filter policies) is appended as a JSON line
    to the file named by ``OOMWATCH_DEMO_OUTBOX``.
+8. AWS's rules that moto does not enforce (``aws_rules.py``: one Metrics Insights query per
+   ``GetMetricData``, the ``FilterLogEvents`` quota, SNS subject and size limits, ...), so the demo refuses
+   what AWS refuses.
 
 Moto assigns EC2 instance ids at random and has no API to choose one, but the demo plays log streams named
 after instance ids the user picked (``--log i-0abc...=FILE``) and the handlers look those instances up. Moto's
@@ -55,6 +58,11 @@ from moto.ec2.models import instances as _instances
 from moto.logs.models import LogEvent
 from moto.server import main as _moto_main
 from moto.sns.models import Subscription, sns_backends
+
+try:  # run as a script (python _moto_launcher.py), this file's folder is first on sys.path
+    import aws_rules  # type: ignore[import-not-found,unused-ignore]
+except ImportError:  # imported as part of the package
+    from infra.demo import aws_rules
 
 CUSTOM_ID_TAG = "_custom_id_"
 LAUNCH_TIME_TAG = "_launch_time_"  # ISO 8601: the instance's LaunchTime (moto: the call's time)
@@ -240,6 +248,7 @@ def _describe_alarm_contributors(self: Any) -> ActionResult:
     return ActionResult({"AlarmContributors": contributors})
 
 
+aws_rules.install()
 CloudWatchBackend.get_metric_data = _get_metric_data_with_insights  # type: ignore[method-assign]
 CloudWatchResponse.describe_alarm_contributors = _describe_alarm_contributors  # type: ignore[attr-defined]
 Subscription.publish = _publish_and_catch_mail  # type: ignore[method-assign,assignment]

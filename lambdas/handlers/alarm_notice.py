@@ -126,6 +126,36 @@ def not_yet_notified(
     return fresh, list(fresh)
 
 
+USAGE_METRICS = (("mem", "memory", "mem_used_percent"), ("swap", "swap", "swap_used_percent"))
+
+
+def current_usage(rt: Runtime, ns: str, end_ms: int, notes: list[str]) -> dict[str, dict[str, float]]:
+    """query id ("mem", "swap") -> instance id -> newest value: one GetMetricData call per metric.
+
+    "If you include a Metrics Insights query, each GetMetricData operation can include only one query"
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html), and a
+    query's SELECT names one metric, so memory and swap are two calls; one failing leaves the other.
+    """
+    usage: dict[str, dict[str, float]] = {}
+    failed: list[tuple[str, str]] = []
+    for qid, label, metric in USAGE_METRICS:
+        query = {
+            "Id": qid,
+            # ns is validated by _IDENT above; metric names are constants.
+            "Expression": f'SELECT MAX({metric}) FROM "{ns}" GROUP BY InstanceId ORDER BY MAX() DESC LIMIT 500',  # noqa: S608
+            "Period": 60,
+        }
+        try:
+            usage.update(_latest(_metric_data(rt, [query], end_ms)))
+        except AwsError as exc:
+            failed.append((label, error_code(exc)))
+    if failed:
+        what = "memory/swap" if len(failed) == len(USAGE_METRICS) else failed[0][0]
+        codes = ", ".join(dict.fromkeys(code for _, code in failed))
+        notes.append(f"Current {what} use left out: cloudwatch:GetMetricData failed ({codes}).")
+    return usage
+
+
 def notify_alarm(
     event: dict[str, Any], rt: Runtime, request_id: str | None = None, remaining_ms: int | None = None
 ) -> dict[str, Any]:
@@ -156,22 +186,7 @@ def notify_alarm(
     lookup = rt.directory.lookup(ids) if ids else None
     if lookup is not None:
         notes.extend(lookup.notes)
-    usage: dict[str, dict[str, float]] = {}
-    if ids:
-        ns = _ns(s.agent_namespace)
-        queries = [
-            {
-                "Id": qid,
-                # ns is validated by _IDENT above; metric names are constants.
-                "Expression": f'SELECT MAX({metric}) FROM "{ns}" GROUP BY InstanceId ORDER BY MAX() DESC LIMIT 500',  # noqa: S608
-                "Period": 60,
-            }
-            for qid, metric in (("mem", "mem_used_percent"), ("swap", "swap_used_percent"))
-        ]
-        try:
-            usage = _latest(_metric_data(rt, queries, change.time_ms))
-        except AwsError as exc:
-            notes.append(f"Current memory/swap use left out: cloudwatch:GetMetricData failed ({error_code(exc)}).")
+    usage = current_usage(rt, _ns(s.agent_namespace), change.time_ms, notes) if ids else {}
     last: dict[str, dict[str, Any]] = {}
     if ids:
         try:

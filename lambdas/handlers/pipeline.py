@@ -224,7 +224,7 @@ def stash_mode(log_group: str, s: Settings) -> bool:
 def unfinished_tail(events: Sequence[Mapping[str, Any]], kills: Sequence[Kill]) -> list[Mapping[str, Any]]:
     """The events of a report that started after this delivery's last kill and has no kill yet
     (from its ``invoked oom-killer`` header on), capped: what the stream's next delivery needs."""
-    from handlers.state import STASH_MAX_CHARS, STASH_MAX_LINES
+    from handlers.state import STASH_MAX_BYTES, STASH_MAX_LINES, stash_row_bytes
 
     kill_ids = {str(k.event.get("kill_event_id")) for k in kills if k.event.get("kill_event_id")}
     start = 0
@@ -238,8 +238,8 @@ def unfinished_tail(events: Sequence[Mapping[str, Any]], kills: Sequence[Kill]) 
     tail = list(events[header : header + STASH_MAX_LINES])
     total = 0
     for n, e in enumerate(tail):
-        total += len(str(e.get("message", "")))
-        if total > STASH_MAX_CHARS:
+        total += stash_row_bytes(e)  # bytes as DynamoDB counts them: hostile lines may be all 4-byte characters
+        if total > STASH_MAX_BYTES:
             return tail[:n]
     return tail
 

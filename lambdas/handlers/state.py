@@ -48,13 +48,37 @@ DIGEST_STALE_S = 600
 NOTICE_QUIET_S = 3600  # one memory/swap notice per instance and alarm per hour
 STASH_TTL_S = 300  # a report split across deliveries arrives within seconds; 5 minutes is ample
 STASH_MAX_LINES = 1500  # a task table of ~1,400 processes
-STASH_MAX_CHARS = 200_000  # well under DynamoDB's 400 KB item limit
+# DynamoDB's item limit is 400 KB (409,600 bytes) counted in UTF-8 with every attribute name: the rows may take
+# 350,000 of them (stash_row_bytes), so a stash of 4-byte characters or 1,500 tiny rows still fits.
+STASH_MAX_BYTES = 350_000
 
 
 def _stash_key(log_group: str, stream: str) -> str:
     import hashlib
 
     return "stash#" + hashlib.sha256(f"{log_group}\x1f{stream}".encode()).hexdigest()[:40]
+
+
+def _number_bytes(n: int) -> int:
+    """DynamoDB's size of a number: about one byte per two significant digits, plus one."""
+    return (len(str(abs(n)).rstrip("0") or "0") + 1) // 2 + 1
+
+
+def stash_row_bytes(event: Mapping[str, Any]) -> int:
+    """The DynamoDB size of one row as :meth:`DynamoState.put_stash` stores it (a map of i, t and m, in a list).
+
+    Sizes per the developer guide ("Item sizes and formats"): strings in UTF-8 bytes, a map 3 bytes plus
+    1 per element and its names, a list element 1 byte.
+    """
+    ident = str(event.get("id", ""))[:80]
+    message = str(event.get("message", ""))
+    overhead = 1 + 3 + 3 * (1 + 1)  # list element, map, and per element one byte and its one-letter name
+    return (
+        overhead
+        + len(ident.encode("utf-8", "surrogatepass"))
+        + _number_bytes(int(event.get("timestamp") or 0))
+        + len(message.encode("utf-8", "surrogatepass"))
+    )
 
 
 _ser = TypeSerializer()

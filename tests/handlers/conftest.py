@@ -27,6 +27,11 @@ from handler_kit import (
 )
 from moto import mock_aws
 
+from infra.demo import aws_rules
+
+# moto refuses what AWS refuses (infra/demo/aws_rules.py): every handler test runs under AWS's rules.
+aws_rules.install()
+
 
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
@@ -96,6 +101,7 @@ def dynamodb_semantics(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def world(aws_env: dict[str, str]) -> Iterator[World]:
+    aws_rules.reset()  # a fresh account: full FilterLogEvents quota
     with mock_aws():
         yield make_world(INSTANCES)
 
