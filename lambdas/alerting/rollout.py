@@ -128,15 +128,31 @@ class KnownFailure(NamedTuple):
 #: platform, download failures).
 KNOWN_FAILURES: Final[tuple[KnownFailure, ...]] = (
     KnownFailure(
+        "mem_swap_conflict",
+        CONFIGURE_STEP,
+        re.compile(r"Different values are specified for (?:mem|swap)\b"),
+        "this host's own agent configuration has its own mem/swap metrics",
+        "This host's own CloudWatch agent configuration collects mem or swap itself (the agent wizard's standard"
+        " plan does), and the agent has no merge rule for those sections. Delete mem and swap from the host's own"
+        " file in /opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.d/ (OOMWatch's sections supply both"
+        " metrics). See docs/configuration.md, Hosts with their own agent configuration.",
+    ),
+    KnownFailure(
         "append_dimensions_conflict",
         CONFIGURE_STEP,
-        re.compile(r"Different values are specified for (?:\S{0,80}/)?append_dimensions"),
-        "this host's own agent configuration sets metrics.append_dimensions",
-        "This host's own CloudWatch agent configuration sets metrics.append_dimensions to a value OOMWatch's does not"
-        " have; the agent has no merge rule for that key. Remove metrics.append_dimensions from the host's file in"
-        " /opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.d/ (set dimensions per section instead,"
-        " as OOMWatch does), or stop managing that file on this host. See docs/configuration.md, Hosts with their"
-        " own agent configuration.",
+        re.compile(r"Different values are specified for append_dimensions"),
+        "this host's own agent configuration sets append_dimensions differently",
+        "This host's own CloudWatch agent configuration sets append_dimensions to a value OOMWatch's configuration"
+        " does not have, and the agent has no merge rule for it. Remove it from the host's own file (or make it"
+        " equal); see docs/configuration.md, Hosts with their own agent configuration.",
+    ),
+    KnownFailure(
+        "journald_conflict",
+        CONFIGURE_STEP,
+        re.compile(r"Different values are specified for journald"),
+        "this host's own agent configuration has its own journald section",
+        "journald has no merge rule in the agent: deploy OOMWatch with log_sources=files (and rsyslog on the host),"
+        " or remove the host's own logs_collected.journald section.",
     ),
     KnownFailure(
         "merge_conflict",
@@ -202,7 +218,8 @@ def excerpt(text: object, limit: int = ERROR_MAX_CHARS) -> str:
     """Host output made safe to quote: sanitised (one line per output line), capped, blank lines dropped."""
     raw = text if isinstance(text, str) else ("" if text is None else str(text))
     raw = raw[:SCAN_MAX_CHARS]
-    lines = [sanitise(line, 300).rstrip() for line in raw.splitlines()]
+    # Only "\n" ends a line: U+2028, U+0085, "\r" and the like are marked visibly by sanitise, not obeyed.
+    lines = [sanitise(line, 300).rstrip() for line in raw.split("\n")]
     kept = "\n".join(line for line in lines if line.strip())
     return kept if len(kept) <= limit else kept[: limit - 3] + "..."
 

@@ -145,7 +145,7 @@ def check_coverage(rt: Runtime, account: str = "") -> dict[str, Any]:
         rt.publisher.publish(message)  # a failure propagates: the stored set stays, the next check retries
         rt.telemetry.count("CoverageNoticesSent")
         rt.telemetry.info("coverage_notice", new_silent=list(change.new_silent), back=list(change.back))
-        result["sent"] = 1
+        result["notice"] = 1
     if set(previous) != set(silent):
         rt.store.save_coverage(silent, now_s)
     return result
