@@ -90,7 +90,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         )
     finally:
         coverage = coverage_quietly(rt, account)
-    return {**result, **coverage}
+    return result if coverage.get("coverage") == "off" else {**result, **coverage}
 
 
 def coverage_quietly(rt: Runtime, account: str) -> dict[str, Any]:
