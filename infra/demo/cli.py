@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from infra.demo import fleet, render
+from infra.demo import fleet, render, rollout_story
 from infra.demo.logplay import read_lines
 from infra.demo.pipeline import Delivery, Demo
 
@@ -150,8 +150,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             if scheduled:
                 progress(f"ran {len(scheduled)} scheduled target(s) once")
             digests = demo.drain_topic()
+            story = rollout_story.run(demo, progress)
             events = demo.structured_events()
-            records = alerts + notices + digests + events
+            records = alerts + notices + digests + story.notices + events
             failures = _failures(demo.deliveries)
             if args.json:
                 for record in records:
@@ -160,6 +161,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     out.write(json.dumps(line, sort_keys=True, default=str) + "\n")
             else:
                 _print_report(demo, out, alerts, notices, digests, events, failures)
+                rollout_story.print_story(story, out)
             progress(
                 f"done in {time.monotonic() - started:.1f}s: {len(alerts) + len(notices) + len(digests)} "
                 f"message(s) on the topic, {len(events)} structured event(s)"
