@@ -161,7 +161,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     out.write(json.dumps(line, sort_keys=True, default=str) + "\n")
             else:
                 _print_report(demo, out, alerts, notices, digests, events, failures)
-                rollout_story.print_story(story, out)
+                rollout_story.print_story(story, out, demo.mail())
             progress(
                 f"done in {time.monotonic() - started:.1f}s: {len(alerts) + len(notices) + len(digests)} "
                 f"message(s) on the topic, {len(events)} structured event(s)"

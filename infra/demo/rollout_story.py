@@ -16,7 +16,6 @@ Three short scenes on the deployed demo stack, each saying what is real and what
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import uuid
@@ -27,7 +26,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from agent_config.builder import LogMode, build_agent_config, config_digest
 from agent_config.merge_model import Host as AgentFiles
 from agent_config.merge_model import MergeError
-from infra.demo import fleet
+from infra.demo import fleet, render
 from infra.demo.agent_host import EmulatedHost, Rollout, agent_output
 from infra.demo.emulator import ACCOUNT, REGION
 
@@ -146,7 +145,8 @@ def run(demo: Demo, progress: Callable[[str], None] = lambda _m: None) -> Story:
     return story
 
 
-def print_story(story: Story, out: TextIO) -> None:
+def print_story(story: Story, out: TextIO, mails: dict[str, list[dict[str, Any]]] | None = None) -> None:
+    """The scenes as e-mailed (``mails``: the emulator's mail catcher, by SNS message id)."""
     print("\n=== Rollout: a configuration change, a failed rollout, a silent host ===\n", file=out)
     for line in story.change_log:
         print(f"  {line}", file=out)
@@ -154,10 +154,7 @@ def print_story(story: Story, out: TextIO) -> None:
         subject = str(notice.get("subject") or "")
         if not subject.startswith(("[OOMWatch rollout", "[OOMWatch coverage")):
             continue
-        body = notice.get("message") or ""
-        with contextlib.suppress(ValueError, KeyError, TypeError):
-            body = json.loads(body)["email"]
-        print(f"\nSubject: {subject}\n\n{body}", file=out)
+        print("\n" + render.email(notice, (mails or {}).get(str(notice.get("message_id")), [])), file=out)
     print("Emulated in this part:", file=out)
     for item in story.emulated:
         print(f"  - {item}", file=out)

@@ -131,7 +131,7 @@ KNOWN_FAILURES: Final[tuple[KnownFailure, ...]] = (
         "mem_swap_conflict",
         CONFIGURE_STEP,
         re.compile(r"Different values are specified for (?:mem|swap)\b"),
-        "this host's own agent configuration has its own mem/swap metrics",
+        "the host's own agent config has mem/swap sections",
         "This host's own CloudWatch agent configuration collects mem or swap itself (the agent wizard's standard"
         " plan does), and the agent has no merge rule for those sections. Delete mem and swap from the host's own"
         " file in /opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.d/ (OOMWatch's sections supply both"
@@ -141,7 +141,7 @@ KNOWN_FAILURES: Final[tuple[KnownFailure, ...]] = (
         "append_dimensions_conflict",
         CONFIGURE_STEP,
         re.compile(r"Different values are specified for append_dimensions"),
-        "this host's own agent configuration sets append_dimensions differently",
+        "the host's own agent config sets append_dimensions",
         "This host's own CloudWatch agent configuration sets append_dimensions to a value OOMWatch's configuration"
         " does not have, and the agent has no merge rule for it. Remove it from the host's own file (or make it"
         " equal); see docs/configuration.md, Hosts with their own agent configuration.",
@@ -150,7 +150,7 @@ KNOWN_FAILURES: Final[tuple[KnownFailure, ...]] = (
         "journald_conflict",
         CONFIGURE_STEP,
         re.compile(r"Different values are specified for journald"),
-        "this host's own agent configuration has its own journald section",
+        "the host's own agent config has a journald section",
         "journald has no merge rule in the agent: deploy OOMWatch with log_sources=files (and rsyslog on the host),"
         " or remove the host's own logs_collected.journald section.",
     ),
@@ -158,7 +158,7 @@ KNOWN_FAILURES: Final[tuple[KnownFailure, ...]] = (
         "merge_conflict",
         CONFIGURE_STEP,
         re.compile(r"Failed to merge multiple json config files|Different values are specified for"),
-        "this host's own agent configuration conflicts with OOMWatch's",
+        "the host's own agent config conflicts",
         "Another agent configuration file on this host sets a key OOMWatch's configuration also sets, to a"
         " different value (the key is named in the error). Make the two agree or remove the key from the host's"
         " file; the agent keeps running its previous configuration meanwhile. See docs/configuration.md, Hosts"
@@ -168,7 +168,7 @@ KNOWN_FAILURES: Final[tuple[KnownFailure, ...]] = (
         "agent_too_old",
         CONFIGURE_STEP,
         re.compile(r"OOMWatch: CloudWatch agent \S{0,60} is older than"),
-        "the CloudWatch agent on this host is older than journald support",
+        "agent older than journald support",
         "Set agent_version to latest (or a newer release) and deploy again, so the install step upgrades the"
         " agent; or deploy with log_sources=files.",
     ),
@@ -176,7 +176,7 @@ KNOWN_FAILURES: Final[tuple[KnownFailure, ...]] = (
         "not_installed",
         CONFIGURE_STEP,
         re.compile(r"the CloudWatch agent is not installed"),
-        "the CloudWatch agent is not installed (the install step failed)",
+        "agent not installed (install step failed)",
         "The install step did not install the agent: see its output below. Check that the host reaches S3 and"
         " SSM (VPC endpoints or NAT), has disk space, and that the AmazonCloudWatchAgent package exists for its"
         " OS and architecture.",
@@ -185,7 +185,7 @@ KNOWN_FAILURES: Final[tuple[KnownFailure, ...]] = (
         "parameter_denied",
         CONFIGURE_STEP,
         re.compile(r"AccessDenied|ParameterNotFound|not authorized to perform: ssm:GetParameter"),
-        "the host cannot read OOMWatch's configuration parameter",
+        "host cannot read the OOMWatch parameter",
         "Attach OOMWatch's AgentManagedPolicyArn (stack output) to the instance role, next to"
         " AmazonSSMManagedInstanceCore, or launch with the InstanceProfileName output.",
     ),
@@ -196,7 +196,7 @@ KNOWN_FAILURES: Final[tuple[KnownFailure, ...]] = (
             r"[Ff]ailed to (?:install|download)|[Pp]ackage \S{0,80} (?:is not|was not) found|"
             r"could not (?:find|download)|No space left on device"
         ),
-        "the CloudWatch agent package could not be installed",
+        "agent package install failed",
         "Check that the host reaches S3 and SSM (VPC endpoints or NAT), has disk space, and that the"
         " AmazonCloudWatchAgent package exists for its OS and architecture; agent_version must name a"
         " published release (or be latest).",
