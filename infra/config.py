@@ -102,6 +102,7 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     "loop_threshold": 5,
     "dashboard": True,
     "kill_metric": True,
+    "coverage_interval_minutes": 60,
 }
 
 KEYS: Final = tuple(DEFAULTS)
@@ -235,6 +236,7 @@ class OomWatchConfig:
     loop_threshold: int
     dashboard: bool
     kill_metric: bool
+    coverage_interval_minutes: int
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> OomWatchConfig:
@@ -290,6 +292,7 @@ class OomWatchConfig:
             loop_threshold=_int("loop_threshold", get("loop_threshold"), 2, 1000),
             dashboard=_bool("dashboard", get("dashboard")),
             kill_metric=_bool("kill_metric", get("kill_metric")),
+            coverage_interval_minutes=_coverage_interval(get("coverage_interval_minutes")),
         )
 
     @property
@@ -359,6 +362,24 @@ def _int(key: str, value: Any, low: int, high: int) -> int:
         raise ConfigError(key, value, f"expected a whole number from {low} to {high}")
     if not low <= number <= high:
         raise ConfigError(key, value, f"expected a whole number from {low} to {high}")
+    return number
+
+
+#: The coverage check's bounds: every digest run (5 minutes) would be 12 Metrics Insights queries an hour;
+#: 15 minutes is the shortest interval that still tells "silent" from "just launched".
+COVERAGE_INTERVAL_MIN: Final = 15
+COVERAGE_INTERVAL_MAX: Final = 1440
+
+
+def _coverage_interval(value: Any) -> int:
+    """0 (coverage check off), or 15 to 1440 minutes."""
+    why = f"expected 0 (off) or a whole number of minutes from {COVERAGE_INTERVAL_MIN} to {COVERAGE_INTERVAL_MAX}"
+    try:
+        number = _int("coverage_interval_minutes", value, 0, COVERAGE_INTERVAL_MAX)
+    except ConfigError:
+        raise ConfigError("coverage_interval_minutes", value, why) from None
+    if 0 < number < COVERAGE_INTERVAL_MIN:
+        raise ConfigError("coverage_interval_minutes", value, why)
     return number
 
 

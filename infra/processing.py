@@ -198,6 +198,7 @@ class OomProcessing(Construct):
             _depend_on_policy_only(fn, role)
             return fn
 
+        self._function = function
         self.oom_function = function(
             "Oom",
             "handlers.oom.handler",
@@ -287,6 +288,26 @@ class OomProcessing(Construct):
         self._acknowledge_findings(
             {name: role.node.find_child("DefaultPolicy") for name, role in roles.items()}, syslog_log_groups
         )
+
+    def add_function(
+        self,
+        name: str,
+        handler: str,
+        *,
+        description: str,
+        timeout: Duration,
+        environment: Mapping[str, str],
+        log_group: logs.ILogGroup,
+    ) -> lambda_.Function:
+        """Another function built like the three (own role, layer, JSON logs, retries, dead-letter queue), for
+        units such as :class:`infra.fleet_watch.FleetWatch`. It joins ``functions``, so the pipeline-health
+        alarms cover it when they are built after it. Its permissions beyond logging and publishing, and its
+        cdk-nag acknowledgements, are the caller's."""
+        fn = self._function(
+            name, handler, description=description, timeout=timeout, environment=environment, log_group=log_group
+        )
+        self.functions[name] = fn
+        return fn
 
     def _acknowledge_findings(
         self, policies: Mapping[str, IConstruct], syslog_log_groups: Sequence[logs.ILogGroup]

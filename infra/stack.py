@@ -15,6 +15,7 @@ from infra.alarms import FleetAlarms, PipelineHealthAlarms
 from infra.alerts import AlertTopic
 from infra.config import OomWatchConfig
 from infra.dashboard import FleetDashboard
+from infra.fleet_watch import FleetWatch
 from infra.processing import POWERTOOLS_ENVIRONMENT, OomProcessing
 from infra.queries import KillQueries
 from infra.state import StateTable
@@ -26,7 +27,7 @@ class OomWatchStack(Stack):
 
     Units (each in its own module of ``infra``): :class:`AlertTopic`, :class:`SyslogLogGroups`,
     :class:`HostAgentRollout`, :class:`StateTable`, :class:`FleetAlarms`, :class:`OomProcessing`,
-    :class:`OomSubscriptions`, :class:`PipelineHealthAlarms`, :class:`KillQueries` and (setting
+    :class:`FleetWatch`, :class:`OomSubscriptions`, :class:`PipelineHealthAlarms`, :class:`KillQueries` and (setting
     ``dashboard``) :class:`FleetDashboard`. The stack only passes each unit its settings from ``config``
     and the attributes of the others, pins the logical IDs of stateful resources, and names the things
     users need in its outputs.
@@ -92,6 +93,18 @@ class OomWatchStack(Stack):
             agent_log_group=syslog.log_group,
             kill_metric=config.kill_metric,
         )
+        fleet_watch = FleetWatch(
+            self,
+            "FleetWatch",
+            processing=processing,
+            association=rollout.association,
+            state_table=state.table,
+            log_retention_days=config.log_retention_days,
+            coverage_interval_minutes=config.coverage_interval_minutes,
+            target_all_instances=config.target_all_instances,
+            target_tag_key=config.target_tag_key,
+            target_tag_value=config.target_tag_value,
+        )
         OomSubscriptions(
             self,
             "Subscriptions",
@@ -131,6 +144,7 @@ class OomWatchStack(Stack):
                 "EventsLogGroup": processing.events_log_group,
                 "AlarmNoticeLogGroup": processing.alarm_notice_log_group,
                 "DigestLogGroup": processing.digest_log_group,
+                "AssociationNoticeLogGroup": fleet_watch.log_group,
                 "AlertTopic": alerts.topic,
                 "AlertTopicKey": alerts.key,
                 "DeadLetterQueue": processing.dead_letter_queue,

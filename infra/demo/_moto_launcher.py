@@ -13,6 +13,11 @@
    labelled with the group's values, as CloudWatch does; moto sums every datapoint instead.
 6. ``DescribeAlarmContributors`` (2025): moto has no contributors, so the demo names them when it puts the
    alarm into ALARM, in ``SetAlarmState``'s ``StateReasonData`` (``{"contributors": [{attributes}]}``).
+8. ``AWS::SSM::Association`` in its CloudFormation (skipped by moto: a ``Fn::GetAtt`` of its ``AssociationId``
+   fails the deploy), and the State Manager reads moto lacks (``DescribeAssociationExecutions``,
+   ``DescribeAssociationExecutionTargets``, ``DescribeInstanceInformation``, and ``GetCommandInvocation`` of
+   association runs), answered from the JSON file named by ``OOMWATCH_DEMO_SSM``, which the demo writes
+   (:mod:`infra.demo.rollout_story`): moto runs no document on any host, so those runs are emulated.
 7. A mail catcher: moto sends no e-mail, so what an ``email`` subscription would be sent (the message's
    ``email`` variant under ``MessageStructure=json``, honouring filter policies) is appended as a JSON line
    to the file named by ``OOMWATCH_DEMO_OUTBOX``.
@@ -58,6 +63,7 @@ from moto.ec2.models import instances as _instances
 from moto.logs.models import LogEvent
 from moto.server import main as _moto_main
 from moto.sns.models import Subscription, sns_backends
+from moto.ssm.responses import SimpleSystemManagerResponse
 
 try:  # run as a script (python _moto_launcher.py), this file's folder is first on sys.path
     import aws_rules  # type: ignore[import-not-found,unused-ignore]
@@ -430,6 +436,167 @@ class CfnSubscription(CloudFormationModel):
 
     def is_created(self) -> bool:
         return True
+
+
+class CfnAssociation(CloudFormationModel):
+    """``AWS::SSM::Association`` for moto's CloudFormation (Ref and GetAtt AssociationId: a stable UUID)."""
+
+    __module__ = "moto.ssm.oomwatch_demo"
+
+    def __init__(self, association_id: str) -> None:
+        self.association_id = association_id
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.association_id
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "AssociationName"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SSM::Association"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "AssociationId"
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        if attribute_name == "AssociationId":
+            return self.association_id
+        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+        raise UnformattedGetAttTemplateException()
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+    ) -> CfnAssociation:
+        import uuid
+
+        return cls(str(uuid.uuid5(uuid.NAMESPACE_URL, f"{account_id}/{region_name}/{resource_name}")))
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: CfnAssociation,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> CfnAssociation:
+        return original_resource
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        return None
+
+    def is_created(self) -> bool:
+        return True
+
+
+_SSM_FILE = os.environ.get("OOMWATCH_DEMO_SSM")
+
+
+def _ssm_world() -> dict[str, Any]:
+    """The emulated association runs and managed nodes (``rollout_story.SsmWorld``); empty if none yet."""
+    if not _SSM_FILE or not os.path.exists(_SSM_FILE):
+        return {"runs": [], "nodes": []}
+    with open(_SSM_FILE, encoding="utf-8") as handle:
+        world: dict[str, Any] = json.load(handle)
+    return world
+
+
+def _ssm_error(self: Any, code: str, message: str) -> tuple[int, dict[str, str], str]:
+    return 400, {}, json.dumps({"__type": code, "message": message})
+
+
+def _describe_association_executions(self: Any) -> Any:
+    wanted = self._get_param("AssociationId")
+    runs = [r for r in _ssm_world()["runs"] if r["association_id"] == wanted]
+    runs.sort(key=lambda r: r["created"], reverse=True)
+    return json.dumps(
+        {
+            "AssociationExecutions": [
+                {"AssociationId": r["association_id"], "ExecutionId": r["execution_id"], "CreatedTime": r["created"]}
+                for r in runs[: int(self._get_param("MaxResults") or 50)]
+            ]
+        }
+    )
+
+
+def _describe_association_execution_targets(self: Any) -> Any:
+    execution = self._get_param("ExecutionId")
+    resource = next((f["Value"] for f in self._get_param("Filters") or [] if f["Key"] == "ResourceId"), None)
+    runs = [r for r in _ssm_world()["runs"] if r["execution_id"] == execution and resource in (None, r["instance_id"])]
+    return json.dumps(
+        {
+            "AssociationExecutionTargets": [
+                {
+                    "AssociationId": r["association_id"],
+                    "ExecutionId": r["execution_id"],
+                    "ResourceId": r["instance_id"],
+                    "ResourceType": "ManagedInstance",
+                    "OutputSource": {"OutputSourceId": r["command_id"], "OutputSourceType": "RunCommand"},
+                }
+                for r in runs
+            ]
+        }
+    )
+
+
+def _describe_instance_information(self: Any) -> Any:
+    nodes = _ssm_world()["nodes"]
+    for f in self._get_param("Filters") or []:
+        key, values = f["Key"], f["Values"]
+        if key == "PingStatus":
+            nodes = [n for n in nodes if n["ping"] in values]
+        elif key.startswith("tag:"):
+            nodes = [n for n in nodes if n["tags"].get(key[4:]) in values]
+    return json.dumps(
+        {
+            "InstanceInformationList": [
+                {
+                    "InstanceId": n["instance_id"],
+                    "PingStatus": n["ping"],
+                    "PlatformType": "Linux",
+                    "ResourceType": "EC2Instance",
+                }
+                for n in nodes
+            ]
+        }
+    )
+
+
+def _get_command_invocation(self: Any) -> Any:
+    command, instance, plugin = (self._get_param(k) for k in ("CommandId", "InstanceId", "PluginName"))
+    run = next((r for r in _ssm_world()["runs"] if r["command_id"] == command), None)
+    if run is None:
+        return _moto_get_command_invocation(self)
+    step = run["steps"].get(plugin or "")
+    if run["instance_id"] != instance or step is None:
+        # AWS: a document with more than one step needs PluginName (GetCommandInvocation, API Reference)
+        return _ssm_error(self, "InvalidPluginName", f"no step {plugin!r} in command {command}")
+    return json.dumps(
+        {
+            "CommandId": command,
+            "InstanceId": instance,
+            "PluginName": plugin,
+            "Status": step["status"],
+            "StandardOutputContent": step["stdout"][:24_000],
+            "StandardErrorContent": step["stderr"][:8_000],
+        }
+    )
+
+
+_moto_get_command_invocation = SimpleSystemManagerResponse.get_command_invocation
+SimpleSystemManagerResponse.describe_association_executions = _describe_association_executions  # type: ignore[attr-defined]
+SimpleSystemManagerResponse.describe_association_execution_targets = _describe_association_execution_targets  # type: ignore[attr-defined]
+SimpleSystemManagerResponse.describe_instance_information = _describe_instance_information  # type: ignore[attr-defined]
+SimpleSystemManagerResponse.get_command_invocation = _get_command_invocation  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":

@@ -85,3 +85,18 @@ class EmulatedHost:
         self.restarts += 1
         self.log.append(f"configuration {rollout.digest} applied, agent restarted")
         return True
+
+
+def agent_output(refused: MergeError) -> str:
+    """What the agent itself prints when it refuses the merge, one line per conflicting key, then its verdict.
+
+    The wording follows the agent's translator (``translator/context`` "Under path : <path> | Error : <message>",
+    ``mergeJsonUtil`` "Different values are specified for <key>", ``mergeJsonConfig.go`` "Failed to merge
+    multiple json config files"), as read from its source: an emulation, not a captured host's output.
+    """
+    lines = []
+    for conflict in refused.conflicts:
+        parent, _, key = conflict.path.rstrip("/").rpartition("/")
+        lines.append(f"Under path : {parent or '/'}/ | Error : Different values are specified for {key}")
+    lines.append("Failed to merge multiple json config files")
+    return "\n".join(lines) + "\n"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from infra.demo import fleet, inputs, render
+from infra.demo import fleet, inputs, render, rollout_story
 from infra.demo.logplay import read_lines
 from infra.demo.pipeline import Delivery, Demo
 
@@ -204,8 +204,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     f"(past the {demo.noise_window_s() // 60}-min noise window)"
                 )
             digests = demo.drain_topic()
+            story = rollout_story.run(demo, progress)
             events = demo.structured_events()
-            records = alerts + notices + digests + events
+            records = alerts + notices + digests + story.notices + events
             failures = _failures(demo.deliveries)
             if args.json:
                 for record in records:
@@ -216,6 +217,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 _print_report(
                     demo, out, alerts, notices, digests, events, failures, verbose=args.verbose, ahead_s=ahead
                 )
+                rollout_story.print_story(story, out, demo.mail())
             progress(
                 f"done in {time.monotonic() - started:.1f}s: {len(alerts) + len(notices) + len(digests)} "
                 f"message(s) on the topic, {len(events)} structured event(s)"

@@ -64,6 +64,11 @@ class Emulator:
         return self.workdir / "outbox.jsonl"
 
     @property
+    def ssm_world(self) -> Path:
+        """The emulated State Manager runs and managed nodes the server answers from (``_moto_launcher`` 8)."""
+        return self.workdir / "ssm.json"
+
+    @property
     def endpoint(self) -> str:
         # moto's CloudFormation fetches TemplateURL/asset URLs from S3 only when the host is "localhost".
         return f"http://localhost:{self.port}"
@@ -172,6 +177,7 @@ def start(workdir: Path, python: str = sys.executable, timeout: float = 30.0) ->
     log_path = workdir / "moto_server.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env["OOMWATCH_DEMO_OUTBOX"] = str(workdir / "outbox.jsonl")
+    env["OOMWATCH_DEMO_SSM"] = str(workdir / "ssm.json")
     # Moto's Lambda would start Docker containers; there is no Docker here, and the demo runs the
     # handlers itself (see runtime.py). Nothing in the demo asks moto to invoke a function.
     with log_path.open("wb") as log:

@@ -43,6 +43,13 @@ class Settings(NamedTuple):
     # report split across deliveries is joined from a per-stream stash, never read back (no FilterLogEvents).
     log_mode: str = ""
     syslog_group: str = ""
+    # Rollout notices and coverage (handlers.association, handlers.coverage): OOMWatch's association,
+    # how often the coverage check runs (0 = never), and which instances should be watched.
+    rollout_association_id: str = ""
+    coverage_interval_minutes: int = 0
+    target_tag_key: str = ""
+    target_tag_value: str = ""
+    target_all_instances: bool = False
     problems: tuple[str, ...] = ()
 
     @property
@@ -111,5 +118,10 @@ def from_env(env: Mapping[str, str]) -> Settings:
         agent_namespace=env.get("AGENT_NAMESPACE", "") or "CWAgent",
         log_mode=env.get("LOG_MODE", "").strip(),
         syslog_group=env.get("SYSLOG_GROUP", "").strip(),
+        rollout_association_id=env.get("ROLLOUT_ASSOCIATION_ID", "").strip(),
+        coverage_interval_minutes=_int(env, "COVERAGE_INTERVAL_MINUTES", 0, 0, 1440, problems),
+        target_tag_key=env.get("TARGET_TAG_KEY", "").strip(),
+        target_tag_value=env.get("TARGET_TAG_VALUE", "").strip(),
+        target_all_instances=env.get("TARGET_ALL_INSTANCES", "").strip().lower() == "true",
         problems=tuple(problems),
     )

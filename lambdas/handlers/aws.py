@@ -21,7 +21,7 @@ BOUNDED = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1, 
 # State and publish calls decide correctness: the standard retry policy.
 SAFE = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 4, "mode": "standard"})
 
-_PROFILE = {"ec2": FAST, "logs": BOUNDED, "cloudwatch": FAST, "dynamodb": SAFE, "sns": SAFE}
+_PROFILE = {"ec2": FAST, "logs": BOUNDED, "cloudwatch": FAST, "dynamodb": SAFE, "sns": SAFE, "ssm": FAST}
 
 AwsError = (ClientError, BotoCoreError)
 
@@ -85,3 +85,7 @@ class Clients:
     @property
     def cloudwatch(self) -> Any:
         return self.get("cloudwatch")
+
+    @property
+    def ssm(self) -> Any:
+        return self.get("ssm")

@@ -3,6 +3,9 @@ per noise window that has ended and folded kills.
 
 So a digest arrives between 0 and about 5.5 minutes after its window ends (schedule period
 plus a 30 s grace that keeps the oom handler and this job off the same window).
+
+The same run also does the fleet coverage check when it is due (:mod:`handlers.coverage`, at most once per
+``COVERAGE_INTERVAL_MINUTES``); its failures are logged and never fail the digests.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from handlers.aws import error_code
+from handlers.coverage import check_coverage
 from handlers.delivery import PUBLISH_RESERVE_S, attempt, commit_or_keep, quietly
 from handlers.pipeline import PublishFailed, Runtime
 from handlers.runtime import PowertoolsTelemetry, runtime
@@ -78,9 +82,22 @@ def send_due_digests(
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return send_due_digests(
-        runtime(telemetry),
-        account=str(event.get("account") or ""),
-        request_id=context.aws_request_id,
-        remaining_ms=context.get_remaining_time_in_millis(),
-    )
+    rt = runtime(telemetry)
+    account = str(event.get("account") or "")
+    try:
+        result = send_due_digests(
+            rt, account=account, request_id=context.aws_request_id, remaining_ms=context.get_remaining_time_in_millis()
+        )
+    finally:
+        coverage = coverage_quietly(rt, account)
+    return result if coverage.get("coverage") == "off" else {**result, **coverage}
+
+
+def coverage_quietly(rt: Runtime, account: str) -> dict[str, Any]:
+    """The coverage check, whose failure (AWS, publish, a bug) is logged and never fails the digest run."""
+    try:
+        return check_coverage(rt, account)
+    except Exception as exc:
+        rt.telemetry.warning("coverage_check_failed", error=error_code(exc))
+        rt.telemetry.count("CoverageCheckFailures")
+        return {"coverage": "failed", "error": error_code(exc)}

@@ -19,6 +19,11 @@ item ``pk``                            purpose
                                        delivery, for the stream's next one (5 minutes)
 ``notice#<alarm>#<instance_id>``       claim of a memory/swap notice: ``status`` pending|sent,
                                        ``owner``, ``lease_until``, ``notified_at``
+``rollout#<instance_id>``              the rollout failure kinds already announced for a host
+                                       (``kinds`` SS, ``failed_at``); deleted when the host's
+                                       association succeeds again (30 days' TTL, refreshed)
+``coverage#fleet``                     the last coverage check: ``checked_at``, ``silent`` (list
+                                       of instance ids) (7 days' TTL, refreshed)
 =====================================  ==========================================================
 
 Every write that decides something is conditional or an atomic counter, so concurrent
@@ -45,6 +50,8 @@ WINDOW_TTL_S = 3 * 86400
 LAST_KILL_TTL_S = 30 * 86400
 TOP_KEEP = 5
 DIGEST_STALE_S = 600
+ROLLOUT_TTL_S = 30 * 86400  # a failing host re-runs daily and refreshes it; a terminated one expires
+COVERAGE_TTL_S = 7 * 86400
 NOTICE_QUIET_S = 3600  # one memory/swap notice per instance and alarm per hour
 STASH_TTL_S = 300  # a report split across deliveries arrives within seconds; 5 minutes is ample
 STASH_MAX_LINES = 1500  # a task table of ~1,400 processes
@@ -721,6 +728,75 @@ class DynamoState:
         except ClientError as exc:
             if not _conditional_failed(exc):
                 raise
+
+    # ------------------------------------------------------------------ rollout notices
+
+    def claim_rollout_failure(self, instance_id: str, kind: str, now_s: float) -> bool:
+        """Record that ``kind`` was announced for this host: False if it already was (no new notice)."""
+        now = int(now_s)
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=_item({"pk": f"rollout#{instance_id}"}),
+                UpdateExpression="ADD kinds :ks SET failed_at = :now, expires_at = :exp",
+                ConditionExpression="attribute_not_exists(kinds) OR NOT contains(kinds, :k)",
+                ExpressionAttributeValues=_item({":ks": {kind}, ":k": kind, ":now": now, ":exp": now + ROLLOUT_TTL_S}),
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def release_rollout_failure(self, instance_id: str, kind: str) -> None:
+        """Undo :meth:`claim_rollout_failure` when the notice could not be published (Lambda retries)."""
+        self._ddb.update_item(
+            TableName=self._table,
+            Key=_item({"pk": f"rollout#{instance_id}"}),
+            UpdateExpression="DELETE kinds :ks",
+            ExpressionAttributeValues=_item({":ks": {kind}}),
+        )
+
+    def rollout_failures(self, instance_id: str) -> list[str]:
+        """The failure kinds announced for this host since it last succeeded (consistent read)."""
+        resp = self._ddb.get_item(
+            TableName=self._table, Key=_item({"pk": f"rollout#{instance_id}"}), ConsistentRead=True
+        )
+        kinds = _plain(resp.get("Item")).get("kinds") or []
+        return [str(k) for k in kinds]
+
+    def clear_rollout(self, instance_id: str) -> None:
+        self._ddb.delete_item(TableName=self._table, Key=_item({"pk": f"rollout#{instance_id}"}))
+
+    def claim_coverage(self, now_s: float, interval_s: int) -> list[str] | None:
+        """Start a coverage check unless one ran in the last ``interval_s``: the previous silent set, or None."""
+        now = int(now_s)
+        try:
+            resp = self._ddb.update_item(
+                TableName=self._table,
+                Key=_item({"pk": "coverage#fleet"}),
+                UpdateExpression="SET checked_at = :now, expires_at = :exp",
+                ConditionExpression="attribute_not_exists(checked_at) OR checked_at <= :cut",
+                ExpressionAttributeValues=_item({":now": now, ":cut": now - interval_s, ":exp": now + COVERAGE_TTL_S}),
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return None
+            raise
+        silent = _plain(resp.get("Attributes")).get("silent") or []
+        return [str(i) for i in silent]
+
+    def save_coverage(self, silent: Iterable[str], now_s: float) -> None:
+        self._ddb.update_item(
+            TableName=self._table,
+            Key=_item({"pk": "coverage#fleet"}),
+            UpdateExpression="SET silent = :s, expires_at = :exp",
+            ExpressionAttributeValues={
+                ":s": {"L": [{"S": i} for i in sorted(silent)]},
+                ":exp": {"N": str(int(now_s) + COVERAGE_TTL_S)},
+            },
+        )
 
     # ------------------------------------------------------------------ digests
 

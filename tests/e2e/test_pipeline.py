@@ -36,9 +36,14 @@ def kinds(messages: list[dict[str, Any]]) -> list[str]:
 # --- the deployment ------------------------------------------------------------------------------------------
 
 
-def test_the_app_is_deployed_with_its_three_handlers(deployment: Demo) -> None:
+def test_the_app_is_deployed_with_its_four_handlers(deployment: Demo) -> None:
     handlers = sorted(fn.handler for fn in deployment.functions.values())
-    assert handlers == ["handlers.alarm_notice.handler", "handlers.digest.handler", "handlers.oom.handler"]
+    assert handlers == [
+        "handlers.alarm_notice.handler",
+        "handlers.association.handler",
+        "handlers.digest.handler",
+        "handlers.oom.handler",
+    ]
     lam = deployment.aws.client("lambda")
     for fn in deployment.functions.values():
         config = lam.get_function_configuration(FunctionName=fn.name)
@@ -66,6 +71,7 @@ def test_only_the_subscription_filter_is_left_to_the_demo(deployment: Demo) -> N
     assert "AWS::Logs::SubscriptionFilter" in skipped
     assert "AWS::CloudWatch::Alarm" not in skipped  # created by the demo's moto launcher
     assert "AWS::SNS::Subscription" not in skipped
+    assert "AWS::SSM::Association" not in skipped  # created by the demo's moto launcher (its AssociationId)
     assert "AWS::Lambda::Function" not in skipped
 
 

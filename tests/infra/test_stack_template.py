@@ -37,6 +37,7 @@ PINNED = {
     "EventsLogGroup": "AWS::Logs::LogGroup",
     "AlarmNoticeLogGroup": "AWS::Logs::LogGroup",
     "DigestLogGroup": "AWS::Logs::LogGroup",
+    "AssociationNoticeLogGroup": "AWS::Logs::LogGroup",
     "AlertTopic": "AWS::SNS::Topic",
     "AlertTopicKey": "AWS::KMS::Key",
     "DeadLetterQueue": "AWS::SQS::Queue",
@@ -296,7 +297,13 @@ def test_environment_contract(template: Template, variant_template: Template) ->
         "SYSLOG_GROUP": {"Ref": "SyslogLogGroup"},
         "KILL_METRIC": "true",
     }
-    assert environment(template, "handlers.digest.handler") == {**common, **noise}
+    coverage = {
+        "COVERAGE_INTERVAL_MINUTES": "60",
+        "TARGET_TAG_KEY": "oomwatch:enabled",
+        "TARGET_TAG_VALUE": "true",
+        "TARGET_ALL_INSTANCES": "false",
+    }
+    assert environment(template, "handlers.digest.handler") == {**common, **noise, **coverage}
     memory_alarm, swap_alarm = fleet_alarm_ids(template)
     assert environment(template, "handlers.alarm_notice.handler") == {
         **common,
@@ -410,8 +417,8 @@ def test_alarm_notice_function_permissions(template: Template) -> None:
     }
 
 
-def test_digest_function_permissions(template: Template) -> None:
-    assert role_grants(template, "handlers.digest.handler") == {
+def test_digest_function_permissions(template: Template, variant_template: Template) -> None:
+    base = {
         **logs_write("DigestLogGroup"),
         **PUBLISH,
         **DLQ,
@@ -419,6 +426,14 @@ def test_digest_function_permissions(template: Template) -> None:
         "ec2:DescribeInstanceTypes": ["*"],
         **{a: TABLE for a in READ | WRITE},
     }
+    # the coverage check (default: hourly) lists managed instances and runs one Metrics Insights query
+    assert role_grants(template, "handlers.digest.handler") == {
+        **base,
+        "ssm:DescribeInstanceInformation": ["*"],
+        "cloudwatch:GetMetricData": ["*"],
+    }
+    # coverage_interval_minutes=0 (the variant): no coverage grants
+    assert role_grants(variant_template, "handlers.digest.handler") == base
 
 
 def test_no_wildcard_actions_and_star_only_where_unavoidable(template: Template) -> None:
@@ -428,6 +443,8 @@ def test_no_wildcard_actions_and_star_only_where_unavoidable(template: Template)
         "ec2:DescribeTags",
         "cloudwatch:GetMetricData",
         "cloudwatch:PutMetricData",
+        "ssm:DescribeInstanceInformation",
+        "ssm:GetCommandInvocation",
     }
     documents = [p["Properties"]["PolicyDocument"] for p in resources(template, "AWS::IAM::Policy").values()]
     documents += [p["Properties"]["PolicyDocument"] for p in resources(template, "AWS::IAM::ManagedPolicy").values()]
@@ -534,7 +551,9 @@ def test_fleet_alarms(template: Template, variant_template: Template, which: str
 def test_alarm_state_changes_reach_the_notice_function(template: Template) -> None:
     notice_id, _ = function_by_handler(template, "handlers.alarm_notice.handler")
     rules = [
-        r["Properties"] for r in resources(template, "AWS::Events::Rule").values() if "EventPattern" in r["Properties"]
+        r["Properties"]
+        for r in resources(template, "AWS::Events::Rule").values()
+        if "EventPattern" in r["Properties"] and r["Properties"]["EventPattern"]["source"] == ["aws.cloudwatch"]
     ]
     (rule,) = rules
     memory, swap = fleet_alarm_ids(template)
@@ -578,7 +597,8 @@ def test_pipeline_health_alarms_notify_the_topic(template: Template) -> None:
                 {"Name": "QueueName", "Value": {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}}
             ]
             watched.add("DeadLetterQueue")
-    assert watched == {function_by_handler(template, h)[0] for h in HANDLERS} | {"DeadLetterQueue"}
+    every_function = {function_by_handler(template, h)[0] for h in (*HANDLERS, "handlers.association.handler")}
+    assert watched == every_function | {"DeadLetterQueue"}
 
 
 # --- saved queries ------------------------------------------------------------------------------------------------
