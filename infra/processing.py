@@ -32,6 +32,16 @@ ASSET_EXCLUDES: Final = ("tests", "**/tests", "**/__pycache__", "**/*.pyc", "**/
 ALARM_EVENT_DETAIL_TYPES: Final = ("CloudWatch Alarm State Change", "CloudWatch Alarm Contributor State Change")
 #: Describe calls have no resource-level permissions: they need ``Resource: *``.
 EC2_DESCRIBE_ACTIONS: Final = ("ec2:DescribeInstances", "ec2:DescribeInstanceTypes")
+#: What each function does to the state table, from the ``DynamoState`` methods its handler calls
+#: (``lambdas/handlers/state.py``; ``tests/infra/test_state_grants.py`` derives the same sets from the source).
+#: ``Table.grant_read_write_data`` would add ``Query``, ``DescribeTable``, ``ConditionCheckItem`` and the
+#: stream reads, which no handler uses. ``TransactWriteItems`` is authorized per item: its ``Put`` items
+#: need ``PutItem`` (DynamoDB API permissions reference).
+STATE_TABLE_ACTIONS: Final[Mapping[str, tuple[str, ...]]] = {
+    "Oom": ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"),
+    "AlarmNotice": ("dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchGetItem"),
+    "Digest": ("dynamodb:Scan", "dynamodb:UpdateItem"),
+}
 
 POWERTOOLS_ENVIRONMENT: Final = {
     "POWERTOOLS_SERVICE_NAME": "oomwatch",
@@ -256,9 +266,12 @@ class OomProcessing(Construct):
             )
         )
         # All three write: the OOM function its windows and claims, the digest its sent marks, the alarm
-        # notice its "named this instance at" marks (so one breach is not announced twice).
-        for fn in self.functions.values():
-            state_table.grant_read_write_data(fn)
+        # notice its "named this instance at" marks (so one breach is not announced twice); each only the
+        # actions its handler's calls need.
+        for name, fn in self.functions.items():
+            fn.add_to_role_policy(
+                iam.PolicyStatement(actions=list(STATE_TABLE_ACTIONS[name]), resources=[state_table.table_arn])
+            )
 
         # Triggers. The syslog subscription filters are wired by infra.syslog.OomSubscriptions.
         self.alarm_rule = events.Rule(

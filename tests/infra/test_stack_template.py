@@ -168,8 +168,9 @@ def test_instance_role_profile_and_managed_policy(template: Template) -> None:
         "logs:DescribeLogStreams": [{"Fn::GetAtt": ["SyslogLogGroup", "Arn"]}],
         "logs:PutLogEvents": [{"Fn::GetAtt": ["SyslogLogGroup", "Arn"]}],
         "cloudwatch:PutMetricData": ["*"],
-        "ec2:DescribeTags": ["*"],
     }
+    # The agent calls ec2:DescribeTags only for a global metrics.append_dimensions, which OOMWatch never sets.
+    assert "ec2:DescribeTags" not in json.dumps(policy)
     parameter_arn = render(allowed["ssm:GetParameter"][0], {"AgentConfigParameter": "AmazonCloudWatch-OomWatch-x"})
     assert parameter_arn == "arn:aws:ssm:eu-west-1:123456789012:parameter/AmazonCloudWatch-OomWatch-x"
     (metrics,) = [
@@ -341,18 +342,13 @@ def role_grants(template: Template, handler: str) -> dict[str, list[Any]]:
     return grants(role_statements(template, role_id))
 
 
-READ = {
-    "dynamodb:BatchGetItem",
-    "dynamodb:ConditionCheckItem",
-    "dynamodb:DescribeTable",
-    "dynamodb:GetItem",
-    "dynamodb:GetRecords",
-    "dynamodb:GetShardIterator",
-    "dynamodb:Query",
-    "dynamodb:Scan",
-}
-WRITE = {"dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
 TABLE = [{"Fn::GetAtt": ["StateTable", "Arn"]}]
+
+
+def table(*actions: str) -> dict[str, list[Any]]:
+    return {f"dynamodb:{a}": TABLE for a in actions}
+
+
 PUBLISH = {
     "sns:Publish": [{"Ref": "AlertTopic"}],
     "kms:Decrypt": [{"Fn::GetAtt": ["AlertTopicKey", "Arn"]}],
@@ -376,7 +372,7 @@ def test_oom_function_permissions(template: Template, variant_template: Template
         "ec2:DescribeInstances": ["*"],
         "ec2:DescribeInstanceTypes": ["*"],
         "logs:FilterLogEvents": [{"Fn::GetAtt": ["SyslogLogGroup", "Arn"]}],
-        **{a: TABLE for a in READ | WRITE},
+        **table("GetItem", "PutItem", "UpdateItem", "BatchWriteItem"),
     }
     filter_on = role_grants(variant_template, "handlers.oom.handler")["logs:FilterLogEvents"]
     rendered = sorted(render(r, {"SyslogLogGroup": "new"}) for r in filter_on)
@@ -400,7 +396,7 @@ def test_alarm_notice_function_permissions(template: Template) -> None:
         ],
         "ec2:DescribeInstances": ["*"],
         "ec2:DescribeInstanceTypes": ["*"],
-        **{a: TABLE for a in READ | WRITE},
+        **table("PutItem", "DeleteItem", "BatchGetItem"),
     }
 
 
@@ -411,7 +407,7 @@ def test_digest_function_permissions(template: Template) -> None:
         **DLQ,
         "ec2:DescribeInstances": ["*"],
         "ec2:DescribeInstanceTypes": ["*"],
-        **{a: TABLE for a in READ | WRITE},
+        **table("Scan", "UpdateItem"),
     }
 
 
@@ -419,7 +415,6 @@ def test_no_wildcard_actions_and_star_only_where_unavoidable(template: Template)
     unavoidable = {
         "ec2:DescribeInstances",
         "ec2:DescribeInstanceTypes",
-        "ec2:DescribeTags",
         "cloudwatch:GetMetricData",
         "cloudwatch:PutMetricData",
     }
@@ -445,6 +440,10 @@ def test_state_table(template: Template) -> None:
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
 
 
+def rendered_condition(condition: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
+    return {op: {key: render(value, {}) for key, value in pairs.items()} for op, pairs in condition.items()}
+
+
 def test_topic_encryption_and_tls_only(template: Template) -> None:
     assert props(template, "AlertTopic")["KmsMasterKeyId"] == {"Fn::GetAtt": ["AlertTopicKey", "Arn"]}
     key = props(template, "AlertTopicKey")
@@ -453,6 +452,14 @@ def test_topic_encryption_and_tls_only(template: Template) -> None:
         s for s in key["KeyPolicy"]["Statement"] if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
     ]
     assert sorted(as_list(cloudwatch["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    # only on behalf of this account's alarms in this Region (confused deputy)
+    alarms_here = {"aws:SourceArn": "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*"}
+    assert rendered_condition(cloudwatch["Condition"]) == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnLike": alarms_here,
+    }
+    service_statements = [s for s in key["KeyPolicy"]["Statement"] if "Service" in s.get("Principal", {})]
+    assert all("aws:SourceAccount" in s.get("Condition", {}).get("StringEquals", {}) for s in service_statements)
     (policy,) = resources(template, "AWS::SNS::TopicPolicy").values()
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     assert {
@@ -465,7 +472,10 @@ def test_topic_encryption_and_tls_only(template: Template) -> None:
     } in statements
     (allow,) = [s for s in statements if s["Effect"] == "Allow"]
     assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
-    assert allow["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    assert rendered_condition(allow["Condition"]) == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnLike": {"aws:SourceArn": "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*"},
+    }
 
 
 def test_email_subscriptions(template: Template, variant_template: Template) -> None:
