@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final, cast
 
-from aws_cdk import Aws, CfnResource, Duration, Stack, Token
+from aws_cdk import Annotations, AssetHashType, BundlingOptions, CfnResource, Duration, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
@@ -16,15 +16,17 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as lambda_destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct, IConstruct
 
 from agent_config.builder import AGENT_NAMESPACE
 from infra.alerts import AlertTopic
+from infra.bytecode import LocalAssetBuild
 from infra.common import acknowledge, retention
 from infra.config import Architecture
 
-#: AWS's account publishing the Powertools for AWS Lambda (Python) layers (commercial partition).
-POWERTOOLS_LAYER_ACCOUNT: Final = "017000801446"
+#: The functions' Python: the Lambda runtime, the Powertools layer's build and the asset's bytecode follow it.
+PYTHON_VERSION: Final = (3, 13)
 #: Kept out of the code asset: tests, caches and packaging metadata.
 ASSET_EXCLUDES: Final = ("tests", "**/tests", "**/__pycache__", "**/*.pyc", "**/*.egg-info")
 #: "CloudWatch Alarm State Change" fires when an alarm as a whole changes; with one series per instance,
@@ -43,6 +45,8 @@ STATE_TABLE_ACTIONS: Final[Mapping[str, tuple[str, ...]]] = {
     "Digest": ("dynamodb:Scan", "dynamodb:UpdateItem"),
 }
 
+PYTHON_RUNTIME: Final = lambda_.Runtime("python{}.{}".format(*PYTHON_VERSION), lambda_.RuntimeFamily.PYTHON)
+
 POWERTOOLS_ENVIRONMENT: Final = {
     "POWERTOOLS_SERVICE_NAME": "oomwatch",
     "POWERTOOLS_METRICS_NAMESPACE": "OOMWatch",
@@ -50,19 +54,26 @@ POWERTOOLS_ENVIRONMENT: Final = {
 }
 
 
-def powertools_layer_arn(*, region: str, architecture: Architecture, version: int) -> str:
-    """AWS's public Powertools v3 layer for Python 3.13 (layer 27 = Powertools 3.23.0)."""
-    return (
-        f"arn:aws:lambda:{region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
-        f"AWSLambdaPowertoolsPythonV3-python313-{architecture}:{version}"
-    )
+def powertools_parameter_name(*, architecture: Architecture, version: str) -> str:
+    """AWS's public SSM parameter whose value is the ARN of the Powertools v3 layer for this Region.
+
+    Published by the Powertools maintainers per Region (``.github/workflows/update_ssm.yml`` in
+    aws-powertools/powertools-lambda-python; docs: "Lambda layers", SSM Parameter Store), e.g.
+    ``/aws/service/powertools/python/arm64/python3.13/3.23.0``. Only commercial Regions have it (the
+    workflow writes none in ``aws-cn`` or ``aws-us-gov``), which is why ``cdk.json`` targets ``aws`` only.
+    """
+    python = "python{}.{}".format(*PYTHON_VERSION)
+    return f"/aws/service/powertools/python/{architecture}/{python}/{version}"
 
 
 class OomProcessing(Construct):
     """The three OOMWatch functions, their dead-letter queue, log groups and triggers.
 
     Functions (one code asset, ``code_path`` as is, no bundling; Python 3.13; Powertools from AWS's
-    public layer, pinned; JSON logs at INFO; 2 async retries within 6 hours, then the dead-letter queue):
+    public layer, pinned to the release ``powertools_version``, its ARN read at deploy time from AWS's
+    public SSM parameter for the stack's Region (:func:`powertools_parameter_name`; a
+    ``AWS::SSM::Parameter::Value<String>`` template parameter, so synth needs no account); JSON logs at
+    INFO; 2 async retries within 6 hours, then the dead-letter queue):
 
     * ``oom_function`` (``handlers.oom.handler``, 60 s): invoked by the syslog subscription filters.
       Parses the OOM lines, fetches the rest of the report (``logs:FilterLogEvents`` on the syslog
@@ -107,7 +118,7 @@ class OomProcessing(Construct):
         code_path: Path,
         architecture: Architecture,
         memory_size_mb: int,
-        powertools_layer_version: int,
+        powertools_version: str,
         alerts: AlertTopic,
         state_table: dynamodb.ITable,
         syslog_log_groups: Sequence[logs.ILogGroup],
@@ -119,6 +130,7 @@ class OomProcessing(Construct):
         loop_threshold: int,
         events_retention_days: int,
         log_retention_days: int,
+        bytecode_python: str | None = None,
         log_mode: str = "oom",
         agent_log_group: logs.ILogGroup | None = None,
     ) -> None:
@@ -144,9 +156,26 @@ class OomProcessing(Construct):
         layer = lambda_.LayerVersion.from_layer_version_arn(
             self,
             "Powertools",
-            powertools_layer_arn(region=Aws.REGION, architecture=architecture, version=powertools_layer_version),
+            ssm.StringParameter.value_for_string_parameter(
+                self, powertools_parameter_name(architecture=architecture, version=powertools_version)
+            ),
         )
-        code = lambda_.Code.from_asset(str(code_path), exclude=list(ASSET_EXCLUDES))
+        # Bundled locally: the sources plus their bytecode for the runtime's Python (infra.bytecode), hashed
+        # by content, so an asset built without bytecode never passes for one built with it.
+        code = lambda_.Code.from_asset(
+            str(code_path),
+            exclude=list(ASSET_EXCLUDES),
+            asset_hash_type=AssetHashType.OUTPUT,
+            bundling=BundlingOptions(
+                image=PYTHON_RUNTIME.bundling_image,  # never run: the local build always succeeds
+                local=LocalAssetBuild(source=code_path, exclude=ASSET_EXCLUDES, python=bytecode_python),  # type: ignore[arg-type]
+            ),
+        )
+        if bytecode_python is None:
+            Annotations.of(self).add_info(
+                "No CPython {}.{} found: the Lambda asset ships without bytecode, so every cold start compiles "
+                "the code (docs/deploy.md, Bytecode).".format(*PYTHON_VERSION)
+            )
         base_environment = {
             "TOPIC_ARN": alerts.topic.topic_arn,
             "STATE_TABLE": state_table.table_name,
@@ -183,7 +212,7 @@ class OomProcessing(Construct):
                 self,
                 name,
                 description=description,
-                runtime=lambda_.Runtime.PYTHON_3_13,
+                runtime=PYTHON_RUNTIME,
                 architecture=lambda_.Architecture.ARM_64 if architecture == "arm64" else lambda_.Architecture.X86_64,
                 handler=handler,
                 code=code,
@@ -313,7 +342,7 @@ class OomProcessing(Construct):
                 fn,
                 "AwsSolutions-L1",
                 "Python 3.13 on purpose: the pinned Powertools layer (AWSLambdaPowertoolsPythonV3-python313) is "
-                "built for it, and the handlers are tested on it.",
+                "built for it, the asset's bytecode is compiled for it, and the handlers are tested on it.",
             )
         # cfn-lint's list of IAM actions predates DescribeAlarmContributors (API of 2025-09, botocore 1.40.27), so
         # W3037 flags a real action; the ignore is on this one policy only.

@@ -18,6 +18,7 @@ from template_kit import (
     target,
 )
 
+import app
 from agent_config.builder import (
     AGENT_NAMESPACE,
     STANDARD_PARAMETER_LIMIT_BYTES,
@@ -27,6 +28,7 @@ from agent_config.builder import (
 from infra.agent_rollout import GRANT_LOG_ACCESS_SCRIPT
 from infra.alarms import fleet_query
 from infra.config import DEFAULTS
+from infra.processing import PYTHON_VERSION
 from infra.queries import QUERIES
 
 Template = dict[str, Any]
@@ -228,20 +230,23 @@ def test_one_subscription_and_one_exact_permission_per_group(template: Template,
 
 
 def test_functions(template: Template, variant_template: Template) -> None:
-    for tpl, arch, memory, layer in (
-        (template, "arm64", 256, 27),
-        (variant_template, "x86_64", int(VARIANT["lambda_memory_mb"]), int(VARIANT["powertools_layer_version"])),
+    for tpl, arch, memory, powertools in (
+        (template, "arm64", 256, "3.23.0"),
+        (variant_template, "x86_64", int(VARIANT["lambda_memory_mb"]), VARIANT["powertools_version"]),
     ):
         for handler in HANDLERS:
             _, fn = function_by_handler(tpl, handler)
             p = fn["Properties"]
             assert (p["Runtime"], p["Architectures"], p["MemorySize"]) == ("python3.13", [arch], memory)
-            assert [render(layer_arn, {}) for layer_arn in p["Layers"]] == [
-                f"arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-{arch}:{layer}"
-            ]
+            # The layer's ARN is AWS's public SSM parameter for the Region, resolved at deploy time
+            ((layer,),) = [p["Layers"]]
+            parameter = tpl["Parameters"][target(layer)]
+            assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
+            assert parameter["Default"] == f"/aws/service/powertools/python/{arch}/python3.13/{powertools}"
             assert p["LoggingConfig"]["LogFormat"] == "JSON"
             assert p["LoggingConfig"]["ApplicationLogLevel"] == "INFO"
             assert "S3Key" in p["Code"]  # an asset, no inline code
+        assert "arn:aws:lambda:" not in json.dumps(tpl["Resources"])  # no hard-coded layer ARN, any partition
     log_groups = {
         handler: function_by_handler(template, handler)[1]["Properties"]["LoggingConfig"]["LogGroup"]
         for handler in HANDLERS
@@ -310,18 +315,35 @@ def test_environment_contract(template: Template, variant_template: Template) ->
     }
 
 
-def test_code_asset_leaves_tests_and_caches_out(cli_assemblies: dict[str, Any]) -> None:
+def test_code_asset_leaves_tests_and_caches_out_and_ships_bytecode_for_the_runtime(
+    cli_assemblies: dict[str, Any],
+) -> None:
     assets = json.loads((cli_assemblies["oom"] / "OomWatch.assets.json").read_text())["files"]
     (source,) = {a["source"]["path"] for a in assets.values() if a["source"].get("packaging") == "zip"}
-    files = [
-        p.relative_to(cli_assemblies["oom"] / source).as_posix() for p in (cli_assemblies["oom"] / source).rglob("*")
-    ]
+    root = cli_assemblies["oom"] / source
+    files = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
     assert any(f.startswith("oomwatch/") for f in files)
-    assert not [
-        f
-        for f in files
-        if "__pycache__" in f or f.endswith(".pyc") or ".egg-info" in f or "/tests/" in f or f.startswith("tests")
-    ]
+    assert not [f for f in files if ".egg-info" in f or "/tests/" in f or f.startswith("tests")]
+    modules = sorted(f for f in files if f.endswith(".py"))
+    bytecode = sorted(f for f in files if f.endswith(".pyc"))
+    if app.bytecode_python() is not None:
+        # THEN every module has bytecode for the runtime's Python (python3.13: cpython-313), and only that
+        tag = "cpython-{}{}".format(*PYTHON_VERSION)
+        expected = [
+            f"{m.rpartition('/')[0]}/__pycache__/{m.rpartition('/')[2][:-3]}.{tag}.pyc".lstrip("/") for m in modules
+        ]
+        assert bytecode == sorted(expected)
+    else:
+        # THEN (no CPython of the runtime's version on this machine) sources only, and synth says so
+        assert bytecode == []
+        infos = [
+            entry["data"]
+            for artifact in json.loads((cli_assemblies["oom"] / "manifest.json").read_text())["artifacts"].values()
+            for entries in artifact.get("metadata", {}).values()
+            for entry in entries
+            if entry["type"] == "aws:cdk:info"
+        ]
+        assert any("without bytecode" in str(info) for info in infos)
 
 
 def test_function_depends_only_on_its_policy(template: Template) -> None:
