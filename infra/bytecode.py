@@ -1,5 +1,8 @@
 """The Lambda code asset with its bytecode: built locally (no Docker), byte-for-byte the same on every synth.
 
+Pure (no CDK import): ``infra.processing.LocalAssetBuild`` wires it into CDK's local bundling, and the
+cold-import benchmark (``bench/bench_cold_import.py``) builds the same asset with it.
+
 Why: the Lambda runtime's code directory (``/var/task``) is read-only, so without ``__pycache__`` in the zip
 every cold start compiles every module it imports (``make bench``: bench/bench_cold_import.py measures it).
 
@@ -23,9 +26,6 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
-
-import jsii
-from aws_cdk import BundlingOptions, ILocalBundling
 
 #: Where Lambda unpacks a function's zip: the file names tracebacks show.
 TASK_ROOT: Final = "/var/task"
@@ -115,19 +115,3 @@ def compile_tree(directory: Path, python: str) -> str:
     if done.returncode != 0:
         raise RuntimeError(f"compiling the Lambda code with {python} failed: {done.stderr.strip()[-2000:]}")
     return done.stdout.strip()
-
-
-@jsii.implements(ILocalBundling)
-class LocalAssetBuild:
-    """CDK local bundling: stage the code (without ``exclude``) and, with ``python``, compile it."""
-
-    def __init__(self, *, source: Path, exclude: Sequence[str], python: str | None) -> None:
-        self.source = source
-        self.exclude = tuple(exclude)
-        self.python = python
-
-    def try_bundle(self, output_dir: str, options: BundlingOptions) -> bool:
-        stage(self.source, Path(output_dir), exclude=self.exclude)
-        if self.python is not None:
-            compile_tree(Path(output_dir), self.python)
-        return True

@@ -6,7 +6,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final, cast
 
-from aws_cdk import Annotations, AssetHashType, BundlingOptions, CfnResource, Duration, Stack, Token
+import jsii
+from aws_cdk import (
+    Annotations,
+    AssetHashType,
+    BundlingOptions,
+    CfnResource,
+    Duration,
+    ILocalBundling,
+    Stack,
+    Token,
+)
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
@@ -21,13 +31,13 @@ from constructs import Construct, IConstruct
 
 from agent_config.builder import AGENT_NAMESPACE
 from infra.alerts import AlertTopic
-from infra.bytecode import LocalAssetBuild
+from infra.bytecode import compile_tree, stage
 from infra.common import acknowledge, retention
 from infra.config import Architecture
 
 #: The functions' Python: the Lambda runtime, the Powertools layer's build and the asset's bytecode follow it.
 PYTHON_VERSION: Final = (3, 13)
-#: Kept out of the code asset: tests, caches and packaging metadata.
+#: Kept out of the code asset: tests, caches (the asset's own bytecode is compiled fresh) and packaging metadata.
 ASSET_EXCLUDES: Final = ("tests", "**/tests", "**/__pycache__", "**/*.pyc", "**/*.egg-info")
 #: "CloudWatch Alarm State Change" fires when an alarm as a whole changes; with one series per instance,
 #: "CloudWatch Alarm Contributor State Change" is what reports the second, third, ... instance.
@@ -66,14 +76,32 @@ def powertools_parameter_name(*, architecture: Architecture, version: str) -> st
     return f"/aws/service/powertools/python/{architecture}/{python}/{version}"
 
 
+@jsii.implements(ILocalBundling)
+class LocalAssetBuild:
+    """CDK local bundling: stage the code (without ``exclude``) and, with ``python``, compile it."""
+
+    def __init__(self, *, source: Path, exclude: Sequence[str], python: str | None) -> None:
+        self.source = source
+        self.exclude = tuple(exclude)
+        self.python = python
+
+    def try_bundle(self, output_dir: str, options: BundlingOptions | None = None, **_: object) -> bool:
+        """jsii calls this with CDK's bundling options, which change nothing here."""
+        stage(self.source, Path(output_dir), exclude=self.exclude)
+        if self.python is not None:
+            compile_tree(Path(output_dir), self.python)
+        return True
+
+
 class OomProcessing(Construct):
     """The three OOMWatch functions, their dead-letter queue, log groups and triggers.
 
-    Functions (one code asset, ``code_path`` as is, no bundling; Python 3.13; Powertools from AWS's
-    public layer, pinned to the release ``powertools_version``, its ARN read at deploy time from AWS's
-    public SSM parameter for the stack's Region (:func:`powertools_parameter_name`; a
-    ``AWS::SSM::Parameter::Value<String>`` template parameter, so synth needs no account); JSON logs at
-    INFO; 2 async retries within 6 hours, then the dead-letter queue):
+    Functions (one code asset: ``code_path`` without :data:`ASSET_EXCLUDES`, plus its bytecode compiled by
+    ``bytecode_python``, a CPython of the runtime's version, when there is one (:mod:`infra.bytecode`);
+    Python 3.13; Powertools from AWS's public layer, pinned to the release ``powertools_version``, its ARN
+    read at deploy time from AWS's public SSM parameter for the stack's Region
+    (:func:`powertools_parameter_name`; a ``AWS::SSM::Parameter::Value<String>`` template parameter, so
+    synth needs no account); JSON logs at INFO; 2 async retries within 6 hours, then the dead-letter queue):
 
     * ``oom_function`` (``handlers.oom.handler``, 60 s): invoked by the syslog subscription filters.
       Parses the OOM lines, fetches the rest of the report (``logs:FilterLogEvents`` on the syslog
@@ -168,7 +196,7 @@ class OomProcessing(Construct):
             asset_hash_type=AssetHashType.OUTPUT,
             bundling=BundlingOptions(
                 image=PYTHON_RUNTIME.bundling_image,  # never run: the local build always succeeds
-                local=LocalAssetBuild(source=code_path, exclude=ASSET_EXCLUDES, python=bytecode_python),  # type: ignore[arg-type]
+                local=LocalAssetBuild(source=code_path, exclude=ASSET_EXCLUDES, python=bytecode_python),
             ),
         )
         if bytecode_python is None:
