@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
+#: Kept out of the code asset: tests, caches (the asset's own bytecode is compiled fresh) and packaging metadata.
+ASSET_EXCLUDES: Final = ("tests", "**/tests", "**/__pycache__", "**/*.pyc", "**/*.egg-info")
 #: Where Lambda unpacks a function's zip: the file names tracebacks show.
 TASK_ROOT: Final = "/var/task"
 

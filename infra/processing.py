@@ -31,14 +31,12 @@ from constructs import Construct, IConstruct
 
 from agent_config.builder import AGENT_NAMESPACE
 from infra.alerts import AlertTopic
-from infra.bytecode import compile_tree, stage
+from infra.bytecode import ASSET_EXCLUDES, compile_tree, stage
 from infra.common import acknowledge, retention
 from infra.config import Architecture
 
 #: The functions' Python: the Lambda runtime, the Powertools layer's build and the asset's bytecode follow it.
 PYTHON_VERSION: Final = (3, 13)
-#: Kept out of the code asset: tests, caches (the asset's own bytecode is compiled fresh) and packaging metadata.
-ASSET_EXCLUDES: Final = ("tests", "**/tests", "**/__pycache__", "**/*.pyc", "**/*.egg-info")
 #: "CloudWatch Alarm State Change" fires when an alarm as a whole changes; with one series per instance,
 #: "CloudWatch Alarm Contributor State Change" is what reports the second, third, ... instance.
 ALARM_EVENT_DETAIL_TYPES: Final = ("CloudWatch Alarm State Change", "CloudWatch Alarm Contributor State Change")

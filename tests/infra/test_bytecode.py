@@ -13,8 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from infra.bytecode import TASK_ROOT, compile_tree, find_python, python_candidates, stage
-from infra.processing import ASSET_EXCLUDES
+from infra.bytecode import ASSET_EXCLUDES, TASK_ROOT, compile_tree, find_python, python_candidates, stage
 
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
 
