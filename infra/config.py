@@ -100,6 +100,8 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     "allow_list": {"processes": [], "units": [], "tags": {}},
     "noise_window_minutes": 15,
     "loop_threshold": 5,
+    "dashboard": True,
+    "kill_metric": True,
 }
 
 KEYS: Final = tuple(DEFAULTS)
@@ -233,6 +235,8 @@ class OomWatchConfig:
     allow_list: AllowList
     noise_window_minutes: int
     loop_threshold: int
+    dashboard: bool
+    kill_metric: bool
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> OomWatchConfig:
@@ -286,6 +290,8 @@ class OomWatchConfig:
             allow_list=_allow_list(get("allow_list")),
             noise_window_minutes=_int("noise_window_minutes", get("noise_window_minutes"), 1, 1440),
             loop_threshold=_int("loop_threshold", get("loop_threshold"), 2, 1000),
+            dashboard=_bool("dashboard", get("dashboard")),
+            kill_metric=_bool("kill_metric", get("kill_metric")),
         )
 
     @property

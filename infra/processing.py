@@ -116,7 +116,9 @@ class OomProcessing(Construct):
 
     Environment (the contract with the handler code): ``TOPIC_ARN``, ``STATE_TABLE``, the Powertools
     variables; the OOM and digest functions add ``NOISE_WINDOW_MINUTES``, ``LOOP_THRESHOLD``,
-    ``CRITICAL_PROCESSES`` (comma-separated) and ``ALLOW_LIST`` (JSON); the alarm-notice function adds
+    ``CRITICAL_PROCESSES`` (comma-separated) and ``ALLOW_LIST`` (JSON), the OOM function ``LOG_MODE``,
+    ``SYSLOG_GROUP`` and ``KILL_METRIC`` (``true``: the ``OOMKills`` metric by Auto Scaling group, setting
+    ``kill_metric``); the alarm-notice function adds
     ``MEMORY_ALARM_NAME``, ``SWAP_ALARM_NAME`` and ``AGENT_NAMESPACE``.
 
     Other defaults and choices:
@@ -159,6 +161,7 @@ class OomProcessing(Construct):
         bytecode_python: str | None = None,
         log_mode: str = "oom",
         agent_log_group: logs.ILogGroup | None = None,
+        kill_metric: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.dead_letter_queue = sqs.Queue(
@@ -271,6 +274,8 @@ class OomProcessing(Construct):
                 # them, so split reports are joined from a stash (no FilterLogEvents); see handlers.pipeline.
                 "LOG_MODE": log_mode,
                 **({"SYSLOG_GROUP": agent_log_group.log_group_name} if agent_log_group is not None else {}),
+                # kill_metric: one OOMKills value per kill event, by Auto Scaling group (handlers.runtime).
+                "KILL_METRIC": "true" if kill_metric else "false",
             },
             log_group=self.events_log_group,
         )

@@ -9,11 +9,13 @@ from aws_cdk import CfnOutput, CfnResource, Stack
 from aws_cdk import aws_logs as logs
 from constructs import Construct, IConstruct
 
+from agent_config.builder import AGENT_NAMESPACE
 from infra.agent_rollout import HostAgentRollout
 from infra.alarms import FleetAlarms, PipelineHealthAlarms
 from infra.alerts import AlertTopic
 from infra.config import OomWatchConfig
-from infra.processing import OomProcessing
+from infra.dashboard import FleetDashboard
+from infra.processing import POWERTOOLS_ENVIRONMENT, OomProcessing
 from infra.queries import KillQueries
 from infra.state import StateTable
 from infra.syslog import OomSubscriptions, SyslogLogGroups
@@ -24,9 +26,10 @@ class OomWatchStack(Stack):
 
     Units (each in its own module of ``infra``): :class:`AlertTopic`, :class:`SyslogLogGroups`,
     :class:`HostAgentRollout`, :class:`StateTable`, :class:`FleetAlarms`, :class:`OomProcessing`,
-    :class:`OomSubscriptions`, :class:`PipelineHealthAlarms` and :class:`KillQueries`. The stack only
-    passes each unit its settings from ``config`` and the attributes of the others, pins the logical IDs
-    of stateful resources, and names the things users need in its outputs.
+    :class:`OomSubscriptions`, :class:`PipelineHealthAlarms`, :class:`KillQueries` and (setting
+    ``dashboard``) :class:`FleetDashboard`. The stack only passes each unit its settings from ``config``
+    and the attributes of the others, pins the logical IDs of stateful resources, and names the things
+    users need in its outputs.
     """
 
     def __init__(
@@ -95,6 +98,7 @@ class OomWatchStack(Stack):
             log_retention_days=config.log_retention_days,
             log_mode=config.log_mode,
             agent_log_group=syslog.log_group,
+            kill_metric=config.kill_metric,
         )
         OomSubscriptions(
             self,
@@ -112,6 +116,20 @@ class OomWatchStack(Stack):
             topic=alerts.topic,
         )
         KillQueries(self, "Queries", log_group=processing.events_log_group, folder=f"OOMWatch-{self.stack_name}")
+        dashboard = (
+            FleetDashboard(
+                self,
+                "Dashboard",
+                events_log_group=processing.events_log_group,
+                functions=processing.functions,
+                dead_letter_queue=processing.dead_letter_queue,
+                agent_namespace=AGENT_NAMESPACE,
+                metrics_namespace=POWERTOOLS_ENVIRONMENT["POWERTOOLS_METRICS_NAMESPACE"],
+                kill_metric=config.kill_metric,
+            )
+            if config.dashboard
+            else None
+        )
 
         # Resources that hold data or that users and hosts refer to keep these logical IDs whatever the
         # construct tree looks like, so refactoring never replaces them (tests/infra pins the list).
@@ -154,6 +172,12 @@ class OomWatchStack(Stack):
             "MemoryAlarmName": (fleet.memory_alarm.alarm_name, "Fleet memory alarm (one contributor per instance)"),
             "SwapAlarmName": (fleet.swap_alarm.alarm_name, "Fleet swap alarm (one contributor per instance)"),
         }
+        if dashboard is not None:
+            outputs["DashboardUrl"] = (
+                f"https://console.aws.amazon.com/cloudwatch/home?region={self.region}#dashboards/dashboard/"
+                f"{dashboard.dashboard.dashboard_name}",
+                "The OOMWatch fleet dashboard (kills, top memory users, pipeline health)",
+            )
         for output_id, (value, description) in outputs.items():
             CfnOutput(self, output_id, value=value, description=description)
 

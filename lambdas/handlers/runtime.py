@@ -4,13 +4,17 @@ adapts Powertools' Logger and Metrics to the small Telemetry interface the pipel
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Final
 
 from alerting.settings import from_env
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.base import SingleMetric
 
 from handlers.aws import Clients
 from handlers.ec2 import InstanceDirectory
@@ -19,16 +23,65 @@ from handlers.pipeline import Runtime, Telemetry
 from handlers.sns import Publisher
 from handlers.state import DynamoState, MemoryState
 
+#: The ``OOMKills`` metric's only dimension (the name AWS/EC2 and AWS/AutoScaling use for the same thing).
+ASG_DIMENSION: Final = "AutoScalingGroupName"
+#: Its value for an instance EC2 shows in no Auto Scaling group ...
+NO_ASG: Final = "none"
+#: ... and when OOMWatch cannot tell: EC2 could not be read, or the log stream names no instance.
+UNKNOWN_ASG: Final = "unknown"
+#: Auto Scaling group names are 1-255 characters (CreateAutoScalingGroup); CloudWatch allows 1,024.
+MAX_ASG_LENGTH: Final = 255
+#: Set to ``true`` by the stack when ``kill_metric`` is on (``infra.processing``); off when absent.
+KILL_METRIC_ENV: Final = "KILL_METRIC"
+
+
+def kill_asg(record: Mapping[str, Any]) -> str:
+    """The ``AutoScalingGroupName`` of a kill event: its instance's ASG, else ``none`` or ``unknown``.
+
+    The value comes from EC2 (the ``aws:autoscaling:groupName`` tag that Auto Scaling sets), never from a
+    log line, so a local user cannot mint dimension values: the metric has at most one series per ASG of
+    the account plus these two.
+    """
+    instance = record.get("instance")
+    if not isinstance(instance, Mapping) or "asg" not in instance:  # not an instance, or EC2 not read
+        return UNKNOWN_ASG
+    asg = instance.get("asg")
+    if not isinstance(asg, str) or not asg.strip():
+        return NO_ASG
+    return asg.strip()[:MAX_ASG_LENGTH]
+
 
 class PowertoolsTelemetry:
-    """Structured JSON logs (the events log group) and EMF metrics with bounded dimensions."""
+    """Structured JSON logs (the events log group) and EMF metrics with bounded dimensions.
 
-    def __init__(self, logger: Logger, metrics: Metrics) -> None:
+    ``kill_metric``: also write one ``OOMKills`` value per kill event, dimension ``AutoScalingGroupName``
+    only (:func:`kill_asg`). It goes with the event, so it counts exactly what the events log group holds:
+    once per kill, as the delivery protocol writes each kill's event once (``handlers.pipeline``).
+    """
+
+    def __init__(self, logger: Logger, metrics: Metrics, *, kill_metric: bool = False) -> None:
         self._logger = logger
         self._metrics = metrics
+        self.kill_metric = kill_metric
 
     def event(self, record: dict[str, Any]) -> None:
         self._logger.info("oom_kill", extra=record)
+        if self.kill_metric:
+            self._count_kill(record)
+
+    def _count_kill(self, record: Mapping[str, Any]) -> None:
+        """One EMF blob, ``OOMKills`` = 1 by ASG; never raises (a metric must not cost the event or alert).
+
+        ``service=""`` keeps Powertools from adding its ``service`` dimension: the ASG is the only one.
+        """
+        try:
+            metric = SingleMetric(service="")
+            metric.add_metric(name="OOMKills", unit=MetricUnit.Count, value=1)
+            metric.add_dimension(name=ASG_DIMENSION, value=kill_asg(record))
+            print(json.dumps(metric.serialize_metric_set(), separators=(",", ":")))
+        except Exception as exc:
+            with contextlib.suppress(Exception):  # nothing left to report it with
+                self._logger.warning("kill_metric_failed", extra={"error": type(exc).__name__})
 
     def info(self, message: str, **fields: Any) -> None:
         self._logger.info(message, extra=fields)
@@ -47,13 +100,15 @@ class PowertoolsTelemetry:
 
 
 _runtime: Runtime | None = None
+_kill_metric = False
 
 
 def runtime(telemetry: Telemetry) -> Runtime:
     """The container's Runtime; the first call reads the environment and creates (lazy) clients."""
-    global _runtime
+    global _runtime, _kill_metric
     if _runtime is None:
         settings = from_env(os.environ)
+        _kill_metric = os.environ.get(KILL_METRIC_ENV, "").strip().lower() == "true"
         clients = Clients(settings.region or None)
         events_group = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
         _runtime = Runtime(
@@ -70,6 +125,8 @@ def runtime(telemetry: Telemetry) -> Runtime:
         for problem in settings.problems:
             telemetry.warning("config_problem", problem=problem)
     _runtime.telemetry = telemetry
+    if isinstance(telemetry, PowertoolsTelemetry):
+        telemetry.kill_metric = _kill_metric
     return _runtime
 
 

@@ -8,9 +8,14 @@ can write a control character, a line break or a bidi override to a terminal.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oomwatch.sanitise import sanitise
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from oomwatch.filters import Row
 
 
 def mib(kb: int | None) -> str:
@@ -62,10 +67,13 @@ def render_event(event: dict[str, Any], number: int) -> str:
     when = event.get("timestamp") or event.get("log_time") or "time unknown"
     if event.get("uptime_s") is not None:
         when += f" (uptime {event['uptime_s']:.1f} s)"
-    host = sanitise(event.get("host") or event.get("stream") or "unknown host", 256)
+    # dmesg and `journalctl -o cat` name no host: the input is shown apart, never as if it were the host.
+    host = sanitise(event["host"], 256) if event.get("host") else "host unknown"
     source = event.get("source")
     head = f"OOM kill #{number}: {_who(v.get('pid'), v.get('comm'))} on {host}, {when}"
     lines = [head]
+    if event.get("stream"):
+        lines.append(f"  input       {sanitise(event['stream'], 512)}")
     if source != "kernel":
         lines.append(f"  killer      {source}" + (f" ({event['message']})" if event.get("message") else ""))
     mem = []
@@ -149,12 +157,94 @@ def render_event(event: dict[str, Any], number: int) -> str:
     return "\n".join(sanitise(line, None) for line in lines)
 
 
-def render_summary(events: list[dict[str, Any]]) -> str:
+def render_summary(events: list[dict[str, Any]], left_out: int = 0) -> str:
+    """The last line: how many kills, by which killer, on how many hosts (a kill without a host name counts for
+    none: two dmesg files are not two hosts, nor one). ``left_out``: kills the filters did not show."""
+    rest = f" ({left_out} more left out by the filters)" if left_out else ""
     if not events:
-        return "no OOM kills found"
+        return "no OOM kills found" + rest
     sources = Counter(str(e.get("source")) for e in events)
-    hosts = {e.get("host") or e.get("stream") or "?" for e in events}  # only counted, never printed
+    hosts = {e["host"] for e in events if e.get("host")}  # only counted, never printed
+    unknown = sum(1 for e in events if not e.get("host"))
     by = ", ".join(f"{n} {s}" for s, n in sources.most_common())
     noun = "kill" if len(events) == 1 else "kills"
-    hnoun = "host" if len(hosts) == 1 else "hosts"
-    return sanitise(f"{len(events)} OOM {noun} found ({by}) on {len(hosts)} {hnoun}", None)
+    where = f" on {len(hosts)} {'host' if len(hosts) == 1 else 'hosts'}" if hosts else ""
+    if unknown:
+        where += f", {unknown} with host unknown" if hosts else ", host unknown"
+    return sanitise(f"{len(events)} OOM {noun} found ({by}){where}{rest}", None)
+
+
+def shorten(text: str, width: int) -> str:
+    """``text`` in at most ``width`` columns: its start and end kept, an ellipsis between (``vte-spawn-d…d.scope``)."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "\u2026"[:width]
+    tail = (width - 1) // 3  # the start tells most names apart (ip-10-0-1-23.…, build-7f3a…), the end a kind
+    head = width - 1 - tail
+    return text[:head] + "\u2026" + (text[-tail:] if tail else "")
+
+
+TABLE_WIDTH = 78
+
+
+def render_table(rows: list[Row]) -> str:
+    """``--summary``: one line per (host, process), at most ``TABLE_WIDTH`` columns; long names shortened.
+
+    Times are local (``TZ``), ``MM-DD HH:MM`` when every time in the table falls in one year (named below the
+    table), else dates ``YYYY-MM-DD``; ``?`` when none of the row's kills has a time.
+    """
+    if not rows:
+        return "no OOM kills found"
+    times = [t.astimezone() for r in rows for t in (r.first, r.last) if t is not None]
+    years = {t.year for t in times}
+    fmt = "%m-%d %H:%M" if len(years) <= 1 else "%Y-%m-%d"
+
+    def when(t: datetime | None) -> str:
+        return t.astimezone().strftime(fmt) if t is not None else "?"
+
+    def name(r: Row) -> str:
+        # A host unknown is shown by its input, in parentheses: two dmesg files are two machines, not one.
+        return sanitise(r.host, 256) if r.host is not None else f"({sanitise(r.source.rsplit('/', 1)[-1], 256)})"
+
+    cells = [
+        [name(r), sanitise(r.process, 64), str(r.kills), mib(r.largest_rss_kb), when(r.first), when(r.last)]
+        for r in rows
+    ]
+    header = ["host", "process", "kills", "max RSS", "first", "last"]
+    fixed = [max(len(header[i]), *(len(c[i]) for c in cells)) for i in range(2, 6)]
+    gaps = 2 * 5
+    room = TABLE_WIDTH - sum(fixed) - gaps  # for host and process together
+    want_host = max(len(header[0]), *(len(c[0]) for c in cells))
+    want_proc = max(len(header[1]), *(len(c[1]) for c in cells))
+    if want_host + want_proc <= room:
+        host_w, proc_w = want_host, want_proc
+    else:
+        # Share the room: each gets what it needs up to half, the other takes what is left.
+        half = room // 2
+        proc_w = min(want_proc, max(half, room - want_host))
+        host_w = room - proc_w
+    widths = [host_w, proc_w, *fixed]
+    right = {2, 3}  # numbers right-aligned
+
+    def line(values: list[str]) -> str:
+        out = []
+        for i, (v, w) in enumerate(zip(values, widths, strict=True)):
+            v = shorten(v, w)
+            out.append(v.rjust(w) if i in right else v.ljust(w))
+        return "  ".join(out).rstrip()
+
+    lines = [line(header), *(line(c) for c in cells)]
+    notes = []
+    if len(years) == 1:
+        notes.append(f"times are local ({_zone(times[0])}), all in {years.pop()}")
+    elif years:
+        notes.append(f"times are local ({_zone(times[0])})")
+    if any(r.host is None for r in rows):
+        notes.append("(file): host unknown, read from that input")
+    lines += notes
+    return "\n".join(sanitise(x, None) for x in lines)
+
+
+def _zone(t: datetime) -> str:
+    return t.astimezone().tzname() or "local"

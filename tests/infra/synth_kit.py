@@ -40,6 +40,7 @@ VARIANT: dict[str, Any] = {
     "allow_list": '{"processes": ["stress-ng*"], "units": ["batch-*.service"], "tags": {"oom-expected": "true"}}',
     "noise_window_minutes": "30",
     "loop_threshold": "7",
+    "kill_metric": "false",
 }
 
 

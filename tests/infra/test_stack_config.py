@@ -44,6 +44,7 @@ def test_defaults() -> None:
     assert (config.noise_window_minutes, config.loop_threshold) == (15, 5)
     assert config.allow_list == AllowList()
     assert config.agent_version_parameter is None  # latest: the host checks the version journald needs
+    assert (config.dashboard, config.kill_metric) == (True, True)
 
 
 def test_missing_keys_fall_back_to_the_defaults() -> None:
@@ -123,6 +124,8 @@ RULES: list[tuple[str, Any, str]] = [
     ("allow_list", '{"units": ["not a unit"]}', "not a systemd unit name or pattern"),
     ("noise_window_minutes", "0", "expected a whole number from 1 to 1440"),
     ("loop_threshold", "1", "expected a whole number from 2 to 1000"),
+    ("dashboard", "yes", "expected true or false"),
+    ("kill_metric", 1, "expected true or false"),
 ]
 
 

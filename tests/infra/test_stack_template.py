@@ -193,6 +193,10 @@ def test_outputs_name_what_users_need(template: Template) -> None:
     assert {"InstanceRoleName", "StateTableName", "DeadLetterQueueUrl", "MemoryAlarmName", "SwapAlarmName"} <= set(
         outputs
     )
+    dashboard_id, _ = only(template, "AWS::CloudWatch::Dashboard")
+    assert render(outputs["DashboardUrl"]["Value"], {dashboard_id: "OomWatch-Dashboard-x"}) == (
+        "https://console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards/dashboard/OomWatch-Dashboard-x"
+    )
 
 
 # --- syslog subscription ------------------------------------------------------------------------------------------
@@ -296,6 +300,7 @@ def test_environment_contract(template: Template, variant_template: Template) ->
         **noise,
         "LOG_MODE": "oom",
         "SYSLOG_GROUP": {"Ref": "SyslogLogGroup"},
+        "KILL_METRIC": "true",
     }
     assert environment(template, "handlers.digest.handler") == {**common, **noise}
     memory_alarm, swap_alarm = fleet_alarm_ids(template)
@@ -306,6 +311,7 @@ def test_environment_contract(template: Template, variant_template: Template) ->
         "AGENT_NAMESPACE": "CWAgent",
     }
     variant = environment(variant_template, "handlers.oom.handler")
+    assert variant["KILL_METRIC"] == "false"
     assert (variant["NOISE_WINDOW_MINUTES"], variant["LOOP_THRESHOLD"]) == ("30", "7")
     assert variant["CRITICAL_PROCESSES"] == "java,postgres,php-fpm*"
     assert json.loads(variant["ALLOW_LIST"]) == {
