@@ -178,7 +178,8 @@ class Demo:
 
     def _seed_layers(self, assembly: Assembly) -> None:
         """Public layers the functions use (the Powertools layer, account 017000801446) do not exist in moto,
-        whose CreateFunction rejects unknown layer versions; nor does AWS's public SSM parameter naming it. moto looks a layer up by name and version in the
+        whose CreateFunction rejects unknown layer versions; nor does AWS's public SSM parameter naming it.
+        moto looks a layer up by name and version in the
         function's own account, so the demo publishes a stand-in of that name up to that version. The code
         that runs is the installed aws-lambda-powertools, the release that layer version ships."""
         client = self.aws.client("lambda")
