@@ -33,7 +33,9 @@ for _name, _value in JSII_QUIET.items():
 import aws_cdk as cdk  # noqa: E402
 from cdk_nag import AwsSolutionsChecks  # noqa: E402
 
+from infra.bytecode import find_python, python_candidates  # noqa: E402
 from infra.config import ConfigError, OomWatchConfig  # noqa: E402
+from infra.processing import PYTHON_VERSION  # noqa: E402
 from infra.stack import OomWatchStack  # noqa: E402
 
 #: The Lambda code asset: the handlers and the parser, deployed as they are.
@@ -49,6 +51,12 @@ def read_config(app: cdk.App) -> OomWatchConfig:
     return OomWatchConfig.from_context(context)
 
 
+def bytecode_python() -> str | None:
+    """A CPython of the Lambda runtime's version to compile the asset's bytecode with, or None
+    (:mod:`infra.bytecode`): this interpreter, ``python3.13`` on PATH, or a pyenv/uv install."""
+    return find_python(PYTHON_VERSION, python_candidates(PYTHON_VERSION, current=sys.executable, home=Path.home()))
+
+
 def build_app(context: Mapping[str, Any] | None = None, *, outdir: str | None = None) -> tuple[cdk.App, OomWatchStack]:
     """Build the app: config first (raises :class:`ConfigError`), then the stack and cdk-nag.
 
@@ -57,7 +65,9 @@ def build_app(context: Mapping[str, Any] | None = None, *, outdir: str | None = 
     """
     app = cdk.App(context=dict(context) if context is not None else None, outdir=outdir)
     config = read_config(app)
-    stack = OomWatchStack(app, config.stack_name, config=config, code_path=LAMBDA_CODE)
+    stack = OomWatchStack(
+        app, config.stack_name, config=config, code_path=LAMBDA_CODE, bytecode_python=bytecode_python()
+    )
     # cdk-nag 3 runs as a policy-validation plugin at synth: any unacknowledged AwsSolutions finding
     # fails the synth. Acknowledgements (with reasons) are also written into the template metadata.
     cdk.Validations.of(app).add_plugins(

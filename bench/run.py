@@ -8,7 +8,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-BENCHMARKS = ("bench_scan.py", "bench_handler.py", "bench_adversarial.py", "bench_storm.py")
+BENCHMARKS = ("bench_scan.py", "bench_handler.py", "bench_adversarial.py", "bench_storm.py", "bench_cold_import.py")
 
 if __name__ == "__main__":
     failed = []

@@ -84,7 +84,7 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     "existing_log_groups": [],
     "lambda_architecture": "arm64",
     "lambda_memory_mb": 256,
-    "powertools_layer_version": 27,
+    "powertools_version": "3.23.0",
     "critical_processes": [
         "mysqld",
         "mariadbd",
@@ -152,6 +152,8 @@ _UNIT_NAME = re.compile(r"[\w@.:\\\-*?\[\]]{1,256}")
 #: How the agent names its releases: ``1.300071.0`` in RELEASE_NOTES and the GitHub tags, and the build
 #: ``1.300071.0b1720`` (``CWAGENT_VERSION``, the package file names, what Distributor installs).
 _VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)(?:b\d+)?")
+#: Powertools v3 releases as the SSM public parameters name them (``3.23.0``; not ``latest``: pinned).
+_POWERTOOLS_VERSION = re.compile(r"3\.\d{1,4}\.\d{1,4}")
 
 
 #: Where a value sits inside a structured setting: object keys (str) and list positions (int).
@@ -229,7 +231,7 @@ class OomWatchConfig:
     existing_log_groups: tuple[str, ...]
     lambda_architecture: Architecture
     lambda_memory_mb: int
-    powertools_layer_version: int
+    powertools_version: str
     critical_processes: tuple[str, ...]
     allow_list: AllowList
     noise_window_minutes: int
@@ -285,7 +287,7 @@ class OomWatchConfig:
                 Architecture, _choice("lambda_architecture", get("lambda_architecture"), ARCHITECTURES)
             ),
             lambda_memory_mb=_int("lambda_memory_mb", get("lambda_memory_mb"), 128, 10240),
-            powertools_layer_version=_int("powertools_layer_version", get("powertools_layer_version"), 1, 10_000),
+            powertools_version=_powertools_version(get("powertools_version")),
             critical_processes=_process_names("critical_processes", get("critical_processes")),
             allow_list=_allow_list(get("allow_list")),
             noise_window_minutes=_int("noise_window_minutes", get("noise_window_minutes"), 1, 1440),
@@ -494,6 +496,17 @@ def _agent_version(value: Any, *, journald: bool) -> str:
     minimum = ".".join(str(part) for part in MIN_JOURNALD_AGENT_VERSION)
     if journald and tuple(int(part) for part in match.groups()) < MIN_JOURNALD_AGENT_VERSION:
         raise ConfigError("agent_version", value, f"journald collection needs {minimum} or later (or latest)")
+    return text
+
+
+def _powertools_version(value: Any) -> str:
+    """A Powertools for AWS Lambda (Python) v3 release: the functions use its V3 layer, whose ARN AWS publishes
+    as the public SSM parameter ``/aws/service/powertools/python/<arch>/python3.13/<version>``."""
+    text = _text("powertools_version", value)
+    if not _POWERTOOLS_VERSION.fullmatch(text):
+        raise ConfigError(
+            "powertools_version", value, "expected a Powertools for AWS Lambda (Python) 3.x release such as 3.23.0"
+        )
     return text
 
 

@@ -6,7 +6,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final, cast
 
-from aws_cdk import Aws, CfnResource, Duration, Stack, Token
+import jsii
+from aws_cdk import (
+    Annotations,
+    AssetHashType,
+    BundlingOptions,
+    CfnResource,
+    Duration,
+    ILocalBundling,
+    Stack,
+    Token,
+)
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
@@ -16,22 +26,34 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as lambda_destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct, IConstruct
 
 from agent_config.builder import AGENT_NAMESPACE
 from infra.alerts import AlertTopic
+from infra.bytecode import ASSET_EXCLUDES, compile_tree, stage
 from infra.common import acknowledge, retention
 from infra.config import Architecture
 
-#: AWS's account publishing the Powertools for AWS Lambda (Python) layers (commercial partition).
-POWERTOOLS_LAYER_ACCOUNT: Final = "017000801446"
-#: Kept out of the code asset: tests, caches and packaging metadata.
-ASSET_EXCLUDES: Final = ("tests", "**/tests", "**/__pycache__", "**/*.pyc", "**/*.egg-info")
+#: The functions' Python: the Lambda runtime, the Powertools layer's build and the asset's bytecode follow it.
+PYTHON_VERSION: Final = (3, 13)
 #: "CloudWatch Alarm State Change" fires when an alarm as a whole changes; with one series per instance,
 #: "CloudWatch Alarm Contributor State Change" is what reports the second, third, ... instance.
 ALARM_EVENT_DETAIL_TYPES: Final = ("CloudWatch Alarm State Change", "CloudWatch Alarm Contributor State Change")
 #: Describe calls have no resource-level permissions: they need ``Resource: *``.
 EC2_DESCRIBE_ACTIONS: Final = ("ec2:DescribeInstances", "ec2:DescribeInstanceTypes")
+#: What each function does to the state table, from the ``DynamoState`` methods its handler calls
+#: (``lambdas/handlers/state.py``; ``tests/infra/test_state_grants.py`` derives the same sets from the source).
+#: ``Table.grant_read_write_data`` would add ``Query``, ``DescribeTable``, ``ConditionCheckItem`` and the
+#: stream reads, which no handler uses. ``TransactWriteItems`` is authorized per item: its ``Put`` items
+#: need ``PutItem`` (DynamoDB API permissions reference).
+STATE_TABLE_ACTIONS: Final[Mapping[str, tuple[str, ...]]] = {
+    "Oom": ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"),
+    "AlarmNotice": ("dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchGetItem"),
+    "Digest": ("dynamodb:Scan", "dynamodb:UpdateItem"),
+}
+
+PYTHON_RUNTIME: Final = lambda_.Runtime("python{}.{}".format(*PYTHON_VERSION), lambda_.RuntimeFamily.PYTHON)
 
 POWERTOOLS_ENVIRONMENT: Final = {
     "POWERTOOLS_SERVICE_NAME": "oomwatch",
@@ -40,19 +62,44 @@ POWERTOOLS_ENVIRONMENT: Final = {
 }
 
 
-def powertools_layer_arn(*, region: str, architecture: Architecture, version: int) -> str:
-    """AWS's public Powertools v3 layer for Python 3.13 (layer 27 = Powertools 3.23.0)."""
-    return (
-        f"arn:aws:lambda:{region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
-        f"AWSLambdaPowertoolsPythonV3-python313-{architecture}:{version}"
-    )
+def powertools_parameter_name(*, architecture: Architecture, version: str) -> str:
+    """AWS's public SSM parameter whose value is the ARN of the Powertools v3 layer for this Region.
+
+    Published by the Powertools maintainers per Region (``.github/workflows/update_ssm.yml`` in
+    aws-powertools/powertools-lambda-python; docs: "Lambda layers", SSM Parameter Store), e.g.
+    ``/aws/service/powertools/python/arm64/python3.13/3.23.0``. Only commercial Regions have it (the
+    workflow writes none in ``aws-cn`` or ``aws-us-gov``), which is why ``cdk.json`` targets ``aws`` only.
+    """
+    python = "python{}.{}".format(*PYTHON_VERSION)
+    return f"/aws/service/powertools/python/{architecture}/{python}/{version}"
+
+
+@jsii.implements(ILocalBundling)
+class LocalAssetBuild:
+    """CDK local bundling: stage the code (without ``exclude``) and, with ``python``, compile it."""
+
+    def __init__(self, *, source: Path, exclude: Sequence[str], python: str | None) -> None:
+        self.source = source
+        self.exclude = tuple(exclude)
+        self.python = python
+
+    def try_bundle(self, output_dir: str, options: BundlingOptions | None = None, **_: object) -> bool:
+        """jsii calls this with CDK's bundling options, which change nothing here."""
+        stage(self.source, Path(output_dir), exclude=self.exclude)
+        if self.python is not None:
+            compile_tree(Path(output_dir), self.python)
+        return True
 
 
 class OomProcessing(Construct):
     """The three OOMWatch functions, their dead-letter queue, log groups and triggers.
 
-    Functions (one code asset, ``code_path`` as is, no bundling; Python 3.13; Powertools from AWS's
-    public layer, pinned; JSON logs at INFO; 2 async retries within 6 hours, then the dead-letter queue):
+    Functions (one code asset: ``code_path`` without :data:`ASSET_EXCLUDES`, plus its bytecode compiled by
+    ``bytecode_python``, a CPython of the runtime's version, when there is one (:mod:`infra.bytecode`);
+    Python 3.13; Powertools from AWS's public layer, pinned to the release ``powertools_version``, its ARN
+    read at deploy time from AWS's public SSM parameter for the stack's Region
+    (:func:`powertools_parameter_name`; a ``AWS::SSM::Parameter::Value<String>`` template parameter, so
+    synth needs no account); JSON logs at INFO; 2 async retries within 6 hours, then the dead-letter queue):
 
     * ``oom_function`` (``handlers.oom.handler``, 60 s): invoked by the syslog subscription filters.
       Parses the OOM lines, fetches the rest of the report (``logs:FilterLogEvents`` on the syslog
@@ -99,7 +146,7 @@ class OomProcessing(Construct):
         code_path: Path,
         architecture: Architecture,
         memory_size_mb: int,
-        powertools_layer_version: int,
+        powertools_version: str,
         alerts: AlertTopic,
         state_table: dynamodb.ITable,
         syslog_log_groups: Sequence[logs.ILogGroup],
@@ -111,6 +158,7 @@ class OomProcessing(Construct):
         loop_threshold: int,
         events_retention_days: int,
         log_retention_days: int,
+        bytecode_python: str | None = None,
         log_mode: str = "oom",
         agent_log_group: logs.ILogGroup | None = None,
         kill_metric: bool = False,
@@ -137,9 +185,26 @@ class OomProcessing(Construct):
         layer = lambda_.LayerVersion.from_layer_version_arn(
             self,
             "Powertools",
-            powertools_layer_arn(region=Aws.REGION, architecture=architecture, version=powertools_layer_version),
+            ssm.StringParameter.value_for_string_parameter(
+                self, powertools_parameter_name(architecture=architecture, version=powertools_version)
+            ),
         )
-        code = lambda_.Code.from_asset(str(code_path), exclude=list(ASSET_EXCLUDES))
+        # Bundled locally: the sources plus their bytecode for the runtime's Python (infra.bytecode), hashed
+        # by content, so an asset built without bytecode never passes for one built with it.
+        code = lambda_.Code.from_asset(
+            str(code_path),
+            exclude=list(ASSET_EXCLUDES),
+            asset_hash_type=AssetHashType.OUTPUT,
+            bundling=BundlingOptions(
+                image=PYTHON_RUNTIME.bundling_image,  # never run: the local build always succeeds
+                local=LocalAssetBuild(source=code_path, exclude=ASSET_EXCLUDES, python=bytecode_python),
+            ),
+        )
+        if bytecode_python is None:
+            Annotations.of(self).add_info(
+                "No CPython {}.{} found: the Lambda asset ships without bytecode, so every cold start compiles "
+                "the code (docs/deploy.md, Bytecode).".format(*PYTHON_VERSION)
+            )
         base_environment = {
             "TOPIC_ARN": alerts.topic.topic_arn,
             "STATE_TABLE": state_table.table_name,
@@ -176,7 +241,7 @@ class OomProcessing(Construct):
                 self,
                 name,
                 description=description,
-                runtime=lambda_.Runtime.PYTHON_3_13,
+                runtime=PYTHON_RUNTIME,
                 architecture=lambda_.Architecture.ARM_64 if architecture == "arm64" else lambda_.Architecture.X86_64,
                 handler=handler,
                 code=code,
@@ -262,9 +327,12 @@ class OomProcessing(Construct):
             )
         )
         # All three write: the OOM function its windows and claims, the digest its sent marks, the alarm
-        # notice its "named this instance at" marks (so one breach is not announced twice).
-        for fn in self.functions.values():
-            state_table.grant_read_write_data(fn)
+        # notice its "named this instance at" marks (so one breach is not announced twice); each only the
+        # actions its handler's calls need.
+        for name, fn in self.functions.items():
+            fn.add_to_role_policy(
+                iam.PolicyStatement(actions=list(STATE_TABLE_ACTIONS[name]), resources=[state_table.table_arn])
+            )
 
         # Triggers. The syslog subscription filters are wired by infra.syslog.OomSubscriptions.
         self.alarm_rule = events.Rule(
@@ -326,7 +394,7 @@ class OomProcessing(Construct):
                 fn,
                 "AwsSolutions-L1",
                 "Python 3.13 on purpose: the pinned Powertools layer (AWSLambdaPowertoolsPythonV3-python313) is "
-                "built for it, and the handlers are tested on it.",
+                "built for it, the asset's bytecode is compiled for it, and the handlers are tested on it.",
             )
         # cfn-lint's list of IAM actions predates DescribeAlarmContributors (API of 2025-09, botocore 1.40.27), so
         # W3037 flags a real action; the ignore is on this one policy only.

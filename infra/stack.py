@@ -34,7 +34,14 @@ class OomWatchStack(Stack):
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: OomWatchConfig, code_path: Path, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: OomWatchConfig,
+        code_path: Path,
+        bytecode_python: str | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(
             scope,
@@ -75,9 +82,10 @@ class OomWatchStack(Stack):
             self,
             "Processing",
             code_path=code_path,
+            bytecode_python=bytecode_python,
             architecture=config.lambda_architecture,
             memory_size_mb=config.lambda_memory_mb,
-            powertools_layer_version=config.powertools_layer_version,
+            powertools_version=config.powertools_version,
             alerts=alerts,
             state_table=state.table,
             syslog_log_groups=list(syslog.all_groups.values()),

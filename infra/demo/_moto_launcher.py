@@ -13,17 +13,20 @@
    labelled with the group's values, as CloudWatch does; moto sums every datapoint instead.
 6. ``DescribeAlarmContributors`` (2025): moto has no contributors, so the demo names them when it puts the
    alarm into ALARM, in ``SetAlarmState``'s ``StateReasonData`` (``{"contributors": [{attributes}]}``).
-8. ``AWS::SSM::Association`` in its CloudFormation (skipped by moto: a ``Fn::GetAtt`` of its ``AssociationId``
+7. ``AWS::SSM::Association`` in its CloudFormation (skipped by moto: a ``Fn::GetAtt`` of its ``AssociationId``
    fails the deploy), and the State Manager reads moto lacks (``DescribeAssociationExecutions``,
    ``DescribeAssociationExecutionTargets``, ``DescribeInstanceInformation``, and ``GetCommandInvocation`` of
    association runs), answered from the JSON file named by ``OOMWATCH_DEMO_SSM``, which the demo writes
    (:mod:`infra.demo.rollout_story`): moto runs no document on any host, so those runs are emulated.
-7. A mail catcher: moto sends no e-mail, so what an ``email`` subscription would be sent (the message's
+8. A mail catcher: moto sends no e-mail, so what an ``email`` subscription would be sent (the message's
    ``email`` variant under ``MessageStructure=json``, honouring filter policies) is appended as a JSON line
    to the file named by ``OOMWATCH_DEMO_OUTBOX``.
-8. AWS's rules that moto does not enforce (``aws_rules.py``: one Metrics Insights query per
+9. AWS's rules that moto does not enforce (``aws_rules.py``: one Metrics Insights query per
    ``GetMetricData``, the ``FilterLogEvents`` quota, SNS subject and size limits, ...), so the demo refuses
    what AWS refuses.
+10. AWS's public Powertools parameters (``/aws/service/powertools/...``): moto has none and refuses to
+   create a reserved ``/aws/`` name, so the demo may ``PutParameter`` exactly that path (the template reads
+   the Powertools layer's ARN from it at deploy time).
 
 Moto assigns EC2 instance ids at random and has no API to choose one, but the demo plays log streams named
 after instance ids the user picked (``--log i-0abc...=FILE``) and the handlers look those instances up. Moto's
@@ -63,6 +66,7 @@ from moto.ec2.models import instances as _instances
 from moto.logs.models import LogEvent
 from moto.server import main as _moto_main
 from moto.sns.models import Subscription, sns_backends
+from moto.ssm.models import SimpleSystemManagerBackend
 from moto.ssm.responses import SimpleSystemManagerResponse
 
 try:  # run as a script (python _moto_launcher.py), this file's folder is first on sys.path
@@ -136,6 +140,26 @@ def _publish_and_catch_mail(
     }
     with _outbox_lock, open(_OUTBOX, "a", encoding="utf-8") as outbox:
         outbox.write(json.dumps(record) + "\n")
+
+
+PUBLIC_POWERTOOLS_PREFIX = "/aws/service/powertools/"
+_put_parameter = SimpleSystemManagerBackend.put_parameter
+
+
+def _put_parameter_allowing_public_powertools(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+    """moto's PutParameter, except that a name under :data:`PUBLIC_POWERTOOLS_PREFIX` is allowed: it is made
+    under a plain name, then moved (every version renamed) to the reserved one."""
+    if not name.startswith(PUBLIC_POWERTOOLS_PREFIX):
+        return _put_parameter(self, name, *args, **kwargs)
+    plain = "/oomwatch-demo-public" + name
+    if name in self._parameters:
+        self._parameters[plain] = self._parameters.pop(name)
+    parameter = _put_parameter(self, plain, *args, **kwargs)
+    versions = self._parameters.pop(plain)
+    for version in versions:
+        version.name = name
+    self._parameters[name] = versions
+    return parameter
 
 
 _log_event_init = LogEvent.__init__
@@ -258,6 +282,7 @@ aws_rules.install()
 CloudWatchBackend.get_metric_data = _get_metric_data_with_insights  # type: ignore[method-assign]
 CloudWatchResponse.describe_alarm_contributors = _describe_alarm_contributors  # type: ignore[attr-defined]
 Subscription.publish = _publish_and_catch_mail  # type: ignore[method-assign,assignment]
+SimpleSystemManagerBackend.put_parameter = _put_parameter_allowing_public_powertools  # type: ignore[method-assign]
 _instances.random_instance_id = _instance_id  # type: ignore[attr-defined]
 _instances.InstanceBackend.run_instances = _run_instances_with_custom_id  # type: ignore[method-assign]
 

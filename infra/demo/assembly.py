@@ -147,6 +147,20 @@ class Assembly:
             raise ValueError(f"no CloudFormation stack in {directory}")
         return cls(directory=directory, stacks=stacks)
 
+    def layer_parameters(self) -> list[str]:
+        """Names of the SSM parameters (``AWS::SSM::Parameter::Value<String>`` template parameters) whose
+        values are the functions' layer ARNs, such as AWS's public Powertools parameter."""
+        found: list[str] = []
+        for stack in self.stacks:
+            parameters = stack.template.get("Parameters", {})
+            for res in stack.of_type("AWS::Lambda::Function").values():
+                for layer in res.get("Properties", {}).get("Layers", []):
+                    ref = layer.get("Ref") if isinstance(layer, dict) else None
+                    slot = parameters.get(ref, {}) if isinstance(ref, str) else {}
+                    if slot.get("Type") == "AWS::SSM::Parameter::Value<String>" and slot.get("Default") not in found:
+                        found.append(str(slot["Default"]))
+        return found
+
     def layer_arns(self) -> list[str]:
         """Layer version ARNs the functions use (literal, or built with Fn::Join/Fn::Sub from pseudo params)."""
         found: list[str] = []

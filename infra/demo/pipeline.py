@@ -24,7 +24,7 @@ from typing import Any
 
 from infra.demo import cdk, emulator, fleet, logplay
 from infra.demo.agent_filter import HostFilter, configuration_from_template
-from infra.demo.assembly import Alarm, Assembly, Function, Rule, SubscriptionFilter
+from infra.demo.assembly import PSEUDO, Alarm, Assembly, Function, Rule, SubscriptionFilter
 from infra.demo.eventpattern import matches as event_matches
 from infra.demo.filterpattern import compile_pattern
 from infra.demo.runtime import DeployedFunction, Invocation, LambdaRuntime
@@ -181,13 +181,30 @@ class Demo:
 
     def _seed_layers(self, assembly: Assembly) -> None:
         """Public layers the functions use (the Powertools layer, account 017000801446) do not exist in moto,
-        whose CreateFunction rejects unknown layer versions. moto looks a layer up by name and version in the
+        whose CreateFunction rejects unknown layer versions; nor does AWS's public SSM parameter naming it.
+        moto looks a layer up by name and version in the
         function's own account, so the demo publishes a stand-in of that name up to that version. The code
         that runs is the installed aws-lambda-powertools, the release that layer version ships."""
         client = self.aws.client("lambda")
         stub = io.BytesIO()
         with zipfile.ZipFile(stub, "w") as archive:
             archive.writestr("python/README.txt", "stand-in for a public Lambda layer (oomwatch demo)\n")
+        for parameter in assembly.layer_parameters():
+            # AWS's public parameter /aws/service/powertools/python/<arch>/python3.13/<version>: its layer,
+            # AWSLambdaPowertoolsPythonV3-python313-<arch>, as a stand-in, and the parameter pointing at it
+            # (the launcher lets the demo write this one reserved /aws/service/powertools/ path).
+            parts = parameter.strip("/").split("/")
+            if len(parts) != 7 or parts[:4] != ["aws", "service", "powertools", "python"]:
+                continue
+            arch, python = parts[4], parts[5].replace(".", "")
+            name = f"AWSLambdaPowertoolsPythonV3-{python}-{arch}"
+            version = client.publish_layer_version(LayerName=name, Content={"ZipFile": stub.getvalue()})["Version"]
+            arn = f"arn:aws:lambda:{PSEUDO['AWS::Region']}:017000801446:layer:{name}:{version}"
+            self.aws.client("ssm").put_parameter(Name=parameter, Value=arn, Type="String", Overwrite=True)
+            self.emulated.append(
+                f"layer {name}:{version} (017000801446): stand-in published to moto, and AWS's public parameter"
+                f" {parameter} set to it"
+            )
         for arn in assembly.layer_arns():
             parts = arn.split(":")
             if len(parts) != 8 or not parts[7].isdigit():

@@ -20,6 +20,7 @@ from alerting.alarm import AlarmChange, HostRow, parse_alarm_event, render_alarm
 from alerting.instance import instance_id_from_stream
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore import __version__ as botocore_version
 
 from handlers.aws import AwsError, error_code
 from handlers.delivery import PUBLISH_RESERVE_S, Attempt, attempt, commit_or_keep, quietly
@@ -73,25 +74,62 @@ def _metric_data(rt: Runtime, queries: list[dict[str, Any]], end_ms: int) -> lis
     return results
 
 
-def instances_in_alarm(change: AlarmChange, rt: Runtime, notes: list[str]) -> list[str]:
-    """The instance ids behind an alarm-level state change."""
-    cw = rt.clients.cloudwatch
+#: The API operation behind the exact list of an alarm's contributors: in botocore 1.40.27 and later (API
+#: of 2025-09-09). The AWS SDK a Lambda runtime bundles may predate it, so the call is made only when the
+#: client has it. IAM action ``cloudwatch:DescribeAlarmContributors`` (Service Authorization Reference,
+#: "Actions, resources, and condition keys for Amazon CloudWatch",
+#: https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html).
+CONTRIBUTORS_OPERATION = "DescribeAlarmContributors"
+
+
+def sdk_has_operation(client: Any, operation: str) -> bool:
+    """Whether this botocore knows ``operation`` (an older SDK has no method for it: AttributeError)."""
     try:
-        ids: list[str] = []
-        kwargs: dict[str, Any] = {"AlarmName": change.alarm_name}
-        for _ in range(5):
-            page = cw.describe_alarm_contributors(**kwargs)
-            for contributor in page.get("AlarmContributors", []):
-                iid = (contributor.get("ContributorAttributes") or {}).get("InstanceId")
-                if iid:
-                    ids.append(str(iid))
-            token = page.get("NextToken")
-            if not token:
-                break
-            kwargs["NextToken"] = token
-        return list(dict.fromkeys(ids))
-    except AwsError as exc:
-        notes.append(f"cloudwatch:DescribeAlarmContributors failed ({error_code(exc)}).")
+        return operation in client.meta.service_model.operation_names
+    except AttributeError:
+        return False
+
+
+def _contributor_ids(page: Any) -> list[str]:
+    """Instance ids of one DescribeAlarmContributors page; anything malformed is skipped."""
+    ids: list[str] = []
+    contributors = page.get("AlarmContributors") if isinstance(page, dict) else None
+    for contributor in contributors if isinstance(contributors, list) else []:
+        attributes = contributor.get("ContributorAttributes") if isinstance(contributor, dict) else None
+        iid = attributes.get("InstanceId") if isinstance(attributes, dict) else None
+        if isinstance(iid, str) and iid:
+            ids.append(iid)
+    return ids
+
+
+def instances_in_alarm(change: AlarmChange, rt: Runtime, notes: list[str]) -> list[str]:
+    """The instance ids behind an alarm-level state change.
+
+    DescribeAlarmContributors when the SDK has it and the call succeeds; otherwise the alarm's own query
+    (the highest series), with a note saying why.
+    """
+    cw = rt.clients.cloudwatch
+    hint = "grant cloudwatch:DescribeAlarmContributors for the exact list"
+    if not sdk_has_operation(cw, CONTRIBUTORS_OPERATION):
+        notes.append(
+            f"{CONTRIBUTORS_OPERATION} is not in this runtime's AWS SDK (botocore {botocore_version}): the"
+            " alarm's own query was used instead."
+        )
+        hint = "an AWS SDK with DescribeAlarmContributors, botocore 1.40.27 or later, gives the exact list"
+    else:
+        try:
+            ids: list[str] = []
+            kwargs: dict[str, Any] = {"AlarmName": change.alarm_name}
+            for _ in range(5):
+                page = cw.describe_alarm_contributors(**kwargs)
+                ids.extend(_contributor_ids(page))
+                token = page.get("NextToken") if isinstance(page, dict) else None
+                if not token:
+                    break
+                kwargs["NextToken"] = token
+            return list(dict.fromkeys(ids))
+        except AwsError as exc:
+            notes.append(f"cloudwatch:DescribeAlarmContributors failed ({error_code(exc)}).")
     if not change.expression:
         return []
     try:
@@ -103,8 +141,7 @@ def instances_in_alarm(change: AlarmChange, rt: Runtime, notes: list[str]) -> li
     match = _IN_ALARM.search(change.reason)
     top_n = int(match.group(1)) if match else 5
     notes.append(
-        f"The {top_n} highest instances of the alarm's own query are shown: the event does not name them"
-        " (grant cloudwatch:DescribeAlarmContributors for the exact list)."
+        f"The {top_n} highest instances of the alarm's own query are shown: the event does not name them ({hint})."
     )
     return [iid for iid, _ in sorted(latest.items(), key=lambda kv: -kv[1])][: min(top_n, MAX_HOSTS)]
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -185,6 +188,74 @@ def test_alarm_level_event_uses_describe_alarm_contributors_when_allowed(
     # THEN the notice names exactly that instance
     assert result["instances"] == [web3]
     assert world.sent()[0].subject.startswith("[memory ALARM] web-3")
+
+
+def old_sdk_cloudwatch(tmp_path: Path) -> Any:
+    """A real boto3 CloudWatch client from an SDK that predates DescribeAlarmContributors.
+
+    botocore's own service model with that one operation removed, loaded the way botocore loads any
+    model (a data path searched first), as a Lambda runtime's bundled botocore < 1.40.27 would have it.
+    """
+    import botocore
+    import botocore.session
+
+    model_dir = Path(botocore.__file__).parent / "data" / "cloudwatch" / "2010-08-01"
+    model = json.loads(gzip.decompress((model_dir / "service-2.json.gz").read_bytes()))
+    del model["operations"]["DescribeAlarmContributors"]
+    target = tmp_path / "cloudwatch" / "2010-08-01"
+    target.mkdir(parents=True)
+    (target / "service-2.json").write_text(json.dumps(model))
+    session = botocore.session.get_session()
+    session.get_component("data_loader").search_paths.insert(0, str(tmp_path))
+    return session.create_client("cloudwatch", region_name=REGION)
+
+
+def test_alarm_level_event_with_an_sdk_without_describe_alarm_contributors_still_sends_the_notice(
+    world: World,
+    invoke_alarm: Invoke,
+    runtime_: Any,
+    metrics_api: list[dict[str, Any]],
+    tmp_path: Path,
+) -> None:
+    # GIVEN the runtime's AWS SDK has no DescribeAlarmContributors (calling it would be an AttributeError)
+    old = old_sdk_cloudwatch(tmp_path)
+    assert not hasattr(old, "describe_alarm_contributors")
+    old.get_metric_data = runtime_.clients.cloudwatch.get_metric_data  # the fixed query answers
+    runtime_.clients._clients["cloudwatch"] = old
+
+    # WHEN the alarm-level event (2 of 3 series in ALARM) arrives
+    result = invoke_alarm(alarm_event(2, 3))
+
+    # THEN the notice is sent, from the alarm's own query, and says why
+    assert result["instances"] == [world.instances["web-1"], world.instances["web-2"]]
+    [notice] = world.sent()
+    assert notice.subject == "[memory ALARM] web-1, web-2 at 93%"
+    assert "DescribeAlarmContributors is not in this runtime's AWS SDK" in notice.text
+    assert "botocore 1.40.27 or later" in notice.text
+    assert metrics_api[0]["MetricDataQueries"][0]["Expression"] == QUERY
+
+
+def test_malformed_contributors_are_skipped_not_fatal(
+    world: World,
+    invoke_alarm: Invoke,
+    runtime_: Any,
+    metrics_api: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a contributors page whose entries are partly not what the API reference describes
+    web2 = world.instances["web-2"]
+
+    def contributors(**_: Any) -> dict[str, Any]:
+        entries: list[Any] = ["junk", {"ContributorAttributes": None}, {"ContributorAttributes": {"InstanceId": 7}}]
+        return {"AlarmContributors": [*entries, {"ContributorAttributes": {"InstanceId": web2}}]}
+
+    monkeypatch.setattr(runtime_.clients.cloudwatch, "describe_alarm_contributors", contributors)
+
+    # WHEN the alarm-level event arrives
+    result = invoke_alarm(alarm_event(1, 3))
+
+    # THEN the one well-formed contributor is named
+    assert result["instances"] == [web2]
 
 
 def test_ok_transitions_and_other_alarms_are_ignored(world: World, invoke_alarm: Invoke) -> None:

@@ -35,7 +35,7 @@ VARIANT: dict[str, Any] = {
     "existing_log_groups": "/legacy/syslog,/var/log/messages",
     "lambda_architecture": "x86_64",
     "lambda_memory_mb": "512",
-    "powertools_layer_version": "29",
+    "powertools_version": "3.24.0",
     "critical_processes": "java,postgres,php-fpm*",
     "allow_list": '{"processes": ["stress-ng*"], "units": ["batch-*.service"], "tags": {"oom-expected": "true"}}',
     "noise_window_minutes": "30",

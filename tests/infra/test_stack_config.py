@@ -40,7 +40,7 @@ def test_defaults() -> None:
         5,
         5,
     )
-    assert (config.lambda_architecture, config.powertools_layer_version) == ("arm64", 27)
+    assert (config.lambda_architecture, config.powertools_version) == ("arm64", "3.23.0")
     assert (config.noise_window_minutes, config.loop_threshold) == (15, 5)
     assert config.allow_list == AllowList()
     assert config.agent_version_parameter is None  # latest: the host checks the version journald needs
@@ -114,7 +114,9 @@ RULES: list[tuple[str, Any, str]] = [
     ("existing_log_groups", [f"/g{n}" for n in range(21)], "at most 20 groups"),
     ("lambda_architecture", "amd64", "allowed values: arm64, x86_64"),
     ("lambda_memory_mb", "64", "expected a whole number from 128 to 10240"),
-    ("powertools_layer_version", "latest", "expected a whole number from 1 to 10000"),
+    ("powertools_version", "latest", "expected a Powertools for AWS Lambda (Python) 3.x release such as 3.23.0"),
+    ("powertools_version", 27, "expected a Powertools for AWS Lambda (Python) 3.x release"),
+    ("powertools_version", "2.43.1", "expected a Powertools for AWS Lambda (Python) 3.x release"),
     ("critical_processes", ["java,node"], "separated by commas"),
     ("allow_list", "processes=java", "expected a JSON object"),
     ("allow_list", '{"hosts": ["i-123"]}', "unknown key (allowed: processes, units, tags)"),

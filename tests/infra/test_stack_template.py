@@ -18,6 +18,7 @@ from template_kit import (
     target,
 )
 
+import app
 from agent_config.builder import (
     AGENT_NAMESPACE,
     STANDARD_PARAMETER_LIMIT_BYTES,
@@ -27,6 +28,7 @@ from agent_config.builder import (
 from infra.agent_rollout import GRANT_LOG_ACCESS_SCRIPT
 from infra.alarms import fleet_query
 from infra.config import DEFAULTS
+from infra.processing import PYTHON_VERSION
 from infra.queries import QUERIES
 
 Template = dict[str, Any]
@@ -169,8 +171,9 @@ def test_instance_role_profile_and_managed_policy(template: Template) -> None:
         "logs:DescribeLogStreams": [{"Fn::GetAtt": ["SyslogLogGroup", "Arn"]}],
         "logs:PutLogEvents": [{"Fn::GetAtt": ["SyslogLogGroup", "Arn"]}],
         "cloudwatch:PutMetricData": ["*"],
-        "ec2:DescribeTags": ["*"],
     }
+    # The agent calls ec2:DescribeTags only for a global metrics.append_dimensions, which OOMWatch never sets.
+    assert "ec2:DescribeTags" not in json.dumps(policy)
     parameter_arn = render(allowed["ssm:GetParameter"][0], {"AgentConfigParameter": "AmazonCloudWatch-OomWatch-x"})
     assert parameter_arn == "arn:aws:ssm:eu-west-1:123456789012:parameter/AmazonCloudWatch-OomWatch-x"
     (metrics,) = [
@@ -232,20 +235,23 @@ def test_one_subscription_and_one_exact_permission_per_group(template: Template,
 
 
 def test_functions(template: Template, variant_template: Template) -> None:
-    for tpl, arch, memory, layer in (
-        (template, "arm64", 256, 27),
-        (variant_template, "x86_64", int(VARIANT["lambda_memory_mb"]), int(VARIANT["powertools_layer_version"])),
+    for tpl, arch, memory, powertools in (
+        (template, "arm64", 256, "3.23.0"),
+        (variant_template, "x86_64", int(VARIANT["lambda_memory_mb"]), VARIANT["powertools_version"]),
     ):
         for handler in HANDLERS:
             _, fn = function_by_handler(tpl, handler)
             p = fn["Properties"]
             assert (p["Runtime"], p["Architectures"], p["MemorySize"]) == ("python3.13", [arch], memory)
-            assert [render(layer_arn, {}) for layer_arn in p["Layers"]] == [
-                f"arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-{arch}:{layer}"
-            ]
+            # The layer's ARN is AWS's public SSM parameter for the Region, resolved at deploy time
+            ((layer,),) = [p["Layers"]]
+            parameter = tpl["Parameters"][target(layer)]
+            assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
+            assert parameter["Default"] == f"/aws/service/powertools/python/{arch}/python3.13/{powertools}"
             assert p["LoggingConfig"]["LogFormat"] == "JSON"
             assert p["LoggingConfig"]["ApplicationLogLevel"] == "INFO"
             assert "S3Key" in p["Code"]  # an asset, no inline code
+        assert "arn:aws:lambda:" not in json.dumps(tpl["Resources"])  # no hard-coded layer ARN, any partition
     log_groups = {
         handler: function_by_handler(template, handler)[1]["Properties"]["LoggingConfig"]["LogGroup"]
         for handler in HANDLERS
@@ -322,18 +328,35 @@ def test_environment_contract(template: Template, variant_template: Template) ->
     }
 
 
-def test_code_asset_leaves_tests_and_caches_out(cli_assemblies: dict[str, Any]) -> None:
+def test_code_asset_leaves_tests_and_caches_out_and_ships_bytecode_for_the_runtime(
+    cli_assemblies: dict[str, Any],
+) -> None:
     assets = json.loads((cli_assemblies["oom"] / "OomWatch.assets.json").read_text())["files"]
     (source,) = {a["source"]["path"] for a in assets.values() if a["source"].get("packaging") == "zip"}
-    files = [
-        p.relative_to(cli_assemblies["oom"] / source).as_posix() for p in (cli_assemblies["oom"] / source).rglob("*")
-    ]
+    root = cli_assemblies["oom"] / source
+    files = [p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()]
     assert any(f.startswith("oomwatch/") for f in files)
-    assert not [
-        f
-        for f in files
-        if "__pycache__" in f or f.endswith(".pyc") or ".egg-info" in f or "/tests/" in f or f.startswith("tests")
-    ]
+    assert not [f for f in files if ".egg-info" in f or "/tests/" in f or f.startswith("tests")]
+    modules = sorted(f for f in files if f.endswith(".py"))
+    bytecode = sorted(f for f in files if f.endswith(".pyc"))
+    if app.bytecode_python() is not None:
+        # THEN every module has bytecode for the runtime's Python (python3.13: cpython-313), and only that
+        tag = "cpython-{}{}".format(*PYTHON_VERSION)
+        expected = [
+            f"{m.rpartition('/')[0]}/__pycache__/{m.rpartition('/')[2][:-3]}.{tag}.pyc".lstrip("/") for m in modules
+        ]
+        assert bytecode == sorted(expected)
+    else:
+        # THEN (no CPython of the runtime's version on this machine) sources only, and synth says so
+        assert bytecode == []
+        infos = [
+            entry["data"]
+            for artifact in json.loads((cli_assemblies["oom"] / "manifest.json").read_text())["artifacts"].values()
+            for entries in artifact.get("metadata", {}).values()
+            for entry in entries
+            if entry["type"] == "aws:cdk:info"
+        ]
+        assert any("without bytecode" in str(info) for info in infos)
 
 
 def test_function_depends_only_on_its_policy(template: Template) -> None:
@@ -354,18 +377,13 @@ def role_grants(template: Template, handler: str) -> dict[str, list[Any]]:
     return grants(role_statements(template, role_id))
 
 
-READ = {
-    "dynamodb:BatchGetItem",
-    "dynamodb:ConditionCheckItem",
-    "dynamodb:DescribeTable",
-    "dynamodb:GetItem",
-    "dynamodb:GetRecords",
-    "dynamodb:GetShardIterator",
-    "dynamodb:Query",
-    "dynamodb:Scan",
-}
-WRITE = {"dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
 TABLE = [{"Fn::GetAtt": ["StateTable", "Arn"]}]
+
+
+def table(*actions: str) -> dict[str, list[Any]]:
+    return {f"dynamodb:{a}": TABLE for a in actions}
+
+
 PUBLISH = {
     "sns:Publish": [{"Ref": "AlertTopic"}],
     "kms:Decrypt": [{"Fn::GetAtt": ["AlertTopicKey", "Arn"]}],
@@ -389,7 +407,7 @@ def test_oom_function_permissions(template: Template, variant_template: Template
         "ec2:DescribeInstances": ["*"],
         "ec2:DescribeInstanceTypes": ["*"],
         "logs:FilterLogEvents": [{"Fn::GetAtt": ["SyslogLogGroup", "Arn"]}],
-        **{a: TABLE for a in READ | WRITE},
+        **table("GetItem", "PutItem", "UpdateItem", "BatchWriteItem"),
     }
     filter_on = role_grants(variant_template, "handlers.oom.handler")["logs:FilterLogEvents"]
     rendered = sorted(render(r, {"SyslogLogGroup": "new"}) for r in filter_on)
@@ -413,7 +431,7 @@ def test_alarm_notice_function_permissions(template: Template) -> None:
         ],
         "ec2:DescribeInstances": ["*"],
         "ec2:DescribeInstanceTypes": ["*"],
-        **{a: TABLE for a in READ | WRITE},
+        **table("PutItem", "DeleteItem", "BatchGetItem"),
     }
 
 
@@ -424,7 +442,7 @@ def test_digest_function_permissions(template: Template, variant_template: Templ
         **DLQ,
         "ec2:DescribeInstances": ["*"],
         "ec2:DescribeInstanceTypes": ["*"],
-        **{a: TABLE for a in READ | WRITE},
+        **table("Scan", "UpdateItem"),
     }
     # the coverage check (default: hourly) lists managed instances and runs one Metrics Insights query
     assert role_grants(template, "handlers.digest.handler") == {
@@ -440,7 +458,6 @@ def test_no_wildcard_actions_and_star_only_where_unavoidable(template: Template)
     unavoidable = {
         "ec2:DescribeInstances",
         "ec2:DescribeInstanceTypes",
-        "ec2:DescribeTags",
         "cloudwatch:GetMetricData",
         "cloudwatch:PutMetricData",
         "ssm:DescribeInstanceInformation",
@@ -468,6 +485,10 @@ def test_state_table(template: Template) -> None:
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
 
 
+def rendered_condition(condition: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
+    return {op: {key: render(value, {}) for key, value in pairs.items()} for op, pairs in condition.items()}
+
+
 def test_topic_encryption_and_tls_only(template: Template) -> None:
     assert props(template, "AlertTopic")["KmsMasterKeyId"] == {"Fn::GetAtt": ["AlertTopicKey", "Arn"]}
     key = props(template, "AlertTopicKey")
@@ -476,6 +497,14 @@ def test_topic_encryption_and_tls_only(template: Template) -> None:
         s for s in key["KeyPolicy"]["Statement"] if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
     ]
     assert sorted(as_list(cloudwatch["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    # only on behalf of this account's alarms in this Region (confused deputy)
+    alarms_here = {"aws:SourceArn": "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*"}
+    assert rendered_condition(cloudwatch["Condition"]) == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnLike": alarms_here,
+    }
+    service_statements = [s for s in key["KeyPolicy"]["Statement"] if "Service" in s.get("Principal", {})]
+    assert all("aws:SourceAccount" in s.get("Condition", {}).get("StringEquals", {}) for s in service_statements)
     (policy,) = resources(template, "AWS::SNS::TopicPolicy").values()
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     assert {
@@ -488,7 +517,10 @@ def test_topic_encryption_and_tls_only(template: Template) -> None:
     } in statements
     (allow,) = [s for s in statements if s["Effect"] == "Allow"]
     assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
-    assert allow["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    assert rendered_condition(allow["Condition"]) == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnLike": {"aws:SourceArn": "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*"},
+    }
 
 
 def test_email_subscriptions(template: Template, variant_template: Template) -> None:
