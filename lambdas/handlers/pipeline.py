@@ -156,7 +156,15 @@ def needs_context(ev: Mapping[str, Any]) -> bool:
 
 
 def _richness(ev: Mapping[str, Any]) -> int:
-    return (ev.get("trigger") is not None) + bool(ev.get("task_count")) + bool(ev.get("cgroup"))
+    """How much of a report an event holds. The constraint counts: on RHEL 7 a memory-cgroup kill's
+    ``Memory cgroup out of memory: Kill process`` line is the only one that says memcg, and context that
+    added just that line must win (issue 11: the pipeline said "not shown" where ``oomwatch scan`` said memcg)."""
+    return (
+        (ev.get("trigger") is not None)
+        + bool(ev.get("task_count"))
+        + bool(ev.get("cgroup"))
+        + (ev.get("constraint") not in (None, "unknown"))
+    )
 
 
 def complete_from_stream(kills: Sequence[Kill], log_group: str, stream: str, rt: Runtime) -> None:
