@@ -270,6 +270,11 @@ def normalize(text: str, world: World) -> str:
     return re.sub(r"Launched:(\s+)\d{4}-\d\d-\d\d \d\d:\d\d UTC", r"Launched:\g<1>2026-11-01 08:00 UTC", text)
 
 
+def flat(text: str) -> str:
+    """An alert body with its phone wrapping undone (runs of white space as one space), for substring checks."""
+    return " ".join(text.split())
+
+
 def rendered(sent: Sent, world: World) -> str:
     """Subject, attributes and body of one SNS message as one text, for snapshots."""
     attrs = ", ".join(f"{k}={v}" for k, v in sorted(sent.attributes.items()))
