@@ -63,3 +63,11 @@ def test_long_ids_and_paths_appear_whole_at_most_once(path: Path) -> None:
     hexes = re.findall(r"[0-9a-f]{32,}", text)
     repeated = {h for h in hexes if hexes.count(h) > 1}
     assert not repeated, repeated
+
+
+def test_the_example_alert_in_the_docs_is_the_pinned_snapshot() -> None:
+    # docs/alerts.md shows an alert as the code renders it: the ```text block after its heading is the snapshot
+    docs = (SNAPSHOTS.parents[2] / "docs" / "alerts.md").read_text(encoding="utf-8")
+    section = docs.split("### An alert, as it reads", 1)[1]
+    block = section.split("```text\n", 1)[1].split("```", 1)[0]
+    assert block == (SNAPSHOTS / "kill_php_fpm_global.txt").read_text(encoding="utf-8")
