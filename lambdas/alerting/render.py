@@ -681,12 +681,12 @@ def render_digest(d: DigestView) -> Message:
                 f" {clean(d.names.get(vic.instance) or vic.instance, 40)}"
                 f" at {hhmm(vic.time_ms)}"
             )
-    link = None
+    link = search = None
     if d.events_log_group:
-        link = links.events_query_url(
-            d.region, d.events_log_group, fp.key, d.window_start_ms - 60_000, d.window_end_ms + 60_000
-        )
-        out += ["", "Every kill of this window (Logs Insights):", f"  {link}"]
+        start, end = d.window_start_ms - 60_000, d.window_end_ms + 60_000
+        link = links.events_query_url(d.region, d.events_log_group, fp.key, start, end)
+        search = links.events_search_url(d.region, d.events_log_group, fp.key, start, end)
+        out += ["", "Every kill of this window (the events log, searched for this fingerprint):", f"  {search}"]
     doc = {
         "type": "oom_digest",
         "schema_version": SCHEMA,
@@ -708,7 +708,7 @@ def render_digest(d: DigestView) -> Message:
         "region": d.region,
     }
     doc = deep_clean(doc, limit=1024, max_items=100)
-    doc["links"] = {"events": sanitise(link, None)} if link else {}
+    doc["links"] = {"events": sanitise(link, None), "events_search": sanitise(search, None)} if link and search else {}
     attrs = attributes(
         severity=d.severity,
         instance_id=d.instances[0] if len(d.instances) == 1 else "",
