@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from alerting import links
 from alerting.instance import InstanceInfo, instance_id_from_stream
-from alerting.render import Message, attributes, when
+from alerting.render import Message, attributes, fit, host_text, when
 from alerting.text import ascii_only, clean, deep_clean, mib
 
 
@@ -97,10 +97,10 @@ def _pct(value: float | None) -> str:
 
 def render_alarm_notice(change: AlarmChange, hosts: Sequence[HostRow], notes: Sequence[str]) -> Message:
     what = {"memory": "memory", "swap": "swap"}.get(change.metric, "memory/swap")
-    names = []
-    for h in hosts[:3]:
-        names.append(clean(h.info.name, 30) if h.info and h.info.name else h.instance_id)
-    who = ", ".join(names) + (f" +{len(hosts) - 3}" if len(hosts) > 3 else "")
+    # Hosts named as in every other message: Name tag, then instance id (render.host_text).
+    who = host_text(hosts[0].info.name if hosts[0].info else None, hosts[0].instance_id) if hosts else ""
+    if len(hosts) > 1:
+        who += f" +{len(hosts) - 1} more"
     top = hosts[0] if hosts else None
     figure = ""
     if top is not None:
@@ -175,4 +175,4 @@ def render_alarm_notice(change: AlarmChange, hosts: Sequence[HostRow], notes: Se
         kind="memory_alarm",
         alarm=change.alarm_name,
     )
-    return Message("memory_alarm", subject, "\n".join(out).rstrip() + "\n", doc, attrs)
+    return Message("memory_alarm", subject, "\n".join(fit(out)).rstrip() + "\n", doc, attrs)

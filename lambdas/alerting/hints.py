@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from alerting.classify import comm, matches_any, victim, workload, workload_label
+from alerting.classify import comm, matches_any, victim, workload
 from alerting.instance import InstanceInfo
-from alerting.text import clean
+from alerting.text import clean, short_ids
 
-MAX_LINES = 3
+MAX_LINES = 4  # two from the process row, two from the constraint/source row
 
 
 class HintInput(NamedTuple):
@@ -44,18 +44,22 @@ class HintInput(NamedTuple):
                 out.append((str(row.get("comm") or "?"), round(int(row["rss_kb"]) / 1024)))
         return out
 
-    def split(self, patterns: tuple[str, ...]) -> tuple[list[int], int]:
-        """Sizes of this service's tasks and the total of the others, from the task table."""
-        own: list[int] = []
-        others = 0
-        for name, size in self.consumers():
-            if matches_any([name], patterns):
-                own.append(size)
-            else:
-                others += size
-        if not own and self.victim_mib:
-            own.append(self.victim_mib)
-        return own, others
+    def split(self, patterns: tuple[str, ...]) -> tuple[int, int, int | None]:
+        """(tasks of this service, their MiB, MiB of every other task) from the WHOLE task table
+        (the event's ``task_table``: every row summed), or the others None when the report had no table.
+
+        Issue 11: counting only the 5 largest rows gave "0 MiB other services" beside 216 MiB of others.
+        """
+        table = self.event.get("task_table")
+        if isinstance(table, Mapping) and isinstance(table.get("rss_kb"), int):
+            tasks = own_kb = 0
+            for row in table.get("names") or []:
+                if isinstance(row, Mapping) and matches_any([str(row.get("comm") or "")], patterns):
+                    tasks += int(row.get("tasks") or 0)
+                    own_kb += int(row.get("rss_kb") or 0)
+            if tasks:
+                return tasks, round(own_kb / 1024), round(max(0, int(table["rss_kb"]) - own_kb) / 1024)
+        return (1, self.victim_mib, None) if self.victim_mib else (0, 0, None)
 
 
 def os_reserve_mib(budget: int) -> int:
@@ -71,32 +75,69 @@ def _held(h: HintInput, name: str) -> str:
     return f"{name} held {_m(h.victim_mib)}" if h.victim_mib is not None else name
 
 
+def _implausible(h: HintInput, what: str, value: int, others: int | None) -> str | None:
+    """A sentence naming the figure that looks wrong when a recommendation comes out at or below zero or
+    above host RAM (issue 11: ``must fit in ~-7,062 MiB``), else None."""
+    budget = h.budget_mib or 0
+    if value <= 0:
+        used = f"{_m(others)} of other services and " if others else ""
+        return (
+            f"{what}: no size fits: {used}the OS reserve leave nothing of {_m(budget)} {h.budget_name};"
+            f" the {h.budget_name} figure looks wrong (check the instance type and the report)."
+        )
+    if h.ram_mib and value > h.ram_mib:
+        return (
+            f"{what}: the {_m(budget)} {h.budget_name} is more than the host's {_m(h.ram_mib)} RAM;"
+            " that figure looks wrong, so no size is advised."
+        )
+    return None
+
+
 def _php_fpm(h: HintInput) -> list[str]:
-    own, others = h.split(PHP_FPM)
+    tasks, own, others = h.split(PHP_FPM)
     budget = h.budget_mib
-    if budget is None or not own:
+    if budget is None or not tasks:
         return ["PHP-FPM: size pm.max_children as (RAM - OS - other services) / average worker RSS."]
-    worker = max(1, round(sum(own) / len(own)))
+    worker = max(1, round(own / tasks))
     reserve = os_reserve_mib(budget)
+    if others is None:
+        return [
+            f"PHP-FPM: other services' memory is unknown (no task table in the report): size pm.max_children"
+            f" as ({_m(budget)} {h.budget_name} - {_m(reserve)} OS - other services) / {_m(worker)} per worker.",
+        ]
     room = budget - reserve - others
+    wrong = _implausible(h, "PHP-FPM", room, others)
+    if wrong:
+        return [wrong]
     fits = max(1, room // worker)
+    pool = f"{tasks} PHP-FPM task{'s' if tasks != 1 else ''} held {_m(own)}"
     return [
         f"PHP-FPM: pm.max_children <= {fits} fits: ({_m(budget)} {h.budget_name} - {_m(reserve)} OS"
-        f" - {_m(others)} other services) / {_m(worker)} avg worker ({len(own)} largest in the task table).",
+        f" - {_m(others)} other tasks) / {_m(worker)} avg worker ({pool}).",
         f"memory_limit bounds ONE worker, not the pool: keep pm.max_children x memory_limit under {_m(room)}.",
     ]
 
 
 def _mysql(h: HintInput) -> list[str]:
-    _own, others = h.split(MYSQL)
+    _tasks, _own, others = h.split(MYSQL)
     budget = h.budget_mib
     if budget is None:
         return [f"{_held(h, 'MySQL/MariaDB')}: keep innodb_buffer_pool_size well under RAM (about 60-70%)."]
-    room = budget - os_reserve_mib(budget) - others
+    reserve = os_reserve_mib(budget)
+    if others is None:
+        return [
+            f"{_held(h, 'MySQL/MariaDB')} of {_m(budget)} {h.budget_name}; other services' memory is unknown"
+            " (no task table in the report).",
+            f"Keep buffer pool + per-connection buffers under {_m(budget)} - {_m(reserve)} OS - other services.",
+        ]
+    room = budget - reserve - others
+    wrong = _implausible(h, "MySQL/MariaDB", room, others)
+    if wrong:
+        return [wrong]
     pool = max(128, int(room * 0.75) // 128 * 128)
     return [
         f"{_held(h, 'MySQL/MariaDB')} of {_m(budget)} {h.budget_name}; with {_m(others)} used by other"
-        f" services, buffer pool + per-connection buffers must fit in ~{_m(room)}.",
+        f" tasks, buffer pool + per-connection buffers must fit in ~{_m(room)}.",
         f"Try innodb_buffer_pool_size={pool}M; check max_connections x per-connection buffers.",
     ]
 
@@ -108,8 +149,8 @@ def _java(h: HintInput) -> list[str]:
     heap = int(budget * 0.75)
     return [
         f"{_held(h, 'Java')} of {_m(budget)} {h.budget_name}: cap the heap at ~{_m(heap)}"
-        f" (-XX:MaxRAMPercentage=75 or -Xmx{heap}m),",
-        "leaving 25% for metaspace, thread stacks, direct buffers and the JIT.",
+        f" (-XX:MaxRAMPercentage=75 or -Xmx{heap}m), leaving 25% for metaspace, thread stacks,"
+        " direct buffers and the JIT.",
     ]
 
 
@@ -154,19 +195,68 @@ _LIMIT_SETTING = {
 }
 
 
+def _limit_workload(event: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str, Any] | None]:
+    """(the workload whose limit was hit, the inner workload the victim ran in when that differs).
+
+    Nested cgroups (a container inside LXC, a pod inside a node slice): the kernel names the cgroup whose
+    limit was hit in ``oom_memcg``; advice goes to that one, the victim's own workload is context."""
+    from oomwatch.cgroup import workload as classify_path
+
+    inner = workload(event)
+    cg = event.get("cgroup") or {}
+    oom, task = cg.get("oom_memcg"), cg.get("task_memcg")
+    if not oom or not task or oom == task:
+        return inner, None
+    outer = classify_path(str(oom)) or {"kind": "cgroup", "name": str(oom), "path": str(oom)}
+    same = all(outer.get(k) == inner.get(k) for k in ("kind", "name", "id"))
+    return (inner, None) if same else (outer, inner or None)
+
+
+def _label(w: Mapping[str, Any]) -> str:
+    if w.get("kind") == "systemd-unit":
+        return str(w.get("unit") or w.get("name") or "")
+    ident = w.get("id")
+    return str(w.get("name") or (str(ident)[:12] if ident else "") or w.get("path") or "")
+
+
+def short_path(path: str) -> str:
+    """A cgroup path as a hint repeats it (the alert shows it whole once): long ids cut, and past 48 characters
+    only its last component. Linear."""
+    path = short_ids(path)
+    if len(path) <= 48:
+        return path
+    last = path.rstrip("/").rsplit("/", 1)[-1]
+    return ".../" + (last if len(last) <= 56 else last[:53] + "...")
+
+
 def _memcg(h: HintInput) -> list[str]:
     memcg = h.event.get("cgroup") or {}
+    outer, inner = _limit_workload(h.event)
     # Cgroup and unit names are chosen by whoever owns a delegated cgroup: one clean line each, capped.
-    path = clean(memcg.get("oom_memcg") or memcg.get("task_memcg"), 160) or "the cgroup"
-    w = workload(h.event)
-    template = _LIMIT_SETTING.get(str(w.get("kind")), "memory.max (v2) / memory.limit_in_bytes (v1) of {name}")
-    setting = template.format(name=clean(workload_label(h.event), 100) or path)
+    path = clean(short_path(str(memcg.get("oom_memcg") or memcg.get("task_memcg") or "")), 160) or "the cgroup"
+    kind = str(outer.get("kind"))
+    name = clean(short_ids(_label(outer)), 100) or path
+    if kind == "kubernetes" and not outer.get("id") and inner:
+        setting = f"the memory limits of {name}'s containers (the pod's limit is their sum)"
+    else:
+        template = _LIMIT_SETTING.get(kind, "memory.max (v2) / memory.limit_in_bytes (v1) of {name}")
+        setting = template.format(name=name)
     limit = _m(h.limit_mib) if h.limit_mib else "its limit"
     ram = f" (host RAM {_m(h.ram_mib)})" if h.ram_mib else ""
-    return [
-        f"The cgroup limit was hit, not the host: {path} reached {limit}{ram}."
-        f" Raise {setting} or cut the workload's memory."
-    ]
+    lines = [f"The cgroup limit was hit, not the host: {path} reached {limit}{ram}."]
+    if inner:
+        inner_name = clean(short_ids(_label(inner)), 100)
+        if inner_name == name and inner.get("id"):  # a container of the pod whose limit was hit
+            inner_desc = f"its container {clean(inner.get('id'), 100)[:12]}"
+        else:
+            inner_desc = f"{clean(inner.get('kind'), 30)} {inner_name}"
+        lines.append(
+            f"That limit is the enclosing {kind} {name}'s, not the one of {inner_desc} the victim ran in:"
+            f" raise {setting} or cut what runs inside it."
+        )
+    else:
+        lines.append(f"Raise {setting} or cut the workload's memory.")
+    return lines
 
 
 def _global(h: HintInput) -> list[str]:

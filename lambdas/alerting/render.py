@@ -11,6 +11,7 @@ Links are percent-encoded ASCII and pass through it unchanged.
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -22,7 +23,19 @@ from alerting import links
 from alerting.classify import Fingerprint, Severity, comm, victim, workload, workload_label
 from alerting.hints import advise
 from alerting.instance import InstanceInfo
-from alerting.text import ascii_only, clean, clean_raw_line, deep_clean, duration, mib, ordinal, pct, size
+from alerting.text import (
+    ascii_only,
+    clean,
+    clean_raw_line,
+    deep_clean,
+    duration,
+    mib,
+    ordinal,
+    pct,
+    short_ids,
+    size,
+    span,
+)
 
 SUBJECT_MAX = 99  # SNS: "less than 100 characters"
 ATTRIBUTE_MAX = 256
@@ -60,6 +73,7 @@ class KillView(NamedTuple):
     stream: str
     previous_window_count: int = 0
     notes: tuple[str, ...] = ()
+    first_kill_ms: int | None = None  # the window's first kill, for a loop's span
 
 
 class Victim(NamedTuple):
@@ -100,6 +114,14 @@ def hhmm(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%H:%M")
 
 
+def host_text(name: object, instance_id: str | None, host: object = None) -> str:
+    """How every message names a host: the Name tag and the instance id, else whichever is known."""
+    label = clean(name, 40) if name else ""
+    if label and instance_id and label != instance_id:
+        return f"{label} ({instance_id})"
+    return label or instance_id or clean(host, 40) or "unknown host"
+
+
 def host_label(view: KillView) -> str:
     if view.instance and view.instance.name:
         return clean(view.instance.name, 40)
@@ -107,6 +129,44 @@ def host_label(view: KillView) -> str:
     if host:
         return clean(host, 40)
     return view.instance_id or clean(view.stream, 40) or "unknown host"
+
+
+def view_host(view: KillView) -> str:
+    """The host of one kill as subjects name it (see :func:`host_text`)."""
+    name = view.instance.name if view.instance and view.instance.name else view.event.get("host")
+    return host_text(name, view.instance_id, view.stream)
+
+
+WIDTH = 78  # columns a phone shows without scrolling sideways; URLs are exempt
+_KV_LABEL = re.compile(r"( {2}[A-Za-z][A-Za-z ]{0,10}: +)\S")
+
+
+def fit(lines: Sequence[str], width: int = WIDTH) -> list[str]:
+    """Wrap every line wider than ``width`` (a URL line aside): continuation lines line up under the value of
+    a ``Label:`` line, else two columns in. Words longer than a line (paths) break hard;
+    nothing inside them is changed."""
+    out: list[str] = []
+    for line in lines:
+        body = line.lstrip(" ")
+        if len(line) <= width or body.startswith("https://"):
+            out.append(line)
+            continue
+        label = _KV_LABEL.match(line)
+        lead = len(line) - len(body)
+        cont = " " * (len(label.group(1)) if label else min(lead + 2, 20))
+        out.extend(
+            textwrap.wrap(
+                line[lead:],
+                width=width,
+                initial_indent=" " * lead,
+                subsequent_indent=cont,
+                break_long_words=True,
+                break_on_hyphens=False,
+                drop_whitespace=True,
+            )
+            or [line[:width]]
+        )
+    return out
 
 
 def _subject(parts: Sequence[str]) -> str:
@@ -154,6 +214,9 @@ def noise_line(line: str) -> bool:
     )
 
 
+_LEFT_OUT = "[... "
+
+
 def raw_lines(lines: Sequence[object], head: int = RAW_LINES_HEAD, tail: int = RAW_LINES_TAIL) -> list[str]:
     cleaned: list[str] = []
     for line in lines:
@@ -164,7 +227,32 @@ def raw_lines(lines: Sequence[object], head: int = RAW_LINES_HEAD, tail: int = R
     if len(cleaned) <= head + tail + 1:
         return cleaned
     left_out = len(cleaned) - head - tail
-    return [*cleaned[:head], f"[... {left_out} lines left out: see the Logs Insights link ...]", *cleaned[-tail:]]
+    return [*cleaned[:head], f"{_LEFT_OUT}{left_out} lines left out: see the stream link ...]", *cleaned[-tail:]]
+
+
+# The syslog/journal prefix a phone need not read on every line: "Nov 26 10:00:00 web-1 kernel: ". Anchored,
+# one bounded token per part: linear on any line.
+_SYSLOG_PREFIX = re.compile(
+    r"(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d{1,9})?|\d{4}-\d\d-\d\dT[\d:.+-]{8,32}Z?) [^ ]{1,64} kernel: "
+)
+
+
+def _squeeze(line: str) -> str:
+    return _RUNS.sub(" ", line) if len(line) > WIDTH - 2 else line
+
+
+_RUNS = re.compile(" {2,}")
+
+
+def strip_prefix(lines: list[str]) -> tuple[str, list[str]]:
+    """(the prefix, the lines without it) when every line starts with the same syslog prefix, else ("", lines)."""
+    first = _SYSLOG_PREFIX.match(lines[0]) if lines else None
+    if first is None:
+        return "", lines
+    prefix = first.group(0)
+    if not all(line.startswith((prefix, _LEFT_OUT)) for line in lines):
+        return "", lines
+    return prefix, [line.removeprefix(prefix) for line in lines]
 
 
 def hint_lines(event: Mapping[str, Any], instance: InstanceInfo | None) -> list[str]:
@@ -181,7 +269,7 @@ def _kv(label: str, value: str, width: int = 11) -> str:
 
 _CONSTRAINT_TEXT = {
     "global": "global - the whole host ran out of memory",
-    "memcg": "memcg - a memory cgroup hit its limit (the host may have had memory left)",
+    "memcg": "memcg - a memory cgroup hit its limit; the host may have had memory left",
     "cpuset": "cpuset - the cpuset's memory nodes ran out",
     "mempolicy": "mempolicy - the NUMA memory policy's nodes ran out",
     "unknown": "not shown in the lines received",
@@ -195,7 +283,7 @@ def describe_workload(event: Mapping[str, Any]) -> str | None:
     kind = clean(w.get("kind"), 30)
     label = clean(workload_label(event), 100)
     extras = []
-    if w.get("pod_uid"):
+    if w.get("pod_uid") and str(w.get("pod_uid")) not in label:
         extras.append(f"pod uid {clean(w.get('pod_uid'), 40)}")
     if w.get("qos"):
         extras.append(f"QoS {clean(w.get('qos'), 20)}")
@@ -232,26 +320,49 @@ def kill_doc(view: KillView, hint: list[str], link_map: Mapping[str, str]) -> di
     return doc
 
 
+def _limit_kb(ev: Mapping[str, Any]) -> int | None:
+    """The memory cgroup limit that was hit (memcg kills), or None (none reported, or "no limit")."""
+    memcg = ev.get("memcg")
+    if ev.get("constraint") != "memcg" or not isinstance(memcg, Mapping):
+        return None
+    limit = memcg.get("limit_kb")
+    return limit if isinstance(limit, int) and 0 < limit < 2**50 else None
+
+
 def render_kill(view: KillView) -> Message:
+    """One kill. The first screen (about 20 lines) says what died, where, how big against what limit and what
+    to do; the details follow, the kernel lines come last; lines fit 78 columns (URLs aside)."""
     ev = view.event
     v = victim(ev)
     proc = clean(comm(ev), 40)
     host = host_label(view)
+    named = view_host(view)
     inst = view.instance
     rss_kb = v.get("rss_kb")
     ram_kb = inst.memory_kb if inst else None
     share = pct(rss_kb, ram_kb)
+    limit_kb = _limit_kb(ev)
+    limit_share = pct(rss_kb, limit_kb)
     iid = view.instance_id
 
-    where_subject = f"on {host}" + (f" ({iid})" if iid and iid != host else "")
-    subject = _subject(
-        [
-            f"[OOM {view.severity.level}]",
-            f"{proc} killed {where_subject}",
-            (size(rss_kb) + ("," if share is not None else "")) if rss_kb is not None else "",
-            (f"{share}% RAM" if share else "<1% RAM") if share is not None else "",
-        ]
-    )
+    if limit_share is not None:
+        against = f"{limit_share if limit_share else '<1'}% of its {size(limit_kb)} limit"
+    elif share is not None:
+        against = f"{share}% RAM" if share else "<1% RAM"
+    else:
+        against = ""
+    subject = ""
+    for where in dict.fromkeys((named, host)):  # the instance id goes first when the subject would be too long
+        subject = _subject(
+            [
+                f"[OOM {view.severity.level}]",
+                f"{proc} killed on {where}",
+                (size(rss_kb) + ("," if against else "")) if rss_kb is not None else "",
+                against if rss_kb is not None else "",
+            ]
+        )
+        if not subject.endswith("..."):
+            break
 
     source = str(ev.get("source") or "kernel")
     killer = {"kernel": "the kernel OOM killer", "systemd-oomd": "systemd-oomd", "earlyoom": "earlyoom"}.get(
@@ -260,20 +371,41 @@ def render_kill(view: KillView) -> Message:
     pid = v.get("pid")
     pid_text = f" (pid {pid})" if isinstance(pid, int) and pid >= 0 else ""
     scope = view.fingerprint.scope.split(":", 1)[-1]
-    out: list[str] = [f"{proc}{pid_text} was killed by {killer} on {host}.", ""]
-    out.append(f"Severity: {view.severity.level} ({clean(view.severity.reason, 160)})")
+    constraint = str(ev.get("constraint") or "unknown")
+    memcg = ev.get("memcg")
+    cg_raw = ev.get("cgroup")
+    cg: Mapping[str, Any] = cg_raw if isinstance(cg_raw, Mapping) else {}
+    ram_text = f"{inst.memory_mib:,} MiB RAM" if inst and inst.memory_mib else ""
+
+    # FIRST SCREEN: what died, where, how big against what limit, what to do.
+    out: list[str] = [f"{proc}{pid_text} was killed by {killer} on {named}."]
+    if rss_kb is not None:
+        if limit_kb is not None:
+            mem = f"{mib(rss_kb)} RSS = {limit_share if limit_share else '<1'}% of its {mib(limit_kb)} cgroup limit"
+            mem += f" (host {ram_text})" if ram_text else ""
+        elif share is not None and ram_text:
+            mem = f"{mib(rss_kb)} RSS = {share if share else '<1'}% of {ram_text}"
+        else:
+            mem = f"{mib(rss_kb)} RSS"
+        out.append(f"Size: {mem}.")
+    out.append(f"Why: {_CONSTRAINT_TEXT.get(constraint, clean(constraint, 30))}.")
+    out.append(f"Severity: {view.severity.level} ({clean(view.severity.reason, 160)}).")
     occurrence = (
-        f"Occurrence: {ordinal(view.occurrence)} kill of {clean(view.fingerprint.subject, 60)}"
-        f" on {clean(scope, 60)} in this {view.window_minutes}-min window."
+        f"Occurrence: {ordinal(view.occurrence)} kill of {clean(short_ids(view.fingerprint.subject), 60)}"
+        f" on {clean(scope, 60)} in this {view.window_minutes}-min window"
     )
-    out.append(occurrence)
     if view.occurrence == 1:
-        out.append(
-            f"  Further kills in the next {view.window_minutes} min are counted and sent as one digest"
-            f" (an OOM-loop alert at {view.loop_threshold})."
-        )
+        occurrence += f"; more are counted into one digest (an OOM-loop alert at {view.loop_threshold})."
+    else:
+        occurrence += "."
+    out.append(occurrence)
     if view.previous_window_count > 1:
-        out.append(f"  The previous window had {view.previous_window_count} kills: this is still going on.")
+        out.append(f"The previous window had {view.previous_window_count} kills: this is still going on.")
+
+    hint = hint_lines(ev, inst)
+    if hint:
+        out += ["", "WHAT TO DO"]
+        out += [f"  - {line}" for line in hint]
 
     # WHAT
     out += ["", "WHAT"]
@@ -283,16 +415,14 @@ def render_kill(view: KillView) -> Message:
     )
     if rss_kb is not None:
         mem = mib(rss_kb) + " RSS"
-        if share is not None and inst and inst.memory_mib:
-            mem += f" = {share if share else '<1'}% of {inst.memory_mib:,} MiB RAM"
-        out.append(_kv("Memory", mem))
         parts = [
             f"{name} {mib(v.get(key))}"
             for name, key in (("anon", "anon_rss_kb"), ("file", "file_rss_kb"), ("shmem", "shmem_rss_kb"))
             if v.get(key) is not None
         ]
         if parts:
-            out.append(_kv("", "(" + ", ".join(parts) + ")"))
+            mem += " (" + ", ".join(parts) + ")"
+        out.append(_kv("Memory", mem))
         extra = []
         if v.get("total_vm_kb") is not None:
             extra.append(f"virtual {mib(v.get('total_vm_kb'))}")
@@ -333,17 +463,15 @@ def render_kill(view: KillView) -> Message:
         out.append(_kv("Trigger", t + (" asked for memory: " + ", ".join(detail) if detail else "")))
     elif source == "kernel":
         out.append(_kv("Trigger", "not in the lines received"))
-    constraint = str(ev.get("constraint") or "unknown")
-    out.append(_kv("Constraint", _CONSTRAINT_TEXT.get(constraint, clean(constraint, 30))))
-    memcg = ev.get("memcg")
-    cg_raw = ev.get("cgroup")
-    cg: Mapping[str, Any] = cg_raw if isinstance(cg_raw, Mapping) else {}
     if constraint == "memcg":
-        path = cg.get("oom_memcg") or cg.get("task_memcg")
-        if path:
-            out.append(_kv("Cgroup", clean(path, 160)))
+        oom_path = cg.get("oom_memcg")
+        task_path = cg.get("task_memcg")
+        if oom_path:
+            out.append(_kv("Limit of", clean(oom_path, 512)))  # shown whole once; shortened elsewhere
+        if task_path and task_path != oom_path:
+            out.append(_kv("Victim in", clean(task_path, 512)))
         if isinstance(memcg, Mapping) and memcg.get("limit_kb"):
-            out.append(_kv("Limit", f"{mib(memcg.get('usage_kb'))} used of {mib(memcg.get('limit_kb'))} limit"))
+            out.append(_kv("Usage", f"{mib(memcg.get('usage_kb'))} used of {mib(memcg.get('limit_kb'))} limit"))
 
     # WHERE
     out += ["", "WHERE"]
@@ -385,22 +513,17 @@ def render_kill(view: KillView) -> Message:
                 f"  {mib(row.get('rss_kb')):>10}  {clean(row.get('comm'), 30)} (pid {row.get('pid')}){share_text}"
             )
 
-    # WHAT TO DO
-    hint = hint_lines(ev, inst)
-    if hint:
-        out += ["", "WHAT TO DO"]
-        out += [f"  {line}" for line in hint]
-
-    # LINKS
+    # LINKS: the stream around the kill (short); the Logs Insights query stays in the JSON form.
     link_map: dict[str, str] = {}
     if view.log_group and view.stream:
+        link_map["log_stream"] = links.kill_stream_url(view.region, view.log_group, view.stream, view.kill_time_ms)
         link_map["logs"] = links.kill_context_url(view.region, view.log_group, view.stream, view.kill_time_ms)
     if iid:
         link_map["instance"] = links.instance_url(view.region, iid)
     if link_map:
         out += ["", "LINKS"]
-        if "logs" in link_map:
-            out += ["  Logs around the kill (Logs Insights):", f"  {link_map['logs']}"]
+        if "log_stream" in link_map:
+            out += ["  The stream, 10 min before to 5 min after the kill:", f"  {link_map['log_stream']}"]
         if "instance" in link_map:
             out += ["  Instance:", f"  {link_map['instance']}"]
 
@@ -416,8 +539,11 @@ def render_kill(view: KillView) -> Message:
 
     lines = raw_lines(ev.get("lines") or [])
     if lines:
-        out += ["", "KERNEL LINES" if source == "kernel" else "LOG LINES"]
-        out += [f"  {line}" for line in lines]
+        prefix, lines = strip_prefix(lines)
+        title = "KERNEL LINES" if source == "kernel" else "LOG LINES"
+        out += ["", title + (f' (each after "{prefix.strip()}")' if prefix else "")]
+        # A line too wide for a phone loses its column padding (a task-table row) before it is wrapped.
+        out += [f"  {_squeeze(short_ids(line))}" for line in lines]
 
     doc = kill_doc(view, hint, link_map)
     doc["subject"] = subject
@@ -430,46 +556,53 @@ def render_kill(view: KillView) -> Message:
         workload_kind=workload(ev).get("kind") or "",
         constraint=constraint,
     )
-    return Message("oom_kill", subject, "\n".join(out) + "\n", doc, attrs)
+    return Message("oom_kill", subject, "\n".join(fit(out)) + "\n", doc, attrs)
 
 
 # --------------------------------------------------------------------------- OOM loop
+
+
+def _others(instances: Sequence[str], shown: str | None) -> str:
+    rest = len([i for i in instances if i != shown]) if shown else len(instances)
+    return f" +{rest} more" if rest else ""
 
 
 def render_loop(view: KillView, instances: Sequence[str]) -> Message:
     """Escalation sent once when a fingerprint reaches LOOP_THRESHOLD kills in its window."""
     fp = view.fingerprint
     scope_kind, scope = fp.scope.split(":", 1)
+    first = view.first_kill_ms if view.first_kill_ms is not None else view.kill_time_ms
+    took = span(view.kill_time_ms - first)
+    named = view_host(view)
     subject = _subject(
         [
-            f"[OOM loop] {clean(fp.subject, 40)} killed {view.occurrence}x in {view.window_minutes} min",
-            f"on {clean(scope, 40)}",
-            f"({len(instances)} instances)" if len(instances) > 1 else "",
+            f"[OOM loop] {clean(short_ids(fp.subject), 40)}: {view.occurrence} kills in {took}",
+            f"on {named}{_others(instances, view.instance_id)}",
         ]
     )
+    rss = victim(view.event).get("rss_kb")
     out = [
-        f"{clean(fp.subject, 60)} has been OOM-killed {view.occurrence} times since the first alert"
-        f" on {scope_kind} {clean(scope, 60)} ({fp.source}).",
+        f"{clean(short_ids(fp.subject), 60)} was OOM-killed {view.occurrence} times in {took}"
+        f" (first to latest kill) on {scope_kind} {clean(scope, 60)} ({fp.source}).",
         "This is a loop: the service is restarted and killed again. Fix the memory budget, not the restart.",
-        "",
-        f"Instances so far: {', '.join(clean(i, 40) for i in list(instances)[:10])}"
-        + (f" and {len(instances) - 10} more" if len(instances) > 10 else ""),
-        f"Latest kill: {when(view.kill_time_ms)} on {host_label(view)}"
-        + (f", {mib(victim(view.event).get('rss_kb'))} RSS" if victim(view.event).get("rss_kb") is not None else ""),
+        f"Latest kill: {when(view.kill_time_ms)} on {named}" + (f", {mib(rss)} RSS" if rss is not None else ""),
         f"Severity: {view.severity.level}",
-        "",
-        f"No further message for this until the {view.window_minutes}-min window ends; then one digest"
-        " with the count, instances and largest victims.",
     ]
     hint = hint_lines(view.event, view.instance)
     if hint:
-        out += ["", "WHAT TO DO"] + [f"  {line}" for line in hint]
+        out += ["", "WHAT TO DO"] + [f"  - {line}" for line in hint]
+    out += [
+        "",
+        f"Instances so far: {', '.join(clean(i, 40) for i in list(instances)[:10])}"
+        + (f" and {len(instances) - 10} more" if len(instances) > 10 else ""),
+        f"No further message for this until the {view.window_minutes}-min window ends; then one digest"
+        " with the count, instances and largest victims.",
+    ]
+    loop_links: dict[str, str] = {}
     if view.log_group and view.stream:
-        out += [
-            "",
-            "Logs around the latest kill:",
-            f"  {links.kill_context_url(view.region, view.log_group, view.stream, view.kill_time_ms)}",
-        ]
+        loop_links["log_stream"] = links.kill_stream_url(view.region, view.log_group, view.stream, view.kill_time_ms)
+        loop_links["logs"] = links.kill_context_url(view.region, view.log_group, view.stream, view.kill_time_ms)
+        out += ["", "The stream around the latest kill:", f"  {loop_links['log_stream']}"]
     doc = {
         "type": "oom_loop",
         "schema_version": SCHEMA,
@@ -487,6 +620,7 @@ def render_loop(view: KillView, instances: Sequence[str]) -> Message:
         "hint": hint,
     }
     doc = deep_clean(doc, limit=1024, max_items=100)
+    doc["links"] = {k: sanitise(v, None) for k, v in loop_links.items()}
     attrs = attributes(
         severity=view.severity.level,
         instance_id=view.instance_id or "",
@@ -494,7 +628,7 @@ def render_loop(view: KillView, instances: Sequence[str]) -> Message:
         source=fp.source,
         kind="oom_loop",
     )
-    return Message("oom_loop", subject, "\n".join(out) + "\n", doc, attrs)
+    return Message("oom_loop", subject, "\n".join(fit(out)) + "\n", doc, attrs)
 
 
 # --------------------------------------------------------------------------- digest
@@ -506,15 +640,21 @@ def render_digest(d: DigestView) -> Message:
     scope_kind, scope = fp.scope.split(":", 1)
     minutes = max(1, round((d.window_end_ms - d.window_start_ms) / 60_000))
     folded = d.total - 1
+    took = span(d.last_ms - d.first_ms)
+    # The host named first: the largest victim's, else the first instance.
+    first_host = next((v.instance for v in d.victims if v.instance in d.instances), None) or (
+        next(iter(d.instances)) if d.instances else None
+    )
+    named = host_text(d.names.get(first_host), first_host) if first_host else clean(scope, 40)
     subject = _subject(
         [
-            f"[OOM digest] {clean(fp.subject, 40)}: {d.total} kills in {minutes} min on {clean(scope, 40)}",
-            f"({len(d.instances)} instances)" if len(d.instances) > 1 else "",
+            f"[OOM digest] {clean(short_ids(fp.subject), 40)}: {d.total} kills in {took}",
+            f"on {named}{_others(d.instances, first_host)}",
         ]
     )
     out = [
-        f"{clean(fp.subject, 60)} was OOM-killed {d.total} times on {scope_kind} {clean(scope, 60)}"
-        f" ({fp.source}) "
+        f"{clean(short_ids(fp.subject), 60)} was OOM-killed {d.total} times in {took} (first to last kill)"
+        f" on {scope_kind} {clean(scope, 60)} ({fp.source}), "
         + (
             f"between {hhmm(d.first_ms)} and {hhmm(d.last_ms)} UTC."
             if hhmm(d.first_ms) != hhmm(d.last_ms)
@@ -530,7 +670,7 @@ def render_digest(d: DigestView) -> Message:
     ]
     for iid in list(d.instances)[:20]:
         name = d.names.get(iid)
-        out.append(f"  {clean(iid, 40)}" + (f" ({clean(name, 40)})" if name else ""))
+        out.append(f"  {host_text(name, clean(iid, 40))}")
     if len(d.instances) > 20:
         out.append(f"  ... and {len(d.instances) - 20} more")
     if d.victims:
@@ -541,12 +681,12 @@ def render_digest(d: DigestView) -> Message:
                 f" {clean(d.names.get(vic.instance) or vic.instance, 40)}"
                 f" at {hhmm(vic.time_ms)}"
             )
-    link = None
+    link = search = None
     if d.events_log_group:
-        link = links.events_query_url(
-            d.region, d.events_log_group, fp.key, d.window_start_ms - 60_000, d.window_end_ms + 60_000
-        )
-        out += ["", "Every kill of this window (Logs Insights):", f"  {link}"]
+        start, end = d.window_start_ms - 60_000, d.window_end_ms + 60_000
+        link = links.events_query_url(d.region, d.events_log_group, fp.key, start, end)
+        search = links.events_search_url(d.region, d.events_log_group, fp.key, start, end)
+        out += ["", "Every kill of this window (the events log, searched for this fingerprint):", f"  {search}"]
     doc = {
         "type": "oom_digest",
         "schema_version": SCHEMA,
@@ -568,7 +708,7 @@ def render_digest(d: DigestView) -> Message:
         "region": d.region,
     }
     doc = deep_clean(doc, limit=1024, max_items=100)
-    doc["links"] = {"events": sanitise(link, None)} if link else {}
+    doc["links"] = {"events": sanitise(link, None), "events_search": sanitise(search, None)} if link and search else {}
     attrs = attributes(
         severity=d.severity,
         instance_id=d.instances[0] if len(d.instances) == 1 else "",
@@ -576,7 +716,7 @@ def render_digest(d: DigestView) -> Message:
         source=fp.source,
         kind="oom_digest",
     )
-    return Message("oom_digest", subject, "\n".join(out) + "\n", doc, attrs)
+    return Message("oom_digest", subject, "\n".join(fit(out)) + "\n", doc, attrs)
 
 
 def _kernel_units(ev: Mapping[str, Any]) -> set[str]:

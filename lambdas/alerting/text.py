@@ -18,6 +18,7 @@ from typing import Any
 from oomwatch.sanitise import ELLIPSIS, cut, sanitise, sanitise_tree
 
 _SPACES = re.compile(" {2,}")  # after sanitise, " " is the only white space left
+_LONG_HEX = re.compile(r"([0-9a-f]{12})[0-9a-f]{20,}")  # a container id (64 hex): its first 12, as docker ps
 
 
 def clean(value: object, limit: int = 200) -> str:
@@ -111,3 +112,21 @@ def truncate_utf8(text: str, max_bytes: int) -> str:
     if len(raw) <= max_bytes:
         return text
     return raw[: max_bytes - len(ELLIPSIS)].decode("utf-8", "ignore") + ELLIPSIS
+
+
+def short_ids(text: str) -> str:
+    """Long hex ids (a 64-hex docker or containerd id) cut to their first 12 digits and "...", as
+    ``docker ps`` shows them: for places that repeat a path shown whole elsewhere. One linear regex pass."""
+    return _LONG_HEX.sub(r"\1...", text) if len(text) > 32 else text
+
+
+def span(ms: int) -> str:
+    """A span between two kills as people say it: 4 s, 2 min 40 s, 1 h 5 min."""
+    secs = max(0, round(ms / 1000))
+    if secs < 60:
+        return f"{secs} s"
+    minutes, secs = divmod(secs, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"

@@ -156,7 +156,15 @@ def needs_context(ev: Mapping[str, Any]) -> bool:
 
 
 def _richness(ev: Mapping[str, Any]) -> int:
-    return (ev.get("trigger") is not None) + bool(ev.get("task_count")) + bool(ev.get("cgroup"))
+    """How much of a report an event holds. The constraint counts: on RHEL 7 a memory-cgroup kill's
+    ``Memory cgroup out of memory: Kill process`` line is the only one that says memcg, and context that
+    added just that line must win (issue 11: the pipeline said "not shown" where ``oomwatch scan`` said memcg)."""
+    return (
+        (ev.get("trigger") is not None)
+        + bool(ev.get("task_count"))
+        + bool(ev.get("cgroup"))
+        + (ev.get("constraint") not in (None, "unknown"))
+    )
 
 
 def complete_from_stream(kills: Sequence[Kill], log_group: str, stream: str, rt: Runtime) -> None:
@@ -179,7 +187,7 @@ def complete_from_stream(kills: Sequence[Kill], log_group: str, stream: str, rt:
             k.context = "failed"
             k.notes.append(f"The surrounding lines could not be read: {fetched.error}.")
             if fetched.throttled:
-                k.notes.append("The alert was sent on time without them; the Logs Insights link shows them.")
+                k.notes.append("The alert was sent on time without them; the stream link shows them.")
         return
     found = parse_log_events(
         [{"id": e.get("eventId", ""), "timestamp": e.get("timestamp", 0), "message": e.get("message", "")}
@@ -428,7 +436,7 @@ def _view(w: Work, d: Delivery, s: Settings) -> KillView:
         event=w.kill.event, kill_time_ms=w.kill.time_ms, instance_id=d.instance_id, instance=w.info,
         severity=w.sev, fingerprint=w.fp, occurrence=count.occurrence, window_minutes=s.window_minutes,
         loop_threshold=s.loop_threshold, region=s.region, account=d.account, log_group=d.log_group,
-        stream=d.stream, previous_window_count=count.prev_count, notes=tuple(w.notes),
+        stream=d.stream, previous_window_count=count.prev_count, notes=tuple(w.notes), first_kill_ms=count.first_ms,
     )  # fmt: skip
 
 

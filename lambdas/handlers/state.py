@@ -171,6 +171,7 @@ class Count(NamedTuple):
     window_end_ms: int
     instances: Sequence[str]
     prev_count: int = 0
+    first_ms: int | None = None  # the window's first kill (its log time), when the store returns it
 
 
 class VictimSummary(NamedTuple):
@@ -453,8 +454,10 @@ class DynamoState:
             if total > n or n > 1:
                 self._update_top(fp.key, head[0], attrs.get("top") or {}, victims)
             instances = list(attrs.get("instances") or [])
+            first_ms = attrs.get("first_ms")
+            first = int(first_ms) if isinstance(first_ms, int | float) else None
             return [
-                Count(total - n + 1 + i, head[0], head[1], instances, prev_count if total - n + i == 0 else 0)
+                Count(total - n + 1 + i, head[0], head[1], instances, prev_count if total - n + i == 0 else 0, first)
                 for i in range(n)
             ]
         # Contention that never settled: treat them as new (an extra alert beats a lost one).

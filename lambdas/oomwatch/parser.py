@@ -38,6 +38,7 @@ EVENT_LINES = 60  # raw lines carried in an event
 LINE_CAP = 1024  # characters per raw line in an event
 LINE_KEEP = 4 * LINE_CAP  # characters of a raw line a report keeps (room for control characters cleaned away)
 TOP_N = 5
+TASK_NAMES = 16  # names summed in an event's task_table (the rest counts in its total only)
 _DEDUP_KEEP = 4096
 _RECENT_KILLS = 64
 _MAX_UNITS = 16  # systemd unit lines kept per kill (one per ancestor unit, in the real logs)
@@ -130,6 +131,7 @@ class _Report:
         "warnings_dropped",
         "_event_lines",
         "_top",
+        "_names",
         "_cut",
         "cut_lines",
     )
@@ -178,6 +180,7 @@ class _Report:
         self.warnings_dropped = 0
         self._event_lines: tuple[int, int, list[str]] | None = None
         self._top: tuple[int, int, list[dict[str, Any]]] | None = None
+        self._names: tuple[int, int, int, list[tuple[str, int, int]]] | None = None
         self._cut: tuple[str, str] | None = None
         self.cut_lines = 0  # lines inside the report that were not whole (cut, or a broken journal record)
 
@@ -247,6 +250,24 @@ class _Report:
         if self._top is None or self._top[:2] != key:
             self._top = (*key, heapq.nlargest(TOP_N, self.rows.values(), key=_row_rss))
         return self._top[2]
+
+    def name_totals(self) -> tuple[int, list[tuple[str, int, int]]]:
+        """(total RSS in pages, [(name, tasks, RSS pages)] of the TASK_NAMES names with most RSS): the whole
+        table summed once (linear, cached however many kills share this report), so advice can weigh every
+        row, not only the TOP_N largest."""
+        key = (len(self.rows), self.rows_dropped)
+        if self._names is None or self._names[:2] != key:
+            by_name: dict[str, list[int]] = {}
+            total = 0
+            for row in self.rows.values():
+                rss = _row_rss(row)
+                total += rss
+                entry = by_name.setdefault(str(row.get("name")), [0, 0])
+                entry[0] += 1
+                entry[1] += rss
+            largest = heapq.nlargest(TASK_NAMES, by_name.items(), key=lambda item: item[1][1])
+            self._names = (*key, total, [(name, n, rss) for name, (n, rss) in largest])
+        return self._names[2], self._names[3]
 
     def touch(self, rec: Record) -> None:
         if rec.uptime is not None:
@@ -809,6 +830,7 @@ def _skeleton(found: _Found, source: str) -> dict[str, Any]:
         "cgroup": None,
         "memcg": None,
         "top_consumers": [],
+        "task_table": None,
         "task_count": None,
         "page_kb": None,
         "reaped": None,
@@ -927,6 +949,13 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
         {"pid": int(r["pid"]), "comm": sanitise(r["name"], 64), "rss_kb": int(r.get("rss", 0)) * page_kb}
         for r in consumers
     ]
+    task_table = None
+    if report.table_seen and report.rows:
+        total_pages, names = report.name_totals()
+        task_table = {
+            "rss_kb": total_pages * page_kb,
+            "names": [{"comm": sanitise(name, 64), "tasks": n, "rss_kb": pages * page_kb} for name, n, pages in names],
+        }
     if report.trigger is None:
         warnings.append("the start of this OOM report (invoked oom-killer) was not seen: trigger unknown")
     if not report.table_seen:
@@ -951,6 +980,7 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
         cgroup=cgroup_block,
         memcg=memcg,
         top_consumers=top,
+        task_table=task_table,
         task_count=len(report.rows) + report.rows_dropped if report.table_seen else None,
         page_kb=page_kb,
         reaped=kill.reaped,
@@ -1029,6 +1059,12 @@ def _drop_implausible(event: dict[str, Any]) -> None:
     tops = event.get("top_consumers")
     if tops:
         event["top_consumers"] = [top for top in tops if k.in_range("kb", top["rss_kb"])]
+    table = event.get("task_table")
+    if table is not None and not (
+        k.in_range("kb", table["rss_kb"]) and all(k.in_range("kb", n["rss_kb"]) for n in table["names"])
+    ):
+        warnings.append("task-table totals outside the kernel's range; left out")
+        event["task_table"] = None
     uptime = event.get("uptime_s")
     if uptime is not None and not 0 <= uptime <= k.UPTIME_MAX_S:
         warnings.append("uptime outside the kernel's 64-bit nanosecond clock; left out")

@@ -270,13 +270,18 @@ def normalize(text: str, world: World) -> str:
     return re.sub(r"Launched:(\s+)\d{4}-\d\d-\d\d \d\d:\d\d UTC", r"Launched:\g<1>2026-11-01 08:00 UTC", text)
 
 
+def flat(text: str) -> str:
+    """An alert body with its phone wrapping undone (runs of white space as one space), for substring checks."""
+    return " ".join(text.split())
+
+
 def rendered(sent: Sent, world: World) -> str:
     """Subject, attributes and body of one SNS message as one text, for snapshots."""
     attrs = ", ".join(f"{k}={v}" for k, v in sorted(sent.attributes.items()))
     return normalize(f"Subject: {sent.subject}\nAttributes: {attrs}\n\n{sent.text}", world)
 
 
-def php_report(host: str, pid: int, rss_kb: int, uptime: float, stamp: str = "Nov 26 10:00:00") -> list[str]:
+def php_report(host: str, pid: int, rss_kb: int, uptime: float, stamp: str = "Nov 20 10:15:00") -> list[str]:
     """A compact, complete kernel 5.15 global OOM report killing one php-fpm worker (syslog format).
 
     Used for storms, where hundreds of distinct kills are needed; the format is the one the
@@ -284,8 +289,8 @@ def php_report(host: str, pid: int, rss_kb: int, uptime: float, stamp: str = "No
     """
     prefix = f"{stamp} {host} kernel: [{uptime:.6f}] "
     pages = rss_kb // 4
-    rows = [(812, 0, 120000, 30000, "mysqld"), (pid - 1, 33, 90000, max(1, pages - 2000), "php-fpm8.1"),
-            (pid, 33, 95000, pages, "php-fpm8.1")]  # fmt: skip
+    rows = [(812, 0, 120000, 30000, "mysqld"), (pid - 1, 33, pages + 88000, max(1, pages - 2000), "php-fpm8.1"),
+            (pid, 33, pages + 95000, pages, "php-fpm8.1")]  # fmt: skip
     out = [
         f"{prefix}php-fpm8.1 invoked oom-killer: gfp_mask=0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP), order=0,"
         " oom_score_adj=0",
@@ -300,7 +305,8 @@ def php_report(host: str, pid: int, rss_kb: int, uptime: float, stamp: str = "No
         f"task_memcg=/system.slice/php8.1-fpm.service,task=php-fpm8.1,pid={pid},uid=33"
     )
     out.append(
-        f"{prefix}Out of memory: Killed process {pid} (php-fpm8.1) total-vm:380000kB, anon-rss:{rss_kb - 4000}kB,"
+        f"{prefix}Out of memory: Killed process {pid} (php-fpm8.1) total-vm:{rss_kb + 380000}kB,"
+        f" anon-rss:{rss_kb - 4000}kB,"
         f" file-rss:4000kB, shmem-rss:0kB, UID:33 pgtables:512kB oom_score_adj:0"
     )
     return out

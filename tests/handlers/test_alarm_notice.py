@@ -18,6 +18,7 @@ from handler_kit import (
     Invoke,
     World,
     corpus_lines,
+    flat,
     log_events,
     payload,
     rendered,
@@ -133,7 +134,7 @@ def test_contributor_alarm_names_the_instance_with_usage_and_last_kill(
     assert result["sent"] == 1
     notice = world.sent()[-1]
     assert notice.doc["type"] == "memory_alarm"
-    assert notice.subject == "[memory ALARM] web-1 at 93%"
+    assert notice.subject == f"[memory ALARM] web-1 ({world.instances['web-1']}) at 93%"
     assert "memory used 93%, swap used 41%" in notice.text
     assert "last OOM kill: mysqld (pid 6576, 20,146 MiB)" in notice.text
     assert metrics_api[0]["MetricDataQueries"][0]["Expression"].startswith(
@@ -160,7 +161,7 @@ def test_alarm_level_event_finds_the_instances_and_later_contributor_events_do_n
     assert first["instances"] == [world.instances["web-1"], world.instances["web-2"]]
     assert second == {"sent": 0, "ignored": "instances already notified"}
     [notice] = world.sent()
-    assert notice.subject == "[memory ALARM] web-1, web-2 at 93%"
+    assert notice.subject == f"[memory ALARM] web-1 ({world.instances['web-1']}) +1 more at 93%"
     assert "DescribeAlarmContributors failed (AccessDenied)" in notice.text
     assert metrics_api[0]["MetricDataQueries"][0]["Expression"] == QUERY
 
@@ -282,9 +283,9 @@ def test_metrics_failure_degrades_the_notice(
 
     # THEN the notice names the instance and says the figures are missing
     [notice] = world.sent()
-    assert notice.subject == "[memory ALARM] web-2"
+    assert notice.subject == f"[memory ALARM] web-2 ({world.instances['web-2']})"
     assert "memory used ?, swap used ?" in notice.text
-    assert "cloudwatch:GetMetricData failed (AccessDenied)" in notice.text
+    assert "cloudwatch:GetMetricData failed (AccessDenied)" in flat(notice.text)
 
 
 def test_notice_publish_failure_raises(

@@ -86,10 +86,14 @@ def test_each_fingerprint_gets_its_own_digest(
     # WHEN the schedule fires
     result = invoke_digest({"account": "123456789012"})
 
-    # THEN two digests, one per fingerprint scope
+    # THEN two digests, one per fingerprint scope, each naming its host as the kill alerts do (Name, instance id)
     assert result == {"due": 2, "sent": 2}
-    scopes = sorted(s.subject.rsplit(" on ", 1)[1] for s in world.sent() if s.doc["type"] == "oom_digest")
-    assert scopes == sorted([world.instances["db-1"], "web-asg"])
+    digests = [s for s in world.sent() if s.doc["type"] == "oom_digest"]
+    assert sorted(s.doc["fingerprint_label"].split(" on ", 1)[1] for s in digests) == sorted(
+        [f"instance {world.instances['db-1']} (kernel)", "asg web-asg (kernel)"]
+    )
+    hosts = sorted(s.subject.rsplit(" on ", 1)[1] for s in digests)
+    assert hosts == sorted(f"{n} ({world.instances[n]})" for n in ("db-1", "web-1"))
 
 
 def test_digest_sent_whose_finish_write_failed_is_not_sent_again(

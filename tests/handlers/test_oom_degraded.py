@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
-from handler_kit import FIXED_MS, Clock, Invoke, LogCapture, World, client, corpus_lines, log_events, payload
+from handler_kit import FIXED_MS, Clock, Invoke, LogCapture, World, client, corpus_lines, flat, log_events, payload
 from handlers.pipeline import PublishFailed
 
 
@@ -42,8 +42,8 @@ def test_describe_instances_throttled_leaves_instance_out(
     [sent] = world.sent()
     iid = world.instances["db-1"]
     assert sent.subject == f"[OOM critical] mysqld killed on {iid} 19.7 GiB"
-    assert "Instance details left out: ec2:DescribeInstances failed (RequestLimitExceeded)." in sent.text
-    assert "Type:" not in sent.text
+    assert "Instance details left out: ec2:DescribeInstances failed (RequestLimitExceeded)." in flat(sent.text)
+    assert "Type:" not in flat(sent.text)
     [event] = logs.events()
     assert event["instance"] == {"id": iid}
     assert any("RequestLimitExceeded" in n for n in event["notes"])
@@ -65,8 +65,8 @@ def test_describe_instance_types_denied_leaves_ram_out(
     # THEN the host is named but no share of RAM is claimed
     [sent] = world.sent()
     assert "killed on db-1" in sent.subject and "RAM" not in sent.subject
-    assert "RAM size left out: ec2:DescribeInstanceTypes failed (UnauthorizedOperation)." in sent.text
-    assert "Host-wide OOM: right-size the instance type" in sent.text
+    assert "RAM size left out: ec2:DescribeInstanceTypes failed (UnauthorizedOperation)." in flat(sent.text)
+    assert "Host-wide OOM: right-size the instance type" in flat(sent.text)
 
 
 def test_ec2_timeout_is_degraded_not_fatal(
@@ -79,7 +79,7 @@ def test_ec2_timeout_is_degraded_not_fatal(
     invoke_oom(report(world))
 
     # THEN the alert still goes out, naming the timeout
-    assert "ec2:DescribeInstances failed (ReadTimeoutError)" in world.sent()[0].text
+    assert "ec2:DescribeInstances failed (ReadTimeoutError)" in flat(world.sent()[0].text)
 
 
 def test_enrichment_is_cached_across_invocations(
@@ -126,8 +126,8 @@ def test_dynamodb_failure_still_alerts_from_memory(
 
     # THEN one alert is sent and says noise control is running from memory; the event is written once
     [sent] = world.sent()
-    assert "Noise control ran from this function's memory only: DynamoDB failed" in sent.text
-    assert "(ProvisionedThroughputExceededException)" in sent.text
+    assert "Noise control ran from this function's memory only: DynamoDB failed" in flat(sent.text)
+    assert "(ProvisionedThroughputExceededException)" in flat(sent.text)
     [event] = logs.events()
     assert event["durable_state"] is False
 
@@ -149,7 +149,7 @@ def test_publish_failure_raises_and_the_retry_sends_the_same_alert_once(
     # THEN exactly one alert, as the first kill of its window; the event was written once
     assert retry["alerts"] == 1
     [sent] = world.sent()
-    assert "Occurrence: 1st kill" in sent.text
+    assert "Occurrence: 1st kill" in flat(sent.text)
     [logged] = logs.events()
     assert logged["occurrence"] == 1
     # AND the kill's claim is now done, so a further duplicate is dropped

@@ -7,7 +7,17 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from handler_kit import Invoke, LogCapture, World, corpus_lines, log_events, only_filter_lines, payload, put_stream
+from handler_kit import (
+    Invoke,
+    LogCapture,
+    World,
+    corpus_lines,
+    flat,
+    log_events,
+    only_filter_lines,
+    payload,
+    put_stream,
+)
 
 
 def recent_ms() -> int:
@@ -65,7 +75,7 @@ def test_context_not_found_alerts_with_what_is_known(world: World, invoke_oom: I
     # THEN the alert goes out anyway, marked incomplete, and says why
     [sent] = world.sent()
     assert "Trigger:    not in the lines received" in sent.text
-    assert "in neither this delivery nor the 0 surrounding lines" in sent.text
+    assert "in neither this delivery nor the 0 surrounding lines" in flat(sent.text)
     [event] = logs.events()
     assert event["complete"] is False and event["context"] == "not_found"
 
@@ -87,7 +97,7 @@ def test_context_fetch_failure_degrades_to_known_facts(
     # THEN the alert is sent with the header facts and names the failed call
     [sent] = world.sent()
     assert "Trigger:    sed asked for memory" in sent.text
-    assert "logs:FilterLogEvents failed (AccessDeniedException)" in sent.text
+    assert "logs:FilterLogEvents failed (AccessDeniedException)" in flat(sent.text)
     assert logs.events()[0]["context"] == "failed"
 
 

@@ -17,6 +17,7 @@ from handler_kit import (
     LogCapture,
     World,
     corpus_lines,
+    flat,
     log_events,
     only_filter_lines,
     payload,
@@ -56,7 +57,7 @@ def test_forged_systemd_line_does_not_mute_a_real_kill(
     assert result["kills"] == 1 and result["alerts"] == 1 and result["event_only"] == 0
     [sent] = world.sent()
     assert "mysqld killed on db-1" in sent.subject
-    assert "Context:    systemd reports unit batch-x.service (sender not verified; not used for this alert)" in (
+    assert "Context: systemd reports unit batch-x.service (sender not verified; not used for this alert)" in flat(
         sent.text
     )
     [event] = logs.events()

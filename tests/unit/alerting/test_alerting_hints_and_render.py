@@ -23,6 +23,19 @@ T3_LARGE = InstanceInfo(
 )  # fmt: skip
 
 
+def table(rows: list[tuple[str, int]]) -> dict[str, Any]:
+    """The parser's ``task_table`` for these (comm, MiB) rows: the total and the sums per name."""
+    names: dict[str, list[int]] = {}
+    for comm, size in rows:
+        entry = names.setdefault(comm, [0, 0])
+        entry[0] += 1
+        entry[1] += size * 1024
+    return {
+        "rss_kb": sum(size for _c, size in rows) * 1024,
+        "names": [{"comm": c, "tasks": n, "rss_kb": kb} for c, (n, kb) in names.items()],
+    }
+
+
 def kill(comm: str, constraint: str, top: list[tuple[str, int]], workload: dict[str, Any] | None = None,
          memcg: dict[str, int] | None = None, rss_mib: int = 500) -> dict[str, Any]:  # fmt: skip
     return {
@@ -30,6 +43,7 @@ def kill(comm: str, constraint: str, top: list[tuple[str, int]], workload: dict[
         "constraint": constraint,
         "victim": {"pid": 4242, "comm": comm, "rss_kb": rss_mib * 1024},
         "top_consumers": [{"pid": i, "comm": c, "rss_kb": m * 1024} for i, (c, m) in enumerate(top)],
+        "task_table": table(top) if top else None,
         "cgroup": {"oom_memcg": "/kubepods/burstable/pod1/abc", "task_memcg": None, "workload": workload}
         if workload
         else None,
@@ -60,8 +74,8 @@ def test_memcg_java_kill_is_sized_against_the_cgroup_limit_not_the_host() -> Non
     _, lines = advise(ev, T3_LARGE)
     # THEN the heap is capped from the 2048 MiB limit, and the limit to raise is named
     assert lines[0].startswith("Java held 1,900 MiB of 2,048 MiB cgroup limit: cap the heap at ~1,536 MiB")
+    assert "2,048 MiB (host RAM 8,192 MiB)" in lines[1]
     assert "resources.limits.memory of api" in lines[2]
-    assert "2,048 MiB (host RAM 8,192 MiB)" in lines[2]
 
 
 def test_hints_without_instance_data_say_what_to_size_without_inventing_numbers() -> None:
@@ -144,12 +158,14 @@ def test_loop_and_digest_messages_carry_their_kind() -> None:
         "top": {"k1": {"comm": "php-fpm", "pid": 1, "rss_kb": 100, "where": "i-1", "time_ms": 1},
                 "k2": {"comm": "php-fpm", "pid": 2, "rss_kb": 900, "where": "i-2", "time_ms": 2}},
         "critical": 3, "events_group": "/aws/lambda/oom",
+        "first_ms": 1_795_169_700_000, "last_ms": 1_795_169_860_000,
     }  # fmt: skip
     # WHEN the loop escalation and the digest are rendered
     loop = render_loop(view(ev, occurrence=5), ["i-1", "i-2"])
     digest = render_digest(digest_view(item, loop_threshold=5, region="eu-west-1", account="1", names={"i-2": "web-2"}))
     # THEN each says what it is, and the digest lists the largest victim first, by name
     assert loop.attributes["kind"] == "oom_loop" and loop.doc["count"] == 5
-    assert digest.subject == "[OOM digest] php-fpm: 40 kills in 15 min on web-asg (2 instances)"
+    # (the span is first to last kill; the host is named as kill alerts name it, the largest victim's first)
+    assert digest.subject == "[OOM digest] php-fpm: 40 kills in 2 min 40 s on web-2 (i-2) +1 more"
     assert digest.doc["largest_victims"][0]["pid"] == 2 and digest.doc["escalated"] is True
     assert "on web-2" in digest.text and digest.attributes["severity"] == "critical"
