@@ -14,7 +14,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra.common import acknowledge, retention
-from infra.processing import EC2_DESCRIBE_ACTIONS, OomProcessing
+from infra.processing import EC2_DESCRIBE_ACTIONS, STATE_TABLE_ACTIONS, OomProcessing
 
 #: The EventBridge event State Manager sends when one host's run of an association changes state
 #: (AWS Systems Manager user guide, "Amazon EventBridge event examples for Systems Manager").
@@ -76,7 +76,11 @@ class FleetWatch(Construct):
         )
         self.function.add_to_role_policy(iam.PolicyStatement(actions=["ssm:GetCommandInvocation"], resources=["*"]))
         self.function.add_to_role_policy(iam.PolicyStatement(actions=list(EC2_DESCRIBE_ACTIONS), resources=["*"]))
-        state_table.grant_read_write_data(self.function)
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=list(STATE_TABLE_ACTIONS["AssociationNotice"]), resources=[state_table.table_arn]
+            )
+        )
         self.rule = events.Rule(
             self,
             "AssociationStateChanges",

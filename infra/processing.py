@@ -51,6 +51,7 @@ STATE_TABLE_ACTIONS: Final[Mapping[str, tuple[str, ...]]] = {
     "Oom": ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"),
     "AlarmNotice": ("dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchGetItem"),
     "Digest": ("dynamodb:Scan", "dynamodb:UpdateItem"),
+    "AssociationNotice": ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
 }
 
 PYTHON_RUNTIME: Final = lambda_.Runtime("python{}.{}".format(*PYTHON_VERSION), lambda_.RuntimeFamily.PYTHON)

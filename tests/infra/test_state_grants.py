@@ -18,7 +18,8 @@ LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
 FUNCTION_MODULES = {
     "Oom": ("handlers/oom.py", "handlers/pipeline.py"),
     "AlarmNotice": ("handlers/alarm_notice.py",),
-    "Digest": ("handlers/digest.py",),
+    "Digest": ("handlers/digest.py", "handlers/coverage.py"),
+    "AssociationNotice": ("handlers/association.py",),
 }
 #: boto3 DynamoDB client methods → the IAM actions that authorize them. ``transact_write_items`` is
 #: authorized per item; OOMWatch's transactions hold only ``Put`` items (checked below).
