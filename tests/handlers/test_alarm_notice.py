@@ -230,9 +230,9 @@ def test_alarm_level_event_with_an_sdk_without_describe_alarm_contributors_still
     # THEN the notice is sent, from the alarm's own query, and says why
     assert result["instances"] == [world.instances["web-1"], world.instances["web-2"]]
     [notice] = world.sent()
-    assert notice.subject == "[memory ALARM] web-1, web-2 at 93%"
-    assert "DescribeAlarmContributors is not in this runtime's AWS SDK" in notice.text
-    assert "botocore 1.40.27 or later" in notice.text
+    assert notice.subject == f"[memory ALARM] web-1 ({world.instances['web-1']}) +1 more at 93%"
+    assert "DescribeAlarmContributors is not in this runtime's AWS SDK" in flat(notice.text)
+    assert "botocore 1.40.27 or later" in flat(notice.text)
     assert metrics_api[0]["MetricDataQueries"][0]["Expression"] == QUERY
 
 

@@ -29,6 +29,7 @@ from handler_kit import (
     client,
     corpus_lines,
     event_id,
+    flat,
     log_events,
     only_filter_lines,
     payload,
@@ -538,7 +539,7 @@ def test_alarm_notice_keeps_memory_when_only_the_swap_read_fails(
 
     [notice] = world.sent()
     assert "memory used 93%, swap used ?" in notice.text
-    assert "Current swap use left out: cloudwatch:GetMetricData failed (InvalidParameterValue)." in notice.text
+    assert "Current swap use left out: cloudwatch:GetMetricData failed (InvalidParameterValue)." in flat(notice.text)
 
 
 HOSTILE = {

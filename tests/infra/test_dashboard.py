@@ -20,7 +20,8 @@ Template = dict[str, Any]
 
 REPO_LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
 HANDLERS = {"Oom": "handlers.oom.handler", "AlarmNotice": "handlers.alarm_notice.handler",
-            "Digest": "handlers.digest.handler"}  # fmt: skip
+            "Digest": "handlers.digest.handler",
+            "AssociationNotice": "handlers.association.handler"}  # fmt: skip
 #: The Metrics Insights grammar (query components and syntax,
 #: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-metrics-insights-querylanguage.html):
 #: SELECT FUNCTION(metric) FROM namespace | SCHEMA(namespace, keys...) [WHERE ...] [GROUP BY keys]
