@@ -68,6 +68,16 @@ def test_per_host_cost_is_one_figure_everywhere() -> None:
     assert [dollars(row[-1])[1] for row in rows[:-1]] == [p[1] for p in parts]
 
 
+def test_per_stack_cost_is_one_figure_everywhere() -> None:
+    # GIVEN the per-stack figures of README.md (text and table) and docs/cost.md (text and total)
+    readme = dollars(re.search(r"plus about \*\*(\$[^*]+) per\s+month per stack\*\*", README).group(1))  # type: ignore[union-attr]
+    cost = dollars(re.search(r"plus \*\*about (\$[^*]+) per month per stack\*\*", COST).group(1))  # type: ignore[union-attr]
+    (row,) = [row for row in table_after(README, "### What it costs") if row[0].startswith("Per stack")]
+    (total,) = [row for row in table_after(COST, "## Per stack") if row[0] == "**Total**"]
+    # THEN they are one figure (the tables' first range: without a 4th dashboard)
+    assert readme == cost == dollars(row[-1].split(",")[0]) == dollars(total[-1].split(",")[0])
+
+
 def test_copies_of_a_kill_are_documented_as_the_handler_counts_them() -> None:
     # GIVEN the configuration doc's paragraph on hosts that ship a kill two or three times
     start = CONFIGURATION.index("`both` (default) configures both")
