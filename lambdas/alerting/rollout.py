@@ -25,7 +25,7 @@ from typing import Any, Final, NamedTuple
 from oomwatch.sanitise import sanitise
 
 from alerting import links
-from alerting.render import Message, attributes
+from alerting.render import Message, attributes, fit
 from alerting.text import ascii_only, clean, deep_clean
 
 #: The rollout document's steps (``infra.agent_rollout.rollout_document``), in the order they run.
@@ -299,7 +299,7 @@ def render_failure_notice(
     attrs = attributes(
         severity="warning", instance_id=change.instance_id, source="ssm-association", kind="rollout_failed"
     )
-    return Message("rollout_failed", subject, "\n".join(out).rstrip() + "\n", doc, attrs)
+    return Message("rollout_failed", subject, "\n".join(fit(out)).rstrip() + "\n", doc, attrs)
 
 
 def render_fixed_notice(change: AssociationChange, kinds: Iterable[str], *, name: str | None) -> Message:
@@ -327,7 +327,7 @@ def render_fixed_notice(change: AssociationChange, kinds: Iterable[str], *, name
         }
     )
     attrs = attributes(severity="info", instance_id=change.instance_id, source="ssm-association", kind="rollout_fixed")
-    return Message("rollout_fixed", subject, "\n".join(out).rstrip() + "\n", doc, attrs)
+    return Message("rollout_fixed", subject, "\n".join(fit(out)).rstrip() + "\n", doc, attrs)
 
 
 # ---------------------------------------------------------------------------------------------- coverage
@@ -442,7 +442,7 @@ def render_coverage_notice(
         max_items=200,
     )
     attrs = attributes(severity="warning" if change.new_silent else "info", source="coverage", kind="coverage")
-    return Message("coverage", subject, "\n".join(out).rstrip() + "\n", doc, attrs)
+    return Message("coverage", subject, "\n".join(fit(out)).rstrip() + "\n", doc, attrs)
 
 
 def parse_time(value: object) -> datetime | None:

@@ -8,12 +8,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from alerting.rollout import (
     AssociationChange,
+    CoverageChange,
     Expected,
     StepOutput,
     classify_failure,
     coverage_change,
     excerpt,
     render_coverage_notice,
+    render_failure_notice,
+    render_fixed_notice,
     silent_instances,
 )
 
@@ -71,3 +74,29 @@ def test_coverage_sets_new_silent_back_and_gone() -> None:
     )
     assert notice.subject == "[OOMWatch coverage] 1 back: 1 of 4 hosts silent"
     assert "web-e (i-e)" in notice.text and "No longer expected (stopped, untagged or gone): 1" in notice.text
+
+
+def _too_wide(text: str) -> list[str]:
+    return [line for line in text.splitlines() if len(line) > 78 and not line.lstrip().startswith("https://")]
+
+
+@pytest.mark.parametrize("stderr", ["Different values are specified for mem " * 40, "x" * 400, "ok"])
+def test_rollout_and_coverage_notices_fit_a_phone(stderr: str) -> None:
+    # GIVEN a failure notice with long host output, its "fixed" notice and a coverage notice
+    failure = classify_failure(CHANGE, [StepOutput("configureAgent", "Failed", "", stderr)])
+    notices = [
+        render_failure_notice(CHANGE, failure, name="reports-1", notes=["a note " * 30]),
+        render_fixed_notice(CHANGE, [failure.kind], name="reports-1"),
+        render_coverage_notice(
+            CoverageChange(frozenset({"i-a", "i-b"}), ("i-a", "i-b"), ("i-c",), ()),
+            names={"i-a": "a" * 60, "i-b": None, "i-c": "c"},
+            expected_count=5,
+            lookback_minutes=15,
+            target="instances tagged oomwatch:enabled=true",
+            region="eu-west-1",
+            account="123456789012",
+        ),
+    ]
+    # THEN every line but a URL fits 78 columns, as the kill alerts do
+    for notice in notices:
+        assert _too_wide(notice.text) == [], notice.kind
