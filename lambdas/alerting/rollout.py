@@ -414,9 +414,9 @@ def render_coverage_notice(
         out += ["NEWLY SILENT (no CloudWatch agent metrics: OOM kills there may not be reported)"]
         out += listed(change.new_silent)
         out += [
-            "  Fix: check the OOMWatch association's last run on the host (a failure notice names the error),",
-            "  that the agent runs (systemctl status amazon-cloudwatch-agent), and that the instance role may",
-            "  publish CWAgent metrics.",
+            "  Fix: check the OOMWatch association's last run on the host (a failure notice names the error), "
+            "that the agent runs (systemctl status amazon-cloudwatch-agent), and that the instance role may "
+            "publish CWAgent metrics.",
             "",
         ]
     if change.back:
