@@ -120,7 +120,8 @@ class OomProcessing(Construct):
     ``CRITICAL_PROCESSES`` (comma-separated) and ``ALLOW_LIST`` (JSON), the OOM function ``LOG_MODE``,
     ``SYSLOG_GROUP`` and ``KILL_METRIC`` (``true``: the ``OOMKills`` metric by Auto Scaling group, setting
     ``kill_metric``); the alarm-notice function adds
-    ``MEMORY_ALARM_NAME``, ``SWAP_ALARM_NAME`` and ``AGENT_NAMESPACE``.
+    ``MEMORY_ALARM_NAME``, ``SWAP_ALARM_NAME`` and ``AGENT_NAMESPACE``. The names and encodings of those that
+    carry a cdk.json key come from ``lambdas/alerting/settings_table.py``, the table the Lambda reads them with.
 
     Other defaults and choices:
 
