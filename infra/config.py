@@ -18,13 +18,43 @@ mean ...?)``. ``app.py`` prints it as ``oomwatch: config: <that line>`` and exit
 from __future__ import annotations
 
 import difflib
+import importlib
+import importlib.util
 import json
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal, cast, get_args
+from pathlib import Path as FilePath
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Final, Literal, cast, get_args
 
 from agent_config.builder import LOG_MODES, LOG_SOURCES, MIN_JOURNALD_AGENT_VERSION, LogMode, LogSources
+
+#: The Lambda asset's folder: the settings table lives there, since the functions read it too.
+LAMBDA_CODE: Final = FilePath(__file__).resolve().parent.parent / "lambdas"
+
+
+def _lambda_module(name: str) -> ModuleType:
+    """A stdlib-only module of the Lambda code, as the handlers import it when ``lambdas/`` is on the path
+    (tests, the demo), else from its file: ``cdk synth`` runs ``app.py`` from the checkout's root."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError:
+        pass
+    private = f"_oomwatch_lambda_{name.replace('.', '_')}"
+    spec = importlib.util.spec_from_file_location(private, LAMBDA_CODE / (name.replace(".", "/") + ".py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[private] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+if TYPE_CHECKING:
+    from alerting import settings_table as settings_table
+else:
+    settings_table = _lambda_module("alerting.settings_table")
 
 Architecture = Literal["arm64", "x86_64"]
 ARCHITECTURES: Final[tuple[str, ...]] = get_args(Architecture)
@@ -63,14 +93,21 @@ MAX_NAME_LENGTH: Final = 256
 #: One Lambda permission per watched log group; the function policy is limited to 20 KB.
 MAX_EXISTING_LOG_GROUPS: Final = 20
 
-#: The default of every key. ``cdk.json`` holds the same values (a test keeps them equal).
+
+def _lambda_default(key: str) -> Any:
+    """The default of a setting the Lambda reads, from the table both sides share."""
+    return settings_table.json_default(settings_table.BY_KEY[key])
+
+
+#: The default of every key. ``cdk.json`` holds the same values (a test keeps them equal); those the
+#: Lambda reads come from :mod:`alerting.settings_table` (``lambdas/alerting/settings_table.py``).
 DEFAULTS: Final[Mapping[str, Any]] = {
     "stack_name": "OomWatch",
     "alert_emails": [],
-    "target_all_instances": False,
-    "target_tag_key": "oomwatch:enabled",
-    "target_tag_value": "true",
-    "log_mode": "oom",
+    "target_all_instances": _lambda_default("target_all_instances"),
+    "target_tag_key": _lambda_default("target_tag_key"),
+    "target_tag_value": _lambda_default("target_tag_value"),
+    "log_mode": _lambda_default("log_mode"),
     "log_sources": "both",
     "agent_version": "latest",
     "memory_threshold_percent": 90,
@@ -85,24 +122,13 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     "lambda_architecture": "arm64",
     "lambda_memory_mb": 256,
     "powertools_version": "3.23.0",
-    "critical_processes": [
-        "mysqld",
-        "mariadbd",
-        "postgres",
-        "php-fpm",
-        "nginx",
-        "httpd",
-        "apache2",
-        "java",
-        "node",
-        "redis-server",
-    ],
-    "allow_list": {"processes": [], "units": [], "tags": {}},
-    "noise_window_minutes": 15,
-    "loop_threshold": 5,
+    "critical_processes": _lambda_default("critical_processes"),
+    "allow_list": _lambda_default("allow_list"),
+    "noise_window_minutes": _lambda_default("noise_window_minutes"),
+    "loop_threshold": _lambda_default("loop_threshold"),
     "dashboard": True,
-    "kill_metric": True,
-    "coverage_interval_minutes": 60,
+    "kill_metric": _lambda_default("kill_metric"),
+    "coverage_interval_minutes": _lambda_default("coverage_interval_minutes"),
 }
 
 KEYS: Final = tuple(DEFAULTS)
@@ -202,9 +228,8 @@ class AllowList:
 
     def to_json(self) -> str:
         """The ``ALLOW_LIST`` environment variable: ``{"processes": [...], "units": [...], "tags": {...}}``."""
-        return json.dumps(
-            {"processes": list(self.processes), "units": list(self.units), "tags": dict(self.tags)},
-            separators=(",", ":"),
+        return settings_table.ALLOW_LIST.encode(
+            {"processes": self.processes, "units": self.units, "tags": dict(self.tags)}
         )
 
 
@@ -290,8 +315,8 @@ class OomWatchConfig:
             powertools_version=_powertools_version(get("powertools_version")),
             critical_processes=_process_names("critical_processes", get("critical_processes")),
             allow_list=_allow_list(get("allow_list")),
-            noise_window_minutes=_int("noise_window_minutes", get("noise_window_minutes"), 1, 1440),
-            loop_threshold=_int("loop_threshold", get("loop_threshold"), 2, 1000),
+            noise_window_minutes=_whole(settings_table.NOISE_WINDOW, get("noise_window_minutes")),
+            loop_threshold=_whole(settings_table.LOOP_THRESHOLD, get("loop_threshold")),
             dashboard=_bool("dashboard", get("dashboard")),
             kill_metric=_bool("kill_metric", get("kill_metric")),
             coverage_interval_minutes=_coverage_interval(get("coverage_interval_minutes")),
@@ -300,7 +325,7 @@ class OomWatchConfig:
     @property
     def critical_processes_csv(self) -> str:
         """The ``CRITICAL_PROCESSES`` environment variable."""
-        return ",".join(self.critical_processes)
+        return settings_table.CRITICAL_PROCESSES.encode(self.critical_processes)
 
     @property
     def agent_version_parameter(self) -> str | None:
@@ -367,21 +392,27 @@ def _int(key: str, value: Any, low: int, high: int) -> int:
     return number
 
 
-#: The coverage check's bounds: every digest run (5 minutes) would be 12 Metrics Insights queries an hour;
-#: 15 minutes is the shortest interval that still tells "silent" from "just launched".
-COVERAGE_INTERVAL_MIN: Final = 15
-COVERAGE_INTERVAL_MAX: Final = 1440
+#: The coverage check's bounds (``lambdas/alerting/settings_table.py`` says why).
+COVERAGE_INTERVAL_MIN: Final = cast(int, settings_table.COVERAGE_INTERVAL.low)
+COVERAGE_INTERVAL_MAX: Final = cast(int, settings_table.COVERAGE_INTERVAL.high)
+
+
+def _whole(setting: settings_table.Setting, value: Any) -> int:
+    """A whole number within the bounds the Lambda reads it with."""
+    assert setting.low is not None and setting.high is not None and setting.off is None
+    return _int(setting.key, value, setting.low, setting.high)
 
 
 def _coverage_interval(value: Any) -> int:
     """0 (coverage check off), or 15 to 1440 minutes."""
+    setting = settings_table.COVERAGE_INTERVAL
     why = f"expected 0 (off) or a whole number of minutes from {COVERAGE_INTERVAL_MIN} to {COVERAGE_INTERVAL_MAX}"
     try:
-        number = _int("coverage_interval_minutes", value, 0, COVERAGE_INTERVAL_MAX)
+        number = _int(setting.key, value, 0, COVERAGE_INTERVAL_MAX)
     except ConfigError:
-        raise ConfigError("coverage_interval_minutes", value, why) from None
-    if 0 < number < COVERAGE_INTERVAL_MIN:
-        raise ConfigError("coverage_interval_minutes", value, why)
+        raise ConfigError(setting.key, value, why) from None
+    if not setting.allows(number):
+        raise ConfigError(setting.key, value, why)
     return number
 
 

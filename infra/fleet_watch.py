@@ -14,6 +14,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra.common import acknowledge, retention
+from infra.config import settings_table
 from infra.processing import EC2_DESCRIBE_ACTIONS, STATE_TABLE_ACTIONS, OomProcessing
 
 #: The EventBridge event State Manager sends when one host's run of an association changes state
@@ -94,11 +95,14 @@ class FleetWatch(Construct):
         )
 
         digest = processing.digest_function
-        digest.add_environment("COVERAGE_INTERVAL_MINUTES", str(coverage_interval_minutes))
+        table = settings_table
+        digest.add_environment(table.COVERAGE_INTERVAL.env, table.COVERAGE_INTERVAL.encode(coverage_interval_minutes))
         if coverage_interval_minutes > 0:
-            digest.add_environment("TARGET_TAG_KEY", target_tag_key)
-            digest.add_environment("TARGET_TAG_VALUE", target_tag_value)
-            digest.add_environment("TARGET_ALL_INSTANCES", "true" if target_all_instances else "false")
+            digest.add_environment(table.TARGET_TAG_KEY.env, table.TARGET_TAG_KEY.encode(target_tag_key))
+            digest.add_environment(table.TARGET_TAG_VALUE.env, table.TARGET_TAG_VALUE.encode(target_tag_value))
+            digest.add_environment(
+                table.TARGET_ALL_INSTANCES.env, table.TARGET_ALL_INSTANCES.encode(target_all_instances)
+            )
             digest.add_to_role_policy(
                 iam.PolicyStatement(
                     actions=["ssm:DescribeInstanceInformation", "cloudwatch:GetMetricData"], resources=["*"]

@@ -33,7 +33,7 @@ from agent_config.builder import AGENT_NAMESPACE
 from infra.alerts import AlertTopic
 from infra.bytecode import ASSET_EXCLUDES, compile_tree, stage
 from infra.common import acknowledge, retention
-from infra.config import Architecture
+from infra.config import Architecture, settings_table
 
 #: The functions' Python: the Lambda runtime, the Powertools layer's build and the asset's bytecode follow it.
 PYTHON_VERSION: Final = (3, 13)
@@ -120,7 +120,8 @@ class OomProcessing(Construct):
     ``CRITICAL_PROCESSES`` (comma-separated) and ``ALLOW_LIST`` (JSON), the OOM function ``LOG_MODE``,
     ``SYSLOG_GROUP`` and ``KILL_METRIC`` (``true``: the ``OOMKills`` metric by Auto Scaling group, setting
     ``kill_metric``); the alarm-notice function adds
-    ``MEMORY_ALARM_NAME``, ``SWAP_ALARM_NAME`` and ``AGENT_NAMESPACE``.
+    ``MEMORY_ALARM_NAME``, ``SWAP_ALARM_NAME`` and ``AGENT_NAMESPACE``. The names and encodings of those that
+    carry a cdk.json key come from ``lambdas/alerting/settings_table.py``, the table the Lambda reads them with.
 
     Other defaults and choices:
 
@@ -211,11 +212,12 @@ class OomProcessing(Construct):
             "STATE_TABLE": state_table.table_name,
             **POWERTOOLS_ENVIRONMENT,
         }
+        # Names and encodings from the table the Lambda reads them with (lambdas/alerting/settings_table.py).
         noise_environment = {
-            "NOISE_WINDOW_MINUTES": str(noise_window_minutes),
-            "LOOP_THRESHOLD": str(loop_threshold),
-            "CRITICAL_PROCESSES": critical_processes,
-            "ALLOW_LIST": allow_list,
+            settings_table.NOISE_WINDOW.env: settings_table.NOISE_WINDOW.encode(noise_window_minutes),
+            settings_table.LOOP_THRESHOLD.env: settings_table.LOOP_THRESHOLD.encode(loop_threshold),
+            settings_table.CRITICAL_PROCESSES.env: critical_processes,
+            settings_table.ALLOW_LIST.env: allow_list,
         }
 
         roles: dict[str, iam.Role] = {}
@@ -274,10 +276,10 @@ class OomProcessing(Construct):
                 **noise_environment,
                 # log_mode=oom: the agent's group holds only OOM lines and its subscription passes all of
                 # them, so split reports are joined from a stash (no FilterLogEvents); see handlers.pipeline.
-                "LOG_MODE": log_mode,
+                settings_table.LOG_MODE.env: settings_table.LOG_MODE.encode(log_mode),
                 **({"SYSLOG_GROUP": agent_log_group.log_group_name} if agent_log_group is not None else {}),
                 # kill_metric: one OOMKills value per kill event, by Auto Scaling group (handlers.runtime).
-                "KILL_METRIC": "true" if kill_metric else "false",
+                settings_table.KILL_METRIC.env: settings_table.KILL_METRIC.encode(kill_metric),
             },
             log_group=self.events_log_group,
         )

@@ -1,7 +1,8 @@
 """Configuration read from the environment the CDK stack sets (names are a contract with infra/).
 
 Parsing is forgiving on purpose: a typo in ``ALLOW_LIST`` or ``LOOP_THRESHOLD`` must degrade to
-the defaults and a warning, never stop OOM alerts.
+the defaults and a warning, never stop OOM alerts. Names, bounds and defaults of the settings that come from
+``cdk.json`` are those of :mod:`alerting.settings_table`, the table ``infra/config.py`` validates with.
 """
 
 from __future__ import annotations
@@ -9,9 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
-DEFAULT_CRITICAL = "mysqld,mariadbd,postgres,php-fpm,nginx,httpd,apache2,java,node,redis-server"
+from alerting import settings_table as table
+from alerting.settings_table import Setting
+
+DEFAULT_CRITICAL: tuple[str, ...] = cast(tuple[str, ...], table.CRITICAL_PROCESSES.absent)
 
 
 class AllowList(NamedTuple):
@@ -25,9 +29,9 @@ class AllowList(NamedTuple):
 class Settings(NamedTuple):
     topic_arn: str = ""
     state_table: str = ""
-    window_seconds: int = 15 * 60
-    loop_threshold: int = 5
-    critical_processes: tuple[str, ...] = tuple(DEFAULT_CRITICAL.split(","))
+    noise_window_minutes: int = cast(int, table.NOISE_WINDOW.absent)
+    loop_threshold: int = cast(int, table.LOOP_THRESHOLD.absent)
+    critical_processes: tuple[str, ...] = DEFAULT_CRITICAL
     allow_list: AllowList = AllowList()
     region: str = ""
     memory_alarm_name: str = ""
@@ -53,11 +57,15 @@ class Settings(NamedTuple):
     problems: tuple[str, ...] = ()
 
     @property
-    def window_minutes(self) -> int:
-        return max(1, self.window_seconds // 60)
+    def window_seconds(self) -> int:
+        """The noise window on the state table's clock: the one minutes-to-seconds conversion on its path."""
+        return 60 * self.noise_window_minutes
 
 
-def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int, problems: list[str]) -> int:
+def _whole(env: Mapping[str, str], setting: Setting, problems: list[str]) -> int:
+    """A whole number within the setting's bounds (those synth enforces); else its ``absent`` value and a note."""
+    default = cast(int, setting.absent)
+    name = setting.env
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -66,10 +74,14 @@ def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int, prob
     except ValueError:
         problems.append(f"{name}={raw!r} is not an integer; using {default}")
         return default
-    if not lo <= value <= hi:
-        problems.append(f"{name}={value} is outside {lo}..{hi}; using {default}")
+    if not setting.allows(value):
+        problems.append(f"{name}={value} is outside {setting.bounds}; using {default}")
         return default
     return value
+
+
+def _text(env: Mapping[str, str], setting: Setting) -> str:
+    return env.get(setting.env, "").strip()
 
 
 def _names(raw: str) -> tuple[str, ...]:
@@ -101,27 +113,32 @@ def parse_allow_list(raw: str, problems: list[str]) -> AllowList:
     )
 
 
+def flag(env: Mapping[str, str], setting: Setting) -> bool:
+    """``true`` (any case) is on; anything else, or no variable, is off."""
+    return env.get(setting.env, "").strip().lower() == "true"
+
+
 def from_env(env: Mapping[str, str]) -> Settings:
     """Build :class:`Settings` from ``os.environ`` (or any mapping, for tests)."""
     problems: list[str] = []
-    critical = _names(env.get("CRITICAL_PROCESSES", "")) or tuple(DEFAULT_CRITICAL.split(","))
+    critical = _names(env.get(table.CRITICAL_PROCESSES.env, "")) or DEFAULT_CRITICAL
     return Settings(
         topic_arn=env.get("TOPIC_ARN", ""),
         state_table=env.get("STATE_TABLE", ""),
-        window_seconds=60 * _int(env, "NOISE_WINDOW_MINUTES", 15, 1, 24 * 60, problems),
-        loop_threshold=_int(env, "LOOP_THRESHOLD", 5, 2, 100_000, problems),
+        noise_window_minutes=_whole(env, table.NOISE_WINDOW, problems),
+        loop_threshold=_whole(env, table.LOOP_THRESHOLD, problems),
         critical_processes=critical,
-        allow_list=parse_allow_list(env.get("ALLOW_LIST", ""), problems),
+        allow_list=parse_allow_list(env.get(table.ALLOW_LIST.env, ""), problems),
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "",
         memory_alarm_name=env.get("MEMORY_ALARM_NAME", ""),
         swap_alarm_name=env.get("SWAP_ALARM_NAME", ""),
         agent_namespace=env.get("AGENT_NAMESPACE", "") or "CWAgent",
-        log_mode=env.get("LOG_MODE", "").strip(),
+        log_mode=_text(env, table.LOG_MODE),
         syslog_group=env.get("SYSLOG_GROUP", "").strip(),
         rollout_association_id=env.get("ROLLOUT_ASSOCIATION_ID", "").strip(),
-        coverage_interval_minutes=_int(env, "COVERAGE_INTERVAL_MINUTES", 0, 0, 1440, problems),
-        target_tag_key=env.get("TARGET_TAG_KEY", "").strip(),
-        target_tag_value=env.get("TARGET_TAG_VALUE", "").strip(),
-        target_all_instances=env.get("TARGET_ALL_INSTANCES", "").strip().lower() == "true",
+        coverage_interval_minutes=_whole(env, table.COVERAGE_INTERVAL, problems),
+        target_tag_key=_text(env, table.TARGET_TAG_KEY),
+        target_tag_value=_text(env, table.TARGET_TAG_VALUE),
+        target_all_instances=flag(env, table.TARGET_ALL_INSTANCES),
         problems=tuple(problems),
     )

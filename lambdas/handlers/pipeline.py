@@ -434,7 +434,7 @@ def _view(w: Work, d: Delivery, s: Settings) -> KillView:
     count = w.count or Count(occurrence=0, window_start_ms=0, window_end_ms=0, instances=[])
     return KillView(
         event=w.kill.event, kill_time_ms=w.kill.time_ms, instance_id=d.instance_id, instance=w.info,
-        severity=w.sev, fingerprint=w.fp, occurrence=count.occurrence, window_minutes=s.window_minutes,
+        severity=w.sev, fingerprint=w.fp, occurrence=count.occurrence, window_minutes=s.noise_window_minutes,
         loop_threshold=s.loop_threshold, region=s.region, account=d.account, log_group=d.log_group,
         stream=d.stream, previous_window_count=count.prev_count, notes=tuple(w.notes), first_kill_ms=count.first_ms,
     )  # fmt: skip

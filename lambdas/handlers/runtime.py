@@ -11,7 +11,8 @@ import time
 from collections.abc import Mapping
 from typing import Any, Final
 
-from alerting.settings import from_env
+from alerting.settings import flag, from_env
+from alerting.settings_table import KILL_METRIC
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.base import SingleMetric
@@ -31,8 +32,6 @@ NO_ASG: Final = "none"
 UNKNOWN_ASG: Final = "unknown"
 #: Auto Scaling group names are 1-255 characters (CreateAutoScalingGroup); CloudWatch allows 1,024.
 MAX_ASG_LENGTH: Final = 255
-#: Set to ``true`` by the stack when ``kill_metric`` is on (``infra.processing``); off when absent.
-KILL_METRIC_ENV: Final = "KILL_METRIC"
 
 
 def kill_asg(record: Mapping[str, Any]) -> str:
@@ -108,7 +107,7 @@ def runtime(telemetry: Telemetry) -> Runtime:
     global _runtime, _kill_metric
     if _runtime is None:
         settings = from_env(os.environ)
-        _kill_metric = os.environ.get(KILL_METRIC_ENV, "").strip().lower() == "true"
+        _kill_metric = flag(os.environ, KILL_METRIC)  # set by the stack (infra.processing); off when absent
         clients = Clients(settings.region or None)
         events_group = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
         _runtime = Runtime(

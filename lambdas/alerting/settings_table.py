@@ -1,0 +1,205 @@
+"""The settings both sides read: one row per setting, its cdk.json key, default, bounds and environment name.
+
+The CDK app (``infra/config.py``, strict: a bad value fails synth) and the Lambda (``alerting/settings.py``,
+forgiving: a bad value degrades to a default and a warning) both take a setting's default, bounds and environment
+variable from here, so they cannot drift apart. It lives under ``lambdas/`` because the Lambda asset ships that
+folder only; it imports nothing but the standard library, so infra can import it without AWS or CDK.
+
+Units stay what the key says along the whole path: ``noise_window_minutes`` is minutes in ``cdk.json``, in
+``NOISE_WINDOW_MINUTES`` and in ``Settings.noise_window_minutes``; ``Settings.window_seconds`` is the one
+conversion, where the state table's clock (epoch seconds) takes over.
+
+``absent`` is what the Lambda assumes when the variable is missing (a function deployed before the variable
+existed), which is not always the ``cdk.json`` default: ``KILL_METRIC`` missing means off, as it was before the
+setting; ``COVERAGE_INTERVAL_MINUTES`` missing means no coverage check. The environment names are a contract with
+deployed stacks: never rename them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final, Literal
+
+#: How a value is written into, and read back from, its environment variable.
+Codec = Literal["whole", "bool", "names", "json", "text"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Setting:
+    """One setting the Lambda reads: ``key`` in cdk.json, ``env`` in the functions' environment.
+
+    Whole numbers are ``low``..``high``, or exactly ``off`` (a value that turns the feature off). ``doc`` is the
+    sentence docs/configuration.md gives it (a test checks the docs name the same default and bounds).
+    """
+
+    key: str
+    env: str
+    codec: Codec
+    default: object
+    absent: object
+    functions: tuple[str, ...]
+    doc: str
+    unit: str = ""
+    low: int | None = None
+    high: int | None = None
+    off: int | None = None
+
+    def allows(self, number: int) -> bool:
+        """Whether a whole number is within this setting's bounds (``off`` included)."""
+        if self.low is None or self.high is None:
+            raise TypeError(f"{self.key} is not a whole number")
+        return number == self.off or self.low <= number <= self.high
+
+    @property
+    def bounds(self) -> str:
+        """The bounds as the docs and the error messages write them: ``1-1440``, ``0 (off), 15-1440``."""
+        span = f"{self.low}-{self.high}"
+        return span if self.off is None else f"{self.off} (off), {span}"
+
+    def encode(self, value: object) -> str:
+        """The environment variable's text for a validated value (``infra/processing.py`` writes it)."""
+        if self.codec == "bool":
+            return "true" if value else "false"
+        if self.codec == "names":
+            assert isinstance(value, Sequence) and not isinstance(value, str)
+            return ",".join(str(name) for name in value)
+        if self.codec == "json":
+            assert isinstance(value, Mapping)
+            return json.dumps(_plain(value), separators=(",", ":"))
+        return str(value)
+
+
+NOISE_WINDOW: Final = Setting(
+    key="noise_window_minutes",
+    env="NOISE_WINDOW_MINUTES",
+    codec="whole",
+    default=15,
+    absent=15,
+    unit="minutes",
+    low=1,
+    high=24 * 60,
+    functions=("oom", "digest"),
+    doc="Repeats of the same kill (same fingerprint) within this window go into a digest.",
+)
+LOOP_THRESHOLD: Final = Setting(
+    key="loop_threshold",
+    env="LOOP_THRESHOLD",
+    codec="whole",
+    default=5,
+    absent=5,
+    unit="kills",
+    low=2,
+    high=1000,
+    functions=("oom", "digest"),
+    doc='Kills of the same fingerprint within the window that make it an "OOM loop" alert.',
+)
+#: Every digest run (5 minutes) would be 12 Metrics Insights queries an hour; 15 minutes is the shortest
+#: interval that still tells "silent" from "just launched".
+COVERAGE_INTERVAL: Final = Setting(
+    key="coverage_interval_minutes",
+    env="COVERAGE_INTERVAL_MINUTES",
+    codec="whole",
+    default=60,
+    absent=0,
+    unit="minutes",
+    low=15,
+    high=24 * 60,
+    off=0,
+    functions=("digest",),
+    doc="How often the digest function checks fleet coverage (0: never).",
+)
+CRITICAL_PROCESSES: Final = Setting(
+    key="critical_processes",
+    env="CRITICAL_PROCESSES",
+    codec="names",
+    default=("mysqld", "mariadbd", "postgres", "php-fpm", "nginx", "httpd", "apache2", "java", "node", "redis-server"),
+    absent=("mysqld", "mariadbd", "postgres", "php-fpm", "nginx", "httpd", "apache2", "java", "node", "redis-server"),
+    functions=("oom", "digest"),
+    doc="A kill of one of these is an alert of severity critical.",
+)
+ALLOW_LIST: Final = Setting(
+    key="allow_list",
+    env="ALLOW_LIST",
+    codec="json",
+    default=MappingProxyType({"processes": (), "units": (), "tags": MappingProxyType({})}),
+    absent=MappingProxyType({"processes": (), "units": (), "tags": MappingProxyType({})}),
+    functions=("oom", "digest"),
+    doc="Expected kills: recorded as events, never alerted.",
+)
+KILL_METRIC: Final = Setting(
+    key="kill_metric",
+    env="KILL_METRIC",
+    codec="bool",
+    default=True,
+    absent=False,
+    functions=("oom",),
+    doc="One OOMKills value per kill event, by Auto Scaling group.",
+)
+LOG_MODE: Final = Setting(
+    key="log_mode",
+    env="LOG_MODE",
+    codec="text",
+    default="oom",
+    absent="",
+    functions=("oom",),
+    doc="How much of the hosts' logs reaches CloudWatch Logs.",
+)
+TARGET_TAG_KEY: Final = Setting(
+    key="target_tag_key",
+    env="TARGET_TAG_KEY",
+    codec="text",
+    default="oomwatch:enabled",
+    absent="",
+    functions=("digest",),
+    doc="Hosts carrying this tag are watched (coverage check).",
+)
+TARGET_TAG_VALUE: Final = Setting(
+    key="target_tag_value",
+    env="TARGET_TAG_VALUE",
+    codec="text",
+    default="true",
+    absent="",
+    functions=("digest",),
+    doc="... with this value.",
+)
+TARGET_ALL_INSTANCES: Final = Setting(
+    key="target_all_instances",
+    env="TARGET_ALL_INSTANCES",
+    codec="bool",
+    default=False,
+    absent=False,
+    functions=("digest",),
+    doc="Every SSM-managed instance is watched, tags ignored.",
+)
+
+#: Every setting the Lambda reads from a cdk.json key, in the order docs/configuration.md lists them.
+LAMBDA_SETTINGS: Final = (
+    TARGET_TAG_KEY,
+    TARGET_TAG_VALUE,
+    TARGET_ALL_INSTANCES,
+    LOG_MODE,
+    CRITICAL_PROCESSES,
+    ALLOW_LIST,
+    NOISE_WINDOW,
+    LOOP_THRESHOLD,
+    KILL_METRIC,
+    COVERAGE_INTERVAL,
+)
+BY_KEY: Final[Mapping[str, Setting]] = {setting.key: setting for setting in LAMBDA_SETTINGS}
+
+
+def json_default(setting: Setting) -> object:
+    """The default as ``cdk.json`` writes it (lists and objects, not tuples and proxies)."""
+    return _plain(setting.default)
+
+
+def _plain(value: object) -> object:
+    """JSON-ready copies of mappings and sequences (``json`` takes neither tuples' nor proxies' types for granted)."""
+    if isinstance(value, Mapping):
+        return {str(name): _plain(part) for name, part in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [_plain(part) for part in value]
+    return value
