@@ -37,13 +37,13 @@ from alerting.render import KillView, Message, attributes, render_kill, render_l
 from alerting.settings import Settings
 from alerting.text import ascii_only, clean, clean_raw_line, pct
 from oomwatch import OomParser
+from oomwatch.regions import select
 from oomwatch.sanitise import sanitise
 
 from handlers.aws import Clients, error_code
 from handlers.delivery import PUBLISH_RESERVE_S, Attempt, Outbox, attempt, commit_or_keep, quietly
 from handlers.ec2 import InstanceDirectory, Lookup
 from handlers.logs import ContextFetcher
-from handlers.regions import select
 from handlers.sns import Publisher
 from handlers.state import Claim, Count, DynamoState, KillRecord, KillState, MemoryState, VictimSummary
 
@@ -117,7 +117,7 @@ class Outcome:
 def parse_log_events(events: Sequence[Mapping[str, Any]], stream: str) -> list[Kill]:
     """Feed log events (``id``, ``timestamp``, ``message``) through the shared parser; one Kill per kill.
 
-    Only the lines of regions around kill lines are fed (see :mod:`handlers.regions`).
+    Only the lines of regions around kill lines are fed (see :mod:`oomwatch.regions`).
     """
     if not events:
         return []

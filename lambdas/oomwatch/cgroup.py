@@ -9,6 +9,7 @@ kept as ``lxc``.
 from __future__ import annotations
 
 import re
+from types import MappingProxyType
 
 _HEX_ID = r"[0-9a-f]{64}"
 _K8S_POD = re.compile(
@@ -27,7 +28,7 @@ _LXC = re.compile(r"^/lxc(?:\.payload\.|/)(?P<name>[^/]+)")
 _SESSION = re.compile(r"/user\.slice/user-(?P<uid>\d+)\.slice/(?P<session>session-[^/]+\.scope)")
 _USER_UNIT = re.compile(r"/user\.slice/user-(?P<uid>\d+)\.slice/user@\d+\.service(?:/.*)?/(?P<unit>[^/]+)$")
 _UNIT = re.compile(r"(?P<unit>[^/]+\.(?:service|scope|socket|mount|swap|slice))$")
-_RUNTIMES = {"cri-containerd": "containerd", "nerdctl": "containerd", "libpod": "podman"}
+_RUNTIMES = MappingProxyType({"cri-containerd": "containerd", "nerdctl": "containerd", "libpod": "podman"})
 
 
 def workload(path: str | None) -> dict[str, object] | None:

@@ -16,17 +16,21 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
+from types import MappingProxyType
 from typing import Any
 
-_MONTHS = {
-    m: n for n, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)
-}
+_MONTHS = MappingProxyType(
+    {
+        m: n
+        for n, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)
+    }
+)
 # "Nov 26 10:15:01" (RFC 3164 syslog, journalctl short) and "Thu Dec  7 00:05:15 2017" (dmesg -T, ctime's form).
 _LOG_TIME = re.compile(
     r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) )?([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2})(?: (\d{4}))?"
 )
 _RELATIVE = re.compile(r"(\d{1,6})([smhdw])")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_UNITS = MappingProxyType({"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"})
 
 
 def parse_when(text: str, now: datetime) -> datetime:

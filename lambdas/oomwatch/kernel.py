@@ -60,7 +60,7 @@ STATS = re.compile(r"Memory cgroup stats for (?P<path>[^:\s]*)")
 # §8
 TASKS_STATE = re.compile(r"Tasks state \(memory values in pages\)")
 TABLE_HEADER = re.compile(r"\[\s*+pid\s*+\]\s")
-_TABLE_LEAD = ["uid", "tgid", "total_vm", "rss"]
+_TABLE_LEAD = ("uid", "tgid", "total_vm", "rss")
 _ROW_NUMBERS = 13  # 6.8+ prints 10 numbers after the pid (§8); a row with more is not one of the kernel's
 TABLE_ROW = re.compile(r"\[\s*+(?P<pid>\d++)\]\s++(?P<rest>-?\d++\s++\d++\s++\d++\s++\d++\s.*)")
 # §4 (up to 5.0): "<msg>: Kill process N (c) score S or sacrifice child"
@@ -296,7 +296,7 @@ def table_columns(text: str) -> list[str] | None:
     if not m:
         return None
     cols = text[m.end() - 1 :].split()
-    if len(cols) < 5 or cols[:4] != _TABLE_LEAD or cols[-1] != "name":
+    if len(cols) < 5 or tuple(cols[:4]) != _TABLE_LEAD or cols[-1] != "name":
         return None
     return cols[:-1]
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from oomwatch import cgroup as cg
 from oomwatch import kernel as k
 from oomwatch import userspace as us
 from oomwatch.sanitise import sanitise
-from oomwatch.transport import MAX_LINE, Record, Sender, broken, parse_line
+from oomwatch.transport import MAX_LINE, KernelPrefix, Record, Sender, broken, parse_line
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -341,6 +342,7 @@ class OomParser:
         self._kills: list[_Kill | _Userspace] = []
         self._dedup: set[tuple[object, ...]] = set()
         self._dedup_order: deque[tuple[object, ...]] = deque()
+        self._hint = KernelPrefix()  # this parser's own reading hint: nothing is shared between parsers
 
     def feed(
         self,
@@ -359,7 +361,7 @@ class OomParser:
         """
         previous = self._last_record.get(stream)
         try:
-            records = [broken(line)] if cut else parse_line(line, previous)
+            records = [broken(line)] if cut else parse_line(line, previous, self._hint)
         except Exception:
             records = []
         streams = self._streams
@@ -996,24 +998,26 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
 
 
 # Event field -> the kernel's range for it (kernel.RANGES says where each comes from).
-_FIELD_RANGES = {
-    "pid": "pid",
-    "uid": "uid",
-    "total_vm_kb": "kb",
-    "anon_rss_kb": "kb",
-    "file_rss_kb": "kb",
-    "shmem_rss_kb": "kb",
-    "pgtables_kb": "kb",
-    "rss_kb": "kb",
-    "oom_score_adj": "oom_score_adj",
-    "order": "order",
-    "usage_kb": "kb",
-    "limit_kb": "kb",
-    "swap_usage_kb": "kb",
-    "swap_limit_kb": "kb",
-    "memsw_usage_kb": "kb",
-    "memsw_limit_kb": "kb",
-}
+_FIELD_RANGES = MappingProxyType(
+    {
+        "pid": "pid",
+        "uid": "uid",
+        "total_vm_kb": "kb",
+        "anon_rss_kb": "kb",
+        "file_rss_kb": "kb",
+        "shmem_rss_kb": "kb",
+        "pgtables_kb": "kb",
+        "rss_kb": "kb",
+        "oom_score_adj": "oom_score_adj",
+        "order": "order",
+        "usage_kb": "kb",
+        "limit_kb": "kb",
+        "swap_usage_kb": "kb",
+        "swap_limit_kb": "kb",
+        "memsw_usage_kb": "kb",
+        "memsw_limit_kb": "kb",
+    }
+)
 
 
 def _figure(value: int) -> str:

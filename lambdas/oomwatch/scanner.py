@@ -40,17 +40,20 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
+from oomwatch import regions as rule
 from oomwatch.parser import OomParser
+from oomwatch.regions import BACK_LINES_NO_HEADER, BACK_LINES_USERSPACE, TAIL_LINES
 from oomwatch.transport import MAX_LINE
 
 BLOCK = 8 << 20
-PROCESS_NEEDLE = b" process "
-OOMD_NEEDLE = b"systemd-oomd"
-HEADER = b"invoked oom-killer"
+# The region rule of oomwatch.regions, as bytes: the needles and the words before " process " on a kill line.
+PROCESS_NEEDLE = rule.PROCESS.encode()
+OOMD_NEEDLE = rule.OOMD.encode()
+HEADER = rule.HEADER.encode()
+_KILLED = rule.KERNEL_KILL.encode()
+_TO, _SENDING, _REACH = rule.EARLYOOM_TO.encode(), rule.EARLYOOM_SENDING.encode(), rule.EARLYOOM_REACH
+_ILLING, _K = rule.EARLYOOM_OLD[0][1:].encode(), tuple(w[:1].encode() for w in rule.EARLYOOM_OLD)
 BACK_BYTES = 2 << 20  # how far back a kill looks for its report's header: a task table of ~20k processes
-BACK_LINES_NO_HEADER = 64  # a report excerpt without its header: the task row and "Kill process" before the kill
-BACK_LINES_USERSPACE = 4
-TAIL_LINES = 50  # oom_reaper, group kills and systemd's "Failed with result 'oom-kill'" come soon after
 TAIL_BYTES = 32 << 10
 CUT = MAX_LINE + 1  # characters of a longer line handed to the parser (see the module docstring)
 LINE_BYTES = 4 * CUT  # bytes of a line kept while reading: at least CUT characters once decoded
@@ -100,12 +103,12 @@ def _needles(buf: _Buffer, needle: bytes, lo: int, hi: int) -> Iterator[int]:
 def _anchors(buf: _Buffer, lo: int, hi: int) -> Iterator[tuple[int, bool]]:
     """Kill-line positions in [lo, hi), ascending: (position, is a kernel kill)."""
     kills: Iterator[tuple[int, bool]] = (
-        (i, True) if buf[i - 6 : i] == b"Killed" else (i, False)
+        (i, True) if buf[i - 6 : i] == _KILLED else (i, False)
         for i in _needles(buf, PROCESS_NEEDLE, lo, hi)
-        if buf[i - 6 : i] == b"Killed"
-        or (buf[i - 2 : i] == b"to" and buf.rfind(b"sending ", max(i - 24, 0), i) >= 0)  # earlyoom
+        if buf[i - 6 : i] == _KILLED
+        or (buf[i - 2 : i] == _TO and buf.rfind(_SENDING, max(i - _REACH, 0), i) >= 0)  # earlyoom
         # earlyoom before v1.3: "Killing process 123 ...", "killing process 123 ..."
-        or (buf[i - 6 : i] == b"illing" and buf[i - 7 : i - 6] in (b"K", b"k"))
+        or (buf[i - 6 : i] == _ILLING and buf[i - 7 : i - 6] in _K)
     )
     oomd = ((i, False) for i in _needles(buf, OOMD_NEEDLE, lo, hi))
     return heapq.merge(kills, oomd)

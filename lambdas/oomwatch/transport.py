@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
-from typing import NamedTuple
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Final, NamedTuple
 
 MAX_LINE = 65_536  # longer input lines are cut: a kernel line is never near this long
 # Records split out of one line ("#012", a journal MESSAGE's newlines): a printk record holds at most 1024
@@ -21,29 +24,27 @@ MAX_PARTS = 256
 PID_MAX = 4_194_304  # PID_MAX_LIMIT on 64-bit kernels: a larger pid is no pid
 UID_MAX = 4_294_967_294  # (uid_t)-1 is "no uid"
 
-_MONTHS: dict[str, int] = {}
 # Month names as strftime's %b prints them (glibc localedata `abmon`, several glibc versions: "čer"/"čen",
 # "Янв"/"янв") and the longer forms some locales use; matched lowercased, with "." and "," stripped.
 # journalctl's short formats and dmesg -T/--reltime print these; rsyslog's classic stamp is always English.
-for _num, _names in enumerate(
-    [
-        "jan janv jän ene gen led sty ян янв січ oca tammi",
-        "feb févr fév fev feb febr úno lut фев лют şub helmi",
-        "mar mär märz mars mrz mrt bře márc mar марта мар бер maalis",
-        "apr avr avril abr apr dub kwi ápr апр кві nis huhti",
-        "may mai mayo mag mei kvě maj máj май мая тра touko",
-        "jun juin jun giu jún čer čen cze июн чер haz kesä",
-        "jul juil jul lug júl čvc čec lip июл лип tem heinä",
-        "aug août aoû ago sie srp авг сер ağu elo",
-        "sep sept set zář wrz szept сен вер eyl syys",
-        "oct okt out ott říj paź окт жов eki loka",
-        "nov nov lis ноя лис kas marras",
-        "dec déc dez dic dic pro gru дек гру ara joulu",
-    ],
-    start=1,
-):
-    for _n in _names.split():
-        _MONTHS.setdefault(_n, _num)
+_MONTH_NAMES = (
+    "jan janv jän ene gen led sty ян янв січ oca tammi",
+    "feb févr fév fev feb febr úno lut фев лют şub helmi",
+    "mar mär märz mars mrz mrt bře márc mar марта мар бер maalis",
+    "apr avr avril abr apr dub kwi ápr апр кві nis huhti",
+    "may mai mayo mag mei kvě maj máj май мая тра touko",
+    "jun juin jun giu jún čer čen cze июн чер haz kesä",
+    "jul juil jul lug júl čvc čec lip июл лип tem heinä",
+    "aug août aoû ago sie srp авг сер ağu elo",
+    "sep sept set zář wrz szept сен вер eyl syys",
+    "oct okt out ott říj paź окт жов eki loka",
+    "nov nov lis ноя лис kas marras",
+    "dec déc dez dic dic pro gru дек гру ara joulu",
+)
+# A table built once at import and read-only after: shared by every parser without locks.
+_MONTHS: Final[Mapping[str, int]] = MappingProxyType(
+    {name: num for num, names in reversed(list(enumerate(_MONTH_NAMES, start=1))) for name in names.split()}
+)
 
 _PRIO = re.compile(r"<(\d{1,3})>")
 _KMSG = re.compile(r"(\d{1,3}),(\d+),(\d+),[^;]*;(.*)")
@@ -347,20 +348,34 @@ def broken(raw: str) -> Record:
     return Record(raw=raw[:256], text="", kernel=False, whole=False)
 
 
-def parse_line(raw: str, previous: Record | None = None) -> list[Record]:
-    """Split one physical line into records. ``previous`` lets continuation lines inherit their origin.
+class KernelPrefix:
+    """One stream's reading hint: the lines of one report share "Mon DD HH:MM:SS host kernel: " up to the
+    uptime, so the last such prefix is remembered and a line that starts with it is read from its uptime on.
+    Checked with ``startswith``, so it can never change a result. Each parser holds its own (no state is shared
+    between parsers or threads); ``last`` is one tuple, replaced whole: prefix, host, wall, stamp ("" = none)."""
+
+    __slots__ = ("last",)
+
+    def __init__(self) -> None:
+        self.last: tuple[str, str | None, float, str] = ("", None, 0.0, "")
+
+
+def parse_line(raw: str, previous: Record | None = None, hint: KernelPrefix | None = None) -> list[Record]:
+    """Split one physical line into records. ``previous`` lets continuation lines inherit their origin;
+    ``hint``, the caller's own :class:`KernelPrefix`, makes the lines of a classic syslog report cheaper.
 
     Never raises: anything unrecognised comes back as bare text.
     """
-    prefix, p_host, p_wall, p_stamp = _kernel_prefix
-    if prefix and raw.startswith(prefix) and len(raw) <= MAX_LINE and raw[-1:] not in ("\n", "\r"):
-        # The next line of a classic syslog kernel report (see _kernel_prefix), read without the general path;
-        # the rare kernel texts that need more (a level, relayed userland, rsyslog escapes) take that path.
-        u = _UPTIME_REST.fullmatch(raw, len(prefix))
-        if u:
-            up, msg = u.groups()
-            if msg[:1] != "<" and "]: " not in msg and "#01" not in msg:
-                return [Record(raw, msg, True, p_host, "kernel", None, float(up), p_wall, None, p_stamp)]
+    if hint is not None:
+        prefix, p_host, p_wall, p_stamp = hint.last
+        if prefix and raw.startswith(prefix) and len(raw) <= MAX_LINE and raw[-1:] not in ("\n", "\r"):
+            # The next line of a classic syslog kernel report, read without the general path; the rare
+            # kernel texts that need more (a level, relayed userland, rsyslog escapes) take that path.
+            u = _UPTIME_REST.fullmatch(raw, len(prefix))
+            if u:
+                up, msg = u.groups()
+                if msg[:1] != "<" and "]: " not in msg and "#01" not in msg:
+                    return [Record(raw, msg, True, p_host, "kernel", None, float(up), p_wall, None, p_stamp)]
     line = raw
     if line[-1:] in ("\n", "\r"):
         line = line.rstrip("\r\n")
@@ -372,14 +387,14 @@ def parse_line(raw: str, previous: Record | None = None) -> list[Record]:
         recs = _json_records(line.lstrip())
         return recs if recs is not None else [broken(line)]
     if (line[10:11] == "T" and first_char.isdigit()) or line.startswith("EVENTS\t"):
-        recs = _cloudwatch(line, previous)
+        recs = _cloudwatch(line, previous, hint)
         if recs is not None:
             return recs
     if first_char == ">":
         line = re.sub(r"^(?:>\s?)+", "", line)
     if not line or line.isspace():
         return []
-    first = _parse_prefixed(raw, line, previous)
+    first = _parse_prefixed(raw, line, previous, hint)
     # rsyslog writes the embedded newlines of a multi-line kernel record as "#012" (and tabs as "#011").
     if "#01" not in first.text:
         return [first]
@@ -424,7 +439,7 @@ def _is_syslog_after_stamp(line: str) -> bool:
     return sp2 > 0 and line[sp2 - 1] == ":"
 
 
-def _cloudwatch(line: str, previous: Record | None) -> list[Record] | None:
+def _cloudwatch(line: str, previous: Record | None, hint: KernelPrefix | None) -> list[Record] | None:
     """A line of ``aws logs tail`` or ``aws logs filter-log-events --output text``: the original line, with the
     event's time and log stream. The stream is the host when the line names none, and keeps streams apart."""
     stream: str | None = None
@@ -470,7 +485,7 @@ def _cloudwatch(line: str, previous: Record | None) -> list[Record] | None:
     prev = previous if previous is not None and previous.log_stream == stream else None
     recs = (_json_records(inner) or [broken(inner)]) if inner[:1] == "{" else None
     if recs is None:
-        first = _parse_prefixed(inner, inner, prev)
+        first = _parse_prefixed(inner, inner, prev, hint)
         recs = [first]
         if "#01" in first.text:  # rsyslog's escapes of a multi-line record, as parse_line splits them
             parts = first.text.replace("#011", "\t").split("#012", MAX_PARTS)
@@ -508,7 +523,7 @@ def _inherit(raw: str, text: str, prev: Record) -> Record:
 _CJK_MONTH = ("月", "월")
 
 
-def _parse_prefixed(raw: str, line: str, previous: Record | None) -> Record:
+def _parse_prefixed(raw: str, line: str, previous: Record | None, hint: KernelPrefix | None) -> Record:
     """Dispatch on the first character, so each line meets only the patterns that can fit it."""
     first = line[:1]
     if first == "<":
@@ -518,10 +533,15 @@ def _parse_prefixed(raw: str, line: str, previous: Record | None) -> Record:
             first = line[:1]
     rec: Record | None = None
     if first.isalpha():
-        rec = _classic(raw, line) or _openwrt(raw, line) or _short_full(raw, line) or _dmesg_x(raw, line, previous)
+        rec = (
+            _classic(raw, line, hint)
+            or _openwrt(raw, line)
+            or _short_full(raw, line)
+            or _dmesg_x(raw, line, previous, hint)
+        )
     elif first.isdigit():
         if line[1:2] in _CJK_MONTH or line[2:3] in _CJK_MONTH:  # journalctl in ja/zh/ko: "12月 06 23:54:11"
-            rec = _classic(raw, line)
+            rec = _classic(raw, line, hint)
         rec = rec or _vmware(raw, line) or _iso_line(raw, line) or _kmsg(raw, line) or _short_unix(raw, line)
     elif first == "[":
         if _UPTIME.fullmatch(line):
@@ -543,7 +563,7 @@ def _parse_prefixed(raw: str, line: str, previous: Record | None) -> Record:
                     if m:
                         rec.host, rec.text = m.group(1), m.group(2)
     elif first == " " and line[2:3] in _CJK_MONTH and line[1:2].isdigit():
-        rec = _classic(raw, line[1:])  # glibc's ja_JP and ko_KR pad " 1月" .. " 9月"
+        rec = _classic(raw, line[1:], hint)  # glibc's ja_JP and ko_KR pad " 1月" .. " 9月"
     if rec is not None:
         return rec
     # No prefix: an indented continuation of the previous record (journalctl, dmesg -T), or bare kernel
@@ -563,15 +583,15 @@ _MINUTE = re.compile(r"\[([^\[\]:]{1,24}?) ?(\d{1,2})[:.](\d\d)\] ?(.*)")
 _UPTIME_DELTA = re.compile(r"\[ {0,12}(\d{1,10}\.\d{6}) < {0,12}\d{1,10}\.\d{6}>\] ?(.*)")
 _MINUTE_STAMP = re.compile(r"([^\[\]:]{1,24}?) ?(\d{1,2})[:.](\d\d)")
 _DATE_TOKENS = re.compile(r"\d+|[^\W\d_]+")
-_MINUTE_WALL: dict[str, float | None] = {}  # minute stamp -> rough wall seconds (None: no minute stamp)
 
 
+@lru_cache(maxsize=4096)
 def _minute_wall(stamp: str | None) -> float | None:
-    """The rough wall time of a ``dmesg --reltime`` minute stamp (``Oct28 16:58``), None for any other stamp."""
+    """The rough wall time of a ``dmesg --reltime`` minute stamp (``Oct28 16:58``), None for any other stamp.
+
+    Cached: a pure function of a string, and every line of a minute asks again (bounded, thread-safe)."""
     if stamp is None or len(stamp) > 40:
         return None
-    if stamp in _MINUTE_WALL:
-        return _MINUTE_WALL[stamp]
     wall = None
     m = _MINUTE_STAMP.fullmatch(stamp)
     if m:
@@ -587,9 +607,6 @@ def _minute_wall(stamp: str | None) -> float | None:
         h, mi = int(m.group(2)), int(m.group(3))
         if month and 1 <= month <= 12 and day and 1 <= day <= 31 and h < 24 and mi < 60:
             wall = _rough_wall(month, day, h, mi, 0)
-    if len(_MINUTE_WALL) > 4096:
-        _MINUTE_WALL.clear()
-    _MINUTE_WALL[stamp] = wall
     return wall
 
 
@@ -625,7 +642,9 @@ def _rough_wall(month: int, day: int, h: int, mi: int, s: int, frac: str | None 
 
 
 _EN_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_EN_MONTHS = {name: number for number, name in enumerate(_EN_MONTH_NAMES, start=1)}
+_EN_MONTHS: Final[Mapping[str, int]] = MappingProxyType(
+    {name: number for number, name in enumerate(_EN_MONTH_NAMES, start=1)}
+)
 # The commonest line of all, rsyslog's classic "Mon DD HH:MM:SS host ident[pid]: msg", in one match.
 _CLASSIC_FULL = re.compile(
     r"((?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?) "
@@ -633,38 +652,27 @@ _CLASSIC_FULL = re.compile(
 )
 
 
-_WALL: dict[str, float] = {}  # stamp -> rough wall seconds: the lines of one report share a few stamps
-
-
+@lru_cache(maxsize=4096)
 def _classic_wall(stamp: str, day: str, h: str, mi: str, s: str, frac: str | None) -> float:
-    wall = _WALL.get(stamp)
-    if wall is None:
-        wall = ((((_EN_MONTHS[stamp[:3]] * 31 + int(day)) * 24 + int(h)) * 60 + int(mi)) * 60 + int(s)) + (
-            _frac(frac) / 1e6 if frac else 0.0
-        )
-        if len(_WALL) > 4096:
-            _WALL.clear()
-        _WALL[stamp] = wall
-    return wall
+    """Rough wall seconds of a classic stamp (its parts are groups of ``stamp``). Cached: a pure function of
+    strings, and the lines of one report share a few stamps (bounded, thread-safe)."""
+    return ((((_EN_MONTHS[stamp[:3]] * 31 + int(day)) * 24 + int(h)) * 60 + int(mi)) * 60 + int(s)) + (
+        _frac(frac) / 1e6 if frac else 0.0
+    )
 
 
-# The lines of one report share "Mon DD HH:MM:SS host kernel: " up to the uptime: _classic remembers the last
-# such prefix, and parse_line reads a line that starts with it from its uptime on. (A hint checked with
-# startswith, so it can never change a result; one tuple, replaced whole.)
 _UPTIME_REST = re.compile(r"\[\s*+(\d{1,10}\.\d{1,9})\] ?(.*)")
-_kernel_prefix: tuple[str, str | None, float, str] = ("", None, 0.0, "")  # prefix, host, wall, stamp; "" = none
 
 
-def _classic(raw: str, line: str) -> Record | None:
-    global _kernel_prefix
+def _classic(raw: str, line: str, hint: KernelPrefix | None) -> Record | None:
     f = _CLASSIC_FULL.fullmatch(line)
     if f:
         stamp, day, h, mi, s, frac, host, ident, pid, up, msg = f.groups()
         wall = _classic_wall(stamp, day, h, mi, s, frac)
         if ident == "kernel" and pid is None:
             rec = Record(raw, msg, True, host, ident, None, float(up) if up else None, wall, None, stamp)
-            if up:
-                _kernel_prefix = (line[: line.rfind("[", 0, f.start(10))], host, wall, stamp)
+            if up and hint is not None:
+                hint.last = (line[: line.rfind("[", 0, f.start(10))], host, wall, stamp)
             # The match took any uptime; the rest (kmsg level, relayed userland) is rare.
             if msg[:1] == "<" or (up is None and msg[:1] == "[") or "]: " in msg:
                 return _kernel_text(rec)
@@ -728,7 +736,7 @@ def _openwrt(raw: str, line: str) -> Record | None:
     return rec
 
 
-def _dmesg_x(raw: str, line: str, previous: Record | None) -> Record | None:
+def _dmesg_x(raw: str, line: str, previous: Record | None, hint: KernelPrefix | None) -> Record | None:
     m = _DMESG_X.fullmatch(line)
     if not m:
         return None
@@ -738,7 +746,7 @@ def _dmesg_x(raw: str, line: str, previous: Record | None) -> Record | None:
         rec = Record(raw=raw, text=iso.group(9), kernel=True, log_time=rest[: len(rest) - len(iso.group(9)) - 1])
         rec = _kernel_text(rec)
     else:
-        rec = _parse_prefixed(raw, rest, previous)
+        rec = _parse_prefixed(raw, rest, previous, hint)
     rec.kernel = facility == "kern" and rec.kernel
     return rec
 

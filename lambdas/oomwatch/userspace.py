@@ -12,6 +12,7 @@ systemd.journal-fields(7)) verify a sender: ``systemd_verified`` and ``killer_ve
 from __future__ import annotations
 
 import re
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ EARLYOOM_OLD = (
     re.compile(r"Killing process (?P<pid>\d{1,10}) (?P<name>\S.{0,63})"),
 )
 EARLYOOM_FIELDS = re.compile(r"(oom_score_adj|oom_score|badness|VmRSS):? (-?\d{1,20})")
-_SIGNALS = {"9": "SIGKILL", "15": "SIGTERM"}
+_SIGNALS = MappingProxyType({"9": "SIGKILL", "15": "SIGTERM"})
 # systemd unit results naming the unit a kernel kill happened in.
 UNIT_OOM = re.compile(
     r"(?P<unit>[^\s:]+): (?:Failed with result 'oom-kill'|A process of this unit has been killed by the OOM killer"
@@ -121,7 +122,7 @@ def unit_oom(text: str) -> str | None:
 
 # The service each userspace killer runs as: a process can name itself anything, but only root can put it into a
 # system service's cgroup, which journald reads into _SYSTEMD_UNIT.
-KILLER_UNITS = {"earlyoom": "earlyoom.service", "systemd-oomd": "systemd-oomd.service"}
+KILLER_UNITS = MappingProxyType({"earlyoom": "earlyoom.service", "systemd-oomd": "systemd-oomd.service"})
 _KILLER_TRANSPORTS = ("journal", "stdout", "syslog")  # transports whose _PID/_UID/_COMM come from the socket
 
 

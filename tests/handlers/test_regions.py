@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 from handler_kit import CORPUS, corpus_lines
-from handlers import regions as r
-from handlers.regions import select
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from oomwatch import OomParser
+from oomwatch import regions as r
+from oomwatch.regions import _USERLAND, select
 
 NOISE = [
     "Nov 26 10:00:00 web-1 sshd[811]: Accepted publickey for ubuntu from 10.0.3.7 port 51234 ssh2",
@@ -89,9 +89,23 @@ def test_all_reports_together_with_noise_give_the_same_events() -> None:
     assert parse(lines, select(lines)) == parse(lines, list(range(len(lines))))
 
 
+def _oom_words(line: str) -> bool:
+    return "oom" in line or "OOM" in line or "emory" in line or "illed" in line
+
+
+def _feedable(line: str) -> bool:
+    """False only for a line the parser would certainly ignore (a user-space program's own line)."""
+    if "kernel" in line:
+        return True
+    if line.startswith("{"):
+        return _oom_words(line)
+    return _USERLAND.match(line) is None or _oom_words(line)
+
+
 def reference_select(lines: Sequence[str]) -> list[int]:
     """select() as first written: needles found line by line, then each region's lines one at a time through
-    _feedable / _oom_words (the region rule itself, _regions, is shared)."""
+    _feedable / _oom_words (the reference versions live here, in the tests; the region rule itself, _regions,
+    is shared)."""
     candidates = [i for i, line in enumerate(lines) if " process " in line or r.OOMD in line]
     anchors = [(i, kind) for i in candidates if (kind := r._anchor(lines[i])) is not None]
     if not anchors:
@@ -106,7 +120,7 @@ def reference_select(lines: Sequence[str]) -> list[int]:
             # After a region's last kill only OOM-related lines matter (oom_reaper, systemd's unit notes,
             # a next report's header); before it, every line but other programs' own. A skipped line must not
             # leave an indented continuation line to be read as part of the record before it.
-            keep = r._oom_words(line) if i > kill else r._feedable(line)
+            keep = _oom_words(line) if i > kill else _feedable(line)
             if keep or (i < last and lines[i + 1][:1] in (" ", "\t")):
                 picked.append(i)
     return picked

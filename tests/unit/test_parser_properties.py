@@ -83,23 +83,23 @@ def _fields(rec: object) -> tuple[object, ...]:
 
 
 def test_the_kernel_prefix_shortcut_never_changes_a_record() -> None:
-    """Lines after a classic syslog kernel line reuse its prefix; each must read as it does on its own."""
+    """Lines after a classic syslog kernel line reuse its prefix (a parser's own KernelPrefix hint); each must
+    read as it does on its own, without a hint."""
     from oomwatch import transport
 
+    hint = transport.KernelPrefix()
     for report in REPORTS:
         prefixed = [f"Nov 26 10:22:50 web-1 kernel: {line}" for line in report]
         for line in [*report, *prefixed]:
-            warm = [_fields(r) for r in transport.parse_line(line)]
-            transport._kernel_prefix = ("", None, 0.0, "")
+            warm = [_fields(r) for r in transport.parse_line(line, None, hint)]  # primes the hint for the next
             cold = [_fields(r) for r in transport.parse_line(line)]
             assert warm == cold, line
-            transport.parse_line(line)  # prime the shortcut for the next line
+    assert hint.last[0] == "Nov 26 10:22:50 web-1 kernel: "  # the shortcut was in play
     # and lines that only look like a continuation: the prefix with a CR, an escaped record, a level, no uptime
     primed = "Nov 26 10:22:50 web-1 kernel: [ 7093.543707] uwsgi invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL)"
     for odd in ["\0[ 1.0] x", "", "Nov 26 10:22:50 web-1 kernel: [ 7093.5] a#012b", "Nov 26 10:22:50 web-1 kernel: x",
                 "Nov 26 10:22:50 web-1 kernel: [ 7093.5] <4>x", "Nov 26 10:22:50 web-1 kernel: [ 7093.5] x\r\n",
                 "Nov 26 10:22:50 web-1 kernel: [ 7093.5] systemd[1]: y"]:  # fmt: skip
-        transport.parse_line(primed)
-        warm = [_fields(r) for r in transport.parse_line(odd)]
-        transport._kernel_prefix = ("", None, 0.0, "")
+        transport.parse_line(primed, None, hint)
+        warm = [_fields(r) for r in transport.parse_line(odd, None, hint)]
         assert warm == [_fields(r) for r in transport.parse_line(odd)], odd

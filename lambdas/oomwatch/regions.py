@@ -1,14 +1,14 @@
-"""Which lines of a delivery can belong to a kill: the parser only needs those.
+"""The region rule: which lines of a log can belong to a kill. The parser only needs those.
 
-A subscription delivery can hold 10,000 lines of which a few dozen are an OOM report. Feeding
-every line through the parser costs far more than decoding the payload, so the handler applies
-the region rule of ``oomwatch.scanner`` (the parser's own fast path for files) to the line list:
-every kill line (``Killed process``, earlyoom's ``sending SIG... to process``, ``systemd-oomd``)
-anchors a region that reaches back to its report's ``invoked oom-killer`` header (or a bounded
-number of lines when the header is not in the delivery) and forward far enough for
-``oom_reaper`` and systemd's unit notes. Within a region, other programs' syslog lines are
-skipped. tests/handlers/test_regions.py holds "parse the selection" equal to "parse everything"
-on every corpus report, alone and all together, with noise interleaved.
+One rule, two readers: :mod:`oomwatch.scanner` applies it to byte blocks of a file (the needles and extents
+below, as bytes), and :func:`select` to a list of lines (a CloudWatch Logs subscription delivery, which the
+Lambda handler reads: 10,000 lines of which a few dozen are an OOM report). Every kill line (``Killed
+process``, earlyoom's ``sending SIG... to process``, ``systemd-oomd``) anchors a region that reaches back to
+its report's ``invoked oom-killer`` header (or a bounded number of lines when the header is not in the
+delivery) and forward far enough for ``oom_reaper`` and systemd's unit notes. Within a region, other
+programs' syslog lines are skipped. tests/handlers/test_regions.py holds "parse the selection" equal to
+"parse everything" on every corpus report, alone and all together, with noise interleaved, and
+:func:`select` equal to a plain line-by-line definition of the rule (kept there, in the tests).
 """
 
 from __future__ import annotations
@@ -18,23 +18,28 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from itertools import compress
 
-from oomwatch.scanner import BACK_LINES_NO_HEADER, BACK_LINES_USERSPACE, TAIL_LINES
-
-HEADER = "invoked oom-killer"
+PROCESS = " process "  # every kernel and earlyoom kill line holds it ("Killed process N", "... to process N")
 OOMD = "systemd-oomd"
+HEADER = "invoked oom-killer"  # a kernel report's first line
+KERNEL_KILL = "Killed"  # the word before PROCESS on the kernel's kill line
+EARLYOOM_TO, EARLYOOM_SENDING, EARLYOOM_REACH = "to", "sending ", 24  # earlyoom: "sending SIGTERM to process N"
+EARLYOOM_OLD = ("Killing", "killing")  # earlyoom before v1.3: "Killing process N", "killing process N"
+BACK_LINES_NO_HEADER = 64  # a report excerpt without its header: the task row and "Kill process" before the kill
+BACK_LINES_USERSPACE = 4
+TAIL_LINES = 50  # oom_reaper, group kills and systemd's "Failed with result 'oom-kill'" come soon after
 
 
 def _anchor(line: str) -> bool | None:
     """True for a kernel kill line, False for a userspace killer's line, None otherwise."""
-    i = line.find(" process ")
+    i = line.find(PROCESS)
     while i >= 0:
-        if line.endswith("Killed", 0, i):
+        if line.endswith(KERNEL_KILL, 0, i):
             return True
-        if line.endswith("to", 0, i) and line.rfind("sending ", max(i - 24, 0), i) >= 0:
+        if line.endswith(EARLYOOM_TO, 0, i) and line.rfind(EARLYOOM_SENDING, max(i - EARLYOOM_REACH, 0), i) >= 0:
             return False
-        if line.endswith(("Killing", "killing"), 0, i):  # earlyoom before v1.3
+        if line.endswith(EARLYOOM_OLD, 0, i):
             return False
-        i = line.find(" process ", i + 1)
+        i = line.find(PROCESS, i + 1)
     if OOMD in line:
         return False
     return None
@@ -65,8 +70,8 @@ def _line_numbers(text: str, offsets: list[int]) -> list[int]:
 
 
 # A line that is certainly a user-space program's syslog line (classic or RFC 3339 prefix, tag not
-# "kernel"), or a journald envelope of a non-kernel entry. The parser ignores those unless they
-# are OOM-related, which _OOM_WORDS keeps.
+# "kernel"). Within a region the parser ignores those, and journald envelopes, unless they hold "kernel" or
+# an OOM word ("oom", "OOM", "emory", "illed"): select() keeps those.
 _USERLAND = re.compile(
     r"(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S*) \S+ "
     r"(?!kernel[:\[])[^\s:\[]+(?:\[\d+\])?: "
@@ -74,19 +79,6 @@ _USERLAND = re.compile(
 
 
 _INDENT = (" ", "\t")
-
-
-def _oom_words(line: str) -> bool:
-    return "oom" in line or "OOM" in line or "emory" in line or "illed" in line
-
-
-def _feedable(line: str) -> bool:
-    """False only for a line the parser would certainly ignore (a user-space program's own line)."""
-    if "kernel" in line:
-        return True
-    if line.startswith("{"):
-        return _oom_words(line)
-    return _USERLAND.match(line) is None or _oom_words(line)
 
 
 def _regions(anchors: list[tuple[int, bool]], headers: list[int], count: int) -> list[tuple[int, int, int]]:
@@ -124,7 +116,7 @@ def select(lines: Sequence[str], text: str | None = None) -> list[int]:
     # Search the joined text at C speed; only lines holding a needle are looked at in Python.
     if text is None:
         text = "\n".join(lines)
-    kill_at = _positions(text, " process ") + _positions(text, OOMD)
+    kill_at = _positions(text, PROCESS) + _positions(text, OOMD)
     if not kill_at:
         return []
     tagged = sorted([(i, 0) for i in kill_at] + [(i, 1) for i in _positions(text, HEADER)])
@@ -141,7 +133,7 @@ def select(lines: Sequence[str], text: str | None = None) -> list[int]:
         # After a region's last kill only OOM-related lines matter (oom_reaper, systemd's unit notes,
         # a next report's header); before it, every line but other programs' own. A skipped line must not
         # leave an indented continuation line to be read as part of the record before it.
-        # (_feedable and _oom_words, inlined: a big delivery has thousands of lines in regions)
+        # (One list comprehension per part: a big delivery has thousands of lines in regions.)
         keep = [
             "kernel" in line
             or "oom" in line
