@@ -23,9 +23,9 @@ import pytest
 from oomwatch import parse_lines
 
 from agent_config.builder import build_agent_config, render
-from infra.demo import cli, fleet, inputs
-from infra.demo.agent_filter import HostFilter, configuration_from_template
-from infra.demo.pipeline import Demo
+from demo import cli, fleet, inputs
+from demo.agent_filter import HostFilter, configuration_from_template
+from demo.pipeline import Demo
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "demo" / "samples"
