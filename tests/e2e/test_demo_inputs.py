@@ -294,7 +294,7 @@ def test_a_request_moves_the_handlers_clock_and_only_for_that_invocation(tmp_pat
     env = {**os.environ, "_HANDLER": "clockfn.handler", "LAMBDA_TASK_ROOT": str(tmp_path),
            "OOMWATCH_DEMO_RESULT_FD": str(write), "AWS_LAMBDA_FUNCTION_NAME": "f",
            "OOMWATCH_DEMO_FUNCTION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:f"}  # fmt: skip
-    worker = REPO / "infra" / "demo" / "_lambda_worker.py"
+    worker = REPO / "demo" / "_lambda_worker.py"
     deadline = time.time() + 60
     requests = "".join(
         json.dumps({"request_id": str(n), "event": {}, "deadline": deadline, "clock_offset_s": offset}) + "\n"
