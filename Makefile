@@ -29,7 +29,7 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy lambdas infra agent_config app.py
+	$(BIN)/mypy lambdas infra demo agent_config app.py
 
 test: lint
 	$(BIN)/python -m pytest -n 2 -q
@@ -42,7 +42,7 @@ bench: setup
 
 # Opt-in, never in CI: deploys to the current AWS account and region, checks an alert arrives, destroys it.
 e2e-aws: setup
-	$(BIN)/python -m infra.demo.aws_check
+	$(BIN)/python -m demo.aws_check
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache

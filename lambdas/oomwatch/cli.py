@@ -271,14 +271,10 @@ def scan(args: argparse.Namespace) -> int:
 
 def demo(args: argparse.Namespace) -> int:
     """The whole pipeline on a local AWS emulator (needs the repository checkout and `make demo`'s setup)."""
-    from pathlib import Path
-
-    # The demo lives in the repository (infra/demo), next to the editable install of this package.
-    repo = Path(__file__).resolve().parents[2]
-    if (repo / "infra" / "demo").is_dir() and str(repo) not in sys.path:
-        sys.path.insert(0, str(repo))
+    # The demo is the checkout's top-level ``demo`` package, importable from the editable install
+    # (pyproject.toml) or with ``python -m demo`` from the repository.
     try:
-        from infra.demo import main as demo_main  # type: ignore[attr-defined,unused-ignore]
+        from demo import main as demo_main  # type: ignore[import-not-found,unused-ignore]
     except ImportError as exc:
         print(f"oomwatch: demo needs the oomwatch repository checkout and its .venv ({exc})", file=sys.stderr)
         return 2

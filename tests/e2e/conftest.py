@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from infra.demo import emulator
-from infra.demo.fleet import Host
-from infra.demo.pipeline import Demo
+from demo import emulator
+from demo.fleet import Host
+from demo.pipeline import Demo
 
 
 @contextlib.contextmanager

@@ -23,9 +23,9 @@ import pytest
 from oomwatch import parse_lines
 
 from agent_config.builder import build_agent_config, render
-from infra.demo import cli, fleet, inputs
-from infra.demo.agent_filter import HostFilter, configuration_from_template
-from infra.demo.pipeline import Demo
+from demo import cli, fleet, inputs
+from demo.agent_filter import HostFilter, configuration_from_template
+from demo.pipeline import Demo
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "demo" / "samples"
@@ -294,7 +294,7 @@ def test_a_request_moves_the_handlers_clock_and_only_for_that_invocation(tmp_pat
     env = {**os.environ, "_HANDLER": "clockfn.handler", "LAMBDA_TASK_ROOT": str(tmp_path),
            "OOMWATCH_DEMO_RESULT_FD": str(write), "AWS_LAMBDA_FUNCTION_NAME": "f",
            "OOMWATCH_DEMO_FUNCTION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:f"}  # fmt: skip
-    worker = REPO / "infra" / "demo" / "_lambda_worker.py"
+    worker = REPO / "demo" / "_lambda_worker.py"
     deadline = time.time() + 60
     requests = "".join(
         json.dumps({"request_id": str(n), "event": {}, "deadline": deadline, "clock_offset_s": offset}) + "\n"

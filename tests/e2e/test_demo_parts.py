@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from infra.demo import cli, fleet, inputs, logplay
-from infra.demo.eventpattern import matches as event_matches
-from infra.demo.filterpattern import compile_pattern
+from demo import cli, fleet, inputs, logplay
+from demo.eventpattern import matches as event_matches
+from demo.filterpattern import compile_pattern
 
 SAMPLES = Path(__file__).resolve().parents[2] / "demo" / "samples"
 KILL = "Nov 26 10:15:01 web-1 kernel: [123456.789279] Out of memory: Killed process 48213 (php-fpm) total-vm:1kB"

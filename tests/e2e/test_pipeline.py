@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from infra.demo.filterpattern import compile_pattern
-from infra.demo.pipeline import Demo
+from demo.filterpattern import compile_pattern
+from demo.pipeline import Demo
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "demo" / "samples"
@@ -227,7 +227,7 @@ def test_the_aws_check_deploys_plays_and_cleans_up_after_itself(
 ) -> None:
     """Against moto the alert cannot come (moto runs no Lambda code), so the check must time out, say so,
     and still remove the stack, its queue and the log groups the stack retains."""
-    from infra.demo import aws_check
+    from demo import aws_check
 
     for key, value in deployment.aws.env().items():
         monkeypatch.setenv(key, value)
@@ -252,7 +252,7 @@ def test_the_aws_check_deploys_plays_and_cleans_up_after_itself(
 def test_metrics_insights_queries_group_order_and_limit(deployment: Demo, seeded: Any) -> None:
     import datetime as dt
 
-    from infra.demo import fleet
+    from demo import fleet
 
     hot, calm = seeded("hot-1"), seeded("calm-1")
     now = dt.datetime.now(dt.UTC)

@@ -9,9 +9,9 @@ from alerting.rollout import StepOutput, classify_failure, parse_association_eve
 
 from agent_config.builder import build_agent_config
 from agent_config.merge_model import Host, MergeError
+from demo import rollout_story
+from demo.agent_host import agent_output
 from infra.agent_rollout import parameter_name
-from infra.demo import rollout_story
-from infra.demo.agent_host import agent_output
 
 ASSOCIATION = "e87ad4f2-3ba1-5ca2-b4b0-8881f530f5c4"
 

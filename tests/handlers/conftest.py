@@ -27,9 +27,9 @@ from handler_kit import (
 )
 from moto import mock_aws
 
-from infra.demo import aws_rules
+from demo import aws_rules
 
-# moto refuses what AWS refuses (infra/demo/aws_rules.py): every handler test runs under AWS's rules.
+# moto refuses what AWS refuses (demo/aws_rules.py): every handler test runs under AWS's rules.
 aws_rules.install()
 
 

@@ -1,4 +1,4 @@
-"""The emulator refuses what AWS refuses (infra/demo/aws_rules.py), and the handlers stay within the rules.
+"""The emulator refuses what AWS refuses (demo/aws_rules.py), and the handlers stay within the rules.
 
 Each rule: a violating call through boto3 and moto fails with AWS's error code, and the call just inside
 the limit passes (so the test shows the rule, not a broken call). Then the handlers under the rules:
@@ -37,7 +37,7 @@ from handler_kit import (
     put_stream,
 )
 
-from infra.demo import aws_rules
+from demo import aws_rules
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -616,7 +616,7 @@ def test_a_stash_of_four_byte_characters_fits_in_one_item(
 
 @pytest.mark.slow
 def test_the_demos_moto_server_enforces_the_rules(tmp_path: Path) -> None:
-    from infra.demo import emulator
+    from demo import emulator
 
     # GIVEN the demo's moto_server (its own process, started as the demo starts it)
     server = emulator.start(tmp_path)

@@ -21,8 +21,8 @@ from ssm_fake import FakeSsm, Node, Step
 
 from agent_config.builder import build_agent_config
 from agent_config.merge_model import Host, MergeError
+from demo.agent_host import agent_output
 from infra.agent_rollout import parameter_name
-from infra.demo.agent_host import agent_output
 
 NOW = datetime.fromtimestamp(FIXED_MS / 1000, UTC)
 

@@ -1,8 +1,12 @@
-"""CloudWatch Logs filter patterns, evaluated the way CloudWatch Logs documents it.
+"""The subset of CloudWatch Logs filter patterns the stack's tests accept; evaluation is the demo's.
+
+The one evaluator is :func:`demo.filterpattern.compile_pattern` (shared by the demo and these tests). This
+module is the stack tests' guard in front of it: :func:`parse` accepts only the features below, so a
+deployed pattern that starts using anything else fails the tests instead of passing unexamined.
 
 Source: "Filter pattern syntax for metric filters, subscription filters, filter log events, and Live
 Tail" (``FilterAndPatternSyntax``), sections "Matching terms in unstructured log events" and "OR
-pattern matching". Implemented are exactly the features the OOMWatch subscription filter uses:
+pattern matching". Accepted are exactly the features the OOMWatch subscription filter uses:
 
 * A pattern is a sequence of terms separated by spaces; the empty pattern matches every event.
 * A term is a word, or an exact phrase in double quotes (needed for anything but letters, digits and
@@ -14,7 +18,7 @@ pattern matching". Implemented are exactly the features the OOMWatch subscriptio
 
 Anything else (``-term`` exclusions, mixing ``?`` and plain terms, ``%regex%``, JSON ``{...}`` and
 space-delimited ``[...]`` patterns) raises :class:`UnsupportedPattern`, so a pattern that starts using
-a feature nobody modelled here fails the tests instead of being judged by guesswork.
+a feature nobody checked here fails the tests.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from demo import filterpattern
 
 _TERM = re.compile(r'(?P<optional>\?)?(?:"(?P<phrase>(?:[^"\\]|\\.)*)"|(?P<word>[A-Za-z0-9_]+))(?=\s|$)')
 
@@ -57,13 +63,10 @@ def parse(pattern: str) -> list[Term]:
 
 
 def compile_pattern(pattern: str) -> Callable[[str], bool]:
-    """A predicate telling whether CloudWatch Logs would pass an event's message."""
-    terms = parse(pattern)
-    if not terms:
-        return lambda _message: True
-    if terms[0].optional:
-        return lambda message: any(term.text in message for term in terms)
-    return lambda message: all(term.text in message for term in terms)
+    """A predicate telling whether CloudWatch Logs would pass an event's message (the pattern checked by
+    :func:`parse` first, then evaluated by the demo's evaluator)."""
+    parse(pattern)
+    return filterpattern.compile_pattern(pattern)
 
 
 def matches(pattern: str, message: str) -> bool:

@@ -2,7 +2,7 @@
 
 The templates are the CLI synths of the three log modes (``cli_templates``); the host's agent is
 :mod:`agent_config.merge_model`, driven the way the rollout's configure step drives the real one
-(:mod:`infra.demo.agent_host`).
+(:mod:`demo.agent_host`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from agent_config.builder import build_agent_config
 from agent_config.merge_model import ssm_file_name
-from infra.demo.agent_host import EmulatedHost, Rollout
+from demo.agent_host import EmulatedHost, Rollout
 
 GROUP = "OomWatch-SyslogLogGroup-Q1w2E3r4T5y6"
 

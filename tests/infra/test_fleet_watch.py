@@ -8,7 +8,7 @@ from typing import Any
 from template_kit import function_by_handler, render, resources, target
 from test_stack_template import DLQ, PUBLISH, logs_write, role_grants, table
 
-from infra.demo.eventpattern import matches
+from demo.eventpattern import matches
 from infra.fleet_watch import ASSOCIATION_DETAIL_TYPE
 
 Template = dict[str, Any]

@@ -1,6 +1,6 @@
 """The whole oomwatch pipeline on the local emulator: deploy, seed, play logs, deliver, alarm, collect.
 
-:class:`Demo` is shared by ``oomwatch demo`` (``infra.demo.main``) and the end-to-end tests. Use it as a
+:class:`Demo` is shared by ``oomwatch demo`` (``demo.main``) and the end-to-end tests. Use it as a
 context manager, or call :meth:`Demo.down` in a ``finally``: it stops the Lambda environments and the
 emulator, so nothing is left running.
 """
@@ -22,12 +22,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from infra.demo import cdk, emulator, fleet, logplay
-from infra.demo.agent_filter import HostFilter, configuration_from_template
-from infra.demo.assembly import PSEUDO, Alarm, Assembly, Function, Rule, SubscriptionFilter
-from infra.demo.eventpattern import matches as event_matches
-from infra.demo.filterpattern import compile_pattern
-from infra.demo.runtime import DeployedFunction, Invocation, LambdaRuntime
+from demo import cdk, emulator, fleet, logplay
+from demo.agent_filter import HostFilter, configuration_from_template
+from demo.assembly import PSEUDO, Alarm, Assembly, Function, Rule, SubscriptionFilter
+from demo.eventpattern import matches as event_matches
+from demo.filterpattern import compile_pattern
+from demo.runtime import DeployedFunction, Invocation, LambdaRuntime
 
 Progress = Callable[[str], None]
 #: CDK context the demo deploys with: an e-mail subscription, so the alerts can be shown as e-mailed.

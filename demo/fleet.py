@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from infra.demo.emulator import ACCOUNT, REGION
+from demo.emulator import ACCOUNT, REGION
 
 INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8}(?:[0-9a-f]{9})?$")
 DEFAULT_TAG = ("oomwatch:enabled", "true")

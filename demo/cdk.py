@@ -21,9 +21,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.demo.emulator import ACCOUNT, REGION, Emulator
+from demo.emulator import ACCOUNT, REGION, Emulator
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 Progress = Callable[[str], None]
 
 

@@ -3,7 +3,7 @@
 Three short scenes on the deployed demo stack, each saying what is real and what is emulated:
 
 1. **A configuration change reaches a host.** No emulator runs SSM documents on hosts, so the host is
-   :class:`infra.demo.agent_host.EmulatedHost` (the agent's merge rules from :mod:`agent_config.merge_model`):
+   :class:`demo.agent_host.EmulatedHost` (the agent's merge rules from :mod:`agent_config.merge_model`):
    it first gets the configuration of another ``log_mode``, then the deployed one, which *replaces* it.
 2. **An association failure notice.** A host whose own agent configuration has the agent wizard's ``mem``
    and ``swap`` sections refuses OOMWatch's file (the merge model says so, in the agent's words). The
@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 from agent_config.builder import LogMode, build_agent_config, config_digest
 from agent_config.merge_model import Host as AgentFiles
 from agent_config.merge_model import MergeError
-from infra.demo import fleet, render
-from infra.demo.agent_host import EmulatedHost, Rollout, agent_output
-from infra.demo.emulator import ACCOUNT, REGION
+from demo import fleet, render
+from demo.agent_host import EmulatedHost, Rollout, agent_output
+from demo.emulator import ACCOUNT, REGION
 
 if TYPE_CHECKING:
-    from infra.demo.pipeline import Demo
+    from demo.pipeline import Demo
 
 #: The extra hosts of the story: one whose own agent configuration conflicts, one that never reports.
 CONFLICTING = fleet.Host("i-0d1e2f3a4b5c60789", "reports-1", "t3.large", None)
@@ -84,7 +84,7 @@ def run(demo: Demo, progress: Callable[[str], None] = lambda _m: None) -> Story:
     host.apply(deployed)
     story.change_log = [f"log_mode={previous_mode} deployed, then the current one:", *host.log]
     story.change_log.append(f"files on the host: {sorted(host.agent.files)} (one OOMWatch file, replaced)")
-    story.emulated.append("the host's agent: agent_config.merge_model via infra/demo/agent_host.py (no SSM run)")
+    story.emulated.append("the host's agent: agent_config.merge_model via demo/agent_host.py (no SSM run)")
 
     # 2. an association failure notice
     progress(f"rollout story: the association fails on {CONFLICTING.instance_id} (its own mem/swap sections)")

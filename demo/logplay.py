@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.demo.filterpattern import Matcher
+from demo.filterpattern import Matcher
 
 MAX_AGE_MS = 13 * 24 * 3600 * 1000
 FLUSH_MS = 5000

@@ -17,7 +17,7 @@
    fails the deploy), and the State Manager reads moto lacks (``DescribeAssociationExecutions``,
    ``DescribeAssociationExecutionTargets``, ``DescribeInstanceInformation``, and ``GetCommandInvocation`` of
    association runs), answered from the JSON file named by ``OOMWATCH_DEMO_SSM``, which the demo writes
-   (:mod:`infra.demo.rollout_story`): moto runs no document on any host, so those runs are emulated.
+   (:mod:`demo.rollout_story`): moto runs no document on any host, so those runs are emulated.
 8. A mail catcher: moto sends no e-mail, so what an ``email`` subscription would be sent (the message's
    ``email`` variant under ``MessageStructure=json``, honouring filter policies) is appended as a JSON line
    to the file named by ``OOMWATCH_DEMO_OUTBOX``.
@@ -72,7 +72,7 @@ from moto.ssm.responses import SimpleSystemManagerResponse
 try:  # run as a script (python _moto_launcher.py), this file's folder is first on sys.path
     import aws_rules  # type: ignore[import-not-found,unused-ignore]
 except ImportError:  # imported as part of the package
-    from infra.demo import aws_rules
+    from demo import aws_rules
 
 CUSTOM_ID_TAG = "_custom_id_"
 LAUNCH_TIME_TAG = "_launch_time_"  # ISO 8601: the instance's LaunchTime (moto: the call's time)

@@ -1,5 +1,5 @@
 import sys
 
-from infra.demo import main
+from demo import main
 
 sys.exit(main())

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from infra.demo import fleet, inputs, render, rollout_story
-from infra.demo.logplay import read_lines
-from infra.demo.pipeline import Delivery, Demo
+from demo import fleet, inputs, render, rollout_story
+from demo.logplay import read_lines
+from demo.pipeline import Delivery, Demo
 
-SAMPLES = Path(__file__).resolve().parents[2] / "demo" / "samples"
+SAMPLES = Path(__file__).resolve().parent / "samples"
 _HOST_FIELD = re.compile(r"^(?:[A-Z][a-z]{2} +\d+ [\d:.]+|\d{4}-\d\d-\d\dT\S+) (?P<host>[A-Za-z0-9][\w.-]*) ")
 
 

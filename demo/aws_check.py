@@ -26,8 +26,8 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from infra.demo import logplay
-from infra.demo.cdk import REPO, cdk_command
+from demo import logplay
+from demo.cdk import REPO, cdk_command
 
 SAMPLE = REPO / "demo" / "samples" / "web-1.ubuntu-22.04.syslog"
 RETAINED = ("AWS::Logs::LogGroup", "AWS::DynamoDB::Table", "AWS::KMS::Key")
@@ -154,7 +154,7 @@ def run(timeout_s: float) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra.demo.aws_check", description=(__doc__ or "").split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m demo.aws_check", description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the alert (300)")
     args = parser.parse_args(argv)
     return run(args.timeout)
