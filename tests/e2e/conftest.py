@@ -7,8 +7,6 @@ stops the emulator's process group, so nothing is left running.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
 import secrets
@@ -21,16 +19,7 @@ import pytest
 from demo import emulator
 from demo.fleet import Host
 from demo.pipeline import Demo
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    with path.open("a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+from tests.support.locks import exclusive
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -48,7 +37,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "oomwatch-e2e"
     root.mkdir(exist_ok=True)
     lock, state_file = root / "lock", root / "state.json"
-    with _locked(lock):
+    with exclusive(lock):
         state = _read(state_file)
         if state is not None and emulator.process_group_alive(int(state["demo"]["emulator"]["pid"])):
             demo = Demo.attach(state["demo"], local_dir=tmp_path_factory.mktemp("lambda"))
@@ -64,7 +53,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     finally:
         if demo.runtime is not None:
             demo.runtime.close()
-        with _locked(lock):
+        with exclusive(lock):
             state = _read(state_file) or {"users": 1, "demo": demo.shared_state()}
             state["users"] -= 1
             state_file.write_text(json.dumps(state))

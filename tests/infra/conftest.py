@@ -9,30 +9,19 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from synth_kit import CLI_MODES, STACK, VARIANT, context_with, run_cdk_synth
 
+from tests.support.locks import exclusive
+
 # The jsii runtime prints a banner about Node 20 when aws_cdk is first imported; silence it here too.
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-
-
-@contextmanager
-def _exclusive(lock: Path) -> Iterator[None]:
-    with lock.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -46,7 +35,7 @@ def cli_assemblies(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """log mode → cloud assembly directory written by ``cdk synth`` through the CDK CLI."""
     shared = _shared_dir(tmp_path_factory)
     root = shared / "oomwatch-cli-synth"
-    with _exclusive(shared / "oomwatch-cli-synth.lock"):
+    with exclusive(shared / "oomwatch-cli-synth.lock"):
         if not (root / "done").exists():
             root.mkdir(exist_ok=True)
             runs = {
@@ -82,7 +71,7 @@ def variant_template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]
     """The template with :data:`VARIANT` settings, synthesized in-process (cdk-nag included), once per session."""
     shared = _shared_dir(tmp_path_factory)
     saved = shared / "oomwatch-variant.template.json"
-    with _exclusive(shared / "oomwatch-variant.lock"):
+    with exclusive(shared / "oomwatch-variant.lock"):
         if not saved.exists():
             from app import build_app
 
