@@ -34,8 +34,9 @@ if TYPE_CHECKING:
     from demo.pipeline import Demo
 
 #: The extra hosts of the story: one whose own agent configuration conflicts, one that never reports.
-CONFLICTING = fleet.Host("i-0d1e2f3a4b5c60789", "reports-1", "t3.large", None)
-SILENT = fleet.Host("i-0e5d4c3b2a1f09876", "batch-7", "t3.small", None)
+#: Up for 2 hours and 1 hour: past the coverage check's 15-minute launch grace.
+CONFLICTING = fleet.Host("i-0d1e2f3a4b5c60789", "reports-1", "t3.large", None, launched_before_s=2 * 3600)
+SILENT = fleet.Host("i-0e5d4c3b2a1f09876", "batch-7", "t3.small", None, launched_before_s=3600)
 
 #: The agent wizard's standard plan, trimmed to what conflicts: its own mem and swap sections.
 WIZARD_CONFIG: dict[str, Any] = {
@@ -89,8 +90,7 @@ def run(demo: Demo, progress: Callable[[str], None] = lambda _m: None) -> Story:
     # 2. an association failure notice
     progress(f"rollout story: the association fails on {CONFLICTING.instance_id} (its own mem/swap sections)")
     ec2 = demo.aws.client("ec2")
-    _launch(ec2, CONFLICTING, demo.fleet_tag(), dt.datetime.now(dt.UTC) - dt.timedelta(hours=2))
-    _launch(ec2, SILENT, demo.fleet_tag(), dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
+    fleet.seed_instances(ec2, demo.aws.client("autoscaling"), [CONFLICTING, SILENT], demo.fleet_tag())
     own = AgentFiles(files={"file_amazon-cloudwatch-agent.json": WIZARD_CONFIG})
     try:
         own.ctl("append-config", deployed.parameter_name, deployed.configuration)
@@ -162,25 +162,6 @@ def print_story(story: Story, out: TextIO, mails: dict[str, list[dict[str, Any]]
 
 def _config(log_group: str, mode: LogMode) -> dict[str, Any]:
     return build_agent_config(log_group_name=log_group, log_mode=mode, log_sources="both")
-
-
-def _launch(ec2: Any, host: fleet.Host, tag: tuple[str, str], launched: dt.datetime) -> None:
-    """RunInstances with the story's id, launched in the past (the demo launcher's ``_launch_time_`` tag)."""
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    tags = [
-        {"Key": "Name", "Value": host.name},
-        {"Key": tag[0], "Value": tag[1]},
-        {"Key": "_custom_id_", "Value": host.instance_id},
-        {"Key": "_launch_time_", "Value": launched.isoformat()},
-    ]
-    ec2.run_instances(
-        ImageId=image,
-        MinCount=1,
-        MaxCount=1,
-        InstanceType=host.instance_type,
-        Placement={"AvailabilityZone": host.availability_zone},
-        TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
-    )
 
 
 def _association_event(association_id: str, instance_id: str, now: dt.datetime) -> dict[str, Any]:
