@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from infra.bytecode import ASSET_EXCLUDES, compile_tree, stage  # noqa: E402
 
-HANDLERS = ("handlers.oom", "handlers.alarm_notice", "handlers.digest")
+HANDLERS = ("service.handlers.oom", "service.handlers.alarm_notice", "service.handlers.digest")
 REPEATS = 15
 TARGET = 1.3
 ENV = {

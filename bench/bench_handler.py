@@ -8,7 +8,7 @@
    decorators, decoding, parsing, enrichment, noise control, rendering, JSON logging, EMF) on a
    warm container, with every AWS call answered by in-memory stubs. Best of N, interleaved.
    Target: ratio <= 3.
-2. Cold import. ``import handlers.oom`` in a fresh interpreter against ``import boto3`` alone,
+2. Cold import. ``import service.handlers.oom`` in a fresh interpreter against ``import boto3`` alone,
    best of N, interleaved. Target: ratio <= 1.5.
 
 Prints ``name: ratio=X.XX (target <= Y)`` lines; not a test (``make bench``).
@@ -236,9 +236,9 @@ def floor(event: dict[str, Any]) -> float:
 
 def bench_handler() -> None:
     os.environ.update(ENV)
-    import handlers.oom
-    from handlers import aws
-    from handlers.runtime import reset_runtime, runtime
+    import service.handlers.oom
+    from service.dal import clients as aws
+    from service.wiring import reset_runtime, runtime
 
     sns, logs, ec2 = FakeSNS(), FakeLogs(), FakeEC2()
     ddb = FakeDynamoDB()
@@ -249,16 +249,16 @@ def bench_handler() -> None:
             return fakes[service]
 
     reset_runtime()
-    rt = runtime(handlers.oom.telemetry)
+    rt = runtime(service.handlers.oom.telemetry)
     rt.clients = StubClients()
     for part in (rt.directory, rt.store, rt.publisher, rt.fetcher):
         part._clients = rt.clients  # type: ignore[attr-defined]
-    from handlers.logs import ReadBudget
+    from service.dal.logs import ReadBudget
 
     # The per-container FilterLogEvents budget (1/s) would make back-to-back runs wait: this measures CPU.
     rt.fetcher._budget = ReadBudget(rate=1e9, burst=1e9)  # type: ignore[attr-defined]
     sink = open(os.devnull, "w")  # noqa: SIM115 - the function's stdout (its log group) for the whole run
-    handlers.oom.logger.registered_handler.setStream(sink)  # type: ignore[attr-defined]
+    service.handlers.oom.logger.registered_handler.setStream(sink)  # type: ignore[attr-defined]
 
     def measure(event: dict[str, Any]) -> tuple[float, float, dict[str, Any]]:
         handler_times, floor_times = [], []
@@ -268,7 +268,7 @@ def bench_handler() -> None:
             ddb.counts.clear()  # every run sees its kills as new, as the first delivery of a storm would
             with contextlib.redirect_stdout(sink):
                 t = time.perf_counter()
-                result = handlers.oom.handler(event, Context())
+                result = service.handlers.oom.handler(event, Context())
                 handler_times.append(time.perf_counter() - t)
         return min(handler_times), min(floor_times), result
 
@@ -311,10 +311,10 @@ def bench_import() -> None:
     handler, boto3 = [], []
     with tempfile.TemporaryDirectory(prefix="oomwatch-bench-pyc-") as cache:
         _import_time("boto3", cache)
-        _import_time("handlers.oom", cache)
+        _import_time("service.handlers.oom", cache)
         for _ in range(IMPORT_REPEATS):
             boto3.append(_import_time("boto3", cache))
-            handler.append(_import_time("handlers.oom", cache))
+            handler.append(_import_time("service.handlers.oom", cache))
         # For information: the deployed asset carries no bytecode (CDK excludes __pycache__ and /var/task is
         # read-only), so Lambda compiles our modules from source at every cold start.
         import shutil
@@ -322,9 +322,9 @@ def bench_import() -> None:
         with tempfile.TemporaryDirectory(prefix="oomwatch-bench-src-") as tmp:
             src = Path(tmp) / "lambdas"
             shutil.copytree(LAMBDAS, src, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-            from_source = min(_import_time("handlers.oom", None, src) for _ in range(IMPORT_REPEATS))
+            from_source = min(_import_time("service.handlers.oom", None, src) for _ in range(IMPORT_REPEATS))
     best_h, best_b = min(handler), min(boto3)
-    print(f"import handlers.oom best {best_h * 1000:.1f} ms, import boto3 best {best_b * 1000:.1f} ms")
+    print(f"import service.handlers.oom best {best_h * 1000:.1f} ms, import boto3 best {best_b * 1000:.1f} ms")
     print(
         f"(info: from source, as deployed without bytecode: {from_source * 1000:.1f} ms ="
         f" {from_source / best_b:.2f}x boto3)"

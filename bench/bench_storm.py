@@ -310,13 +310,14 @@ def play(name: str, plan: Sequence[tuple[float, str, list[str]]], groups: dict[s
                 )  # fmt: skip
                 for n, inst in enumerate(resp["Instances"]):
                     hosts[f"{prefix}-{n}"] = inst["InstanceId"]
-            import handlers.digest
-            import handlers.oom
-            from handlers.runtime import reset_runtime, runtime
+            import service.handlers.digest
+            import service.handlers.oom
+            from service.wiring import reset_runtime, runtime
 
-            streams = [(m, m.logger.registered_handler.setStream(sink)) for m in (handlers.oom, handlers.digest)]  # type: ignore[attr-defined]
+            modules = (service.handlers.oom, service.handlers.digest)
+            streams = [(m, m.logger.registered_handler.setStream(sink)) for m in modules]  # type: ignore[attr-defined]
             reset_runtime()
-            rt = runtime(handlers.oom.telemetry)
+            rt = runtime(service.handlers.oom.telemetry)
             start_s = time.time()
             clock = Clock(start_s)
             rt.clock = clock
@@ -343,7 +344,7 @@ def play(name: str, plan: Sequence[tuple[float, str, list[str]]], groups: dict[s
                 while next_digest <= offset:
                     clock.now = start_s + next_digest
                     rru = meter.rru
-                    handlers.digest.handler({"account": ACCOUNT}, FakeContext())  # type: ignore[arg-type]
+                    service.handlers.digest.handler({"account": ACCOUNT}, FakeContext())  # type: ignore[arg-type]
                     last_rru[0] = meter.rru - rru
                     digest_runs += 1
                     next_digest += DIGEST_PERIOD_S
@@ -356,7 +357,7 @@ def play(name: str, plan: Sequence[tuple[float, str, list[str]]], groups: dict[s
                 event = payload(hosts[host], events)
                 delivered += sum(len(line.encode()) + 26 for line in lines)  # CloudWatch bills 26 B per event
                 t = time.perf_counter()
-                handlers.oom.handler(event, FakeContext())  # type: ignore[arg-type]
+                service.handlers.oom.handler(event, FakeContext())  # type: ignore[arg-type]
                 durations.append(time.perf_counter() - t)
             last = plan[-1][0] if plan else 0.0
             digests_until(last + window_s + 30 + 2 * DIGEST_PERIOD_S)
@@ -498,17 +499,17 @@ sys.path[:0] = [sys.argv[1], sys.argv[2]]
 import bench_handler as b
 os.environ.update(b.ENV)
 def rss(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-import handlers.oom
-from handlers import aws
-from handlers.logs import ReadBudget
-from handlers.runtime import reset_runtime, runtime
+import service.handlers.oom
+from service.dal import clients as aws
+from service.dal.logs import ReadBudget
+from service.wiring import reset_runtime, runtime
 fakes = {"sns": b.FakeSNS(), "logs": b.FakeLogs(), "ec2": b.FakeEC2(), "dynamodb": b.FakeDynamoDB()}
 class Stub(aws.Clients):
     def get(self, service): return fakes[service]
-rt = runtime(handlers.oom.telemetry); rt.clients = Stub()
+rt = runtime(service.handlers.oom.telemetry); rt.clients = Stub()
 for part in (rt.directory, rt.store, rt.publisher, rt.fetcher): part._clients = rt.clients
 rt.fetcher._budget = ReadBudget(rate=1e9, burst=1e9)
-sink = open(os.devnull, "w"); handlers.oom.logger.registered_handler.setStream(sink)
+sink = open(os.devnull, "w"); service.handlers.oom.logger.registered_handler.setStream(sink)
 event, decoded, text = b.build_payload()
 import contextlib
 imported = rss()
@@ -516,9 +517,9 @@ times = []
 with contextlib.redirect_stdout(sink):
     for _ in range(5):
         fakes["dynamodb"].counts.clear()
-        t = time.perf_counter(); handlers.oom.handler(event, b.Context()); times.append(time.perf_counter() - t)
+        t = time.perf_counter(); service.handlers.oom.handler(event, b.Context()); times.append(time.perf_counter() - t)
     peak_rss = rss()
-    tracemalloc.start(); fakes["dynamodb"].counts.clear(); handlers.oom.handler(event, b.Context())
+    tracemalloc.start(); fakes["dynamodb"].counts.clear(); service.handlers.oom.handler(event, b.Context())
     _, peak = tracemalloc.get_traced_memory(); tracemalloc.stop()
 clients = [aws.session().client(name, region_name="eu-west-1") for name in ("ec2", "dynamodb", "sns", "logs")]
 print(json.dumps({"with_clients_mib": rss(), "imported_mib": imported, "peak_rss_mib": peak_rss,

@@ -73,7 +73,7 @@ def _hostname(text: str) -> str | None:
 
 #: Launched this long before its log's first line when the report gives no kernel uptime.
 DEFAULT_UPTIME_S = 3600.0
-#: The digest job sends a window 30 s after it ends (handlers/digest.py); the demo runs it a minute after.
+#: The digest job sends a window 30 s after it ends (service/handlers/digest.py); the demo runs it a minute after.
 DIGEST_GRACE_S = 60
 
 

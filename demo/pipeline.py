@@ -33,7 +33,7 @@ Progress = Callable[[str], None]
 #: CDK context the demo deploys with: an e-mail subscription, so the alerts can be shown as e-mailed.
 DEMO_CONTEXT = {"alert_emails": "oncall@example.com"}
 CAPTURE_QUEUE = "oomwatch-demo-capture"
-#: The message of the handlers' structured event records (``handlers.runtime.PowertoolsTelemetry.event``).
+#: The message of the handlers' structured event records (``service.wiring.PowertoolsTelemetry.event``).
 EVENT_MESSAGE = "oom_kill"
 #: The keys Powertools' Logger adds to every record.
 POWERTOOLS_KEYS = frozenset(

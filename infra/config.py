@@ -52,9 +52,9 @@ def _lambda_module(name: str) -> ModuleType:
 
 
 if TYPE_CHECKING:
-    from alerting import settings_table as settings_table
+    from service.models import settings_table as settings_table
 else:
-    settings_table = _lambda_module("alerting.settings_table")
+    settings_table = _lambda_module("service.models.settings_table")
 
 Architecture = Literal["arm64", "x86_64"]
 ARCHITECTURES: Final[tuple[str, ...]] = get_args(Architecture)
@@ -100,7 +100,7 @@ def _lambda_default(key: str) -> Any:
 
 
 #: The default of every key. ``cdk.json`` holds the same values (a test keeps them equal); those the
-#: Lambda reads come from :mod:`alerting.settings_table` (``lambdas/alerting/settings_table.py``).
+#: Lambda reads come from :mod:`service.models.settings_table` (``lambdas/service/models/settings_table.py``).
 DEFAULTS: Final[Mapping[str, Any]] = {
     "stack_name": "OomWatch",
     "alert_emails": [],
@@ -392,7 +392,7 @@ def _int(key: str, value: Any, low: int, high: int) -> int:
     return number
 
 
-#: The coverage check's bounds (``lambdas/alerting/settings_table.py`` says why).
+#: The coverage check's bounds (``lambdas/service/models/settings_table.py`` says why).
 COVERAGE_INTERVAL_MIN: Final = cast(int, settings_table.COVERAGE_INTERVAL.low)
 COVERAGE_INTERVAL_MAX: Final = cast(int, settings_table.COVERAGE_INTERVAL.high)
 

@@ -15,7 +15,7 @@ from constructs import Construct
 from infra.alarms import fleet_query
 from infra.queries import KILLS, QUERIES
 
-#: The ``OOMKills`` series the OOM function writes with ``kill_metric`` (``handlers.runtime``): one dimension.
+#: The ``OOMKills`` series the OOM function writes with ``kill_metric`` (``service.wiring``): one dimension.
 KILL_METRIC_NAME: Final = "OOMKills"
 KILL_METRIC_DIMENSION: Final = "AutoScalingGroupName"
 #: How many instances the top-users widgets show (Metrics Insights ``LIMIT``).

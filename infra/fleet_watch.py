@@ -30,7 +30,7 @@ ASSOCIATION_READ_ACTIONS: Final = ("ssm:DescribeAssociationExecutions", "ssm:Des
 class FleetWatch(Construct):
     """Rollout notices and coverage: one function, one EventBridge rule, and the digest function's check.
 
-    * ``function`` (``handlers.association.handler``, 30 s, built by :meth:`OomProcessing.add_function`, so
+    * ``function`` (``service.handlers.association.handler``, 30 s, built by :meth:`OomProcessing.add_function`, so
       with its own role, the dead-letter queue and the pipeline-health alarms): invoked by ``rule`` for
       OOMWatch's association only (``detail.association-id``) with status Failed, TimedOut or Success.
       Permissions: ``ssm:DescribeAssociationExecutions`` and ``ssm:DescribeAssociationExecutionTargets`` on
@@ -63,7 +63,7 @@ class FleetWatch(Construct):
         self.log_group = logs.LogGroup(self, "LogGroup", retention=retention(log_retention_days))
         self.function = processing.add_function(
             "AssociationNotice",
-            "handlers.association.handler",
+            "service.handlers.association.handler",
             description="OOMWatch: notices when the agent rollout fails (or recovers) on a host",
             timeout=Duration.seconds(30),
             environment={"ROLLOUT_ASSOCIATION_ID": association.attr_association_id},

@@ -43,7 +43,7 @@ ALARM_EVENT_DETAIL_TYPES: Final = ("CloudWatch Alarm State Change", "CloudWatch 
 #: Describe calls have no resource-level permissions: they need ``Resource: *``.
 EC2_DESCRIBE_ACTIONS: Final = ("ec2:DescribeInstances", "ec2:DescribeInstanceTypes")
 #: What each function does to the state table, from the ``DynamoState`` methods its handler calls
-#: (``lambdas/handlers/state.py``; ``tests/infra/test_state_grants.py`` derives the same sets from the source).
+#: (``lambdas/service/dal/state.py``; ``tests/infra/test_state_grants.py`` derives the same sets from the source).
 #: ``Table.grant_read_write_data`` would add ``Query``, ``DescribeTable``, ``ConditionCheckItem`` and the
 #: stream reads, which no handler uses. ``TransactWriteItems`` is authorized per item: its ``Put`` items
 #: need ``PutItem`` (DynamoDB API permissions reference).
@@ -102,16 +102,16 @@ class OomProcessing(Construct):
     (:func:`powertools_parameter_name`; a ``AWS::SSM::Parameter::Value<String>`` template parameter, so
     synth needs no account); JSON logs at INFO; 2 async retries within 6 hours, then the dead-letter queue):
 
-    * ``oom_function`` (``handlers.oom.handler``, 60 s): invoked by the syslog subscription filters.
+    * ``oom_function`` (``service.handlers.oom.handler``, 60 s): invoked by the syslog subscription filters.
       Parses the OOM lines, fetches the rest of the report (``logs:FilterLogEvents`` on the syslog
       groups only), enriches with EC2 (``ec2:DescribeInstances``/``DescribeInstanceTypes``), applies the
       noise rules kept in the state table and publishes alerts. Logs its kill events (``message`` =
       ``oom_kill``) to ``events_log_group``, which the saved queries read.
-    * ``alarm_notice_function`` (``handlers.alarm_notice.handler``, 30 s): invoked by an EventBridge rule
+    * ``alarm_notice_function`` (``service.handlers.alarm_notice.handler``, 30 s): invoked by an EventBridge rule
       on the state changes (alarm and contributor) of the two fleet alarms; formats a readable notice
       (``cloudwatch:GetMetricData``, ``cloudwatch:DescribeAlarmContributors`` on the two alarms, EC2
       describes, state table read/write) and publishes it.
-    * ``digest_function`` (``handlers.digest.handler``, 60 s): run every 5 minutes by an EventBridge
+    * ``digest_function`` (``service.handlers.digest.handler``, 60 s): run every 5 minutes by an EventBridge
       schedule; sends the digests of kills held back by the noise rules (state table read/write, EC2
       describes for instance names).
 
@@ -121,7 +121,7 @@ class OomProcessing(Construct):
     ``SYSLOG_GROUP`` and ``KILL_METRIC`` (``true``: the ``OOMKills`` metric by Auto Scaling group, setting
     ``kill_metric``); the alarm-notice function adds
     ``MEMORY_ALARM_NAME``, ``SWAP_ALARM_NAME`` and ``AGENT_NAMESPACE``. The names and encodings of those that
-    carry a cdk.json key come from ``lambdas/alerting/settings_table.py``, the table the Lambda reads them with.
+    carry a cdk.json key come from ``lambdas/service/models/settings_table.py``, the table the Lambda reads them with.
 
     Other defaults and choices:
 
@@ -212,7 +212,7 @@ class OomProcessing(Construct):
             "STATE_TABLE": state_table.table_name,
             **POWERTOOLS_ENVIRONMENT,
         }
-        # Names and encodings from the table the Lambda reads them with (lambdas/alerting/settings_table.py).
+        # Names and encodings from the table the Lambda reads them with (lambdas/service/models/settings_table.py).
         noise_environment = {
             settings_table.NOISE_WINDOW.env: settings_table.NOISE_WINDOW.encode(noise_window_minutes),
             settings_table.LOOP_THRESHOLD.env: settings_table.LOOP_THRESHOLD.encode(loop_threshold),
@@ -269,23 +269,23 @@ class OomProcessing(Construct):
         self._function = function
         self.oom_function = function(
             "Oom",
-            "handlers.oom.handler",
+            "service.handlers.oom.handler",
             description="OOMWatch: parses OOM kills from syslog and alerts",
             timeout=Duration.seconds(60),
             environment={
                 **noise_environment,
                 # log_mode=oom: the agent's group holds only OOM lines and its subscription passes all of
-                # them, so split reports are joined from a stash (no FilterLogEvents); see handlers.pipeline.
+                # them, so split reports are joined from a stash (no FilterLogEvents); see service.logic.kills.
                 settings_table.LOG_MODE.env: settings_table.LOG_MODE.encode(log_mode),
                 **({"SYSLOG_GROUP": agent_log_group.log_group_name} if agent_log_group is not None else {}),
-                # kill_metric: one OOMKills value per kill event, by Auto Scaling group (handlers.runtime).
+                # kill_metric: one OOMKills value per kill event, by Auto Scaling group (service.wiring).
                 settings_table.KILL_METRIC.env: settings_table.KILL_METRIC.encode(kill_metric),
             },
             log_group=self.events_log_group,
         )
         self.alarm_notice_function = function(
             "AlarmNotice",
-            "handlers.alarm_notice.handler",
+            "service.handlers.alarm_notice.handler",
             description="OOMWatch: turns memory/swap alarm state changes into readable notices",
             timeout=Duration.seconds(30),
             environment={
@@ -297,7 +297,7 @@ class OomProcessing(Construct):
         )
         self.digest_function = function(
             "Digest",
-            "handlers.digest.handler",
+            "service.handlers.digest.handler",
             description="OOMWatch: sends digests of the kills the noise rules held back",
             timeout=Duration.seconds(60),
             environment=noise_environment,

@@ -233,7 +233,7 @@ def _demo_reading(records: list[dict[str, Any]]) -> Demo:
 
 
 def test_only_the_handlers_oom_kill_records_count_as_structured_events() -> None:
-    warning = {"level": "WARNING", "location": "/home/me/oomwatch/lambdas/handlers/ec2.py:88",
+    warning = {"level": "WARNING", "location": "/home/me/oomwatch/lambdas/service/dal/ec2.py:88",
                "message": "describe_failed", "timestamp": "2026-12-02T03:00:00Z", "service": "oomwatch"}  # fmt: skip
     platform = {"time": "2026-12-02T03:00:00Z", "type": "platform.start", "record": {}}
     kill = {"level": "INFO", "location": "runtime.py:31", "message": "oom_kill", "decision": "alert",
@@ -287,7 +287,7 @@ def test_a_request_moves_the_handlers_clock_and_only_for_that_invocation(tmp_pat
     """The emulated Lambda environment (``_lambda_worker.py``) runs the handler with ``time.time`` moved by the
     request's ``clock_offset_s``; the next request without one is back on the real clock."""
     (tmp_path / "clockfn.py").write_text(
-        "import time\nclock = time.time  # bound at import, as handlers.runtime binds clock=time.time\n"
+        "import time\nclock = time.time  # bound at import, as service.wiring binds clock=time.time\n"
         "def handler(event, context):\n    return [clock(), context.get_remaining_time_in_millis()]\n"
     )
     read, write = os.pipe()

@@ -39,10 +39,10 @@ def kinds(messages: list[dict[str, Any]]) -> list[str]:
 def test_the_app_is_deployed_with_its_four_handlers(deployment: Demo) -> None:
     handlers = sorted(fn.handler for fn in deployment.functions.values())
     assert handlers == [
-        "handlers.alarm_notice.handler",
-        "handlers.association.handler",
-        "handlers.digest.handler",
-        "handlers.oom.handler",
+        "service.handlers.alarm_notice.handler",
+        "service.handlers.association.handler",
+        "service.handlers.digest.handler",
+        "service.handlers.oom.handler",
     ]
     lam = deployment.aws.client("lambda")
     for fn in deployment.functions.values():
@@ -52,8 +52,8 @@ def test_the_app_is_deployed_with_its_four_handlers(deployment: Demo) -> None:
         assert fn.environment["TOPIC_ARN"] in deployment.topic_arns()
         assert not any("${Token" in value for value in fn.environment.values())
     # The code that runs is the zip `cdk deploy` published to the bootstrap bucket.
-    oom = next(fn for fn in deployment.functions.values() if fn.handler == "handlers.oom.handler")
-    assert (oom.asset_dir / "handlers" / "oom.py").is_file()
+    oom = next(fn for fn in deployment.functions.values() if fn.handler == "service.handlers.oom.handler")
+    assert (oom.asset_dir / "service" / "handlers" / "oom.py").is_file()
     assert (oom.asset_dir / "oomwatch" / "parser.py").is_file()
 
 
@@ -142,8 +142,8 @@ def test_a_duplicate_delivery_alerts_and_records_nothing_new(deployment: Demo, s
     assert len(deployment.messages_for(instance)) == 1
     assert len(deployment.events_for(instance)) == 1
     for delivery in first:  # CloudWatch Logs / Lambda async retries hand the same payload over again
-        again = deployment.invoke_async("logs:redelivery", deployment.functions_by_handler("handlers.oom.handler"),
-                                        delivery.event)  # fmt: skip
+        oom = deployment.functions_by_handler("service.handlers.oom.handler")
+        again = deployment.invoke_async("logs:redelivery", oom, delivery.event)
         assert again.ok
     assert len(deployment.messages_for(instance)) == 1
     assert len(deployment.events_for(instance)) == 1

@@ -113,10 +113,10 @@ def clock() -> Clock:
 
 @pytest.fixture
 def logs() -> Iterator[LogCapture]:
-    import handlers.oom
+    import service.handlers.oom
 
     capture = LogCapture()
-    handler = handlers.oom.logger.registered_handler
+    handler = service.handlers.oom.logger.registered_handler
     old = handler.setStream(capture.buffer)  # type: ignore[attr-defined]
     yield capture
     handler.setStream(old)  # type: ignore[attr-defined]
@@ -125,11 +125,11 @@ def logs() -> Iterator[LogCapture]:
 @pytest.fixture
 def runtime_(world: World, clock: Clock, logs: LogCapture) -> Iterator[Any]:
     """A fresh container: new Runtime (lazy clients inside mock_aws) on the fake clock."""
-    import handlers.oom
-    from handlers.runtime import reset_runtime, runtime
+    import service.handlers.oom
+    from service.wiring import reset_runtime, runtime
 
     reset_runtime()
-    rt = runtime(handlers.oom.telemetry)
+    rt = runtime(service.handlers.oom.telemetry)
     rt.clock = clock
     rt.directory._clock = clock
     yield rt
@@ -138,7 +138,7 @@ def runtime_(world: World, clock: Clock, logs: LogCapture) -> Iterator[Any]:
 
 def _invoker(module: str) -> Invoke:
     """Call ``handlers.<module>.handler`` as Lambda would (imported late: the runtime is set up first)."""
-    handler = importlib.import_module(f"handlers.{module}").handler
+    handler = importlib.import_module(f"service.handlers.{module}").handler
 
     def call(event: dict[str, Any]) -> dict[str, Any]:
         result: dict[str, Any] = handler(event, FakeContext())

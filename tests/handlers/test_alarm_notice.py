@@ -24,7 +24,7 @@ from handler_kit import (
     rendered,
     snapshot,
 )
-from handlers.pipeline import PublishFailed
+from service.logic.ports import PublishFailed
 
 MEMORY_ALARM = "oomwatch-fleet-memory"
 QUERY = 'SELECT MAX(mem_used_percent) FROM "CWAgent" GROUP BY InstanceId ORDER BY MAX() DESC'
@@ -311,7 +311,7 @@ def test_notice_whose_publish_failed_is_sent_by_the_retry(
     clock: Clock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import handlers.alarm_notice
+    import service.handlers.alarm_notice
     from handler_kit import FakeContext
 
     # GIVEN SNS fails on the first attempt
@@ -319,15 +319,15 @@ def test_notice_whose_publish_failed_is_sent_by_the_retry(
     monkeypatch.setattr(runtime_.clients.sns, "publish", denied("Publish"))
     event = contributor_event(world.instances["web-1"])
     with pytest.raises(PublishFailed):
-        handlers.alarm_notice.handler(event, FakeContext("req-alarm"))
+        service.handlers.alarm_notice.handler(event, FakeContext("req-alarm"))
 
     # WHEN the retry runs a minute later with SNS back (same request id, as Lambda's retry has),
     # and a later, distinct delivery of the same event
     monkeypatch.setattr(runtime_.clients.sns, "publish", real)
     clock.advance(60)
-    result = handlers.alarm_notice.handler(event, FakeContext("req-alarm"))
+    result = service.handlers.alarm_notice.handler(event, FakeContext("req-alarm"))
     clock.advance(600)
-    again = handlers.alarm_notice.handler(event, FakeContext("req-other"))
+    again = service.handlers.alarm_notice.handler(event, FakeContext("req-other"))
 
     # THEN the retry sends the notice (the failed attempt did not mark the instance notified), once
     assert result["sent"] == 1
@@ -342,7 +342,7 @@ def test_notice_retried_by_another_request_after_a_failed_publish(
     clock: Clock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import handlers.alarm_notice
+    import service.handlers.alarm_notice
     from handler_kit import FakeContext
 
     # GIVEN SNS failed for the alarm-level event; then the contributor event (another request) arrives
@@ -350,8 +350,8 @@ def test_notice_retried_by_another_request_after_a_failed_publish(
     monkeypatch.setattr(runtime_.clients.sns, "publish", denied("Publish"))
     event = contributor_event(world.instances["web-1"])
     with pytest.raises(PublishFailed):
-        handlers.alarm_notice.handler(event, FakeContext("req-a"))
+        service.handlers.alarm_notice.handler(event, FakeContext("req-a"))
     monkeypatch.setattr(runtime_.clients.sns, "publish", real)
 
     # THEN that one sends the notice: the failed attempt released its claim
-    assert handlers.alarm_notice.handler(event, FakeContext("req-b"))["sent"] == 1
+    assert service.handlers.alarm_notice.handler(event, FakeContext("req-b"))["sent"] == 1

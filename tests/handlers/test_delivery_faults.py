@@ -1,4 +1,4 @@
-"""The delivery protocol under faults (the table in ``handlers.delivery``'s docstring).
+"""The delivery protocol under faults (the table in ``service.logic.delivery``'s docstring).
 
 A fault is injected at one step (claim, count, render, save, event, publish, release, commit) as
 throttling, an AWS call timeout, a crash (an exception that kills the invocation) or a death (the
@@ -59,14 +59,14 @@ KINDS: dict[str, Callable[[], BaseException]] = {"throttle": throttle, "timeout"
 # step -> (class path, method) whose call the fault replaces. A death at "claim" and "count" lands
 # *after* the write (the worst case: the item changed, the invocation never learned it).
 STEPS = {
-    "claim": ("handlers.state.DynamoState", "claim_kills"),
-    "count": ("handlers.state.DynamoState", "count_kills"),
-    "render": ("handlers.pipeline", "render_kill"),
-    "save": ("handlers.state.DynamoState", "save_kills"),
-    "event": ("handlers.pipeline", "event_record"),
-    "publish": ("handlers.sns.Publisher", "publish"),
-    "release": ("handlers.state.DynamoState", "release_kill"),
-    "commit": ("handlers.state.DynamoState", "commit_kills"),
+    "claim": ("service.dal.state.DynamoState", "claim_kills"),
+    "count": ("service.dal.state.DynamoState", "count_kills"),
+    "render": ("service.logic.kills", "render_kill"),
+    "save": ("service.dal.state.DynamoState", "save_kills"),
+    "event": ("service.logic.kills", "event_record"),
+    "publish": ("service.dal.sns.Publisher", "publish"),
+    "release": ("service.dal.state.DynamoState", "release_kill"),
+    "commit": ("service.dal.state.DynamoState", "commit_kills"),
 }
 AFTER_THE_WRITE = {"claim", "count"}
 # (step, kind) pairs that cannot happen: rendering and the event write make no AWS call.
@@ -96,19 +96,19 @@ class Lambda:
         self.fresh()
 
     def fresh(self) -> None:
-        import handlers.oom
-        from handlers.runtime import reset_runtime, runtime
+        import service.handlers.oom
+        from service.wiring import reset_runtime, runtime
 
         reset_runtime()
-        self.rt = runtime(handlers.oom.telemetry)
+        self.rt = runtime(service.handlers.oom.telemetry)
         self.rt.clock = self.clock
         self.rt.directory._clock = self.clock
         self.rt.sleep = lambda _s: None
 
     def invoke(self, event: dict[str, Any], request_id: str) -> dict[str, Any]:
-        import handlers.oom
+        import service.handlers.oom
 
-        result: dict[str, Any] = handlers.oom.handler(event, FakeContext(request_id, remaining_ms=60_000))
+        result: dict[str, Any] = service.handlers.oom.handler(event, FakeContext(request_id, remaining_ms=60_000))
         return result
 
     def schedule(self, event: dict[str, Any], first: Callable[[], None] | None = None) -> list[str]:
@@ -175,7 +175,7 @@ def arm(
 
 @pytest.fixture
 def lam(world: World, clock: Clock, logs: LogCapture, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lambda]:
-    from handlers.runtime import reset_runtime
+    from service.wiring import reset_runtime
 
     clock.now = FIXED_MS / 1000 + 30
     yield Lambda(clock, monkeypatch)
@@ -291,16 +291,16 @@ def test_a_kill_that_cannot_be_rendered_is_isolated(
     world: World, lam: Lambda, logs: LogCapture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN rendering raises for one of the two kills (as a 400-digit figure once did)
-    import handlers.pipeline
+    import service.logic.kills
 
-    real = handlers.pipeline.render_kill
+    real = service.logic.kills.render_kill
 
     def poisoned(view: Any) -> Any:
         if (view.event.get("victim") or {}).get("comm") == "mysqld":
             raise OverflowError("int too large to convert")
         return real(view)
 
-    monkeypatch.setattr(handlers.pipeline, "render_kill", poisoned)
+    monkeypatch.setattr(service.logic.kills, "render_kill", poisoned)
 
     # WHEN the delivery is handled, then redelivered
     assert lam.invoke(delivery(world), "req-1")["alerts"] == 2

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from handler_kit import Clock, Invoke, World, kills, payload
-from handlers.pipeline import PublishFailed
+from service.logic.ports import PublishFailed
 
 WINDOW_S = 15 * 60
 

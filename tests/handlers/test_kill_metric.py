@@ -80,7 +80,7 @@ def test_lambda_retries_and_redeliveries_count_each_kill_once(
     kind: str,
 ) -> None:
     # GIVEN two kills on db-1 (in no ASG) in one delivery, and a fault at one step of its first attempt
-    from handlers.runtime import reset_runtime
+    from service.wiring import reset_runtime
 
     clock.now = FIXED_MS / 1000 + 30
     lam = Lambda(clock, monkeypatch)
@@ -110,10 +110,10 @@ def test_a_duplicate_delivery_adds_nothing(
     assert len(by_asg(capsys.readouterr().out)) == 1
 
     # WHEN the same payload arrives again as a new request
-    import handlers.oom
+    import service.handlers.oom
     from handler_kit import FakeContext
 
-    handlers.oom.handler(event, FakeContext(str(uuid.uuid4())))
+    service.handlers.oom.handler(event, FakeContext(str(uuid.uuid4())))
 
     # THEN no second value
     assert by_asg(capsys.readouterr().out) == []
@@ -152,7 +152,7 @@ def test_a_failing_metric_costs_neither_the_event_nor_the_alert(
         def serialize_metric_set(self, *args: Any, **kwargs: Any) -> Any:
             raise RuntimeError("injected")
 
-    monkeypatch.setattr("handlers.runtime.SingleMetric", Broken)
+    monkeypatch.setattr("service.wiring.SingleMetric", Broken)
     clock.now = FIXED_MS / 1000
 
     # WHEN a kill is delivered
@@ -179,6 +179,6 @@ def test_a_failing_metric_costs_neither_the_event_nor_the_alert(
     ],
 )
 def test_the_dimension_value(record: dict[str, Any], value: str) -> None:
-    from handlers.runtime import kill_asg
+    from service.wiring import kill_asg
 
     assert kill_asg(record) == value

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 from handler_kit import FIXED_MS, Clock, Invoke, LogCapture, World, client, corpus_lines, flat, log_events, payload
-from handlers.pipeline import PublishFailed
+from service.logic.ports import PublishFailed
 
 
 def client_error(code: str, op: str) -> ClientError:

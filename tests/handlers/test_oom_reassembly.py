@@ -178,7 +178,7 @@ def test_exhausted_read_quota_sends_the_alert_on_time_and_says_so(
 
 
 def test_reads_are_rate_limited_per_container() -> None:
-    from handlers.logs import ReadBudget
+    from service.dal.logs import ReadBudget
 
     # GIVEN a budget of 1 request/s with a burst of 2, on a fake clock
     now = [0.0]

@@ -1,4 +1,4 @@
-"""Rollout failure notices (handlers.association) and fleet coverage (handlers.coverage, from the digest run).
+"""Rollout failure notices (service.handlers.association) and fleet coverage (service.logic.coverage, digest run).
 
 DynamoDB, SNS and EC2 are moto; State Manager's association runs and DescribeInstanceInformation are
 :class:`ssm_fake.FakeSsm` (moto has neither); Metrics Insights answers are fixed values (moto cannot run
@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from handler_kit import ACCOUNT, FIXED_MS, REGION, Clock, FakeContext, LogCapture, World, client, flat
-from handlers.pipeline import PublishFailed
+from service.logic.ports import PublishFailed
 from ssm_fake import FakeSsm, Node, Step
 
 from agent_config.builder import build_agent_config
@@ -40,11 +40,11 @@ def fake_ssm(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> FakeSs
 @pytest.fixture
 def runtime_(fake_ssm: FakeSsm, world: World, clock: Clock, logs: LogCapture) -> Iterator[Any]:
     """A fresh container on the fake clock, with the fake State Manager on its SSM client."""
-    import handlers.association
-    from handlers.runtime import reset_runtime, runtime
+    import service.handlers.association
+    from service.wiring import reset_runtime, runtime
 
     reset_runtime()
-    rt = runtime(handlers.association.telemetry)
+    rt = runtime(service.handlers.association.telemetry)
     rt.clock = clock
     rt.directory._clock = clock
     clock.now = FIXED_MS / 1000
@@ -87,9 +87,9 @@ def state_event(fake: FakeSsm, instance_id: str, status: str, association_id: st
 
 
 def invoke(event: dict[str, Any]) -> dict[str, Any]:
-    import handlers.association
+    import service.handlers.association
 
-    result: dict[str, Any] = handlers.association.handler(event, FakeContext())
+    result: dict[str, Any] = service.handlers.association.handler(event, FakeContext())
     return result
 
 
@@ -364,9 +364,9 @@ def metrics(runtime_: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
 
 def digest_run() -> dict[str, Any]:
-    import handlers.digest
+    import service.handlers.digest
 
-    result: dict[str, Any] = handlers.digest.handler({"account": ACCOUNT}, FakeContext())
+    result: dict[str, Any] = service.handlers.digest.handler({"account": ACCOUNT}, FakeContext())
     return result
 
 
@@ -460,12 +460,12 @@ def test_a_failed_metrics_query_never_reports_the_fleet_silent(
 def test_coverage_off_makes_no_calls(
     world: World, fake_ssm: FakeSsm, monkeypatch: pytest.MonkeyPatch, clock: Clock, logs: LogCapture
 ) -> None:
-    import handlers.association
-    from handlers.runtime import reset_runtime, runtime
+    import service.handlers.association
+    from service.wiring import reset_runtime, runtime
 
     monkeypatch.setenv("COVERAGE_INTERVAL_MINUTES", "0")
     reset_runtime()
-    rt = runtime(handlers.association.telemetry)
+    rt = runtime(service.handlers.association.telemetry)
     rt.clock = clock
     fake_ssm.install(rt.clients.ssm)
     try:

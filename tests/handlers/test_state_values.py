@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
-from handlers.state import _num, _plain
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from service.dal.state import _num, _plain
 
 
 def reference_plain(item: dict[str, Any]) -> dict[str, Any]:

@@ -19,9 +19,9 @@ from infra.queries import QUERIES
 Template = dict[str, Any]
 
 REPO_LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
-HANDLERS = {"Oom": "handlers.oom.handler", "AlarmNotice": "handlers.alarm_notice.handler",
-            "Digest": "handlers.digest.handler",
-            "AssociationNotice": "handlers.association.handler"}  # fmt: skip
+HANDLERS = {"Oom": "service.handlers.oom.handler", "AlarmNotice": "service.handlers.alarm_notice.handler",
+            "Digest": "service.handlers.digest.handler",
+            "AssociationNotice": "service.handlers.association.handler"}  # fmt: skip
 #: The Metrics Insights grammar (query components and syntax,
 #: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-metrics-insights-querylanguage.html):
 #: SELECT FUNCTION(metric) FROM namespace | SCHEMA(namespace, keys...) [WHERE ...] [GROUP BY keys]
@@ -81,7 +81,7 @@ def test_kill_widgets_query_the_events_log_group_for_kill_events(template: Templ
 
 def test_the_fields_the_widgets_read_are_fields_of_the_kill_event() -> None:
     """``victim.comm`` is the parser's (event.schema.json); ``instance.asg`` the handler's EC2 block."""
-    from alerting.instance import InstanceInfo
+    from service.models.instance import InstanceInfo
 
     schema = json.loads((REPO_LAMBDAS / "oomwatch" / "event.schema.json").read_text())
     assert "comm" in schema["properties"]["victim"]["properties"]
@@ -120,11 +120,11 @@ def test_the_fleet_alarms_evaluate_the_same_query(template: Template) -> None:
 
 
 def test_the_kill_metric_widget_sums_the_asg_series_the_function_writes(template: Template) -> None:
-    from handlers.runtime import ASG_DIMENSION
+    from service.wiring import ASG_DIMENSION
 
     widget = widgets(template, "metric")["OOMKills metric by Auto Scaling group"]
     ((expression,),) = widget["metrics"]
-    _, oom = function_by_handler(template, "handlers.oom.handler")
+    _, oom = function_by_handler(template, "service.handlers.oom.handler")
     namespace = oom["Properties"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
     assert expression["expression"] == (
         f"SEARCH('{{{namespace},{ASG_DIMENSION}}} MetricName=\"OOMKills\"', 'Sum', 300)"
@@ -180,5 +180,5 @@ def test_dashboard_off_means_no_dashboard_and_no_output() -> None:
     # THEN there is no dashboard and no output pointing at one; the kill metric stays on by itself
     assert resources(template, "AWS::CloudWatch::Dashboard") == {}
     assert "DashboardUrl" not in template["Outputs"]
-    _, oom = function_by_handler(template, "handlers.oom.handler")
+    _, oom = function_by_handler(template, "service.handlers.oom.handler")
     assert oom["Properties"]["Environment"]["Variables"]["KILL_METRIC"] == "true"

@@ -85,7 +85,7 @@ def test_copies_of_a_kill_are_documented_as_the_handler_counts_them() -> None:
     # THEN it says the copies are one kill, counted apart from repeats, as the handler does ...
     assert "never count towards `loop_threshold`" in paragraph and "count as repeats" not in paragraph
     assert "`DuplicateKills`" in paragraph
-    handler = (ROOT / "lambdas" / "handlers" / "pipeline.py").read_text()
+    handler = (ROOT / "lambdas" / "service" / "logic" / "kills.py").read_text()
     assert 'rt.telemetry.count("DuplicateKills")' in handler
     # ... and the test it names exists (that test holds the behaviour: one alert, the copies as duplicates)
     (ref,) = re.findall(r"`(tests/handlers/[\w/]+\.py)::(\w+)`", paragraph)

@@ -12,7 +12,7 @@ from demo.eventpattern import matches
 from infra.fleet_watch import ASSOCIATION_DETAIL_TYPE
 
 Template = dict[str, Any]
-HANDLER = "handlers.association.handler"
+HANDLER = "service.handlers.association.handler"
 
 
 def association_id(template: Template) -> str:
@@ -88,7 +88,7 @@ def test_environment_names_the_association_and_the_coverage_settings(
     env = fn["Properties"]["Environment"]["Variables"]
     assert env["ROLLOUT_ASSOCIATION_ID"] == {"Fn::GetAtt": [association_id(template), "AssociationId"]}
     assert fn["Properties"]["LoggingConfig"]["LogGroup"] == {"Ref": "AssociationNoticeLogGroup"}
-    _, digest = function_by_handler(template, "handlers.digest.handler")
+    _, digest = function_by_handler(template, "service.handlers.digest.handler")
     denv = digest["Properties"]["Environment"]["Variables"]
     assert (denv["COVERAGE_INTERVAL_MINUTES"], denv["TARGET_TAG_KEY"], denv["TARGET_TAG_VALUE"]) == (
         "60",
@@ -96,7 +96,7 @@ def test_environment_names_the_association_and_the_coverage_settings(
         "true",
     )
     assert denv["TARGET_ALL_INSTANCES"] == "false"
-    _, variant_digest = function_by_handler(variant_template, "handlers.digest.handler")
+    _, variant_digest = function_by_handler(variant_template, "service.handlers.digest.handler")
     venv = variant_digest["Properties"]["Environment"]["Variables"]
     assert venv["COVERAGE_INTERVAL_MINUTES"] == "0" and "TARGET_TAG_KEY" not in venv
 

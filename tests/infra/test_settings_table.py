@@ -1,6 +1,6 @@
 """One source per setting: cdk.json, infra/config.py, the template, the Lambda and the docs agree with the table.
 
-``lambdas/alerting/settings_table.py`` holds, for each setting the Lambda reads, its cdk.json key, default,
+``lambdas/service/models/settings_table.py`` holds, for each setting the Lambda reads, its cdk.json key, default,
 bounds and environment variable. These tests hold every other place to it: the defaults in ``cdk.json`` and
 docs/configuration.md, the bounds synth enforces and those the Lambda reads with, the environment the stack
 writes (read back by the Lambda's own parser) and the docs' environment table.
@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alerting.settings import AllowList as LambdaAllowList
-from alerting.settings import Settings, flag, from_env
-from alerting.settings_table import BY_KEY, KILL_METRIC, LAMBDA_SETTINGS, Setting, json_default
+from service.models.settings import AllowList as LambdaAllowList
+from service.models.settings import Settings, flag, from_env
+from service.models.settings_table import BY_KEY, KILL_METRIC, LAMBDA_SETTINGS, Setting, json_default
 from synth_kit import VARIANT, cdk_json_context, context_with
 from template_kit import function_by_handler
 
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = (ROOT / "docs" / "configuration.md").read_text()
 WHOLE = [setting for setting in LAMBDA_SETTINGS if setting.codec == "whole"]
 #: The table's short function names, and the handlers they stand for.
-HANDLERS = {"oom": "handlers.oom.handler", "digest": "handlers.digest.handler"}
+HANDLERS = {"oom": "service.handlers.oom.handler", "digest": "service.handlers.digest.handler"}
 
 
 def test_every_setting_is_a_key_with_a_unique_variable() -> None:
@@ -97,7 +97,7 @@ def test_synth_and_the_lambda_accept_the_same_numbers(setting: Setting, number: 
 def lambda_value(settings: Settings, env: dict[str, str], setting: Setting) -> Any:
     """A setting as the Lambda holds it, in the form ``OomWatchConfig`` holds it."""
     if setting is KILL_METRIC:
-        return flag(env, KILL_METRIC)  # read by handlers.runtime, not kept in Settings
+        return flag(env, KILL_METRIC)  # read by service.wiring, not kept in Settings
     value = getattr(settings, setting.key)
     if isinstance(value, LambdaAllowList):
         return (value.processes, value.units, tuple(sorted(value.tags.items())))

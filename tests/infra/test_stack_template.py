@@ -47,7 +47,7 @@ PINNED = {
     "StateTable": "AWS::DynamoDB::Table",
 }
 
-HANDLERS = ("handlers.oom.handler", "handlers.alarm_notice.handler", "handlers.digest.handler")
+HANDLERS = ("service.handlers.oom.handler", "service.handlers.alarm_notice.handler", "service.handlers.digest.handler")
 
 
 def props(template: Template, logical_id: str) -> dict[str, Any]:
@@ -204,7 +204,7 @@ def test_outputs_name_what_users_need(template: Template) -> None:
 
 
 def test_one_subscription_and_one_exact_permission_per_group(template: Template, variant_template: Template) -> None:
-    oom_id, _ = function_by_handler(template, "handlers.oom.handler")
+    oom_id, _ = function_by_handler(template, "service.handlers.oom.handler")
     (subscription,) = resources(template, "AWS::Logs::SubscriptionFilter").values()
     assert subscription["Properties"]["LogGroupName"] == {"Ref": "SyslogLogGroup"}
     assert target(subscription["Properties"]["DestinationArn"]) == oom_id
@@ -257,9 +257,9 @@ def test_functions(template: Template, variant_template: Template) -> None:
         for handler in HANDLERS
     }
     assert log_groups == {
-        "handlers.oom.handler": {"Ref": "EventsLogGroup"},
-        "handlers.alarm_notice.handler": {"Ref": "AlarmNoticeLogGroup"},
-        "handlers.digest.handler": {"Ref": "DigestLogGroup"},
+        "service.handlers.oom.handler": {"Ref": "EventsLogGroup"},
+        "service.handlers.alarm_notice.handler": {"Ref": "AlarmNoticeLogGroup"},
+        "service.handlers.digest.handler": {"Ref": "DigestLogGroup"},
     }
 
 
@@ -296,7 +296,7 @@ def test_environment_contract(template: Template, variant_template: Template) ->
         "ALLOW_LIST": '{"processes":[],"units":[],"tags":{}}',
     }
     # log_mode=oom: the OOM handler joins split reports from a stash for the agent's own group
-    assert environment(template, "handlers.oom.handler") == {
+    assert environment(template, "service.handlers.oom.handler") == {
         **common,
         **noise,
         "LOG_MODE": "oom",
@@ -309,15 +309,15 @@ def test_environment_contract(template: Template, variant_template: Template) ->
         "TARGET_TAG_VALUE": "true",
         "TARGET_ALL_INSTANCES": "false",
     }
-    assert environment(template, "handlers.digest.handler") == {**common, **noise, **coverage}
+    assert environment(template, "service.handlers.digest.handler") == {**common, **noise, **coverage}
     memory_alarm, swap_alarm = fleet_alarm_ids(template)
-    assert environment(template, "handlers.alarm_notice.handler") == {
+    assert environment(template, "service.handlers.alarm_notice.handler") == {
         **common,
         "MEMORY_ALARM_NAME": {"Ref": memory_alarm},
         "SWAP_ALARM_NAME": {"Ref": swap_alarm},
         "AGENT_NAMESPACE": "CWAgent",
     }
-    variant = environment(variant_template, "handlers.oom.handler")
+    variant = environment(variant_template, "service.handlers.oom.handler")
     assert variant["KILL_METRIC"] == "false"
     assert (variant["NOISE_WINDOW_MINUTES"], variant["LOOP_THRESHOLD"]) == ("30", "7")
     assert variant["CRITICAL_PROCESSES"] == "java,postgres,php-fpm*"
@@ -400,7 +400,7 @@ def logs_write(group: str) -> dict[str, list[Any]]:
 
 
 def test_oom_function_permissions(template: Template, variant_template: Template) -> None:
-    assert role_grants(template, "handlers.oom.handler") == {
+    assert role_grants(template, "service.handlers.oom.handler") == {
         **logs_write("EventsLogGroup"),
         **PUBLISH,
         **DLQ,
@@ -409,7 +409,7 @@ def test_oom_function_permissions(template: Template, variant_template: Template
         "logs:FilterLogEvents": [{"Fn::GetAtt": ["SyslogLogGroup", "Arn"]}],
         **table("GetItem", "PutItem", "UpdateItem", "BatchWriteItem"),
     }
-    filter_on = role_grants(variant_template, "handlers.oom.handler")["logs:FilterLogEvents"]
+    filter_on = role_grants(variant_template, "service.handlers.oom.handler")["logs:FilterLogEvents"]
     rendered = sorted(render(r, {"SyslogLogGroup": "new"}) for r in filter_on)
     expected = [
         f"arn:aws:logs:eu-west-1:123456789012:log-group:{n}:*" for n in VARIANT["existing_log_groups"].split(",")
@@ -420,7 +420,7 @@ def test_oom_function_permissions(template: Template, variant_template: Template
 def test_alarm_notice_function_permissions(template: Template) -> None:
     (memory_alarm,) = [k for k in resources(template, "AWS::CloudWatch::Alarm") if k.startswith("FleetAlarmsMemory")]
     (swap_alarm,) = [k for k in resources(template, "AWS::CloudWatch::Alarm") if k.startswith("FleetAlarmsSwap")]
-    assert role_grants(template, "handlers.alarm_notice.handler") == {
+    assert role_grants(template, "service.handlers.alarm_notice.handler") == {
         **logs_write("AlarmNoticeLogGroup"),
         **PUBLISH,
         **DLQ,
@@ -445,13 +445,13 @@ def test_digest_function_permissions(template: Template, variant_template: Templ
         **table("Scan", "UpdateItem"),
     }
     # the coverage check (default: hourly) lists managed instances and runs one Metrics Insights query
-    assert role_grants(template, "handlers.digest.handler") == {
+    assert role_grants(template, "service.handlers.digest.handler") == {
         **base,
         "ssm:DescribeInstanceInformation": ["*"],
         "cloudwatch:GetMetricData": ["*"],
     }
     # coverage_interval_minutes=0 (the variant): no coverage grants
-    assert role_grants(variant_template, "handlers.digest.handler") == base
+    assert role_grants(variant_template, "service.handlers.digest.handler") == base
 
 
 def test_no_wildcard_actions_and_star_only_where_unavoidable(template: Template) -> None:
@@ -581,7 +581,7 @@ def test_fleet_alarms(template: Template, variant_template: Template, which: str
 
 
 def test_alarm_state_changes_reach_the_notice_function(template: Template) -> None:
-    notice_id, _ = function_by_handler(template, "handlers.alarm_notice.handler")
+    notice_id, _ = function_by_handler(template, "service.handlers.alarm_notice.handler")
     rules = [
         r["Properties"]
         for r in resources(template, "AWS::Events::Rule").values()
@@ -600,7 +600,7 @@ def test_alarm_state_changes_reach_the_notice_function(template: Template) -> No
 
 
 def test_digest_schedule(template: Template) -> None:
-    digest_id, _ = function_by_handler(template, "handlers.digest.handler")
+    digest_id, _ = function_by_handler(template, "service.handlers.digest.handler")
     (rule,) = [
         r["Properties"]
         for r in resources(template, "AWS::Events::Rule").values()
@@ -629,7 +629,7 @@ def test_pipeline_health_alarms_notify_the_topic(template: Template) -> None:
                 {"Name": "QueueName", "Value": {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]}}
             ]
             watched.add("DeadLetterQueue")
-    every_function = {function_by_handler(template, h)[0] for h in (*HANDLERS, "handlers.association.handler")}
+    every_function = {function_by_handler(template, h)[0] for h in (*HANDLERS, "service.handlers.association.handler")}
     assert watched == every_function | {"DeadLetterQueue"}
 
 

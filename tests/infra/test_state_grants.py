@@ -16,10 +16,10 @@ from infra.processing import STATE_TABLE_ACTIONS
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
 #: The handler modules whose code runs in each function.
 FUNCTION_MODULES = {
-    "Oom": ("handlers/oom.py", "handlers/pipeline.py"),
-    "AlarmNotice": ("handlers/alarm_notice.py",),
-    "Digest": ("handlers/digest.py", "handlers/coverage.py"),
-    "AssociationNotice": ("handlers/association.py",),
+    "Oom": ("service/handlers/oom.py", "service/logic/kills.py"),
+    "AlarmNotice": ("service/handlers/alarm_notice.py",),
+    "Digest": ("service/handlers/digest.py", "service/logic/coverage.py"),
+    "AssociationNotice": ("service/handlers/association.py",),
 }
 #: boto3 DynamoDB client methods → the IAM actions that authorize them. ``transact_write_items`` is
 #: authorized per item; OOMWatch's transactions hold only ``Put`` items (checked below).
@@ -37,7 +37,7 @@ OPERATION_ACTIONS = {
 
 
 def _dynamo_state() -> ast.ClassDef:
-    tree = ast.parse((LAMBDAS / "handlers" / "state.py").read_text())
+    tree = ast.parse((LAMBDAS / "service" / "dal" / "state.py").read_text())
     (cls,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "DynamoState"]
     return cls
 
@@ -77,7 +77,7 @@ def required_actions(function: str) -> set[str]:
 
 
 def test_transactions_hold_only_put_items() -> None:
-    source = (LAMBDAS / "handlers" / "state.py").read_text()
+    source = (LAMBDAS / "service" / "dal" / "state.py").read_text()
     for kind in ("Update", "Delete", "ConditionCheck"):
         assert f'"{kind}": {{' not in source, f"a {kind} transaction item needs its own action"
 

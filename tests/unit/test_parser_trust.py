@@ -309,8 +309,8 @@ def test_out_of_range_journal_fields_cost_the_field_not_the_kill(field: str, val
 
 def test_decisions_hear_only_the_verified_unit() -> None:
     # The alerting decisions on the parser's events: allow-list, grouping (fingerprint) and severity.
-    from alerting.classify import allow_listed, fingerprint, severity
-    from alerting.settings import AllowList
+    from service.logic.severity import allow_listed, fingerprint, severity
+    from service.models.settings import AllowList
 
     allow = AllowList(units=("batch-*.service",))
     # GIVEN netdata's real memcg kill (corpus 43: a warning, no cgroup lines) and a batch-x.service unit line

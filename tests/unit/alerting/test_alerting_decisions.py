@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from alerting.classify import allow_listed, fingerprint, name_matches, severity
-from alerting.instance import InstanceInfo, instance_id_from_stream, next_size, parse_instances, with_memory
-from alerting.settings import AllowList, from_env
+from service.logic.severity import allow_listed, fingerprint, name_matches, severity
+from service.models.instance import InstanceInfo, instance_id_from_stream, next_size, parse_instances, with_memory
+from service.models.settings import AllowList, from_env
 
 CRITICAL = ("mysqld", "php-fpm", "java", "node", "redis-server")
 

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from alerting import links
-from alerting.render import noise_line
-from alerting.text import clean, deep_clean
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from service.logic import links
+from service.logic.alert_text import noise_line
+from service.logic.text import clean, deep_clean
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 

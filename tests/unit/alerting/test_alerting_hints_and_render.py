@@ -6,15 +6,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alerting import hints
-from alerting.classify import Fingerprint, Severity
-from alerting.digest import digest_view
-from alerting.hints import HINTS, Hint, advise
-from alerting.instance import InstanceInfo
-from alerting.render import KillView, render_digest, render_kill, render_loop
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from oomwatch import parse_lines
+from service.logic import hints
+from service.logic.alert_text import KillView, render_digest, render_kill, render_loop
+from service.logic.digests import digest_view
+from service.logic.hints import HINTS, Hint, advise
+from service.logic.severity import Fingerprint, Severity
+from service.models.instance import InstanceInfo
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 T3_LARGE = InstanceInfo(

@@ -7,10 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from alerting.hints import advise, short_path
-from alerting.instance import InstanceInfo
 from oomwatch import parse_lines
 from oomwatch.cgroup import workload as classify
+from service.logic.hints import advise, short_path
+from service.models.instance import InstanceInfo
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 T3_LARGE = InstanceInfo(

@@ -6,9 +6,9 @@ from __future__ import annotations
 import time
 from urllib.parse import unquote
 
-from alerting.links import events_search_url, kill_context_url, kill_stream_url
-from alerting.render import fit, host_text, strip_prefix
-from alerting.text import short_ids, span
+from service.logic.alert_text import fit, host_text, strip_prefix
+from service.logic.links import events_search_url, kill_context_url, kill_stream_url
+from service.logic.text import short_ids, span
 
 KILL_MS = 1_795_169_700_000
 

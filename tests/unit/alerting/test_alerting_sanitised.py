@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from alerting.alarm import AlarmChange, HostRow, render_alarm_notice
-from alerting.classify import fingerprint, severity
-from alerting.instance import InstanceInfo, parse_instances
-from alerting.render import DigestView, KillView, Message, Victim, render_digest, render_kill, render_loop
 from oomwatch import parse_lines
+from service.logic.alarm_notices import AlarmChange, HostRow, render_alarm_notice
+from service.logic.alert_text import DigestView, KillView, Message, Victim, render_digest, render_kill, render_loop
+from service.logic.severity import fingerprint, severity
+from service.models.instance import InstanceInfo, parse_instances
 
 from tests.unit.poison import CASE_IDS, CASES, found, global_report, mark, memcg_report, strings
 

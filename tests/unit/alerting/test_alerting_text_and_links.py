@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-from alerting import links
-from alerting.text import ascii_only, clean, deep_clean, duration, mib, ordinal, pct, size, truncate_utf8
 from hypothesis import given
 from hypothesis import strategies as st
+from service.logic import links
+from service.logic.text import ascii_only, clean, deep_clean, duration, mib, ordinal, pct, size, truncate_utf8
 
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping
 from fnmatch import fnmatchcase
 from typing import Any, NamedTuple
 
-from alerting.instance import InstanceInfo
-from alerting.settings import AllowList
+from service.models.instance import InstanceInfo
+from service.models.settings import AllowList
 
 COMM_LEN = 15  # TASK_COMM_LEN - 1: the kernel truncates process names to 15 characters
 # Workload kinds whose name identifies one service (a unit, a container, a pod).

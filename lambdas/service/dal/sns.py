@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from alerting.render import Message
-from alerting.text import truncate_utf8
-
-from handlers.aws import Clients
+from service.dal.clients import Clients
+from service.logic.alert_text import Message
+from service.logic.text import truncate_utf8
 
 SNS_MAX_BYTES = 262_144
 BUDGET_BYTES = 240_000  # leave room for attributes and JSON escaping

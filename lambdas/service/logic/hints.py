@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from alerting.classify import comm, matches_any, victim, workload
-from alerting.instance import InstanceInfo
-from alerting.text import clean, short_ids
+from service.logic.severity import comm, matches_any, victim, workload
+from service.logic.text import clean, short_ids
+from service.models.instance import InstanceInfo
 
 MAX_LINES = 4  # two from the process row, two from the constraint/source row
 

@@ -1,7 +1,7 @@
-"""Lambda ``handlers.oom.handler``: CloudWatch Logs subscription -> OOM-kill events and alerts.
+"""Lambda ``service.handlers.oom.handler``: CloudWatch Logs subscription -> OOM-kill events and alerts.
 
 Invoked asynchronously (2 retries, then the SQS dead-letter queue). The work is in
-:mod:`handlers.pipeline`; this module only wires Powertools around it.
+:mod:`service.logic.kills`; this module only wires Powertools around it.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.pipeline import process_subscription
-from handlers.runtime import PowertoolsTelemetry, runtime
+from service.logic.kills import process_subscription
+from service.wiring import PowertoolsTelemetry, runtime
 
 logger = Logger()
 metrics = Metrics()

@@ -1,4 +1,4 @@
-"""Lambda ``handlers.alarm_notice.handler``: readable notices for the fleet memory/swap alarms.
+"""Lambda ``service.handlers.alarm_notice.handler``: readable notices for the fleet memory/swap alarms.
 
 Input: EventBridge ``CloudWatch Alarm State Change`` events of the two Metrics Insights alarms
 (multi-time-series, GROUP BY InstanceId), and ``CloudWatch Alarm Contributor State Change``
@@ -16,16 +16,16 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from alerting.alarm import AlarmChange, HostRow, parse_alarm_event, render_alarm_notice
-from alerting.instance import instance_id_from_stream
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore import __version__ as botocore_version
 
-from handlers.aws import AwsError, error_code
-from handlers.delivery import PUBLISH_RESERVE_S, Attempt, attempt, commit_or_keep, quietly
-from handlers.pipeline import PublishFailed, Runtime
-from handlers.runtime import PowertoolsTelemetry, runtime
+from service.dal.clients import AwsError, error_code
+from service.logic.alarm_notices import AlarmChange, HostRow, parse_alarm_event, render_alarm_notice
+from service.logic.delivery import PUBLISH_RESERVE_S, Attempt, attempt, commit_or_keep, quietly
+from service.logic.ports import PublishFailed, Runtime
+from service.models.instance import instance_id_from_stream
+from service.wiring import PowertoolsTelemetry, runtime
 
 logger = Logger()
 metrics = Metrics()
@@ -151,7 +151,7 @@ def not_yet_notified(
 ) -> tuple[list[str], list[str]]:
     """Claim the instances no notice named yet for this alarm (the alarm- and contributor-level events
     of one breach both arrive here): (instances to name, of which claimed). Claims are pending until
-    the notice is published (commit) or not (release), :mod:`handlers.delivery`."""
+    the notice is published (commit) or not (release), :mod:`service.logic.delivery`."""
     fresh: list[str] = []
     for n, iid in enumerate(ids):
         try:

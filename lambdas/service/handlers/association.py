@@ -1,12 +1,12 @@
-"""Lambda ``handlers.association.handler``: a readable notice when OOMWatch's rollout fails on a host.
+"""Lambda ``service.handlers.association.handler``: a readable notice when OOMWatch's rollout fails on a host.
 
 Input: EventBridge ``EC2 State Manager Instance Association State Change`` events (source ``aws.ssm``) of
 OOMWatch's own association only (the rule matches its ``association-id``; this handler checks it again),
 with ``status`` Failed, TimedOut or Success.
 
 * Failed / TimedOut: read what the steps wrote (:func:`step_outputs`), classify it
-  (:func:`alerting.rollout.classify_failure`), and publish one notice per host and failure kind until
-  the host succeeds again (``rollout#<instance>`` items, :mod:`handlers.state`).
+  (:func:`service.logic.rollout_notices.classify_failure`), and publish one notice per host and failure kind until
+  the host succeeds again (``rollout#<instance>`` items, :mod:`service.dal.state`).
 * Success after an announced failure: one "fixed" notice, and the host's record is deleted.
 
 The event carries no command id, so the output is found in three steps (all bounded, FAST timeouts):
@@ -22,7 +22,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from alerting.rollout import (
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from service.dal.clients import AwsError, error_code
+from service.logic.ports import PublishFailed, Runtime
+from service.logic.rollout_notices import (
     CONFIGURE_STEP,
     FAILED_STATUSES,
     INSTALL_STEP,
@@ -34,12 +39,7 @@ from alerting.rollout import (
     render_failure_notice,
     render_fixed_notice,
 )
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from handlers.aws import AwsError, error_code
-from handlers.pipeline import PublishFailed, Runtime
-from handlers.runtime import PowertoolsTelemetry, runtime
+from service.wiring import PowertoolsTelemetry, runtime
 
 logger = Logger()
 metrics = Metrics()

@@ -11,18 +11,18 @@ import time
 from collections.abc import Mapping
 from typing import Any, Final
 
-from alerting.settings import flag, from_env
-from alerting.settings_table import KILL_METRIC
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.base import SingleMetric
 
-from handlers.aws import Clients
-from handlers.ec2 import InstanceDirectory
-from handlers.logs import ContextFetcher
-from handlers.pipeline import Runtime, Telemetry
-from handlers.sns import Publisher
-from handlers.state import DynamoState, MemoryState
+from service.dal.clients import Clients
+from service.dal.ec2 import InstanceDirectory
+from service.dal.logs import ContextFetcher
+from service.dal.sns import Publisher
+from service.dal.state import DynamoState, MemoryState
+from service.logic.ports import Runtime, Telemetry
+from service.models.settings import flag, from_env
+from service.models.settings_table import KILL_METRIC
 
 #: The ``OOMKills`` metric's only dimension (the name AWS/EC2 and AWS/AutoScaling use for the same thing).
 ASG_DIMENSION: Final = "AutoScalingGroupName"
@@ -55,7 +55,7 @@ class PowertoolsTelemetry:
 
     ``kill_metric``: also write one ``OOMKills`` value per kill event, dimension ``AutoScalingGroupName``
     only (:func:`kill_asg`). It goes with the event, so it counts exactly what the events log group holds:
-    once per kill, as the delivery protocol writes each kill's event once (``handlers.pipeline``).
+    once per kill, as the delivery protocol writes each kill's event once (``service.logic.kills``).
     """
 
     def __init__(self, logger: Logger, metrics: Metrics, *, kill_metric: bool = False) -> None:

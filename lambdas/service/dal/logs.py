@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from handlers.aws import AwsError, Clients, error_code
+from service.dal.clients import AwsError, Clients, error_code
 
 READ_RATE = 1.0  # FilterLogEvents requests per second per container (the account has 5, shared)
 READ_BURST = 2.0

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from alerting.classify import Fingerprint
-from alerting.render import DigestView, Victim
+from service.logic.alert_text import DigestView, Victim
+from service.logic.severity import Fingerprint
 
 
 def _int(value: object, default: int = 0) -> int:

@@ -2,7 +2,7 @@
 machine subscribers and the SNS message attributes, for kills, OOM loops and digests.
 
 Every value that came from a log line or an EC2 tag passes through :func:`oomwatch.sanitise.sanitise`
-(through the layout wrappers of :mod:`alerting.text`) where it is put into a message, even though the parser
+(through the layout wrappers of :mod:`service.logic.text`) where it is put into a message, even though the parser
 and the EC2 lookup already sanitised it where it entered: the same cheap function twice, so that a field
 added later, or a view built by hand, cannot carry a line break or a bidi override into an e-mail.
 Links are percent-encoded ASCII and pass through it unchanged.
@@ -19,11 +19,10 @@ from typing import Any, NamedTuple
 
 from oomwatch.sanitise import sanitise
 
-from alerting import links
-from alerting.classify import Fingerprint, Severity, comm, victim, workload, workload_label
-from alerting.hints import advise
-from alerting.instance import InstanceInfo
-from alerting.text import (
+from service.logic import links
+from service.logic.hints import advise
+from service.logic.severity import Fingerprint, Severity, comm, victim, workload, workload_label
+from service.logic.text import (
     ascii_only,
     clean,
     clean_raw_line,
@@ -36,6 +35,7 @@ from alerting.text import (
     size,
     span,
 )
+from service.models.instance import InstanceInfo
 
 SUBJECT_MAX = 99  # SNS: "less than 100 characters"
 ATTRIBUTE_MAX = 256

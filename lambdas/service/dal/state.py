@@ -5,7 +5,7 @@ Table: partition key ``pk`` (S), no sort key, TTL attribute ``expires_at`` (epoc
 =====================================  ==========================================================
 item ``pk``                            purpose
 =====================================  ==========================================================
-``kill#<kill_key>``                    claim of one kill (``handlers.delivery``): ``status``
+``kill#<kill_key>``                    claim of one kill (``service.logic.delivery``): ``status``
                                        pending|sending|done, ``owner``, ``lease_until``; once
                                        counted also ``occurrence``,
                                        ``window_start``, ``window_end``, ``prev_count``
@@ -37,12 +37,12 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
-from alerting.classify import Fingerprint
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from handlers.aws import Clients
-from handlers.delivery import Attempt
+from service.dal.clients import Clients
+from service.logic.delivery import Attempt
+from service.logic.severity import Fingerprint
 
 KILL_TTL_S = 2 * 86400  # longer than Lambda's maximum async event age (6 h)
 LEASE_S = 65  # a claim's lease without a known owner deadline (the OOM function's timeout + skew)
@@ -261,7 +261,7 @@ class DynamoState:
 
         A transaction only creates claims. A pending claim whose lease ended (its owner is dead),
         or whose owner is this request (Lambda's retry of a failed attempt), is taken over one by
-        one, keeping its occurrence (rule 1 of :mod:`handlers.delivery`).
+        one, keeping its occurrence (rule 1 of :mod:`service.logic.delivery`).
         """
         now = int(now_s)
         me = attempt.request_id if attempt else ""
@@ -371,7 +371,7 @@ class DynamoState:
         self._put_kills(records, now_s, attempt)
 
     def commit_kills(self, records: Sequence[KillRecord], now_s: float, attempt: Attempt | None = None) -> None:
-        """Rule 2 of :mod:`handlers.delivery`: the kills' messages went out; record them done."""
+        """Rule 2 of :mod:`service.logic.delivery`: the kills' messages went out; record them done."""
         self._put_kills(records, now_s, attempt)
 
     def _put_kills(self, records: Sequence[KillRecord], now_s: float, attempt: Attempt | None) -> None:

@@ -2,7 +2,7 @@
 
 Parsing is forgiving on purpose: a typo in ``ALLOW_LIST`` or ``LOOP_THRESHOLD`` must degrade to
 the defaults and a warning, never stop OOM alerts. Names, bounds and defaults of the settings that come from
-``cdk.json`` are those of :mod:`alerting.settings_table`, the table ``infra/config.py`` validates with.
+``cdk.json`` are those of :mod:`service.models.settings_table`, the table ``infra/config.py`` validates with.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import NamedTuple, cast
 
-from alerting import settings_table as table
-from alerting.settings_table import Setting
+from service.models import settings_table as table
+from service.models.settings_table import Setting
 
 DEFAULT_CRITICAL: tuple[str, ...] = cast(tuple[str, ...], table.CRITICAL_PROCESSES.absent)
 
@@ -47,7 +47,7 @@ class Settings(NamedTuple):
     # report split across deliveries is joined from a per-stream stash, never read back (no FilterLogEvents).
     log_mode: str = ""
     syslog_group: str = ""
-    # Rollout notices and coverage (handlers.association, handlers.coverage): OOMWatch's association,
+    # Rollout notices and coverage (service.handlers.association, service.logic.coverage): OOMWatch's association,
     # how often the coverage check runs (0 = never), and which instances should be watched.
     rollout_association_id: str = ""
     coverage_interval_minutes: int = 0

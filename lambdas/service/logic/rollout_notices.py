@@ -1,6 +1,6 @@
 """Rollout notices: a State Manager association that failed (or recovered) on one host, and fleet coverage.
 
-Pure code (no AWS): the handlers (:mod:`handlers.association`, :mod:`handlers.coverage`) gather the facts,
+Pure code (no AWS): the handlers (:mod:`service.handlers.association`, :mod:`service.logic.coverage`) gather the facts,
 this module decides what they mean and writes the text.
 
 The input of the failure notice is the EventBridge event ``EC2 State Manager Instance Association State
@@ -24,9 +24,9 @@ from typing import Any, Final, NamedTuple
 
 from oomwatch.sanitise import sanitise
 
-from alerting import links
-from alerting.render import Message, attributes, fit
-from alerting.text import ascii_only, clean, deep_clean
+from service.logic import links
+from service.logic.alert_text import Message, attributes, fit
+from service.logic.text import ascii_only, clean, deep_clean
 
 #: The rollout document's steps (``infra.agent_rollout.rollout_document``), in the order they run.
 INSTALL_STEP: Final = "installAgent"

@@ -3,24 +3,33 @@
 decode -> parse (shared ``oomwatch`` parser) -> complete split reports (log_mode=oom: from the
 stream's stash; otherwise by reading the stream back) -> enrich from EC2 -> for each kill: classify,
 claim, count in its noise window, write the structured event, publish what noise control lets
-through, commit (the delivery protocol of :mod:`handlers.delivery`).
+through, commit (the delivery protocol of :mod:`service.logic.delivery`).
 
 AWS access goes through the adapters in :class:`Runtime`; decisions and texts come from the
-pure ``alerting`` package. A failed enrichment or context call only removes its part of the
+pure modules of :mod:`service.logic`. A failed enrichment or context call only removes its part of the
 alert (and says so); a failed publish makes the invocation fail so Lambda retries it; a kill that
 cannot be classified or rendered goes out in a minimal form without affecting the others.
 """
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
-from alerting.classify import (
+from oomwatch import OomParser
+from oomwatch.regions import select
+from oomwatch.sanitise import sanitise
+
+from service.dal.clients import error_code
+from service.dal.ec2 import Lookup
+from service.dal.state import Claim, Count, KillRecord, KillState, VictimSummary
+from service.logic.alert_text import KillView, Message, attributes, render_kill, render_loop
+from service.logic.delivery import PUBLISH_RESERVE_S, Attempt, attempt, commit_or_keep, quietly
+from service.logic.ports import PublishFailed, Runtime
+from service.logic.severity import (
     Fingerprint,
     Severity,
     allow_listed,
@@ -32,20 +41,9 @@ from alerting.classify import (
     workload,
     workload_label,
 )
-from alerting.instance import InstanceInfo, instance_id_from_stream
-from alerting.render import KillView, Message, attributes, render_kill, render_loop
-from alerting.settings import Settings
-from alerting.text import ascii_only, clean, clean_raw_line, pct
-from oomwatch import OomParser
-from oomwatch.regions import select
-from oomwatch.sanitise import sanitise
-
-from handlers.aws import Clients, error_code
-from handlers.delivery import PUBLISH_RESERVE_S, Attempt, Outbox, attempt, commit_or_keep, quietly
-from handlers.ec2 import InstanceDirectory, Lookup
-from handlers.logs import ContextFetcher
-from handlers.sns import Publisher
-from handlers.state import Claim, Count, DynamoState, KillRecord, KillState, MemoryState, VictimSummary
+from service.logic.text import ascii_only, clean, clean_raw_line, pct
+from service.models.instance import InstanceInfo, instance_id_from_stream
+from service.models.settings import Settings
 
 # Keys the logging library owns; an event field with one of these names is logged as event_<name>.
 _RESERVED_LOG_KEYS = frozenset(
@@ -53,39 +51,6 @@ _RESERVED_LOG_KEYS = frozenset(
      "filename", "exc_info", "stack_info", "lineno", "thread", "created", "asctime"}
 )  # fmt: skip
 CONTEXT_SPAN_MS = 10 * 60_000  # one fetch covers incomplete kills within this span
-
-
-class Telemetry(Protocol):
-    def event(self, record: dict[str, Any]) -> None: ...
-
-    def info(self, message: str, **fields: Any) -> None: ...
-
-    def warning(self, message: str, **fields: Any) -> None: ...
-
-    def kills(self, severity: str, source: str, count: int) -> None: ...
-
-    def count(self, name: str, value: int = 1) -> None: ...
-
-
-@dataclass(eq=False)
-class Runtime:
-    """The handler's collaborators, built once per container and reused by warm invocations."""
-
-    settings: Settings
-    clients: Clients
-    directory: InstanceDirectory
-    store: DynamoState
-    fallback: MemoryState
-    publisher: Publisher
-    fetcher: ContextFetcher
-    telemetry: Telemetry
-    clock: Callable[[], float]
-    outbox: Outbox = field(default_factory=Outbox)  # per container, like the Runtime
-    sleep: Callable[[float], None] = time.sleep
-
-
-class PublishFailed(RuntimeError):
-    """At least one alert could not be published: fail the invocation so Lambda retries it."""
 
 
 @dataclass(eq=False)
@@ -232,7 +197,7 @@ def stash_mode(log_group: str, s: Settings) -> bool:
 def unfinished_tail(events: Sequence[Mapping[str, Any]], kills: Sequence[Kill]) -> list[Mapping[str, Any]]:
     """The events of a report that started after this delivery's last kill and has no kill yet
     (from its ``invoked oom-killer`` header on), capped: what the stream's next delivery needs."""
-    from handlers.state import STASH_MAX_BYTES, STASH_MAX_LINES, stash_row_bytes
+    from service.dal.state import STASH_MAX_BYTES, STASH_MAX_LINES, stash_row_bytes
 
     kill_ids = {str(k.event.get("kill_event_id")) for k in kills if k.event.get("kill_event_id")}
     start = 0
@@ -450,7 +415,7 @@ def _to_fallback(works: Sequence[Work], exc: BaseException, step: str, rt: Runti
 
 
 def _claim(works: Sequence[Work], d: Delivery, rt: Runtime) -> None:
-    """Rule 1 of :mod:`handlers.delivery`: own each kill, or learn it is done or in flight elsewhere."""
+    """Rule 1 of :mod:`service.logic.delivery`: own each kill, or learn it is done or in flight elsewhere."""
     keys = [w.key for w in works]
     try:
         claims = rt.store.claim_kills(keys, d.now_s, d.attempt)
@@ -614,7 +579,7 @@ def _write_event(w: Work, view: KillView | None, d: Delivery, rt: Runtime, out: 
 
 
 def handle_kills(kills: Sequence[Kill], d: Delivery, rt: Runtime, out: Outcome, failures: list[BaseException]) -> None:
-    """Classify, de-duplicate, count, log and alert every kill of one delivery (see :mod:`handlers.delivery`)."""
+    """Classify, de-duplicate, count, log and alert every kill of one delivery (see :mod:`service.logic.delivery`)."""
     s = rt.settings
     info = d.lookup.instances.get(d.instance_id) if d.instance_id else None
     works: list[Work] = []
@@ -691,7 +656,7 @@ INHERIT_S = 600.0  # a memcg kill within this much uptime of a named one (same o
 
 
 def inherited_groups(kills: Sequence[Kill]) -> list[Mapping[str, Any] | None]:
-    """Each kill's noise-control workload (:func:`alerting.classify.group_workload`); a memcg kill
+    """Each kill's noise-control workload (:func:`service.logic.severity.group_workload`); a memcg kill
     whose own lines name none takes the workload of the nearest memcg kill of the same delivery
     (one host's stream), with the same ``oom_score_adj``, within :data:`INHERIT_S` of kernel uptime,
     that names one: the kernel prints one cgroup's kills as bursts (rate-limited), and only one of
@@ -803,7 +768,7 @@ def process_subscription(
     """Handle one subscription delivery; raises :class:`PublishFailed` if an alert was not sent.
 
     ``request_id`` and ``remaining_ms`` come from the Lambda context: the request id is kept by
-    Lambda across its retries, which is how a retry recognises its own claims (``handlers.delivery``).
+    Lambda across its retries, which is how a retry recognises its own claims (``service.logic.delivery``).
     """
     started = rt.clock()
     if len(rt.outbox):

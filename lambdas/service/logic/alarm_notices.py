@@ -11,10 +11,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from alerting import links
-from alerting.instance import InstanceInfo, instance_id_from_stream
-from alerting.render import Message, attributes, fit, host_text, when
-from alerting.text import ascii_only, clean, deep_clean, mib
+from service.logic import links
+from service.logic.alert_text import Message, attributes, fit, host_text, when
+from service.logic.text import ascii_only, clean, deep_clean, mib
+from service.models.instance import InstanceInfo, instance_id_from_stream
 
 
 class AlarmChange(NamedTuple):

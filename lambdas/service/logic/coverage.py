@@ -24,10 +24,15 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from alerting.rollout import Expected, coverage_change, parse_time, render_coverage_notice, silent_instances
-
-from handlers.aws import AwsError, error_code
-from handlers.pipeline import Runtime
+from service.dal.clients import AwsError, error_code
+from service.logic.ports import Runtime
+from service.logic.rollout_notices import (
+    Expected,
+    coverage_change,
+    parse_time,
+    render_coverage_notice,
+    silent_instances,
+)
 
 MAX_PAGES: Final = 40  # 2,000 managed instances
 LOOKBACK_MINUTES: Final = 15
@@ -72,7 +77,7 @@ def expected_instances(rt: Runtime) -> list[str]:
 
 def reporting_instances(rt: Runtime, now: datetime) -> set[str] | None:
     """Instance ids with a recent mem_used_percent series; None when the answer may be cut at 500."""
-    from alerting.instance import instance_id_from_stream
+    from service.models.instance import instance_id_from_stream
 
     page = rt.clients.cloudwatch.get_metric_data(
         MetricDataQueries=[{"Id": "mem", "Expression": reporting_query(rt.settings.agent_namespace), "Period": 300}],

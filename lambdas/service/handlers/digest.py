@@ -1,10 +1,10 @@
-"""Lambda ``handlers.digest.handler``: every 5 minutes (EventBridge schedule), send one digest
+"""Lambda ``service.handlers.digest.handler``: every 5 minutes (EventBridge schedule), send one digest
 per noise window that has ended and folded kills.
 
 So a digest arrives between 0 and about 5.5 minutes after its window ends (schedule period
 plus a 30 s grace that keeps the oom handler and this job off the same window).
 
-The same run also does the fleet coverage check when it is due (:mod:`handlers.coverage`, at most once per
+The same run also does the fleet coverage check when it is due (:mod:`service.logic.coverage`, at most once per
 ``COVERAGE_INTERVAL_MINUTES``); its failures are logged and never fail the digests.
 """
 
@@ -12,16 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from alerting.digest import digest_view
-from alerting.render import render_digest
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from handlers.aws import error_code
-from handlers.coverage import check_coverage
-from handlers.delivery import PUBLISH_RESERVE_S, attempt, commit_or_keep, quietly
-from handlers.pipeline import PublishFailed, Runtime
-from handlers.runtime import PowertoolsTelemetry, runtime
+from service.dal.clients import error_code
+from service.logic.alert_text import render_digest
+from service.logic.coverage import check_coverage
+from service.logic.delivery import PUBLISH_RESERVE_S, attempt, commit_or_keep, quietly
+from service.logic.digests import digest_view
+from service.logic.ports import PublishFailed, Runtime
+from service.wiring import PowertoolsTelemetry, runtime
 
 logger = Logger()
 metrics = Metrics()
@@ -32,7 +32,7 @@ MAX_DIGESTS_PER_RUN = 200
 def send_due_digests(
     rt: Runtime, account: str = "", request_id: str | None = None, remaining_ms: int | None = None
 ) -> dict[str, Any]:
-    """Claim, render, publish and commit each due window (:mod:`handlers.delivery`); failed
+    """Claim, render, publish and commit each due window (:mod:`service.logic.delivery`); failed
     publishes are released and re-raised, a failed commit never is (the digest went out)."""
     now = rt.clock()
     me = attempt(request_id, remaining_ms, now)

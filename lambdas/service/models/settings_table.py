@@ -1,6 +1,6 @@
 """The settings both sides read: one row per setting, its cdk.json key, default, bounds and environment name.
 
-The CDK app (``infra/config.py``, strict: a bad value fails synth) and the Lambda (``alerting/settings.py``,
+The CDK app (``infra/config.py``, strict: a bad value fails synth) and the Lambda (``service/models/settings.py``,
 forgiving: a bad value degrades to a default and a warning) both take a setting's default, bounds and environment
 variable from here, so they cannot drift apart. It lives under ``lambdas/`` because the Lambda asset ships that
 folder only; it imports nothing but the standard library, so infra can import it without AWS or CDK.

@@ -11,9 +11,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from alerting.instance import InstanceInfo, family_of, parse_instances, with_memory
-
-from handlers.aws import AwsError, Clients, error_code
+from service.dal.clients import AwsError, Clients, error_code
+from service.models.instance import InstanceInfo, family_of, parse_instances, with_memory
 
 INSTANCE_TTL_S = 300.0  # tags and ASG membership change rarely; state may
 TYPE_TTL_S = 24 * 3600.0  # instance type sizes never change

@@ -1,0 +1,52 @@
+"""What every use case is handed: the collaborators built once per container, and the failure that asks
+Lambda for a retry. Kept apart from any one use case so the kill, digest and notice logic all depend on it,
+not on each other.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from service.dal.clients import Clients
+from service.dal.ec2 import InstanceDirectory
+from service.dal.logs import ContextFetcher
+from service.dal.sns import Publisher
+from service.dal.state import DynamoState, MemoryState
+from service.logic.delivery import Outbox
+from service.models.settings import Settings
+
+
+class Telemetry(Protocol):
+    def event(self, record: dict[str, Any]) -> None: ...
+
+    def info(self, message: str, **fields: Any) -> None: ...
+
+    def warning(self, message: str, **fields: Any) -> None: ...
+
+    def kills(self, severity: str, source: str, count: int) -> None: ...
+
+    def count(self, name: str, value: int = 1) -> None: ...
+
+
+@dataclass(eq=False)
+class Runtime:
+    """The handler's collaborators, built once per container and reused by warm invocations."""
+
+    settings: Settings
+    clients: Clients
+    directory: InstanceDirectory
+    store: DynamoState
+    fallback: MemoryState
+    publisher: Publisher
+    fetcher: ContextFetcher
+    telemetry: Telemetry
+    clock: Callable[[], float]
+    outbox: Outbox = field(default_factory=Outbox)  # per container, like the Runtime
+    sleep: Callable[[float], None] = time.sleep
+
+
+class PublishFailed(RuntimeError):
+    """At least one alert could not be published: fail the invocation so Lambda retries it."""
