@@ -132,7 +132,7 @@ def report_facts(text: str) -> ReportFacts:
 
     lines = text.splitlines()
     events = parse_lines(lines, stream="demo")
-    page_kb = next((int(e["page_kb"]) for e in events if isinstance(e.get("page_kb"), int)), 4)
+    page_kb = next((size for e in events if isinstance(size := e.get("page_kb"), int)), 4)
     pages = swap = None
     hardware = None
     for line in lines:
@@ -150,7 +150,7 @@ def report_facts(text: str) -> ReportFacts:
         victim = e.get("victim")
         rss = int(victim.get("rss_kb") or 0) if isinstance(victim, dict) else 0
         held.append(max(tasks, rss) / 1024)
-    uptimes = [float(e["uptime_s"]) for e in events if isinstance(e.get("uptime_s"), int | float)]
+    uptimes = [float(up) for e in events if isinstance(up := e.get("uptime_s"), int | float)]
     return ReportFacts(
         kills=len(events),
         ram_mib=pages * page_kb / 1024 if pages else None,

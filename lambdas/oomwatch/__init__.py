@@ -4,12 +4,40 @@ Standard library only, no AWS imports: the Lambda, the CLI and the tests share i
 
 Public API::
 
-    parse_lines(lines, stream="")            -> list[dict]   # one event per kill, schema in event.schema.json
-    OomParser().feed(line, stream=..., time_ms=..., event_id=...) ; .finish() -> list[dict]
-    scan_binary(fileobj)                     -> Iterator[dict]  # fast path for large files
+    parse_lines(lines, stream="")            -> list[OomEvent]   # one event per kill, schema in event.schema.json
+    OomParser().feed(line, stream=..., time_ms=..., event_id=...) ; .finish() -> list[OomEvent]
+    scan_binary(fileobj)                     -> Iterator[OomEvent]  # fast path for large files
+
+``OomEvent`` and its parts (``oomwatch.event``) are TypedDicts of that schema.
 """
 
+from oomwatch.event import (
+    Cgroup,
+    Memcg,
+    OomEvent,
+    SystemdContext,
+    TaskName,
+    TaskTable,
+    TopConsumer,
+    Trigger,
+    Victim,
+    Workload,
+)
 from oomwatch.parser import OomParser, parse_lines
 from oomwatch.scanner import scan_binary
 
-__all__ = ["OomParser", "parse_lines", "scan_binary"]
+__all__ = [
+    "Cgroup",
+    "Memcg",
+    "OomEvent",
+    "OomParser",
+    "SystemdContext",
+    "TaskName",
+    "TaskTable",
+    "TopConsumer",
+    "Trigger",
+    "Victim",
+    "Workload",
+    "parse_lines",
+    "scan_binary",
+]

@@ -21,6 +21,8 @@ from oomwatch.scanner import scan_binary
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from oomwatch.event import OomEvent
+
 
 class _Input:
     def __init__(self, name: str, raw: IO[bytes], fh: IO[bytes], errors: tuple[type[BaseException], ...]) -> None:
@@ -145,7 +147,7 @@ def _reference(raw: IO[bytes]) -> datetime:
     return datetime.now().astimezone()
 
 
-def _events(paths: Sequence[str]) -> tuple[list[dict[str, Any]], dict[str, datetime], int, int]:
+def _events(paths: Sequence[str]) -> tuple[list[OomEvent], dict[str, datetime], int, int]:
     """The events of every readable input, each input's reference time (by its name, the events' ``stream``), how
     many inputs were read and how many could not be (each of those said on stderr).
 
@@ -221,7 +223,7 @@ def scan(args: argparse.Namespace) -> int:
     summary = Summary() if args.summary else None
     keep_events = not (summary is not None or args.quiet or args.count)  # else counters only
     now = datetime.now().astimezone()
-    shown: list[dict[str, Any]] = []
+    shown: list[OomEvent] = []
     total, kept = len(events), 0
     events.reverse()
     while events:  # each event let go once handled: a summary holds its counters, not the kills

@@ -17,7 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from oomwatch.event import OomEvent
 
 _MONTHS = MappingProxyType(
     {
@@ -50,7 +53,7 @@ def parse_when(text: str, now: datetime) -> datetime:
     return when.astimezone() if when.tzinfo is None else when
 
 
-def kill_time(event: dict[str, Any], reference: datetime) -> datetime | None:
+def kill_time(event: OomEvent, reference: datetime) -> datetime | None:
     """When the kill happened, as an aware datetime, or None when the event does not say (see the module doc).
 
     ``reference``: the input's modification time (aware), which supplies a missing year.
@@ -96,7 +99,7 @@ class Filters:
     def timed(self) -> bool:
         return self.since is not None or self.until is not None
 
-    def keep(self, event: dict[str, Any], when: datetime | None) -> bool:
+    def keep(self, event: OomEvent, when: datetime | None) -> bool:
         """``--since`` is inclusive, ``--until`` exclusive; a glob never matches a name the event lacks."""
         if self.host is not None:
             host = event.get("host")
@@ -136,7 +139,7 @@ class Summary:
     def __init__(self) -> None:
         self.rows: dict[tuple[str | None, str, str], Row] = {}
 
-    def add(self, event: dict[str, Any], when: datetime | None) -> None:
+    def add(self, event: OomEvent, when: datetime | None) -> None:
         host = event.get("host") if isinstance(event.get("host"), str) else None
         source = "" if host is not None else str(event.get("stream") or "<stdin>")
         v = event.get("victim") or {}

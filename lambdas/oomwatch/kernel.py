@@ -8,7 +8,13 @@ groups; comm is matched from the right because it may contain spaces, parenthese
 from __future__ import annotations
 
 import re
-from typing import Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from oomwatch.event import Constraint
 
 # §14: a comm is at most 15 bytes (TASK_COMM_LEN is 16 with the NUL). rsyslog writes a control byte as "#ooo" and
 # kmsg readers as "\\xNN", so such an escape counts as one character. Bounding the comm is what keeps another
@@ -89,12 +95,14 @@ VICTIM_EXITING = re.compile(rf"{_MSG}: OOM victim (?P<pid>\d++) {_PAREN_COMM} is
 NO_KILLABLE = re.compile(r"Out of memory and no killable processes")
 MEMINFO = re.compile(r"Mem-Info:")
 
-CONSTRAINTS = {
-    "CONSTRAINT_NONE": "global",
-    "CONSTRAINT_MEMCG": "memcg",
-    "CONSTRAINT_CPUSET": "cpuset",
-    "CONSTRAINT_MEMORY_POLICY": "mempolicy",
-}
+CONSTRAINTS: Mapping[str, Constraint] = MappingProxyType(
+    {
+        "CONSTRAINT_NONE": "global",
+        "CONSTRAINT_MEMCG": "memcg",
+        "CONSTRAINT_CPUSET": "cpuset",
+        "CONSTRAINT_MEMORY_POLICY": "mempolicy",
+    }
+)
 MEMCG_MESSAGE = "Memory cgroup out of memory"
 GLOBAL_MESSAGES = ("Out of memory", "Out of memory (oom_kill_allocating_task)")
 
@@ -111,15 +119,17 @@ I64_MIN = -(2**63)
 PID_MAX_LIMIT = 4 * 1024 * 1024
 TOO_BIG = 10**21  # what num() gives for more digits than any 64-bit counter prints: outside every range
 UPTIME_MAX_S = U64_MAX / 1e9
-RANGES: dict[str, tuple[int, int]] = {
-    "pid": (1, PID_MAX_LIMIT),
-    "uid": (0, U32_MAX),
-    "kb": (0, U64_MAX),
-    "pages": (0, U64_MAX),
-    "oom_score_adj": (-1000, 1000),
-    "order": (-1, 63),
-    "gfp_mask": (0, U32_MAX),
-}
+RANGES: Mapping[str, tuple[int, int]] = MappingProxyType(
+    {
+        "pid": (1, PID_MAX_LIMIT),
+        "uid": (0, U32_MAX),
+        "kb": (0, U64_MAX),
+        "pages": (0, U64_MAX),
+        "oom_score_adj": (-1000, 1000),
+        "order": (-1, 63),
+        "gfp_mask": (0, U32_MAX),
+    }
+)
 
 
 def num(digits: str) -> int:

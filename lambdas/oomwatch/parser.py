@@ -13,18 +13,30 @@ import heapq
 from collections import deque
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
 from oomwatch import cgroup as cg
 from oomwatch import kernel as k
 from oomwatch import userspace as us
+from oomwatch.event import (
+    Cgroup,
+    Constraint,
+    Memcg,
+    OomEvent,
+    Source,
+    SystemdContext,
+    TaskTable,
+    TopConsumer,
+    Trigger,
+    Workload,
+)
 from oomwatch.sanitise import sanitise
 from oomwatch.transport import MAX_LINE, KernelPrefix, Record, Sender, broken, parse_line
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 REPORT_GAP_S = 60.0  # a report line further than this from the report's last recognised line starts a new report
 # The kernel prints "Killed process" right after the task table (or the summary): a kill line this far after its
 # report's last recognised line belongs to a report whose start was not seen (rate-limited or lost), not to it.
@@ -305,7 +317,7 @@ class _Userspace(_Found):
 
     def __init__(
         self,
-        source: str,
+        source: Source,
         record: Record,
         fields: dict[str, Any],
         event_id: str | None,
@@ -382,12 +394,12 @@ class OomParser:
             except Exception as exc:
                 self._internal_error(rec, stream, time_ms, event_id, exc)
 
-    def finish(self) -> list[dict[str, Any]]:
+    def finish(self) -> list[OomEvent]:
         return [event for event, _ in self.finish_timed()]
 
-    def finish_timed(self) -> list[tuple[dict[str, Any], int | None]]:
+    def finish_timed(self) -> list[tuple[OomEvent, int | None]]:
         """Like ``finish``, with the ``time_ms`` the kill line was fed with."""
-        out: list[tuple[dict[str, Any], int | None]] = []
+        out: list[tuple[OomEvent, int | None]] = []
         for item in self._kills:
             try:
                 event = _userspace_event(item) if isinstance(item, _Userspace) else _kernel_event(item)
@@ -763,7 +775,7 @@ def _page_kb(report: _Report, fields: dict[str, Any] | None) -> int:
     return 4
 
 
-def _constraint(report: _Report, message: str | None) -> str:
+def _constraint(report: _Report, message: str | None) -> Constraint:
     summary = report.summary or {}
     raw = summary.get("constraint_raw")
     if raw:
@@ -799,21 +811,7 @@ def _event_lines(report: _Report, extra: list[str]) -> tuple[list[str], int]:
     return keep, max(left_out, 0)
 
 
-_VICTIM_FIELDS = (
-    "pid",
-    "comm",
-    "uid",
-    "total_vm_kb",
-    "anon_rss_kb",
-    "file_rss_kb",
-    "shmem_rss_kb",
-    "pgtables_kb",
-    "oom_score_adj",
-    "rss_kb",
-)
-
-
-def _skeleton(found: _Found, source: str) -> dict[str, Any]:
+def _skeleton(found: _Found, source: Source) -> OomEvent:
     """An event with what every kill line gives and nothing else: the rest is null until a report shows it."""
     rec = found.record
     kill_line = sanitise(rec.raw.rstrip("\r\n"), LINE_CAP)
@@ -827,7 +825,18 @@ def _skeleton(found: _Found, source: str) -> dict[str, Any]:
         "timestamp": _time(rec, found.time_ms),
         "log_time": sanitise(rec.log_time, 64) if rec.log_time else None,
         "uptime_s": rec.uptime,
-        "victim": dict.fromkeys(_VICTIM_FIELDS),
+        "victim": {
+            "pid": None,
+            "comm": None,
+            "uid": None,
+            "total_vm_kb": None,
+            "anon_rss_kb": None,
+            "file_rss_kb": None,
+            "shmem_rss_kb": None,
+            "pgtables_kb": None,
+            "oom_score_adj": None,
+            "rss_kb": None,
+        },
         "trigger": None,
         "cgroup": None,
         "memcg": None,
@@ -847,7 +856,7 @@ def _skeleton(found: _Found, source: str) -> dict[str, Any]:
     }
 
 
-def _kernel_event(kill: _Kill) -> dict[str, Any]:
+def _kernel_event(kill: _Kill) -> OomEvent:
     report, fields, rec = kill.report, kill.fields, kill.record
     warnings = list(report.warnings)
     if report.warnings_dropped:
@@ -858,7 +867,7 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
         warnings.append(f"{report.rows_implausible} task-table rows with figures no kernel prints left out")
     page_kb = _page_kb(report, fields)
     event = _skeleton(kill, "kernel")
-    victim: dict[str, Any] = event["victim"]
+    victim = event["victim"]
     if fields is None:
         warnings.append("the Killed process line fits no known layout; raw line kept")
         any_layout = k.KILLED_ANY.match(rec.text)
@@ -867,7 +876,15 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
             victim["pid"] = k.num(guess.group("pid"))
             victim["comm"] = guess.group("comm")
     else:
-        victim.update({key: fields[key] for key in fields})
+        victim["pid"] = fields["pid"]
+        victim["comm"] = fields["comm"]
+        victim["uid"] = fields["uid"]
+        victim["total_vm_kb"] = fields["total_vm_kb"]
+        victim["anon_rss_kb"] = fields["anon_rss_kb"]
+        victim["file_rss_kb"] = fields["file_rss_kb"]
+        victim["shmem_rss_kb"] = fields["shmem_rss_kb"]
+        victim["pgtables_kb"] = fields["pgtables_kb"]
+        victim["oom_score_adj"] = fields["oom_score_adj"]
         victim["rss_kb"] = fields["anon_rss_kb"] + fields["file_rss_kb"] + (fields["shmem_rss_kb"] or 0)
     pid = victim["pid"]
     row = report.rows.get(pid) if isinstance(pid, int) else None
@@ -884,7 +901,7 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
     if victim["comm"] is not None:
         victim["comm"] = sanitise(victim["comm"], 64)
 
-    trigger = None
+    trigger: Trigger | None = None
     if report.trigger is not None:
         t = report.trigger
         trigger = {
@@ -910,7 +927,7 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
         workload = cg.workload(str(oom_memcg))
     # systemd's unit lines: context always; a unit for decisions only from a verified sender, and only where the
     # kernel's own cgroup lines name no workload.
-    context = [
+    context: list[SystemdContext] = [
         {
             "unit": sanitise(u, 256),
             "verified": us.systemd_verified(sender, victim["uid"]),
@@ -926,7 +943,7 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
             workload = {"kind": "systemd-unit", "name": unit, "id": None, "unit": unit}
     if report.group:
         group_cgroup = report.group
-    cgroup_block = None
+    cgroup_block: Cgroup | None = None
     if oom_memcg or task_memcg or workload or group_cgroup:
         cgroup_block = {
             "oom_memcg": sanitise(oom_memcg, 512) if oom_memcg else None,
@@ -936,9 +953,10 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
         if group_cgroup:
             cgroup_block["oom_group"] = sanitise(group_cgroup, 512)
 
-    memcg = None
+    memcg: Memcg | None = None
     if "memory" in report.usage:
-        memcg = dict(report.usage["memory"])
+        memory = report.usage["memory"]
+        memcg = {"usage_kb": memory["usage_kb"], "limit_kb": memory["limit_kb"]}
         if "swap" in report.usage:
             memcg["swap_usage_kb"] = report.usage["swap"]["usage_kb"]
             memcg["swap_limit_kb"] = report.usage["swap"]["limit_kb"]
@@ -947,11 +965,11 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
             memcg["memsw_limit_kb"] = report.usage["memory+swap"]["limit_kb"]
 
     consumers = report.top_rows()
-    top = [
+    top: list[TopConsumer] = [
         {"pid": int(r["pid"]), "comm": sanitise(r["name"], 64), "rss_kb": int(r.get("rss", 0)) * page_kb}
         for r in consumers
     ]
-    task_table = None
+    task_table: TaskTable | None = None
     if report.table_seen and report.rows:
         total_pages, names = report.name_totals()
         task_table = {
@@ -975,24 +993,22 @@ def _kernel_event(kill: _Kill) -> dict[str, Any]:
     extra = [kill.reaper_line] if kill.reaper_line else []
     lines, left_out = _event_lines(report, extra)
     complete = fields is not None and report.trigger is not None and report.table_seen
-    event.update(
-        constraint=_constraint(report, kill.message),
-        message=sanitise(kill.message or report.message or "", 128) or None,
-        trigger=trigger,
-        cgroup=cgroup_block,
-        memcg=memcg,
-        top_consumers=top,
-        task_table=task_table,
-        task_count=len(report.rows) + report.rows_dropped if report.table_seen else None,
-        page_kb=page_kb,
-        reaped=kill.reaped,
-        units=[sanitise(u, 256) for u in units],
-        systemd_context=context,
-        complete=complete,
-        warnings=warnings,
-        lines=lines,
-        lines_left_out=left_out,
-    )
+    event["constraint"] = _constraint(report, kill.message)
+    event["message"] = sanitise(kill.message or report.message or "", 128) or None
+    event["trigger"] = trigger
+    event["cgroup"] = cgroup_block
+    event["memcg"] = memcg
+    event["top_consumers"] = top
+    event["task_table"] = task_table
+    event["task_count"] = len(report.rows) + report.rows_dropped if report.table_seen else None
+    event["page_kb"] = page_kb
+    event["reaped"] = kill.reaped
+    event["units"] = [sanitise(u, 256) for u in units]
+    event["systemd_context"] = context
+    event["complete"] = complete
+    event["warnings"] = warnings
+    event["lines"] = lines
+    event["lines_left_out"] = left_out
     _drop_implausible(event)
     return event
 
@@ -1024,25 +1040,55 @@ def _figure(value: int) -> str:
     return "with more digits than a 64-bit counter" if abs(value) >= k.TOO_BIG else str(value)
 
 
-def _drop_figures(block: dict[str, Any], where: str, warnings: list[str], skip: str = "") -> None:
-    for key, value in block.items():
-        kind = _FIELD_RANGES.get(key)
-        if kind is None or key == skip or not isinstance(value, int) or k.in_range(kind, value):
-            continue
-        lo, hi = k.RANGES[kind]
-        warnings.append(f"{where}{key} {_figure(value)} is outside {lo}..{hi}, what the kernel prints; left out")
-        block[key] = None
+# The figures of each part, in the order the part's keys are made (so warnings come in that order).
+_VictimFigure = Literal[
+    "pid", "uid", "total_vm_kb", "anon_rss_kb", "file_rss_kb", "shmem_rss_kb", "pgtables_kb", "oom_score_adj", "rss_kb"
+]
+_VICTIM_FIGURES: tuple[_VictimFigure, ...] = (
+    "pid",
+    "uid",
+    "total_vm_kb",
+    "anon_rss_kb",
+    "file_rss_kb",
+    "shmem_rss_kb",
+    "pgtables_kb",
+    "oom_score_adj",
+    "rss_kb",
+)
+_TriggerFigure = Literal["pid", "order", "oom_score_adj", "uid"]
+_TRIGGER_FIGURES: tuple[_TriggerFigure, ...] = ("pid", "order", "oom_score_adj", "uid")
+_MemcgFigure = Literal["usage_kb", "limit_kb", "swap_usage_kb", "swap_limit_kb", "memsw_usage_kb", "memsw_limit_kb"]
+_MEMCG_FIGURES: tuple[_MemcgFigure, ...] = (
+    "usage_kb",
+    "limit_kb",
+    "swap_usage_kb",
+    "swap_limit_kb",
+    "memsw_usage_kb",
+    "memsw_limit_kb",
+)
 
 
-def _drop_implausible(event: dict[str, Any]) -> None:
+def _implausible(key: str, value: object, where: str, warnings: list[str]) -> bool:
+    """True (and a warning) when value is a figure outside what the kernel prints for key."""
+    kind = _FIELD_RANGES.get(key)
+    if kind is None or not isinstance(value, int) or k.in_range(kind, value):
+        return False
+    lo, hi = k.RANGES[kind]
+    warnings.append(f"{where}{key} {_figure(value)} is outside {lo}..{hi}, what the kernel prints; left out")
+    return True
+
+
+def _drop_implausible(event: OomEvent) -> None:
     """A figure no kernel prints (a garbled or forged line) is not reported: null and a warning instead.
 
     So every integer of an event fits 64 bits (DynamoDB keeps 38 digits) and renders, whatever the line said.
     """
-    warnings: list[str] = event["warnings"]
+    warnings = event["warnings"]
     victim = event["victim"]
     oomd_cgroup = event["source"] == "systemd-oomd" and victim.get("pid") == -1  # -1: oomd named only a cgroup
-    _drop_figures(victim, "", warnings, skip="pid" if oomd_cgroup else "")
+    for vkey in _VICTIM_FIGURES:
+        if vkey in victim and not (oomd_cgroup and vkey == "pid") and _implausible(vkey, victim[vkey], "", warnings):
+            victim[vkey] = None
     if "pids" in victim:
         pids = [p for p in victim["pids"] if k.in_range("pid", p)]
         if len(pids) != len(victim["pids"]):
@@ -1050,15 +1096,21 @@ def _drop_implausible(event: dict[str, Any]) -> None:
             victim["pids"] = pids
     trigger = event.get("trigger")
     if trigger is not None:
-        _drop_figures(trigger, "trigger ", warnings)
+        for tkey in _TRIGGER_FIGURES:
+            if tkey in trigger and _implausible(tkey, trigger[tkey], "trigger ", warnings):
+                trigger[tkey] = None
         gfp = trigger.get("gfp_mask")
         if gfp is not None and (len(gfp) > 10 or not k.in_range("gfp_mask", int(gfp, 16))):
             warnings.append("trigger gfp_mask is wider than the kernel's 32-bit gfp_t; left out")
             trigger["gfp_mask"] = None
     memcg = event.get("memcg")
     if memcg is not None:
-        _drop_figures(memcg, "memory cgroup ", warnings)
-        if any(v is None for v in memcg.values()):
+        dropped = [
+            mkey
+            for mkey in _MEMCG_FIGURES
+            if mkey in memcg and _implausible(mkey, memcg[mkey], "memory cgroup ", warnings)
+        ]
+        if dropped:
             event["memcg"] = None  # the schema has its figures all or none
     tops = event.get("top_consumers")
     if tops:
@@ -1093,25 +1145,25 @@ def _most_specific(units: list[str]) -> str:
     return max(units, key=len)
 
 
-def _clean_workload(workload: dict[str, object] | None) -> dict[str, object] | None:
+def _clean_workload(workload: dict[str, object] | None) -> Workload | None:
     if workload is None:
         return None
-    return {key: sanitise(v, 512) if isinstance(v, str) else v for key, v in workload.items()}
+    # oomwatch.cgroup builds the dict from a path; its keys and values are the schema's workload (tests hold it so).
+    return cast("Workload", {key: sanitise(v, 512) if isinstance(v, str) else v for key, v in workload.items()})
 
 
-def _userspace_event(item: _Userspace) -> dict[str, Any]:
+def _userspace_event(item: _Userspace) -> OomEvent:
     f = item.fields
     event = _skeleton(item, item.source)
     pid = item.pids[0] if item.source == "systemd-oomd" and item.pids else f.get("pid")
-    event["victim"].update(
-        pid=pid if pid is not None else -1,
-        comm=sanitise(f["comm"], 256) if f.get("comm") else None,
-        uid=f.get("uid"),
-        oom_score_adj=f.get("oom_score_adj"),
-        rss_kb=f.get("rss_kb"),
-    )
+    victim = event["victim"]
+    victim["pid"] = pid if pid is not None else -1
+    victim["comm"] = sanitise(f["comm"], 256) if f.get("comm") else None
+    victim["uid"] = f.get("uid")
+    victim["oom_score_adj"] = f.get("oom_score_adj")
+    victim["rss_kb"] = f.get("rss_kb")
     if item.pids:
-        event["victim"]["pids"] = item.pids[:256]
+        victim["pids"] = item.pids[:256]
     if item.source == "systemd-oomd" and f.get("cgroup"):
         path = str(f["cgroup"])
         event["cgroup"] = {
@@ -1119,12 +1171,10 @@ def _userspace_event(item: _Userspace) -> dict[str, Any]:
             "task_memcg": sanitise(path, 512),
             "workload": _clean_workload(cg.workload(path)),
         }
-    event.update(
-        message=sanitise(f["reason"], 512) if f.get("reason") else None,
-        complete=True,  # one line is the whole report of a userspace killer
-        lines=[sanitise(x.rstrip("\r\n"), LINE_CAP) for x in item.lines[:EVENT_LINES]],
-        lines_left_out=max(len(item.lines) - EVENT_LINES, 0),
-    )
+    event["message"] = sanitise(f["reason"], 512) if f.get("reason") else None
+    event["complete"] = True  # one line is the whole report of a userspace killer
+    event["lines"] = [sanitise(x.rstrip("\r\n"), LINE_CAP) for x in item.lines[:EVENT_LINES]]
+    event["lines_left_out"] = max(len(item.lines) - EVENT_LINES, 0)
     if f.get("signal"):
         event["signal"] = sanitise(f["signal"], 32)
     event["sender_verified"] = item.verified
@@ -1137,14 +1187,14 @@ def _userspace_event(item: _Userspace) -> dict[str, Any]:
     return event
 
 
-def _fallback_event(item: _Kill | _Userspace, warning: str) -> dict[str, Any]:
+def _fallback_event(item: _Kill | _Userspace, warning: str) -> OomEvent:
     """The event of a kill whose full event could not be built: never lose a kill to a bug of ours."""
     event = _skeleton(item, item.source if isinstance(item, _Userspace) else "kernel")
     event["warnings"] = [warning]
     return event
 
 
-def parse_lines(lines: Iterable[str], stream: str = "") -> list[dict[str, Any]]:
+def parse_lines(lines: Iterable[str], stream: str = "") -> list[OomEvent]:
     """Parse an iterable of lines (one stream, hosts told apart by their syslog or journal host field)."""
     parser = OomParser()
     for line in lines:

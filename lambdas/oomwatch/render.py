@@ -8,13 +8,14 @@ can write a control character, a line break or a bidi override to a terminal.
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from oomwatch.sanitise import sanitise
 
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from oomwatch.event import OomEvent, Workload
     from oomwatch.filters import Row
 
 
@@ -31,7 +32,7 @@ def _who(pid: object, comm: object) -> str:
     return f"{name} (pid {pid})" if pid not in (None, -1) else name
 
 
-def describe_workload(workload: dict[str, Any] | None) -> str | None:
+def describe_workload(workload: Workload | None) -> str | None:
     if not workload:
         return None
     kind = str(workload.get("kind"))
@@ -62,7 +63,7 @@ def describe_workload(workload: dict[str, Any] | None) -> str | None:
     return text
 
 
-def render_event(event: dict[str, Any], number: int) -> str:
+def render_event(event: OomEvent, number: int) -> str:
     v = event.get("victim") or {}
     when = event.get("timestamp") or event.get("log_time") or "time unknown"
     if event.get("uptime_s") is not None:
@@ -80,9 +81,13 @@ def render_event(event: dict[str, Any], number: int) -> str:
     if v.get("rss_kb") is not None:
         mem.append(f"RSS {mib(v['rss_kb'])}")
     parts = [
-        f"{label} {mib(v.get(key))}"
-        for label, key in (("anon", "anon_rss_kb"), ("file", "file_rss_kb"), ("shmem", "shmem_rss_kb"))
-        if v.get(key) is not None
+        f"{label} {mib(kb)}"
+        for label, kb in (
+            ("anon", v.get("anon_rss_kb")),
+            ("file", v.get("file_rss_kb")),
+            ("shmem", v.get("shmem_rss_kb")),
+        )
+        if kb is not None
     ]
     if parts:
         mem.append("(" + ", ".join(parts) + ")")
@@ -117,22 +122,25 @@ def render_event(event: dict[str, Any], number: int) -> str:
         "mempolicy": "memory policy",
         "unknown": "unknown",
     }.get(constraint, constraint)
-    cg = event.get("cgroup") or {}
-    if constraint == "memcg" and cg.get("oom_memcg"):
-        constraint_text += f" of {sanitise(cg['oom_memcg'], 512)}"
+    cg = event.get("cgroup")
+    oom_memcg = cg.get("oom_memcg") if cg else None
+    if constraint == "memcg" and oom_memcg:
+        constraint_text += f" of {sanitise(oom_memcg, 512)}"
     memcg = event.get("memcg")
     if memcg and memcg.get("limit_kb") is not None:
         constraint_text += f" (usage {mib(memcg.get('usage_kb'))} of limit {mib(memcg.get('limit_kb'))})"
     lines.append(f"  constraint  {constraint_text}")
-    workload = describe_workload(cg.get("workload"))
+    kernel_workload = cg.get("workload") if cg else None
+    task_memcg = cg.get("task_memcg") if cg else None
+    workload = describe_workload(kernel_workload)
     if workload:
         lines.append(f"  workload    {workload}")
-    elif cg.get("task_memcg"):
-        lines.append(f"  cgroup      {sanitise(cg['task_memcg'], 512)}")
+    elif task_memcg:
+        lines.append(f"  cgroup      {sanitise(task_memcg, 512)}")
     if event.get("units"):
         lines.append("  units       " + ", ".join(sanitise(u, 256) for u in event["units"]))
-    kernel_workload: dict[str, Any] = (event.get("cgroup") or {}).get("workload") or {}
-    known = {*(event.get("units") or []), *(v for v in (kernel_workload.get("name"), kernel_workload.get("unit")) if v)}
+    named = (kernel_workload.get("name"), kernel_workload.get("unit")) if kernel_workload else ()
+    known = {*(event.get("units") or []), *(v for v in named if v)}
     said = [c for c in event.get("systemd_context") or [] if c.get("unit") not in known]
     if said:
         why = "sender not verified" if any(not c.get("verified") for c in said) else "the kernel's cgroup comes first"
@@ -157,7 +165,7 @@ def render_event(event: dict[str, Any], number: int) -> str:
     return "\n".join(sanitise(line, None) for line in lines)
 
 
-def render_summary(events: list[dict[str, Any]], left_out: int = 0) -> str:
+def render_summary(events: list[OomEvent], left_out: int = 0) -> str:
     """The last line: how many kills, by which killer, on how many hosts (a kill without a host name counts for
     none: two dmesg files are not two hosts, nor one). ``left_out``: kills the filters did not show."""
     rest = f" ({left_out} more left out by the filters)" if left_out else ""

@@ -40,6 +40,8 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
+    from oomwatch.event import OomEvent
+
 from oomwatch import regions as rule
 from oomwatch.parser import OomParser
 from oomwatch.regions import BACK_LINES_NO_HEADER, BACK_LINES_USERSPACE, TAIL_LINES
@@ -231,7 +233,7 @@ def _mapped(fileobj: IO[bytes]) -> mmap.mmap | None:
     return mm
 
 
-def scan_binary(fileobj: IO[bytes], *, stream: str = "", parser: OomParser | None = None) -> Iterator[dict[str, Any]]:
+def scan_binary(fileobj: IO[bytes], *, stream: str = "", parser: OomParser | None = None) -> Iterator[OomEvent]:
     """Events of every kill in a binary stream (a file, ``gzip.open(...)``, ``sys.stdin.buffer``).
 
     With ``parser`` given, lines are fed to it and nothing is yielded: the caller calls ``finish()``.

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from oomwatch import OomParser
 from oomwatch.regions import select
@@ -110,7 +110,8 @@ def parse_log_events(events: Sequence[Mapping[str, Any]], stream: str) -> list[K
         e = events[i if owner is None else owner[i]]
         feed(lines[i], stream=stream, time_ms=int(e["timestamp"]), event_id=str(e["id"]))
     last_ms = int(events[-1]["timestamp"])
-    return [Kill(event=ev, time_ms=last_ms if t is None else t) for ev, t in parser.finish_timed()]
+    found = parser.finish_timed()  # OomEvents; Kill.event is still a plain dict here (issue 12 step 1 types it)
+    return [Kill(event=cast("dict[str, Any]", ev), time_ms=last_ms if t is None else t) for ev, t in found]
 
 
 def needs_context(ev: Mapping[str, Any]) -> bool:
