@@ -131,12 +131,13 @@ def block(lines: Sequence[str], *, limit: int = DESCRIPTION_MAX, budget: int = E
     """The lines as one fenced code block of at most ``limit`` characters and ``budget`` bytes of JSON: whole
     lines while they fit, a line that does not fit cut with "..." when there is room for a useful part, then how
     many lines were left out."""
-    body = [code_text(line) for line in lines]
+    body = list(lines)
     while body and not body[-1].strip():
         body.pop()
     kept: list[str] = []
     chars = nbytes = len(_FENCE) * 2 + 2  # the two fences and their line breaks
-    for index, line in enumerate(body):
+    for index, raw in enumerate(body):  # escaped line by line: a huge text stops early
+        line = code_text(raw)
         after = len(body) - index - 1
         reserve = len(_left_out(after)) + 1 if after else 0  # room for the note, should the next line not fit
         if chars + len(line) + 1 + reserve <= limit and nbytes + _json_len(line) + 1 + reserve <= budget:
@@ -268,7 +269,8 @@ def _advice(message: Message) -> list[str]:
         advice = [doc.get("fix")]
     else:
         advice = []
-    return [_span(clean(line, 1000), STEP_MAX) for line in advice if isinstance(line, str) and line.strip()]
+    lines = [line for line in advice if isinstance(line, str) and line.strip()][:STEPS_MAX]
+    return [_span(clean(line, 1000), STEP_MAX) for line in lines]
 
 
 def _next_steps(message: Message) -> list[str]:
