@@ -7,10 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from alerting import chat
 from handler_kit import ACCOUNT, FIXED_MS, REGION, Clock, Invoke, World, kills, normalize, payload, snapshot
 from jsonschema import Draft202012Validator
 
-SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "lambdas" / "alerting" / "chat.schema.json").read_text())
+SCHEMA = json.loads((Path(chat.__file__).parent / "chat.schema.json").read_text())
 WINDOW_S = 15 * 60
 
 
