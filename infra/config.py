@@ -665,7 +665,8 @@ _Channel = TypeVar("_Channel", SlackChannel, TeamsChannel)
 
 
 def _chat_channels(key: str, value: Any, fields: ChatFields, build: Callable[..., _Channel]) -> tuple[_Channel, ...]:
-    """A JSON list of objects with exactly ``fields``, each value checked; the same channel twice is refused."""
+    """A JSON list of objects with exactly ``fields``, each value checked; a channel id twice is refused (the
+    construct names its configuration after it)."""
     example = json.dumps([dict.fromkeys(fields, "...")])
     raw = value
     if isinstance(value, str):
@@ -694,7 +695,7 @@ def _chat_channels(key: str, value: Any, fields: ChatFields, build: Callable[...
                 raise ConfigError(key, entry[name], f"not {noun} ({detail})", at=(index, name))
             values[name] = text
         channel = build(**values)
-        if channel in channels:
+        if any(other.channel_id == channel.channel_id for other in channels):  # it names the resources
             raise ConfigError(key, entry, "listed twice", at=(index,))
         channels.append(channel)
     return tuple(channels)

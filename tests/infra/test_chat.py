@@ -125,6 +125,8 @@ def test_no_setting_means_no_chat_resource(variant_template: Template) -> None:
          " such as C0123ABCD; the end of the channel's link)"),
         ("slack_channels", [SLACK, SLACK],
          'slack_channels[1]={"workspace_id":"T0123ABCD","channel_id":"C0123ABCD"}: listed twice'),
+        ("slack_channels", [SLACK, {**SLACK, "workspace_id": "T9876ZYXW"}],
+         'slack_channels[1]={"workspace_id":"T9876ZYXW","channel_id":"C0123ABCD"}: listed twice'),
         ("slack_channels", [{"workspace_id": "T0123ABCD"}],
          "slack_channels[0].channel_id: missing: a Slack channel id is required (C or G and 8-20 capital letters or"
          " digits, such as C0123ABCD; the end of the channel's link)"),
