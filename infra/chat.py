@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Final
 
-from aws_cdk import Stack
+from aws_cdk import Aws, Stack
 from aws_cdk import aws_chatbot as chatbot
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_sns as sns
@@ -43,9 +43,9 @@ class ChatChannels(Construct):
       their own choosing.
     * Logging level ERROR: delivery errors reach CloudWatch Logs, message contents do not.
 
-    Names: ``<stack>-slack-<channel id>`` and ``<stack>-teams-<hash of team, channel and tenant>`` (a Teams id
-    has ``%``, which the name may not), so reordering the settings replaces nothing. With no channel the
-    construct is not built (``infra/stack.py``).
+    Names: ``<stack>-<Region>-slack-<channel id>`` and ``<stack>-<Region>-teams-<hash of team, channel and
+    tenant>`` (a Teams id has ``%``, which the name may not), so reordering the settings replaces nothing.
+    With no channel the construct is not built (``infra/stack.py``).
     """
 
     def __init__(
@@ -58,7 +58,9 @@ class ChatChannels(Construct):
         teams: Sequence[TeamsChannel],
     ) -> None:
         super().__init__(scope, construct_id)
-        prefix = Stack.of(self).stack_name
+        # Channel configurations are global to the account (their ARNs have no Region): the Region keeps two
+        # deployments of one stack name apart.
+        prefix = f"{Stack.of(self).stack_name}-{Aws.REGION}"
         self.role = iam.Role(
             self,
             "ChannelRole",

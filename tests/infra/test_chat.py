@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from synth_kit import REPO, context_with
-from template_kit import only, resources, target
+from template_kit import only, render, resources, target
 
 from infra.chat import GUARDRAIL_POLICY
 from infra.config import ConfigError, OomWatchConfig
@@ -50,11 +50,12 @@ def test_one_configuration_per_channel_subscribed_to_the_alert_topic(chat_templa
     _, teams = only(chat_template, TEAMS_TYPE)
     assert slack["Properties"]["SlackWorkspaceId"] == "T0123ABCD"
     assert slack["Properties"]["SlackChannelId"] == "C0123ABCD"
-    assert slack["Properties"]["ConfigurationName"] == "OomWatch-slack-C0123ABCD"
+    # named by stack, Region (configurations are global to the account) and channel
+    assert render(slack["Properties"]["ConfigurationName"], {}) == "OomWatch-eu-west-1-slack-C0123ABCD"
     assert teams["Properties"]["TeamId"] == TEAM and teams["Properties"]["TeamsTenantId"] == TENANT
     # the channel id as CloudFormation takes it: URL-encoded
     assert teams["Properties"]["TeamsChannelId"] == "19%3A0123456789abcdef0123456789abcdef%40thread.tacv2"
-    assert teams["Properties"]["ConfigurationName"].startswith("OomWatch-teams-")
+    assert render(teams["Properties"]["ConfigurationName"], {}).startswith("OomWatch-eu-west-1-teams-")
     for config in (slack, teams):
         props = config["Properties"]
         assert [target(arn) for arn in props["SnsTopicArns"]] == ["AlertTopic"]
