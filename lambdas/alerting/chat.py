@@ -274,10 +274,8 @@ def _advice(message: Message) -> list[str]:
 
 
 def _next_steps(message: Message) -> list[str]:
-    links = _links(message.doc)
-    advice = _advice(message)
-    # The links are what a chat reader opens first; the advice fills what is left.
-    return (links + advice)[:STEPS_MAX] if len(links) < STEPS_MAX else links[:STEPS_MAX]
+    # The links are what a chat reader opens first (the body's are inside code, not clickable); advice fills the rest.
+    return (_links(message.doc) + _advice(message))[:STEPS_MAX]
 
 
 def _keywords(message: Message) -> list[str]:
