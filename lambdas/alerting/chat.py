@@ -8,13 +8,16 @@ an optional ``id``, ``content`` (``textType`` client-markdown, ``title``, ``desc
 ``additionalContext``, ``enableCustomActions``). Messages with one ``threadId`` form one thread (if the channel's
 preferences allow threads). ``chat.schema.json`` beside this module is the form as OOMWatch sends it, with the
 provenance of each limit: title 250, description 8,000, a next step 350, a keyword 75 characters (not found on
-the parts of the AWS page we could read: taken from a client that cites it, so unverified). Every limit is met
-by a clean cut: whole lines, whole steps, "..." where a line itself is cut.
+the parts of the AWS page we could read: taken from a client that cites it, so unverified). The page we read
+names no total size; the SNS Publish limit, 256 KB (262,144 bytes) for the message with all its protocol keys,
+is the one that binds, so this form is kept under :data:`ENCODED_MAX`. Every limit is met by a clean cut: whole
+lines, whole steps, "..." where a line itself is cut.
 
 How it is delivered (:mod:`handlers.sns`): Amazon Q subscribes to the topic over HTTPS
-(``https://global.sns-api.chatbot.amazonaws.com``), and with ``MessageStructure=json`` SNS gives an HTTPS
-subscriber the ``https`` key of the message (``default`` when there is none). So this form goes under ``https``;
-e-mail keeps ``email`` and SQS/Lambda keep the JSON document under ``default``.
+(``https://global.sns-api.chatbot.amazonaws.com``), and with ``MessageStructure=json`` SNS gives each transport
+protocol its own key (``http``, ``https``, ``email``, ``sqs``, ...; SNS Publish API) and ``default`` to a protocol
+that has none. So this form goes under ``https``; e-mail keeps ``email``, and SQS, Lambda and HTTP keep the JSON
+document under ``default``. The cost: an HTTPS webhook of a user's own gets this form too (docs/configuration.md).
 
 Text safety. The inputs are already sanitised (one line each, no controls or invisible characters). What is left
 is chat markup: ``client-markdown`` is passed to each platform's own markdown, so a process name such as
