@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path as FilePath
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Final, Literal, cast, get_args
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, cast, get_args
 
 from agent_config.builder import LOG_MODES, LOG_SOURCES, MIN_JOURNALD_AGENT_VERSION, LogMode, LogSources
 
@@ -129,6 +129,8 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     "dashboard": True,
     "kill_metric": _lambda_default("kill_metric"),
     "coverage_interval_minutes": _lambda_default("coverage_interval_minutes"),
+    "slack_channels": [],
+    "teams_channels": [],
 }
 
 KEYS: Final = tuple(DEFAULTS)
@@ -234,6 +236,23 @@ class AllowList:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SlackChannel:
+    """A Slack channel that gets every message of the alert topic (Amazon Q Developer in chat applications)."""
+
+    workspace_id: str
+    channel_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TeamsChannel:
+    """A Microsoft Teams channel that gets every message of the alert topic; ``channel_id`` URL-encoded."""
+
+    team_id: str
+    channel_id: str
+    tenant_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class OomWatchConfig:
     """Every OOMWatch setting, validated. See ``docs/configuration.md`` for meanings and defaults."""
 
@@ -264,6 +283,8 @@ class OomWatchConfig:
     dashboard: bool
     kill_metric: bool
     coverage_interval_minutes: int
+    slack_channels: tuple[SlackChannel, ...] = ()
+    teams_channels: tuple[TeamsChannel, ...] = ()
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> OomWatchConfig:
@@ -320,6 +341,8 @@ class OomWatchConfig:
             dashboard=_bool("dashboard", get("dashboard")),
             kill_metric=_bool("kill_metric", get("kill_metric")),
             coverage_interval_minutes=_coverage_interval(get("coverage_interval_minutes")),
+            slack_channels=_chat_channels("slack_channels", get("slack_channels"), SLACK_FIELDS, SlackChannel),
+            teams_channels=_chat_channels("teams_channels", get("teams_channels"), TEAMS_FIELDS, TeamsChannel),
         )
 
     @property
@@ -598,3 +621,81 @@ def _tags(value: Any) -> tuple[tuple[str, str], ...]:
                 "allow_list", tag_value, "expected a tag value (a string of up to 256 characters)", at=("tags", key)
             )
     return tuple(sorted(value.items()))
+
+
+# --- chat channels (Amazon Q Developer in chat applications) -----------------------------------------------
+
+_GUID = re.compile(r"[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}")
+#: A Teams channel id as CloudFormation takes it: URL-encoded, ``19%3A...%40thread.tacv2``
+#: (``AWS::Chatbot::MicrosoftTeamsChannelConfiguration`` TeamsChannelId); ``19:...@thread.tacv2`` is encoded.
+_TEAMS_CHANNEL = re.compile(r"[\w\-=+/.,]*%3[aA][\w\-=+/.,]*%40[\w\-=+/.,]*")
+_TEAMS_GUID = "a GUID such as 2f1e5a3b-1c2d-4e5f-8a9b-0c1d2e3f4a5b"
+#: Per field of an entry: the pattern it must match, what it is, and how it looks and where to find it.
+ChatFields = Mapping[str, tuple[re.Pattern[str], str, str]]
+SLACK_FIELDS: Final[ChatFields] = {
+    "workspace_id": (
+        re.compile(r"T[0-9A-Z]{8,20}"),
+        "a Slack workspace id",
+        "T and 8-20 capital letters or digits, such as T0123ABCD; the Amazon Q Developer console shows it once "
+        "the workspace is authorised",
+    ),
+    "channel_id": (
+        re.compile(r"[CG][0-9A-Z]{8,20}"),
+        "a Slack channel id",
+        "C or G and 8-20 capital letters or digits, such as C0123ABCD; the end of the channel's link",
+    ),
+}
+TEAMS_FIELDS: Final[ChatFields] = {
+    "team_id": (_GUID, "a Microsoft Teams team id", f"{_TEAMS_GUID}; groupId= in the channel's link"),
+    "channel_id": (
+        _TEAMS_CHANNEL,
+        "a Microsoft Teams channel id",
+        "19%3A...%40thread.tacv2 (or 19:...@thread.tacv2) as in the channel's link, up to 256 characters",
+    ),
+    "tenant_id": (_GUID, "a Microsoft Entra tenant id", f"{_TEAMS_GUID}; tenantId= in the channel's link"),
+}
+
+
+def _teams_channel_id(text: str) -> str:
+    """``19:abc@thread.tacv2`` as the link encodes it (``19%3Aabc%40thread.tacv2``); an encoded id as it is."""
+    return text.replace(":", "%3A").replace("@", "%40") if "%" not in text else text
+
+
+_Channel = TypeVar("_Channel", SlackChannel, TeamsChannel)
+
+
+def _chat_channels(key: str, value: Any, fields: ChatFields, build: Callable[..., _Channel]) -> tuple[_Channel, ...]:
+    """A JSON list of objects with exactly ``fields``, each value checked; a channel id twice is refused (the
+    construct names its configuration after it)."""
+    example = json.dumps([dict.fromkeys(fields, "...")])
+    raw = value
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else []
+        except json.JSONDecodeError:
+            value = None
+    if not isinstance(value, list):
+        raise ConfigError(key, raw, f"expected a JSON list such as {example}")
+    channels: list[_Channel] = []
+    for index, entry in enumerate(value):
+        if not isinstance(entry, dict):
+            raise ConfigError(key, entry, f"expected an object such as {example[1:-1]}", at=(index,))
+        for name in entry:
+            if name not in fields:
+                why = f"unknown key ({_did_you_mean(str(name), tuple(fields))})"
+                raise ConfigError(key, NO_VALUE, why, at=(index, str(name)))
+        values = {}
+        for name, (pattern, noun, detail) in fields.items():
+            if name not in entry:
+                raise ConfigError(key, NO_VALUE, f"missing: {noun} is required ({detail})", at=(index, name))
+            text = entry[name]
+            if key == "teams_channels" and name == "channel_id" and isinstance(text, str):
+                text = _teams_channel_id(text)
+            if not isinstance(text, str) or len(text) > 256 or not pattern.fullmatch(text):
+                raise ConfigError(key, entry[name], f"not {noun} ({detail})", at=(index, name))
+            values[name] = text
+        channel = build(**values)
+        if any(other.channel_id == channel.channel_id for other in channels):  # it names the resources
+            raise ConfigError(key, entry, "listed twice", at=(index,))
+        channels.append(channel)
+    return tuple(channels)

@@ -13,6 +13,7 @@ from agent_config.builder import AGENT_NAMESPACE
 from infra.agent_rollout import HostAgentRollout
 from infra.alarms import FleetAlarms, PipelineHealthAlarms
 from infra.alerts import AlertTopic
+from infra.chat import ChatChannels
 from infra.config import OomWatchConfig
 from infra.dashboard import FleetDashboard
 from infra.fleet_watch import FleetWatch
@@ -27,10 +28,10 @@ class OomWatchStack(Stack):
 
     Units (each in its own module of ``infra``): :class:`AlertTopic`, :class:`SyslogLogGroups`,
     :class:`HostAgentRollout`, :class:`StateTable`, :class:`FleetAlarms`, :class:`OomProcessing`,
-    :class:`FleetWatch`, :class:`OomSubscriptions`, :class:`PipelineHealthAlarms`, :class:`KillQueries` and (setting
-    ``dashboard``) :class:`FleetDashboard`. The stack only passes each unit its settings from ``config``
-    and the attributes of the others, pins the logical IDs of stateful resources, and names the things
-    users need in its outputs.
+    :class:`FleetWatch`, :class:`OomSubscriptions`, :class:`PipelineHealthAlarms`, :class:`KillQueries`, (setting
+    ``dashboard``) :class:`FleetDashboard` and (``slack_channels``, ``teams_channels``) :class:`ChatChannels`.
+    The stack only passes each unit its settings from ``config`` and the attributes of the others, pins the
+    logical IDs of stateful resources, and names the things users need in its outputs.
     """
 
     def __init__(
@@ -50,6 +51,8 @@ class OomWatchStack(Stack):
             **kwargs,
         )
         alerts = AlertTopic(self, "Alerts", emails=config.alert_emails)
+        if config.slack_channels or config.teams_channels:
+            ChatChannels(self, "Chat", topic=alerts.topic, slack=config.slack_channels, teams=config.teams_channels)
         syslog = SyslogLogGroups(
             self,
             "Syslog",

@@ -1,7 +1,9 @@
 """Publishing alerts to the SNS topic.
 
 One publish per message with ``MessageStructure=json``: ``default`` is the JSON document for
-machine subscribers (SQS, Lambda, HTTPS), ``email`` the plain-text body. Failures propagate:
+machine subscribers (SQS, Lambda, HTTP), ``email`` the plain-text body, ``https`` the chat form
+(:mod:`service.logic.chat`): Amazon Q Developer in chat applications subscribes over HTTPS, and SNS gives
+every HTTPS subscriber that key (so a webhook of your own on HTTPS gets the chat form too). Failures propagate:
 the handler turns them into a failed invocation, so Lambda retries it and finally hands the
 untouched payload to the dead-letter queue.
 """
@@ -12,11 +14,13 @@ import json
 from typing import Any
 
 from service.dal.clients import Clients
+from service.logic import chat
 from service.logic.alert_text import Message
 from service.logic.text import truncate_utf8
 
 SNS_MAX_BYTES = 262_144
 BUDGET_BYTES = 240_000  # leave room for attributes and JSON escaping
+_IDENTITY = ("type", "kind", "schema_version", "subject", "severity", "fingerprint", "instance_id", "kill_key")
 
 
 def _shrink(doc: dict[str, Any]) -> dict[str, Any]:
@@ -32,14 +36,25 @@ def encode(message: Message) -> str:
     """The SNS ``Message`` for MessageStructure=json, kept under the 256 KB limit."""
     doc = message.doc
     text = message.text
+    https = chat.encode(message)  # at most chat.ENCODED_MAX bytes
+
+    def body(doc: dict[str, Any], text: str) -> str:
+        return json.dumps({"default": json.dumps(doc, default=str), "email": text, "https": https})
+
     for _ in range(3):
-        body = json.dumps({"default": json.dumps(doc, default=str), "email": text})
-        if len(body) <= BUDGET_BYTES:  # json.dumps escapes to ASCII: characters are bytes
-            return body
+        out = body(doc, text)
+        if len(out) <= BUDGET_BYTES:  # json.dumps escapes to ASCII: characters are bytes
+            return out
         doc = _shrink(doc)
         text = truncate_utf8(text, BUDGET_BYTES // 3)
     small = {k: v for k, v in doc.items() if k != "event"}
-    return json.dumps({"default": json.dumps(small, default=str), "email": truncate_utf8(text, BUDGET_BYTES // 3)})
+    out = body(small, text)
+    while len(out) > BUDGET_BYTES and len(text) > 1000:  # escaped, a character can take 12 bytes
+        text = truncate_utf8(text, len(text.encode("utf-8")) // 2)
+        out = body(small, text)
+    if len(out) > BUDGET_BYTES:  # a document larger than any renderer makes: its identity, never a lost alert
+        out = body({k: small[k] for k in _IDENTITY if k in small} | {"truncated_for_sns": True}, text)
+    return out
 
 
 class Publisher:
