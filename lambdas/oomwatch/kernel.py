@@ -160,6 +160,11 @@ class Killed(TypedDict):
     oom_score_adj: int | None
 
 
+# A task-table row: the kernel's own column names (from the table's header line) to their figures, with "pid",
+# "name" (and "fits": False for a figure no 64-bit printf holds). Its keys vary by kernel: a plain dict.
+TaskRow = dict[str, Any]
+
+
 def num(digits: str) -> int:
     """The int the kernel printed; past 21 characters (more than "%ld" of any 64-bit value) it is TOO_BIG, never
     converted: int() of a long digit string costs quadratic time and raises past 4300 digits."""
@@ -277,7 +282,7 @@ def parse_killed(rest: str) -> Killed | None:
     }
 
 
-def parse_row(text: str, columns: list[str] | None, match: re.Match[str] | None = None) -> dict[str, Any] | None:
+def parse_row(text: str, columns: list[str] | None, match: re.Match[str] | None = None) -> TaskRow | None:
     """A task-table row. Columns come from the header when seen; otherwise uid, tgid, total_vm and rss lead
     every layout and oom_score_adj is the last number before the name."""
     m = match or TABLE_ROW.fullmatch(text.rstrip())
@@ -294,7 +299,7 @@ def parse_row(text: str, columns: list[str] | None, match: re.Match[str] | None 
             except ValueError:
                 pass
             else:
-                values: dict[str, Any] = dict(zip(columns, ints, strict=True))
+                values: TaskRow = dict(zip(columns, ints, strict=True))
                 values["pid"] = num(pid_text)
                 values["name"] = parts[n]
                 if max(ints) > U64_MAX or min(ints) < I64_MIN:

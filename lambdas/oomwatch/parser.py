@@ -335,12 +335,18 @@ class OomParser:
             if attempt is None:
                 return
             if last is not None and same_sender and _close(last.record, rec, 10):
-                if len(last.pids) < MAX_PIDS and attempt["pid"] not in last.pids:
-                    last.pids.append(attempt["pid"])
+                if len(last.pids) < MAX_PIDS and attempt.pid not in last.pids:
+                    last.pids.append(attempt.pid)
                 last.lines.append(rec.raw)
                 return
-            fields = {"cgroup": None, "reason": None, "comm": None, "pid": attempt["pid"], "signal": attempt["signal"]}
-            item = Userspace("systemd-oomd", rec, fields, event_id, time_ms, pids=[attempt["pid"]])
+            fields: us.KillerFields = {
+                "cgroup": None,
+                "reason": None,
+                "comm": None,
+                "pid": attempt.pid,
+                "signal": attempt.signal,
+            }
+            item = Userspace("systemd-oomd", rec, fields, event_id, time_ms, pids=[attempt.pid])
         st.last_oomd = item
         self._add_kill(item, stream)
 

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from oomwatch import kernel as k
 from oomwatch import userspace as us
 
 if TYPE_CHECKING:
     from oomwatch.event import Source
-    from oomwatch.kernel import Header, Killed
+    from oomwatch.kernel import Header, Killed, TaskRow
     from oomwatch.transport import Record, Sender
+    from oomwatch.userspace import KillerFields
 
 REPORT_GAP_S = 60.0  # a report line further than this from the report's last recognised line starts a new report
 MAX_REPORT_LINES = 4000  # lines kept per report while it is open (the task table of a big host)
@@ -81,7 +82,7 @@ class Userspace(Found):
         self,
         source: Source,
         record: Record,
-        fields: dict[str, Any],
+        fields: KillerFields,
         event_id: str | None,
         time_ms: int | None,
         *,
@@ -114,7 +115,7 @@ class Report:
     selected: tuple[int, str] | None = None  # (pid, comm) of "Kill process": the victim the kernel selected
     columns: list[str] | None = None
     table_seen: bool = False
-    rows: dict[int, dict[str, Any]] = field(default_factory=dict)
+    rows: dict[int, TaskRow] = field(default_factory=dict)
     rows_dropped: int = 0
     rows_implausible: int = 0
     kills: list[Kill] = field(default_factory=list)
@@ -124,7 +125,7 @@ class Report:
     warnings_dropped: int = 0
     # Caches of what the report's kills share, keyed by what they were computed from (see builders).
     event_lines: tuple[int, int, list[str]] | None = None
-    _top: tuple[int, int, list[dict[str, Any]]] | None = None
+    _top: tuple[int, int, list[TaskRow]] | None = None
     _names: tuple[int, int, int, list[tuple[str, int, int]]] | None = None
     _cut: tuple[str, str] | None = None
     cut_lines: int = 0  # lines inside the report that were not whole (cut, or a broken journal record)
@@ -148,7 +149,7 @@ class Report:
         else:
             self.warnings_dropped += 1
 
-    def add_row(self, row: dict[str, Any]) -> None:
+    def add_row(self, row: TaskRow) -> None:
         """A task-table row. Past 2 * MAX_ROWS rows only the MAX_ROWS largest are kept (the victim and the top
         consumers are among them on any real host), so a 100,000-row table costs linear time and bounded memory."""
         if not _plausible_row(row):
@@ -189,7 +190,7 @@ class Report:
             self._summary = k.parse_summary("".join(self.summary_parts))
         return self._summary
 
-    def top_rows(self) -> list[dict[str, Any]]:
+    def top_rows(self) -> list[TaskRow]:
         """The TOP_N rows by RSS, sorted once however many kills share this report."""
         key = (len(self.rows), self.rows_dropped)
         if self._top is None or self._top[:2] != key:
@@ -229,10 +230,10 @@ class Report:
         return False
 
 
-def row_rss(row: dict[str, Any]) -> int:
+def row_rss(row: TaskRow) -> int:
     return int(row.get("rss", 0))
 
 
-def _plausible_row(row: dict[str, Any]) -> bool:
+def _plausible_row(row: TaskRow) -> bool:
     """A row whose figures fit the kernel's dump_tasks() printf (§8): a pid, an oom_score_adj, 64-bit counts."""
     return "fits" not in row and 0 < row["pid"] <= k.PID_MAX_LIMIT and -1000 <= row.get("oom_score_adj", 0) <= 1000
