@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -132,6 +132,39 @@ RANGES: Mapping[str, tuple[int, int]] = MappingProxyType(
 )
 
 
+class Header(TypedDict):
+    """What ``X invoked oom-killer: ...`` says about the trigger, and what later lines of the report add."""
+
+    comm: str
+    pid: int | None  # from the CPU: line
+    uid: NotRequired[int | None]  # from the CPU: line (6.11+)
+    gfp_mask: str | None
+    gfp_flags: NotRequired[str | None]
+    nodemask: NotRequired[str]
+    order: int | None
+    oom_score_adj: int | None
+    cpuset: NotRequired[str]  # from the cpuset line (up to 4.19)
+
+
+class Killed(TypedDict):
+    """What a ``Killed process`` line says about the victim, in kB."""
+
+    pid: int
+    comm: str
+    uid: int | None
+    total_vm_kb: int
+    anon_rss_kb: int
+    file_rss_kb: int
+    shmem_rss_kb: int | None
+    pgtables_kb: int | None
+    oom_score_adj: int | None
+
+
+# A task-table row: the kernel's own column names (from the table's header line) to their figures, with "pid",
+# "name" (and "fits": False for a figure no 64-bit printf holds). Its keys vary by kernel: a plain dict.
+TaskRow = dict[str, Any]
+
+
 def num(digits: str) -> int:
     """The int the kernel printed; past 21 characters (more than "%ld" of any 64-bit value) it is TOO_BIG, never
     converted: int() of a long digit string costs quadratic time and raises past 4300 digits."""
@@ -145,7 +178,7 @@ def in_range(kind: str, value: int) -> bool:
     return lo <= value <= hi
 
 
-def parse_header(text: str) -> dict[str, Any] | None:
+def parse_header(text: str) -> Header | None:
     """``X invoked oom-killer: ...`` where X is a comm (at most 15 characters); None for any other text."""
     i = text.find(HEADER_MARK, 1, _COMM_SPAN + len(HEADER_MARK))
     if i < 0:
@@ -153,16 +186,14 @@ def parse_header(text: str) -> dict[str, Any] | None:
     comm = text[:i]
     if not _comm_fits(comm):
         return None
-    trig: dict[str, Any] = {"comm": comm, "pid": None, "gfp_mask": None, "order": None, "oom_score_adj": None}
+    trig: Header = {"comm": comm, "pid": None, "gfp_mask": None, "order": None, "oom_score_adj": None}
     rest = text[i + len(HEADER_MARK) :]
     f = HEADER_FIELDS.match(rest[1:] if rest[:1] == " " else rest)
     if f:
-        trig.update(
-            gfp_mask=f.group("gfp"),
-            gfp_flags=f.group("flags"),
-            order=num(f.group("order")),
-            oom_score_adj=num(f.group("adj")) if f.group("adj") is not None else None,
-        )
+        trig["gfp_mask"] = f.group("gfp")
+        trig["gfp_flags"] = f.group("flags")
+        trig["order"] = num(f.group("order"))
+        trig["oom_score_adj"] = num(f.group("adj")) if f.group("adj") is not None else None
         if f.group("nodemask") is not None:
             trig["nodemask"] = f.group("nodemask")
     return trig
@@ -229,7 +260,7 @@ def parse_summary(text: str) -> dict[str, object]:
     return out
 
 
-def parse_killed(rest: str) -> dict[str, Any] | None:
+def parse_killed(rest: str) -> Killed | None:
     """The part after ``Killed process``; None when it fits no known layout."""
     m = KILLED_RHEL6.fullmatch(rest.rstrip()) or KILLED.fullmatch(rest.rstrip())
     if not m:
@@ -251,7 +282,7 @@ def parse_killed(rest: str) -> dict[str, Any] | None:
     }
 
 
-def parse_row(text: str, columns: list[str] | None, match: re.Match[str] | None = None) -> dict[str, Any] | None:
+def parse_row(text: str, columns: list[str] | None, match: re.Match[str] | None = None) -> TaskRow | None:
     """A task-table row. Columns come from the header when seen; otherwise uid, tgid, total_vm and rss lead
     every layout and oom_score_adj is the last number before the name."""
     m = match or TABLE_ROW.fullmatch(text.rstrip())
@@ -268,7 +299,7 @@ def parse_row(text: str, columns: list[str] | None, match: re.Match[str] | None 
             except ValueError:
                 pass
             else:
-                values: dict[str, Any] = dict(zip(columns, ints, strict=True))
+                values: TaskRow = dict(zip(columns, ints, strict=True))
                 values["pid"] = num(pid_text)
                 values["name"] = parts[n]
                 if max(ints) > U64_MAX or min(ints) < I64_MIN:

@@ -1,14 +1,25 @@
 """The region rule: which lines of a log can belong to a kill. The parser only needs those.
 
-One rule, two readers: :mod:`oomwatch.scanner` applies it to byte blocks of a file (the needles and extents
-below, as bytes), and :func:`select` to a list of lines (a CloudWatch Logs subscription delivery, which the
-Lambda handler reads: 10,000 lines of which a few dozen are an OOM report). Every kill line (``Killed
-process``, earlyoom's ``sending SIG... to process``, ``systemd-oomd``) anchors a region that reaches back to
-its report's ``invoked oom-killer`` header (or a bounded number of lines when the header is not in the
-delivery) and forward far enough for ``oom_reaper`` and systemd's unit notes. Within a region, other
-programs' syslog lines are skipped. tests/handlers/test_regions.py holds "parse the selection" equal to
-"parse everything" on every corpus report, alone and all together, with noise interleaved, and
-:func:`select` equal to a plain line-by-line definition of the rule (kept there, in the tests).
+One rule, two readers: :mod:`oomwatch.scanner` applies it to byte blocks of a file, and :func:`select` to a list
+of lines (a CloudWatch Logs subscription delivery, which the Lambda handler reads: 10,000 lines of which a few
+dozen are an OOM report). Every kill line (``Killed process``, earlyoom's ``sending SIG... to process``,
+``systemd-oomd``) anchors a region that reaches back to its report's ``invoked oom-killer`` header (or a bounded
+number of lines when the header is not in the delivery) and forward far enough for ``oom_reaper`` and systemd's
+unit notes. Within a region, other programs' syslog lines are skipped.
+
+What is defined once, here, for both readers:
+
+- which needle hit is a kill line: :func:`kill_at`, one function for ``str`` and ``bytes`` (and ``mmap``), given
+  the words in that type (``WORDS``, ``BYTE_WORDS``);
+- how far a region reaches: ``HEADER``, ``BACK_LINES_NO_HEADER``, ``BACK_LINES_USERSPACE``, ``TAIL_LINES``.
+
+The walk over the extents is written twice, on purpose: :func:`_regions` walks line numbers of a list it holds,
+while the scanner walks byte offsets of a block it cannot split into lines without losing its C-speed ``find``
+(and caps each reach in bytes too, ``BACK_BYTES``/``TAIL_BYTES``, so a file costs bounded memory). One walk for
+both would make the scanner number the lines of every block in Python, the cost its design avoids.
+tests/handlers/test_regions.py holds "parse the selection" equal to "parse everything" on every corpus report,
+alone and all together, with noise interleaved, and :func:`select` equal to a plain line-by-line definition of
+the rule (kept there, in the tests); tests/unit/test_scanner.py holds the scanner's events equal to the parser's.
 """
 
 from __future__ import annotations
@@ -17,6 +28,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Sequence
 from itertools import compress
+from typing import Generic, NamedTuple, Protocol, TypeVar
 
 PROCESS = " process "  # every kernel and earlyoom kill line holds it ("Killed process N", "... to process N")
 OOMD = "systemd-oomd"
@@ -29,16 +41,58 @@ BACK_LINES_USERSPACE = 4
 TAIL_LINES = 50  # oom_reaper, group kills and systemd's "Failed with result 'oom-kill'" come soon after
 
 
+_T = TypeVar("_T", str, bytes)
+
+
+class Words(NamedTuple, Generic[_T]):
+    """The words of the kill-line rule in one text type."""
+
+    kernel_kill: _T
+    earlyoom_to: _T
+    earlyoom_sending: _T
+    illing: _T  # the tail both old earlyoom words share
+    illing_first: tuple[_T, ...]  # their first letters
+
+
+class Text(Protocol[_T]):
+    """What :func:`kill_at` reads: ``str``, ``bytes`` or a memory map."""
+
+    def __getitem__(self, s: slice, /) -> _T: ...
+    def rfind(self, sub: _T, start: int = ..., end: int = ..., /) -> int: ...
+
+
+WORDS = Words(KERNEL_KILL, EARLYOOM_TO, EARLYOOM_SENDING, EARLYOOM_OLD[0][1:], tuple(w[:1] for w in EARLYOOM_OLD))
+BYTE_WORDS = Words(
+    KERNEL_KILL.encode(),
+    EARLYOOM_TO.encode(),
+    EARLYOOM_SENDING.encode(),
+    WORDS.illing.encode(),
+    tuple(w.encode() for w in WORDS.illing_first),
+)
+_SPAN = len(KERNEL_KILL)  # "Killed" and "illing" are as long: one slice before the needle tests both
+assert all(w[1:] == WORDS.illing and len(w) == _SPAN + 1 for w in EARLYOOM_OLD)
+
+
+def kill_at(buf: Text[_T], i: int, words: Words[_T]) -> bool | None:
+    """What the ``PROCESS`` needle at ``i`` of ``buf`` says: True on a kernel kill line (``Killed process``),
+    False on a userspace killer's (earlyoom's ``... to process``, ``Killing process``), None on neither."""
+    before = buf[i - _SPAN : i]
+    if before == words.kernel_kill:
+        return True
+    if buf[i - 2 : i] == words.earlyoom_to and buf.rfind(words.earlyoom_sending, max(i - EARLYOOM_REACH, 0), i) >= 0:
+        return False
+    if before == words.illing and buf[i - _SPAN - 1 : i - _SPAN] in words.illing_first:  # earlyoom before v1.3
+        return False
+    return None
+
+
 def _anchor(line: str) -> bool | None:
     """True for a kernel kill line, False for a userspace killer's line, None otherwise."""
     i = line.find(PROCESS)
     while i >= 0:
-        if line.endswith(KERNEL_KILL, 0, i):
-            return True
-        if line.endswith(EARLYOOM_TO, 0, i) and line.rfind(EARLYOOM_SENDING, max(i - EARLYOOM_REACH, 0), i) >= 0:
-            return False
-        if line.endswith(EARLYOOM_OLD, 0, i):
-            return False
+        kind = kill_at(line, i, WORDS)
+        if kind is not None:
+            return kind
         i = line.find(PROCESS, i + 1)
     if OOMD in line:
         return False

@@ -48,13 +48,11 @@ from oomwatch.regions import BACK_LINES_NO_HEADER, BACK_LINES_USERSPACE, TAIL_LI
 from oomwatch.transport import MAX_LINE
 
 BLOCK = 8 << 20
-# The region rule of oomwatch.regions, as bytes: the needles and the words before " process " on a kill line.
+# The region rule of oomwatch.regions, as bytes: its needles; which hit is a kill line is rule.kill_at's.
 PROCESS_NEEDLE = rule.PROCESS.encode()
 OOMD_NEEDLE = rule.OOMD.encode()
 HEADER = rule.HEADER.encode()
-_KILLED = rule.KERNEL_KILL.encode()
-_TO, _SENDING, _REACH = rule.EARLYOOM_TO.encode(), rule.EARLYOOM_SENDING.encode(), rule.EARLYOOM_REACH
-_ILLING, _K = rule.EARLYOOM_OLD[0][1:].encode(), tuple(w[:1].encode() for w in rule.EARLYOOM_OLD)
+_WORDS = rule.BYTE_WORDS
 BACK_BYTES = 2 << 20  # how far back a kill looks for its report's header: a task table of ~20k processes
 TAIL_BYTES = 32 << 10
 CUT = MAX_LINE + 1  # characters of a longer line handed to the parser (see the module docstring)
@@ -104,13 +102,9 @@ def _needles(buf: _Buffer, needle: bytes, lo: int, hi: int) -> Iterator[int]:
 
 def _anchors(buf: _Buffer, lo: int, hi: int) -> Iterator[tuple[int, bool]]:
     """Kill-line positions in [lo, hi), ascending: (position, is a kernel kill)."""
+    kill_at = rule.kill_at
     kills: Iterator[tuple[int, bool]] = (
-        (i, True) if buf[i - 6 : i] == _KILLED else (i, False)
-        for i in _needles(buf, PROCESS_NEEDLE, lo, hi)
-        if buf[i - 6 : i] == _KILLED
-        or (buf[i - 2 : i] == _TO and buf.rfind(_SENDING, max(i - _REACH, 0), i) >= 0)  # earlyoom
-        # earlyoom before v1.3: "Killing process 123 ...", "killing process 123 ..."
-        or (buf[i - 6 : i] == _ILLING and buf[i - 7 : i - 6] in _K)
+        (i, kind) for i in _needles(buf, PROCESS_NEEDLE, lo, hi) if (kind := kill_at(buf, i, _WORDS)) is not None
     )
     oomd = ((i, False) for i in _needles(buf, OOMD_NEEDLE, lo, hi))
     return heapq.merge(kills, oomd)

@@ -12,7 +12,6 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
-from functools import lru_cache
 from types import MappingProxyType
 from typing import Final, NamedTuple
 
@@ -352,12 +351,27 @@ class KernelPrefix:
     """One stream's reading hint: the lines of one report share "Mon DD HH:MM:SS host kernel: " up to the
     uptime, so the last such prefix is remembered and a line that starts with it is read from its uptime on.
     Checked with ``startswith``, so it can never change a result. Each parser holds its own (no state is shared
-    between parsers or threads); ``last`` is one tuple, replaced whole: prefix, host, wall, stamp ("" = none)."""
+    between parsers or threads); ``last`` is one tuple, replaced whole: prefix, host, wall, stamp ("" = none).
 
-    __slots__ = ("last",)
+    ``walls`` memoises the rough wall time of the time stamps this parser has read (the lines of a report share
+    a few; a pure function of the stamp, so it can never change a result either), at most ``_WALLS_KEPT``.
+    """
+
+    __slots__ = ("last", "walls")
 
     def __init__(self) -> None:
         self.last: tuple[str, str | None, float, str] = ("", None, 0.0, "")
+        self.walls: dict[str, float | None] = {}
+
+
+_WALLS_KEPT = 4096
+
+
+def _remember(hint: KernelPrefix, stamp: str, wall: float | None) -> None:
+    walls = hint.walls
+    if len(walls) >= _WALLS_KEPT:
+        walls.clear()
+    walls[stamp] = wall
 
 
 def parse_line(raw: str, previous: Record | None = None, hint: KernelPrefix | None = None) -> list[Record]:
@@ -555,7 +569,7 @@ def _parse_prefixed(raw: str, line: str, previous: Record | None, hint: KernelPr
                 wall, stamp = _bracket_date(m.group(1))
                 rec = _kernel_text(Record(raw=raw, text=m.group(2), kernel=True, wall=wall, log_time=stamp))
             else:
-                rec = _reltime(raw, line, previous)
+                rec = _reltime(raw, line, previous, hint)
                 d = _UPTIME_DELTA.fullmatch(line) if rec is None else None
                 if d:  # dmesg -d "[ 1234.567890 <    0.000003>] text", journalctl -o short-delta "... host kernel: "
                     rec = _kernel_text(Record(raw=raw, text=d.group(2), kernel=True, uptime=float(d.group(1))))
@@ -585,13 +599,23 @@ _MINUTE_STAMP = re.compile(r"([^\[\]:]{1,24}?) ?(\d{1,2})[:.](\d\d)")
 _DATE_TOKENS = re.compile(r"\d+|[^\W\d_]+")
 
 
-@lru_cache(maxsize=4096)
-def _minute_wall(stamp: str | None) -> float | None:
+def _minute_wall(stamp: str | None, hint: KernelPrefix | None) -> float | None:
     """The rough wall time of a ``dmesg --reltime`` minute stamp (``Oct28 16:58``), None for any other stamp.
 
-    Cached: a pure function of a string, and every line of a minute asks again (bounded, thread-safe)."""
+    Every line of a minute asks again: remembered in the parser's own hint, when there is one."""
     if stamp is None or len(stamp) > 40:
         return None
+    if hint is None:
+        return _read_minute(stamp)
+    key = "m" + stamp  # apart from the classic stamps in the same memo
+    if key in hint.walls:
+        return hint.walls[key]
+    wall = _read_minute(stamp)
+    _remember(hint, key, wall)
+    return wall
+
+
+def _read_minute(stamp: str) -> float | None:
     wall = None
     m = _MINUTE_STAMP.fullmatch(stamp)
     if m:
@@ -610,10 +634,10 @@ def _minute_wall(stamp: str | None) -> float | None:
     return wall
 
 
-def _reltime(raw: str, line: str, previous: Record | None) -> Record | None:
+def _reltime(raw: str, line: str, previous: Record | None, hint: KernelPrefix | None) -> Record | None:
     """A ``dmesg --reltime`` line. Its clock: the previous line's plus the delta; at a new minute, plus only the
     gap the two minutes prove (none for the next minute), so the lines of one report stay together."""
-    prev_minute = _minute_wall(previous.log_time) if previous is not None and previous.wall is not None else None
+    prev_minute = _minute_wall(previous.log_time, hint) if previous is not None and previous.wall is not None else None
     m = _RELTIME.fullmatch(line)
     if m:
         rec = _kernel_text(Record(raw=raw, text=m.group(2), kernel=True))
@@ -625,7 +649,7 @@ def _reltime(raw: str, line: str, previous: Record | None) -> Record | None:
     if not m:
         return None
     stamp = line[1 : line.index("]")]
-    minute = _minute_wall(stamp)
+    minute = _minute_wall(stamp, hint)
     if minute is None:
         return None
     rec = _kernel_text(Record(raw=raw, text=m.group(4), kernel=True, log_time=stamp))
@@ -652,10 +676,8 @@ _CLASSIC_FULL = re.compile(
 )
 
 
-@lru_cache(maxsize=4096)
 def _classic_wall(stamp: str, day: str, h: str, mi: str, s: str, frac: str | None) -> float:
-    """Rough wall seconds of a classic stamp (its parts are groups of ``stamp``). Cached: a pure function of
-    strings, and the lines of one report share a few stamps (bounded, thread-safe)."""
+    """Rough wall seconds of a classic stamp (its parts are groups of ``stamp``): see ``KernelPrefix.walls``."""
     return ((((_EN_MONTHS[stamp[:3]] * 31 + int(day)) * 24 + int(h)) * 60 + int(mi)) * 60 + int(s)) + (
         _frac(frac) / 1e6 if frac else 0.0
     )
@@ -668,7 +690,11 @@ def _classic(raw: str, line: str, hint: KernelPrefix | None) -> Record | None:
     f = _CLASSIC_FULL.fullmatch(line)
     if f:
         stamp, day, h, mi, s, frac, host, ident, pid, up, msg = f.groups()
-        wall = _classic_wall(stamp, day, h, mi, s, frac)
+        wall = hint.walls.get(stamp) if hint is not None else None
+        if wall is None:
+            wall = _classic_wall(stamp, day, h, mi, s, frac)
+            if hint is not None:
+                _remember(hint, stamp, wall)
         if ident == "kernel" and pid is None:
             rec = Record(raw, msg, True, host, ident, None, float(up) if up else None, wall, None, stamp)
             if up and hint is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, NamedTuple, NotRequired, TypedDict
 
 if TYPE_CHECKING:
     from oomwatch.transport import Sender
@@ -59,7 +59,27 @@ EARLYOOM_IDENTS = ("earlyoom",)
 SYSTEMD_IDENTS = ("systemd",)
 
 
-def oomd_kill(text: str) -> dict[str, Any] | None:
+class KillerFields(TypedDict):
+    """What a userspace killer's lines say about one kill: each key only once a line has said it."""
+
+    pid: NotRequired[int | None]
+    uid: NotRequired[int | None]
+    comm: NotRequired[str | None]
+    signal: NotRequired[str | None]
+    rss_kb: NotRequired[int | None]
+    oom_score_adj: NotRequired[int | None]
+    cgroup: NotRequired[str | None]
+    reason: NotRequired[str | None]
+
+
+class OomdAttempt(NamedTuple):
+    """systemd-oomd's (debug) ``oomd attempting to kill <pid> with <SIG>``."""
+
+    pid: int
+    signal: str | None
+
+
+def oomd_kill(text: str) -> KillerFields | None:
     m = OOMD_KILLED.match(text)
     if not m:
         return None
@@ -71,14 +91,14 @@ def oomd_kill(text: str) -> dict[str, Any] | None:
     }
 
 
-def oomd_attempt(text: str) -> dict[str, Any] | None:
+def oomd_attempt(text: str) -> OomdAttempt | None:
     m = OOMD_ATTEMPT.match(text)
     if not m:
         return None
-    return {"pid": int(m.group("pid")), "signal": m.group("signal")}
+    return OomdAttempt(int(m.group("pid")), m.group("signal"))
 
 
-def earlyoom_kill(text: str) -> dict[str, Any] | None:
+def earlyoom_kill(text: str) -> KillerFields | None:
     m = EARLYOOM.match(text)
     if m:
         name = m.group("name") if m.group("name") is not None else m.group("name2")

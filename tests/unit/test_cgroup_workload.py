@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import get_args, get_type_hints
+
 import pytest
 from oomwatch.cgroup import workload
+from oomwatch.event import Workload, WorkloadKind
 
 CID = "b27201334a41cd0749d053b18378d7ea65617b8e26277197ea25c974da1a5a8a"
 
@@ -90,6 +93,10 @@ def test_workload_of_a_cgroup_path(path: str, want: dict[str, object]) -> None:
     assert got is not None
     assert {k: got.get(k) for k in want} == want
     assert got["path"] == path
+    # AND it has only the keys and kinds of the event's Workload type (the parser casts it to that type)
+    hints = get_type_hints(Workload)
+    assert set(got) <= set(hints) and set(Workload.__required_keys__) <= set(got)
+    assert got["kind"] in get_args(WorkloadKind)
 
 
 @pytest.mark.parametrize("path", ["/", "", None])

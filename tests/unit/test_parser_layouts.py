@@ -341,12 +341,12 @@ def test_vmware_guest_log_wrapper() -> None:
 
 def test_a_bug_while_building_an_event_still_yields_the_kill(monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN a parser whose event building fails (a bug of ours, simulated)
-    import oomwatch.parser as parser_module
+    import oomwatch.builders as builders
 
     def broken(*_: object) -> str:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(parser_module, "_constraint", broken)
+    monkeypatch.setattr(builders, "_constraint", broken)
 
     # WHEN a real kill is parsed
     event = one(corpus_lines(corpus_file("43")))
