@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore import __version__ as botocore_version
 
 from service.dal.clients import AwsError, error_code
-from service.logic.alarm_notices import AlarmChange, HostRow, parse_alarm_event, render_alarm_notice
+from service.logic.alarm_text import AlarmChange, HostRow, parse_alarm_event, render_alarm_notice
 from service.logic.delivery import PUBLISH_RESERVE_S, Attempt, attempt, commit_or_keep, quietly
 from service.logic.ports import PublishFailed, Runtime
 from service.models.instance import instance_id_from_stream

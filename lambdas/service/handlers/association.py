@@ -5,7 +5,7 @@ OOMWatch's own association only (the rule matches its ``association-id``; this h
 with ``status`` Failed, TimedOut or Success.
 
 * Failed / TimedOut: read what the steps wrote (:func:`step_outputs`), classify it
-  (:func:`service.logic.rollout_notices.classify_failure`), and publish one notice per host and failure kind until
+  (:func:`service.logic.rollout_text.classify_failure`), and publish one notice per host and failure kind until
   the host succeeds again (``rollout#<instance>`` items, :mod:`service.dal.state`).
 * Success after an announced failure: one "fixed" notice, and the host's record is deleted.
 
@@ -27,7 +27,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from service.dal.clients import AwsError, error_code
 from service.logic.ports import PublishFailed, Runtime
-from service.logic.rollout_notices import (
+from service.logic.rollout_text import (
     CONFIGURE_STEP,
     FAILED_STATUSES,
     INSTALL_STEP,

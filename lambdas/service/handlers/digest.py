@@ -19,7 +19,7 @@ from service.dal.clients import error_code
 from service.logic.alert_text import render_digest
 from service.logic.coverage import check_coverage
 from service.logic.delivery import PUBLISH_RESERVE_S, attempt, commit_or_keep, quietly
-from service.logic.digests import digest_view
+from service.logic.digest_view import digest_view
 from service.logic.ports import PublishFailed, Runtime
 from service.wiring import PowertoolsTelemetry, runtime
 

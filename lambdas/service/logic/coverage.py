@@ -26,7 +26,7 @@ from typing import Any, Final
 
 from service.dal.clients import AwsError, error_code
 from service.logic.ports import Runtime
-from service.logic.rollout_notices import (
+from service.logic.rollout_text import (
     Expected,
     coverage_change,
     parse_time,

@@ -1,13 +1,13 @@
 """Rollout notices: a State Manager association that failed (or recovered) on one host, and fleet coverage.
 
-Pure code (no AWS): the handlers (:mod:`service.handlers.association`, :mod:`service.logic.coverage`) gather the facts,
-this module decides what they mean and writes the text.
+Pure code (no AWS): the use cases (:mod:`service.logic.rollout_notices`, :mod:`service.logic.coverage`) gather
+the facts, this module decides what they mean and writes the text.
 
 The input of the failure notice is the EventBridge event ``EC2 State Manager Instance Association State
 Change`` (source ``aws.ssm``; detail fields ``association-id``, ``instance-id``, ``document-name``,
 ``status``, ``detailed-status``, ``error-code``, ``execution-summary``, ``last-execution-date``, ...: AWS
 Systems Manager user guide, "Amazon EventBridge event examples for Systems Manager", State Manager events)
-plus, when the handler could read it, the output of the rollout document's two steps
+plus, when the use case could read it, the output of the rollout document's two steps
 (``ssm:GetCommandInvocation``: stdout capped by AWS at 24,000 characters, stderr at 8,000).
 
 That output is host-controlled text: any process with root on the host can write it. It is sanitised
