@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from oomwatch.filters import Row
 
 
-def mib(kb: int | None) -> str:
+def size_1dp(kb: int | None) -> str:
+    """Kilobytes as MiB, or GiB from 1 GiB, to one decimal ("716.9 MiB"; alerts use whole MiB: ``text.mib``)."""
     if kb is None:
         return "?"
     if kb >= 1024 * 1024:
@@ -31,7 +32,8 @@ def _who(pid: object, comm: object) -> str:
     return f"{name} (pid {pid})" if pid not in (None, -1) else name
 
 
-def describe_workload(workload: dict[str, Any] | None) -> str | None:
+def workload_phrase(workload: dict[str, Any] | None) -> str | None:
+    """The kernel cgroup's workload in words ("Kubernetes pod <uid> (burstable), container <id>")."""
     if not workload:
         return None
     kind = str(workload.get("kind"))
@@ -78,16 +80,16 @@ def render_event(event: dict[str, Any], number: int) -> str:
         lines.append(f"  killer      {source}" + (f" ({event['message']})" if event.get("message") else ""))
     mem = []
     if v.get("rss_kb") is not None:
-        mem.append(f"RSS {mib(v['rss_kb'])}")
+        mem.append(f"RSS {size_1dp(v['rss_kb'])}")
     parts = [
-        f"{label} {mib(v.get(key))}"
+        f"{label} {size_1dp(v.get(key))}"
         for label, key in (("anon", "anon_rss_kb"), ("file", "file_rss_kb"), ("shmem", "shmem_rss_kb"))
         if v.get(key) is not None
     ]
     if parts:
         mem.append("(" + ", ".join(parts) + ")")
     if v.get("total_vm_kb") is not None:
-        mem.append(f"virtual {mib(v['total_vm_kb'])}")
+        mem.append(f"virtual {size_1dp(v['total_vm_kb'])}")
     extras = []
     if v.get("uid") is not None:
         extras.append(f"uid {v['uid']}")
@@ -122,9 +124,9 @@ def render_event(event: dict[str, Any], number: int) -> str:
         constraint_text += f" of {sanitise(cg['oom_memcg'], 512)}"
     memcg = event.get("memcg")
     if memcg and memcg.get("limit_kb") is not None:
-        constraint_text += f" (usage {mib(memcg.get('usage_kb'))} of limit {mib(memcg.get('limit_kb'))})"
+        constraint_text += f" (usage {size_1dp(memcg.get('usage_kb'))} of limit {size_1dp(memcg.get('limit_kb'))})"
     lines.append(f"  constraint  {constraint_text}")
-    workload = describe_workload(cg.get("workload"))
+    workload = workload_phrase(cg.get("workload"))
     if workload:
         lines.append(f"  workload    {workload}")
     elif cg.get("task_memcg"):
@@ -143,7 +145,7 @@ def render_event(event: dict[str, Any], number: int) -> str:
     top = event.get("top_consumers") or []
     if top:
         lines.append(
-            "  top memory  " + " · ".join(f"{sanitise(c['comm'], 64)} {c['pid']} {mib(c['rss_kb'])}" for c in top)
+            "  top memory  " + " · ".join(f"{sanitise(c['comm'], 64)} {c['pid']} {size_1dp(c['rss_kb'])}" for c in top)
         )
     if event.get("task_count") is not None:
         lines.append(f"  tasks       {event['task_count']} listed in the report")
@@ -208,7 +210,7 @@ def render_table(rows: list[Row]) -> str:
         return sanitise(r.host, 256) if r.host is not None else f"({sanitise(r.source.rsplit('/', 1)[-1], 256)})"
 
     cells = [
-        [name(r), sanitise(r.process, 64), str(r.kills), mib(r.largest_rss_kb), when(r.first), when(r.last)]
+        [name(r), sanitise(r.process, 64), str(r.kills), size_1dp(r.largest_rss_kb), when(r.first), when(r.last)]
         for r in rows
     ]
     header = ["host", "process", "kills", "max RSS", "first", "last"]
