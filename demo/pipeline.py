@@ -54,7 +54,7 @@ POWERTOOLS_KEYS = frozenset(
 )
 
 
-def _quiet(_message: str) -> None:
+def _no_progress(_message: str) -> None:
     return None
 
 
@@ -81,7 +81,7 @@ class Delivery:
 @dataclass
 class Demo:
     workdir: Path | None = None
-    progress: Progress = _quiet
+    progress: Progress = _no_progress
     context: dict[str, str] = field(default_factory=lambda: dict(DEMO_CONTEXT))
     app_dir: Path = cdk.REPO
 
@@ -166,7 +166,7 @@ class Demo:
         }
 
     @classmethod
-    def attach(cls, state: dict[str, Any], local_dir: Path, progress: Progress = _quiet) -> Demo:
+    def attach(cls, state: dict[str, Any], local_dir: Path, progress: Progress = _no_progress) -> Demo:
         """A Demo on a deployment another process made; :meth:`down` leaves that emulator running."""
         demo = cls(progress=progress)
         demo.emu = emulator.attach(state["emulator"])

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from oomwatch.filters import Row
 
 
-def mib(kb: int | None) -> str:
+def size_1dp(kb: int | None) -> str:
     if kb is None:
         return "?"
     if kb >= 1024 * 1024:
@@ -32,7 +32,8 @@ def _who(pid: object, comm: object) -> str:
     return f"{name} (pid {pid})" if pid not in (None, -1) else name
 
 
-def describe_workload(workload: Workload | None) -> str | None:
+def workload_phrase(workload: Workload | None) -> str | None:
+    """The kernel cgroup's workload in words ("Kubernetes pod <uid> (burstable), container <id>")."""
     if not workload:
         return None
     kind = str(workload.get("kind"))
@@ -79,9 +80,9 @@ def render_event(event: OomEvent, number: int) -> str:
         lines.append(f"  killer      {source}" + (f" ({event['message']})" if event.get("message") else ""))
     mem = []
     if v.get("rss_kb") is not None:
-        mem.append(f"RSS {mib(v['rss_kb'])}")
+        mem.append(f"RSS {size_1dp(v['rss_kb'])}")
     parts = [
-        f"{label} {mib(kb)}"
+        f"{label} {size_1dp(kb)}"
         for label, kb in (
             ("anon", v.get("anon_rss_kb")),
             ("file", v.get("file_rss_kb")),
@@ -92,7 +93,7 @@ def render_event(event: OomEvent, number: int) -> str:
     if parts:
         mem.append("(" + ", ".join(parts) + ")")
     if v.get("total_vm_kb") is not None:
-        mem.append(f"virtual {mib(v['total_vm_kb'])}")
+        mem.append(f"virtual {size_1dp(v['total_vm_kb'])}")
     extras = []
     if v.get("uid") is not None:
         extras.append(f"uid {v['uid']}")
@@ -128,11 +129,11 @@ def render_event(event: OomEvent, number: int) -> str:
         constraint_text += f" of {sanitise(oom_memcg, 512)}"
     memcg = event.get("memcg")
     if memcg and memcg.get("limit_kb") is not None:
-        constraint_text += f" (usage {mib(memcg.get('usage_kb'))} of limit {mib(memcg.get('limit_kb'))})"
+        constraint_text += f" (usage {size_1dp(memcg.get('usage_kb'))} of limit {size_1dp(memcg.get('limit_kb'))})"
     lines.append(f"  constraint  {constraint_text}")
     kernel_workload = cg.get("workload") if cg else None
     task_memcg = cg.get("task_memcg") if cg else None
-    workload = describe_workload(kernel_workload)
+    workload = workload_phrase(kernel_workload)
     if workload:
         lines.append(f"  workload    {workload}")
     elif task_memcg:
@@ -151,7 +152,7 @@ def render_event(event: OomEvent, number: int) -> str:
     top = event.get("top_consumers") or []
     if top:
         lines.append(
-            "  top memory  " + " · ".join(f"{sanitise(c['comm'], 64)} {c['pid']} {mib(c['rss_kb'])}" for c in top)
+            "  top memory  " + " · ".join(f"{sanitise(c['comm'], 64)} {c['pid']} {size_1dp(c['rss_kb'])}" for c in top)
         )
     if event.get("task_count") is not None:
         lines.append(f"  tasks       {event['task_count']} listed in the report")
@@ -216,7 +217,7 @@ def render_table(rows: list[Row]) -> str:
         return sanitise(r.host, 256) if r.host is not None else f"({sanitise(r.source.rsplit('/', 1)[-1], 256)})"
 
     cells = [
-        [name(r), sanitise(r.process, 64), str(r.kills), mib(r.largest_rss_kb), when(r.first), when(r.last)]
+        [name(r), sanitise(r.process, 64), str(r.kills), size_1dp(r.largest_rss_kb), when(r.first), when(r.last)]
         for r in rows
     ]
     header = ["host", "process", "kills", "max RSS", "first", "last"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from service.logic.rollout_notices import StepOutput, classify_failure, parse_association_event
+from service.logic.rollout_text import StepOutput, classify_failure, parse_association_event
 
 from agent_config.builder import build_agent_config
 from agent_config.merge_model import Host, MergeError

@@ -14,12 +14,12 @@ from pathlib import Path
 from infra.processing import STATE_TABLE_ACTIONS
 
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
-#: The handler modules whose code runs in each function.
+#: The handler and use-case modules whose code runs in each function.
 FUNCTION_MODULES = {
     "Oom": ("service/handlers/oom.py", "service/logic/kills.py"),
-    "AlarmNotice": ("service/handlers/alarm_notice.py",),
-    "Digest": ("service/handlers/digest.py", "service/logic/coverage.py"),
-    "AssociationNotice": ("service/handlers/association.py",),
+    "AlarmNotice": ("service/handlers/alarm_notice.py", "service/logic/alarm_notices.py"),
+    "Digest": ("service/handlers/digest.py", "service/logic/digest_run.py", "service/logic/coverage.py"),
+    "AssociationNotice": ("service/handlers/association.py", "service/logic/rollout_notices.py"),
 }
 #: boto3 DynamoDB client methods → the IAM actions that authorize them. ``transact_write_items`` is
 #: authorized per item; OOMWatch's transactions hold only ``Put`` items (checked below).

@@ -1,178 +1,195 @@
-"""Readable notices for the fleet memory/swap Metrics Insights alarms.
+"""The alarm-notice use case: one readable SNS notice per ALARM transition of the fleet memory/swap alarms.
 
-The alarms' own SNS notices are raw CloudWatch JSON that name a contributor id, not a host.
-This turns an alarm (or alarm-contributor) state change into "which instances, how full,
-and when did they last OOM-kill something".
+An alarm-level event names no instance, so the instances in alarm are read with DescribeAlarmContributors,
+or failing that the alarm's own query (:mod:`service.dal.cloudwatch`). Each instance is claimed once per
+alarm (:mod:`service.logic.delivery`), then the notice names them with name, type, current memory and swap
+use and the last OOM kill on them (the oom handler's ``last#`` items); the text is
+:mod:`service.logic.alarm_text`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
-from typing import Any, NamedTuple
+import re
+from typing import Any
 
-from service.logic import links
-from service.logic.alert_text import Message, attributes, fit, host_text, when
-from service.logic.text import ascii_only, clean, deep_clean, mib
-from service.models.instance import InstanceInfo, instance_id_from_stream
+from service.dal import cloudwatch
+from service.dal.clients import AwsError, error_code
+from service.logic.alarm_text import AlarmChange, HostRow, parse_alarm_event, render_alarm_notice
+from service.logic.delivery import PUBLISH_RESERVE_S, Attempt, attempt, commit_or_keep, quietly
+from service.logic.ports import PublishFailed, Runtime
 
-
-class AlarmChange(NamedTuple):
-    alarm_name: str
-    metric: str  # "memory" | "swap" | "other"
-    state: str
-    previous_state: str | None
-    reason: str
-    time_ms: int
-    instance_ids: tuple[str, ...]  # from the contributor; empty for alarm-level events
-    expression: str | None
-    contributor_id: str | None
-    region: str
-    account: str
+MAX_HOSTS = 20
+LOOKBACK_MS = 10 * 60_000
+_IN_ALARM = re.compile(r"(\d+) out of \d+ time series evaluated to ALARM")
+USAGE_METRICS = (("mem", "memory", "mem_used_percent"), ("swap", "swap", "swap_used_percent"))
 
 
-def _ms(iso: object) -> int:
-    if not isinstance(iso, str) or not iso:
-        return 0
-    text = iso.replace("Z", "+00:00")
-    if len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
-        text = text[:-2] + ":" + text[-2:]  # CloudWatch writes +0000
+def _newest(rt: Runtime, query: dict[str, Any], end_ms: int) -> dict[str, dict[str, float]]:
+    results = cloudwatch.metric_data(rt.clients.cloudwatch, [query], end_ms - LOOKBACK_MS, end_ms)
+    return cloudwatch.newest_by_instance(results)
+
+
+def instances_in_alarm(change: AlarmChange, rt: Runtime, notes: list[str]) -> list[str]:
+    """The instance ids behind an alarm-level state change.
+
+    DescribeAlarmContributors when the SDK has it and the call succeeds; otherwise the alarm's own query
+    (the highest series), with a note saying why.
+    """
+    cw = rt.clients.cloudwatch
+    operation = cloudwatch.CONTRIBUTORS_OPERATION
+    hint = "grant cloudwatch:DescribeAlarmContributors for the exact list"
+    if not cloudwatch.sdk_has_operation(cw, operation):
+        notes.append(
+            f"{operation} is not in this runtime's AWS SDK (botocore {cloudwatch.SDK_VERSION}): the"
+            " alarm's own query was used instead."
+        )
+        hint = "an AWS SDK with DescribeAlarmContributors, botocore 1.40.27 or later, gives the exact list"
+    else:
+        try:
+            return cloudwatch.alarm_contributors(cw, change.alarm_name)
+        except AwsError as exc:
+            notes.append(f"cloudwatch:DescribeAlarmContributors failed ({error_code(exc)}).")
+    if not change.expression:
+        return []
     try:
-        return int(datetime.fromisoformat(text).timestamp() * 1000)
-    except ValueError:
-        return 0
-
-
-def _map(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def parse_alarm_event(event: Mapping[str, Any], memory_alarm: str, swap_alarm: str) -> AlarmChange | None:
-    """Read an EventBridge ``CloudWatch Alarm State Change`` or ``... Contributor State Change`` event."""
-    detail = event.get("detail")
-    if not isinstance(detail, Mapping):
-        return None
-    name = str(detail.get("alarmName") or "")
-    metric = "memory" if name == memory_alarm else "swap" if name == swap_alarm else "other"
-    state = _map(detail.get("state"))
-    prev = _map(detail.get("previousState"))
-    contributor = _map(detail.get("alarmContributor"))
-    attrs = _map(contributor.get("attributes"))
-    ids = []
-    for key, value in attrs.items():
-        if key == "InstanceId" or instance_id_from_stream(str(value)) == value:
-            ids.append(str(value))
-    expression = None
-    config = _map(detail.get("configuration"))
-    for m in config.get("metrics") or []:
-        if isinstance(m, Mapping) and m.get("expression"):
-            expression = str(m["expression"])
-            break
-    return AlarmChange(
-        alarm_name=name,
-        metric=metric,
-        state=str(state.get("value") or ""),
-        previous_state=str(prev.get("value")) if prev.get("value") else None,
-        reason=str(state.get("reason") or ""),
-        time_ms=_ms(state.get("timestamp")) or _ms(event.get("time")),
-        instance_ids=tuple(dict.fromkeys(ids)),
-        expression=expression,
-        contributor_id=str(contributor.get("id")) if contributor.get("id") else None,
-        region=str(event.get("region") or ""),
-        account=str(event.get("account") or ""),
+        latest = _newest(rt, {"Id": "q", "Expression": change.expression, "Period": 60}, change.time_ms).get("q", {})
+    except AwsError as exc:
+        notes.append(f"The alarm's query could not be run: cloudwatch:GetMetricData failed ({error_code(exc)}).")
+        return []
+    match = _IN_ALARM.search(change.reason)
+    top_n = int(match.group(1)) if match else 5
+    notes.append(
+        f"The {top_n} highest instances of the alarm's own query are shown: the event does not name them ({hint})."
     )
+    return [iid for iid, _ in sorted(latest.items(), key=lambda kv: -kv[1])][: min(top_n, MAX_HOSTS)]
 
 
-class HostRow(NamedTuple):
-    instance_id: str
-    info: InstanceInfo | None
-    mem_pct: float | None
-    swap_pct: float | None
-    last_kill: Mapping[str, Any] | None
+def not_yet_notified(
+    change: AlarmChange, ids: list[str], rt: Runtime, notes: list[str], me: Attempt | None = None
+) -> tuple[list[str], list[str]]:
+    """Claim the instances no notice named yet for this alarm (the alarm- and contributor-level events
+    of one breach both arrive here): (instances to name, of which claimed). Claims are pending until
+    the notice is published (commit) or not (release), :mod:`service.logic.delivery`."""
+    fresh: list[str] = []
+    for n, iid in enumerate(ids):
+        try:
+            if rt.store.claim_notice(change.alarm_name, iid, rt.clock(), attempt=me):
+                fresh.append(iid)
+        except AwsError as exc:
+            notes.append(f"Duplicate notices are possible: DynamoDB failed ({error_code(exc)}).")
+            return fresh + ids[n:], list(fresh)
+    return fresh, list(fresh)
 
 
-def _pct(value: float | None) -> str:
-    return "?" if value is None else f"{value:.0f}%"
+def current_usage(rt: Runtime, ns: str, end_ms: int, notes: list[str]) -> dict[str, dict[str, float]]:
+    """query id ("mem", "swap") -> instance id -> newest value: one GetMetricData call per metric.
+
+    "If you include a Metrics Insights query, each GetMetricData operation can include only one query"
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html), and a
+    query's SELECT names one metric, so memory and swap are two calls; one failing leaves the other.
+    """
+    usage: dict[str, dict[str, float]] = {}
+    failed: list[tuple[str, str]] = []
+    for qid, label, metric in USAGE_METRICS:
+        query = {
+            "Id": qid,
+            # ns is validated by cloudwatch.namespace_or_default; metric names are constants.
+            "Expression": f'SELECT MAX({metric}) FROM "{ns}" GROUP BY InstanceId ORDER BY MAX() DESC LIMIT 500',  # noqa: S608
+            "Period": 60,
+        }
+        try:
+            usage.update(_newest(rt, query, end_ms))
+        except AwsError as exc:
+            failed.append((label, error_code(exc)))
+    if failed:
+        what = "memory/swap" if len(failed) == len(USAGE_METRICS) else failed[0][0]
+        codes = ", ".join(dict.fromkeys(code for _, code in failed))
+        notes.append(f"Current {what} use left out: cloudwatch:GetMetricData failed ({codes}).")
+    return usage
 
 
-def render_alarm_notice(change: AlarmChange, hosts: Sequence[HostRow], notes: Sequence[str]) -> Message:
-    what = {"memory": "memory", "swap": "swap"}.get(change.metric, "memory/swap")
-    # Hosts named as in every other message: Name tag, then instance id (render.host_text).
-    who = host_text(hosts[0].info.name if hosts[0].info else None, hosts[0].instance_id) if hosts else ""
-    if len(hosts) > 1:
-        who += f" +{len(hosts) - 1} more"
-    top = hosts[0] if hosts else None
-    figure = ""
-    if top is not None:
-        val = top.mem_pct if change.metric != "swap" else top.swap_pct
-        figure = f" at {_pct(val)}" if val is not None else ""
-    subject = ascii_only(
-        clean(f"[{what} {change.state}] {who or 'fleet'}{figure}" + ("" if who else f" ({change.alarm_name})"), 99)
-    )
-    if len(subject) > 99:
-        subject = subject[:96] + "..."
-    out = [
-        f"The fleet {what} alarm {clean(change.alarm_name, 100)} is in {change.state}"
-        + (f" (was {change.previous_state})" if change.previous_state else "")
-        + (f" since {when(change.time_ms)}." if change.time_ms else "."),
-        f"Reason: {clean(change.reason, 300)}",
-        "",
+def host_rows(change: AlarmChange, ids: list[str], rt: Runtime, notes: list[str]) -> list[HostRow]:
+    """One row per instance (EC2 facts, current use, last kill), the fullest first."""
+    if not ids:
+        return []
+    lookup = rt.directory.lookup(ids)
+    notes.extend(lookup.notes)
+    usage = current_usage(rt, cloudwatch.namespace_or_default(rt.settings.agent_namespace), change.time_ms, notes)
+    last: dict[str, dict[str, Any]] = {}
+    try:
+        last = rt.store.last_kills(ids)
+    except AwsError as exc:
+        notes.append(f"Last OOM kills left out: DynamoDB failed ({error_code(exc)}).")
+    hosts = [
+        HostRow(
+            instance_id=iid,
+            info=lookup.instances.get(iid),
+            mem_pct=usage.get("mem", {}).get(iid),
+            swap_pct=usage.get("swap", {}).get(iid),
+            last_kill=last.get(iid),
+        )
+        for iid in ids
     ]
-    if not hosts:
-        out.append("No instance could be named for this change (see notes).")
-    for h in hosts[:10]:
-        info = h.info
-        title = f"{clean(info.name, 40)} ({h.instance_id})" if info and info.name else h.instance_id
-        out.append(title)
-        if info:
-            ram = f", {info.memory_mib:,} MiB RAM" if info.memory_mib else ""
-            asg = f", ASG {clean(info.asg, 60)}" if info.asg else ""
-            out.append(f"  {info.instance_type or '?'}{ram}, {info.az or '?'}{asg}")
-        out.append(f"  memory used {_pct(h.mem_pct)}, swap used {_pct(h.swap_pct)} (latest minute)")
-        k = h.last_kill
-        if k:
-            out.append(
-                f"  last OOM kill: {clean(k.get('comm'), 30)} (pid {k.get('pid')}, {mib(k.get('rss_kb'))})"
-                f" at {when(int(k.get('time_ms') or 0))}, {clean(k.get('severity'), 10)}"
-            )
-        else:
-            out.append("  no OOM kill recorded on this instance")
-        out.append(f"  {links.instance_url(change.region, h.instance_id)}")
-        out.append("")
-    if len(hosts) > 10:
-        out.append(f"... and {len(hosts) - 10} more instances.")
-    if notes:
-        out += ["NOTES"] + [f"  - {clean(n, 300)}" for n in notes]
-    doc = {
-        "type": "memory_alarm",
-        "schema_version": 1,
-        "subject": subject,
-        "alarm_name": change.alarm_name,
-        "metric": change.metric,
-        "state": change.state,
-        "previous_state": change.previous_state,
-        "reason": clean(change.reason, 500),
-        "time_ms": change.time_ms,
-        "account": change.account,
-        "region": change.region,
-        "instances": [
-            {
-                "instance_id": h.instance_id,
-                "instance": h.info.as_log() if h.info else None,
-                "mem_used_percent": h.mem_pct,
-                "swap_used_percent": h.swap_pct,
-                "last_kill": dict(h.last_kill) if h.last_kill else None,
-            }
-            for h in hosts[:50]
-        ],
-        "notes": list(notes),
-    }
-    doc = deep_clean(doc, limit=1024, max_items=60)  # names, ASGs and tags are typed by users
-    attrs = attributes(
-        severity="critical" if change.state == "ALARM" else "info",
-        instance_id=hosts[0].instance_id if len(hosts) == 1 else "",
-        source="cloudwatch-alarm",
-        kind="memory_alarm",
-        alarm=change.alarm_name,
-    )
-    return Message("memory_alarm", subject, "\n".join(fit(out)).rstrip() + "\n", doc, attrs)
+
+    def level(h: HostRow) -> float:
+        value = h.swap_pct if change.metric == "swap" else h.mem_pct
+        return -(value if value is not None else -1.0)
+
+    return sorted(hosts, key=level)
+
+
+def publish_notice(
+    change: AlarmChange, hosts: list[HostRow], notes: list[str], claimed: list[str], rt: Runtime, me: Attempt
+) -> None:
+    """Publish, then commit the claims; a failed publish releases them and raises :class:`PublishFailed`."""
+    try:
+        if me.time_left(rt.clock()) < PUBLISH_RESERVE_S:
+            raise TimeoutError("too little of the invocation left to publish and record it")
+        rt.publisher.publish(render_alarm_notice(change, hosts, notes))
+    except Exception as exc:
+        rt.telemetry.count("PublishFailures")
+        for iid in claimed:
+            quietly(lambda iid=iid: rt.store.release_notice(change.alarm_name, iid, me), sleep=rt.sleep)  # type: ignore[misc]
+        raise PublishFailed(f"alarm notice not published ({error_code(exc)})") from exc
+    for iid in claimed:
+        commit_or_keep(
+            f"notice#{change.alarm_name}#{iid}",
+            lambda iid=iid: rt.store.commit_notice(change.alarm_name, iid, rt.clock()),  # type: ignore[misc]
+            rt.outbox,
+            rt.sleep,
+        )
+
+
+def _ignored(rt: Runtime, reason: str, **fields: Any) -> dict[str, Any]:
+    rt.telemetry.info("alarm_ignored", reason=reason, **fields)
+    return {"sent": 0, "ignored": reason}
+
+
+def notify_alarm(
+    event: dict[str, Any], rt: Runtime, request_id: str | None = None, remaining_ms: int | None = None
+) -> dict[str, Any]:
+    """One EventBridge alarm event -> at most one notice (``{"sent": 1, "instances": [...]}``)."""
+    s = rt.settings
+    me = attempt(request_id, remaining_ms, rt.clock())
+    if len(rt.outbox):
+        rt.outbox.flush()
+    change = parse_alarm_event(event, s.memory_alarm_name, s.swap_alarm_name)
+    if change is None or change.metric == "other":
+        return _ignored(rt, "not a fleet memory/swap alarm")
+    if change.state != "ALARM":
+        return _ignored(rt, f"state {change.state}", alarm=change.alarm_name)
+    if not change.region:
+        change = change._replace(region=s.region)
+    if not change.time_ms:
+        change = change._replace(time_ms=int(rt.clock() * 1000))
+    notes: list[str] = []
+    ids = list(change.instance_ids) or instances_in_alarm(change, rt, notes)
+    claimed: list[str] = []
+    if ids:
+        ids, claimed = not_yet_notified(change, ids[:MAX_HOSTS], rt, notes, me)
+        if not ids:
+            return _ignored(rt, "instances already notified", alarm=change.alarm_name)
+    publish_notice(change, host_rows(change, ids, rt, notes), notes, claimed, rt, me)
+    rt.telemetry.count("AlarmNoticesSent")
+    rt.telemetry.info("alarm_notice_sent", alarm=change.alarm_name, instances=ids, notes=notes)
+    return {"sent": 1, "instances": ids}

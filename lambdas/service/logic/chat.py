@@ -122,6 +122,9 @@ def _span(text: str, limit: int) -> str:
     return f"`{_cut(code_text(text), limit - 2)}`"
 
 
+_NL_JSON = 2  # bytes of one line break inside a JSON string
+
+
 def _json_len(text: str) -> int:
     return len(json.dumps(text)) - 2
 
@@ -138,19 +141,20 @@ def block(lines: Sequence[str], *, limit: int = DESCRIPTION_MAX, budget: int = E
     while body and not body[-1].strip():
         body.pop()
     kept: list[str] = []
-    chars = nbytes = len(_FENCE) * 2 + 2  # the two fences and their line breaks
+    chars = len(_FENCE) * 2 + 2  # the two fences and their line breaks
+    nbytes = len(_FENCE) * 2 + 2 * _NL_JSON  # a line break is two bytes in JSON (\\n)
     for index, raw in enumerate(body):  # escaped line by line: a huge text stops early
         line = code_text(raw)
         after = len(body) - index - 1
-        reserve = len(_left_out(after)) + 1 if after else 0  # room for the note, should the next line not fit
-        if chars + len(line) + 1 + reserve <= limit and nbytes + _json_len(line) + 1 + reserve <= budget:
+        reserve = len(_left_out(after)) + _NL_JSON if after else 0  # room for the note (and its break, in JSON)
+        if chars + len(line) + 1 + reserve <= limit and nbytes + _json_len(line) + _NL_JSON + reserve <= budget:
             kept.append(line)
             chars += len(line) + 1
-            nbytes += _json_len(line) + 1
+            nbytes += _json_len(line) + _NL_JSON
             continue
         room = limit - chars - 1 - reserve
         part = _cut(line, room) if room >= 40 else ""
-        if part and nbytes + _json_len(part) + 1 + reserve <= budget:
+        if part and nbytes + _json_len(part) + _NL_JSON + reserve <= budget:
             kept.append(part)
             if after:
                 kept.append(_left_out(after))

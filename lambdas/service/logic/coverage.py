@@ -25,8 +25,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from service.dal.clients import AwsError, error_code
+from service.dal.cloudwatch import namespace_or_default, newest_by_instance
 from service.logic.ports import Runtime
-from service.logic.rollout_notices import (
+from service.logic.rollout_text import (
     Expected,
     coverage_change,
     parse_time,
@@ -38,13 +39,12 @@ MAX_PAGES: Final = 40  # 2,000 managed instances
 LOOKBACK_MINUTES: Final = 15
 LAUNCH_GRACE_S: Final = 15 * 60
 MAX_SERIES: Final = 500  # Metrics Insights returns at most 500 time series per query
-_IDENT = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _EC2_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
 
 
 def reporting_query(namespace: str) -> str:
     """Instances that sent mem_used_percent with OOMWatch's dimensions (``infra.alarms.fleet_query``'s schema)."""
-    ns = namespace if _IDENT.match(namespace) else "CWAgent"
+    ns = namespace_or_default(namespace)
     return (
         f'SELECT MAX(mem_used_percent) FROM SCHEMA("{ns}", InstanceId, host) '  # noqa: S608 - validated constant
         f"GROUP BY InstanceId LIMIT {MAX_SERIES}"
@@ -77,8 +77,6 @@ def expected_instances(rt: Runtime) -> list[str]:
 
 def reporting_instances(rt: Runtime, now: datetime) -> set[str] | None:
     """Instance ids with a recent mem_used_percent series; None when the answer may be cut at 500."""
-    from service.models.instance import instance_id_from_stream
-
     page = rt.clients.cloudwatch.get_metric_data(
         MetricDataQueries=[{"Id": "mem", "Expression": reporting_query(rt.settings.agent_namespace), "Period": 300}],
         StartTime=now - timedelta(minutes=LOOKBACK_MINUTES),
@@ -87,14 +85,7 @@ def reporting_instances(rt: Runtime, now: datetime) -> set[str] | None:
     results = page.get("MetricDataResults") or []
     if len(results) >= MAX_SERIES:
         return None
-    ids = set()
-    for res in results:
-        if not res.get("Values"):
-            continue
-        iid = instance_id_from_stream(str(res.get("Label", "")))
-        if iid:
-            ids.add(iid)
-    return ids
+    return {iid for by_instance in newest_by_instance(results).values() for iid in by_instance}
 
 
 def check_coverage(rt: Runtime, account: str = "") -> dict[str, Any]:

@@ -338,8 +338,8 @@ def event_record(view: KillView, decision: str, kill: Kill, extra: Mapping[str, 
     return rec
 
 
-class Delivery(NamedTuple):
-    """Facts about the delivery that every kill in it shares."""
+class LogDelivery(NamedTuple):
+    """Facts about one CloudWatch Logs subscription delivery that every kill in it shares."""
 
     log_group: str
     stream: str
@@ -351,7 +351,7 @@ class Delivery(NamedTuple):
 
 
 @dataclass(eq=False)
-class Work:
+class KillCase:
     """One kill on its way through noise control."""
 
     kill: Kill
@@ -374,7 +374,7 @@ class Work:
         return self.claim is not None and self.claim.occurrence is None
 
 
-def _summary(w: Work) -> VictimSummary:
+def _summary(w: KillCase) -> VictimSummary:
     v = victim(w.kill.event)
     pid = v.get("pid")
     rss = v.get("rss_kb")
@@ -396,7 +396,7 @@ def _degraded_note(exc: BaseException) -> str:
     )
 
 
-def _view(w: Work, d: Delivery, s: Settings) -> KillView:
+def _view(w: KillCase, d: LogDelivery, s: Settings) -> KillView:
     count = w.count or Count(occurrence=0, window_start_ms=0, window_end_ms=0, instances=[])
     return KillView(
         event=w.kill.event, kill_time_ms=w.kill.time_ms, instance_id=d.instance_id, instance=w.info,
@@ -406,7 +406,7 @@ def _view(w: Work, d: Delivery, s: Settings) -> KillView:
     )  # fmt: skip
 
 
-def _to_fallback(works: Sequence[Work], exc: BaseException, step: str, rt: Runtime) -> None:
+def _to_fallback(works: Sequence[KillCase], exc: BaseException, step: str, rt: Runtime) -> None:
     rt.telemetry.warning("state_unavailable", step=step, error=error_code(exc))
     rt.telemetry.count("StateFailures")
     for w in works:
@@ -415,7 +415,7 @@ def _to_fallback(works: Sequence[Work], exc: BaseException, step: str, rt: Runti
         w.state = rt.fallback
 
 
-def _claim(works: Sequence[Work], d: Delivery, rt: Runtime) -> None:
+def _claim(works: Sequence[KillCase], d: LogDelivery, rt: Runtime) -> None:
     """Rule 1 of :mod:`service.logic.delivery`: own each kill, or learn it is done or in flight elsewhere."""
     keys = [w.key for w in works]
     try:
@@ -427,10 +427,10 @@ def _claim(works: Sequence[Work], d: Delivery, rt: Runtime) -> None:
         w.claim = claims.get(w.key)
 
 
-def _count(works: Sequence[Work], d: Delivery, rt: Runtime) -> None:
+def _count(works: Sequence[KillCase], d: LogDelivery, rt: Runtime) -> None:
     """Number the new kills within their fingerprint's window (one counter update per fingerprint)."""
     s = rt.settings
-    groups: dict[str, list[Work]] = {}
+    groups: dict[str, list[KillCase]] = {}
     for w in works:
         if w.claim is not None and w.claim.occurrence is not None:
             c = w.claim
@@ -453,7 +453,7 @@ def _stores(rt: Runtime) -> list[KillState]:
     return [rt.store, rt.fallback]
 
 
-def _save(works: Sequence[Work], d: Delivery, rt: Runtime, step: str) -> None:
+def _save(works: Sequence[KillCase], d: LogDelivery, rt: Runtime, step: str) -> None:
     """Write the kills' places (before their events and publishes): a retry resends, never recounts."""
     rows = [KillRecord(w.key, w.count, not w.messages, w.decision) for w in works if w.count is not None]
     if not rows:
@@ -464,7 +464,7 @@ def _save(works: Sequence[Work], d: Delivery, rt: Runtime, step: str) -> None:
             _warn_state(rt, step, failed)
 
 
-def _commit(w: Work, d: Delivery, rt: Runtime) -> None:
+def _commit(w: KillCase, d: LogDelivery, rt: Runtime) -> None:
     """Rule 2: right after the kill's messages went out, record it as done (retried, else kept)."""
     assert w.count is not None
     row = KillRecord(w.key, w.count, True, w.decision)
@@ -478,7 +478,7 @@ def _commit(w: Work, d: Delivery, rt: Runtime) -> None:
         rt.telemetry.count("StateFailures")
 
 
-def _release(w: Work, d: Delivery, rt: Runtime) -> None:
+def _release(w: KillCase, d: LogDelivery, rt: Runtime) -> None:
     """Rule 3: the publish failed; hand the claim back (a failure is harmless: the retry owns it)."""
     rt.fallback.release_kill(w.key)
     failed = quietly(lambda: rt.store.release_kill(w.key), sleep=rt.sleep)
@@ -499,7 +499,7 @@ def _safe_text(value: object, limit: int = 120) -> str:
         return "?"
 
 
-def minimal_message(w: Work, d: Delivery, s: Settings, error: BaseException) -> Message:
+def minimal_message(w: KillCase, d: LogDelivery, s: Settings, error: BaseException) -> Message:
     """The alert of a kill whose details could not be rendered: victim, host, raw kill line."""
     ev = w.kill.event
     v = victim(ev)
@@ -528,7 +528,7 @@ def minimal_message(w: Work, d: Delivery, s: Settings, error: BaseException) -> 
                    instance_id=d.instance_id, process=name, source=w.fp.source))  # fmt: skip
 
 
-def _render(w: Work, d: Delivery, rt: Runtime) -> KillView | None:
+def _render(w: KillCase, d: LogDelivery, rt: Runtime) -> KillView | None:
     """The kill's messages; a kill that cannot be rendered gets its minimal form (isolated)."""
     s = rt.settings
     assert w.count is not None
@@ -550,7 +550,7 @@ def _render(w: Work, d: Delivery, rt: Runtime) -> KillView | None:
     return view
 
 
-def _write_event(w: Work, view: KillView | None, d: Delivery, rt: Runtime, out: Outcome) -> None:
+def _write_event(w: KillCase, view: KillView | None, d: LogDelivery, rt: Runtime, out: Outcome) -> None:
     """The kill's structured event, once (first attempt); a minimal one if the full one fails."""
     extra = {"kill_key": w.key, "durable_state": w.state.durable}
     if w.render_error is not None:
@@ -579,11 +579,13 @@ def _write_event(w: Work, view: KillView | None, d: Delivery, rt: Runtime, out: 
     out.kills += 1
 
 
-def handle_kills(kills: Sequence[Kill], d: Delivery, rt: Runtime, out: Outcome, failures: list[BaseException]) -> None:
+def handle_kills(
+    kills: Sequence[Kill], d: LogDelivery, rt: Runtime, out: Outcome, failures: list[BaseException]
+) -> None:
     """Classify, de-duplicate, count, log and alert every kill of one delivery (see :mod:`service.logic.delivery`)."""
     s = rt.settings
     info = d.lookup.instances.get(d.instance_id) if d.instance_id else None
-    works: list[Work] = []
+    works: list[KillCase] = []
     groups = inherited_groups(kills)
     for kill, group in zip(kills, groups, strict=True):
         w = _prepare(kill, d, info, rt, group)
@@ -699,8 +701,8 @@ def inherited_groups(kills: Sequence[Kill]) -> list[Mapping[str, Any] | None]:
 
 
 def _prepare(
-    kill: Kill, d: Delivery, info: InstanceInfo | None, rt: Runtime, group: Mapping[str, Any] | None = None
-) -> Work:
+    kill: Kill, d: LogDelivery, info: InstanceInfo | None, rt: Runtime, group: Mapping[str, Any] | None = None
+) -> KillCase:
     """A kill's identity and decisions; a kill whose fields break them gets safe stand-ins (isolated)."""
     s = rt.settings
     ev = kill.event
@@ -710,7 +712,7 @@ def _prepare(
         fp = fingerprint(ev, d.instance_id, info, group)
         where = d.instance_id or clean(ev.get("host") or d.stream, 64) or "unknown"
         key = kill_key(ev, d.stream, kill.time_ms, d.instance_id)
-        return Work(kill, key, info, sev, fp, where, notes, rt.store)
+        return KillCase(kill, key, info, sev, fp, where, notes, rt.store)
     except Exception as exc:
         rt.telemetry.warning("classify_failed", error=type(exc).__name__)
         from hashlib import sha256
@@ -722,19 +724,19 @@ def _prepare(
         fp = Fingerprint(sha256(f"{scope}|unclassified".encode()).hexdigest()[:24], scope, "kernel", "unclassified",
                          f"unclassified kill on {scope}")  # fmt: skip
         sev = Severity("warning", f"the kill could not be classified ({type(exc).__name__})")
-        w = Work(kill, key, info, sev, fp, where, notes, rt.store)
+        w = KillCase(kill, key, info, sev, fp, where, notes, rt.store)
         w.render_error = exc
         return w
 
 
-def _allowed(w: Work, info: InstanceInfo | None, s: Settings) -> str | None:
+def _allowed(w: KillCase, info: InstanceInfo | None, s: Settings) -> str | None:
     try:
         return allow_listed(w.kill.event, info, s.allow_list)
     except Exception:
         return None
 
 
-def record_last_kills(kills: Sequence[Kill], d: Delivery, rt: Runtime) -> None:
+def record_last_kills(kills: Sequence[Kill], d: LogDelivery, rt: Runtime) -> None:
     """Store the newest kill of this delivery as the instance's "last kill" (for alarm notices).
 
     A userspace-killer line whose sender is not verified (anyone can write it to a text log) never replaces it.
@@ -799,7 +801,7 @@ def process_subscription(
     if lookup.failed:
         rt.telemetry.count("EnrichmentFailures", len(lookup.failed))
         rt.telemetry.warning("enrichment_failed", calls=lookup.failed, instance_id=instance_id)
-    delivery = Delivery(
+    delivery = LogDelivery(
         log_group=data.log_group,
         stream=stream,
         account=data.owner,

@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from oomwatch import parse_lines
 from service.dal import sns
 from service.logic import chat
-from service.logic.alarm_notices import AlarmChange, HostRow, render_alarm_notice
+from service.logic.alarm_text import AlarmChange, HostRow, render_alarm_notice
 from service.logic.alert_text import DigestView, KillView, Message, Victim, render_digest, render_kill, render_loop
-from service.logic.rollout_notices import (
+from service.logic.rollout_text import (
     AssociationChange,
     CoverageChange,
     StepOutput,
@@ -288,6 +288,7 @@ def test_a_message_the_form_cannot_be_built_for_still_encodes() -> None:
     lines=st.lists(st.text(max_size=400), max_size=300),
     limit=st.integers(min_value=200, max_value=chat.DESCRIPTION_MAX),
 )
+@example(lines=["\x01" * 5] * 60, limit=200)  # each line break is two bytes of JSON: found by hypothesis
 def test_block_is_one_closed_code_block_within_its_limit(lines: list[str], limit: int) -> None:
     text = chat.block(lines, limit=limit, budget=4 * limit)
     assert len(text) <= limit and len(json.dumps(text)) - 2 <= 4 * limit

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from oomwatch import parse_lines
 from service.logic import hints
 from service.logic.alert_text import KillView, render_digest, render_kill, render_loop
-from service.logic.digests import digest_view
+from service.logic.digest_view import digest_view
 from service.logic.hints import HINTS, Hint, advise
 from service.logic.severity import Fingerprint, Severity
 from service.models.instance import InstanceInfo

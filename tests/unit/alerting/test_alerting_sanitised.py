@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from oomwatch import parse_lines
-from service.logic.alarm_notices import AlarmChange, HostRow, render_alarm_notice
+from service.logic.alarm_text import AlarmChange, HostRow, render_alarm_notice
 from service.logic.alert_text import DigestView, KillView, Message, Victim, render_digest, render_kill, render_loop
 from service.logic.severity import fingerprint, severity
 from service.models.instance import InstanceInfo, parse_instances

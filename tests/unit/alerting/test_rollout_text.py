@@ -1,4 +1,4 @@
-"""service.logic.rollout_notices without AWS: classification on hostile output, quoting, coverage sets."""
+"""service.logic.rollout_text without AWS: classification on hostile output, quoting, coverage sets."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from service.logic.rollout_notices import (
+from service.logic.rollout_text import (
     AssociationChange,
     CoverageChange,
     Expected,

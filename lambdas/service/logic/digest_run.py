@@ -1,0 +1,113 @@
+"""The digest schedule's use case: every run sends one digest per noise window that has ended and folded
+kills, then does the fleet coverage check when it is due (:mod:`service.logic.coverage`, at most once per
+``COVERAGE_INTERVAL_MINUTES``), whose failures are logged and never fail the digests.
+
+Each window is claimed, rendered, published and committed (:mod:`service.logic.delivery`); failed publishes
+are released and re-raised, a failed commit never is (the digest went out).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from service.dal.clients import error_code
+from service.logic.alert_text import DigestView, render_digest
+from service.logic.coverage import check_coverage
+from service.logic.delivery import PUBLISH_RESERVE_S, Attempt, attempt, commit_or_keep, quietly
+from service.logic.digest_view import digest_view
+from service.logic.ports import PublishFailed, Runtime
+
+MAX_DIGESTS_PER_RUN = 200
+
+
+def _due(rt: Runtime, now: float, me: Attempt) -> list[dict[str, Any]]:
+    due = []
+    for item in rt.store.due_windows(now, attempt=me):
+        due.append(item)
+        if len(due) >= MAX_DIGESTS_PER_RUN:
+            break
+    return due
+
+
+def _names(rt: Runtime, due: list[dict[str, Any]]) -> dict[str, str]:
+    """EC2 Name tags of the instances the due windows name (one batched lookup)."""
+    instance_ids = {i for item in due for i in item.get("instances") or [] if str(i).startswith("i-")}
+    if not instance_ids:
+        return {}
+    lookup = rt.directory.lookup(sorted(instance_ids))
+    return {iid: info.name for iid, info in lookup.instances.items() if info.name}
+
+
+def _publish(
+    rt: Runtime, item: Mapping[str, Any], pk: str, me: Attempt, account: str, names: dict[str, str]
+) -> DigestView:
+    """Render and publish one claimed window; on failure release the claim and re-raise."""
+    try:
+        if me.time_left(rt.clock()) < PUBLISH_RESERVE_S:
+            raise TimeoutError("too little of the invocation left to publish and record it")
+        view = digest_view(
+            item, loop_threshold=rt.settings.loop_threshold, region=rt.settings.region, account=account, names=names
+        )
+        rt.publisher.publish(render_digest(view))
+    except Exception as exc:
+        rt.telemetry.warning("digest_publish_failed", pk=pk, error=error_code(exc))
+        rt.telemetry.count("PublishFailures")
+        quietly(lambda: rt.store.release_digest(pk), sleep=rt.sleep)
+        raise
+    return view
+
+
+def send_due_digests(
+    rt: Runtime, account: str = "", request_id: str | None = None, remaining_ms: int | None = None
+) -> dict[str, Any]:
+    """Send each due window's digest; :class:`PublishFailed` after the run if any publish failed."""
+    now = rt.clock()
+    me = attempt(request_id, remaining_ms, now)
+    if len(rt.outbox):
+        rt.outbox.flush()
+    sent = 0
+    failures: list[BaseException] = []
+    due = _due(rt, now, me)
+    names = _names(rt, due)
+    for item in due:
+        pk = str(item["pk"])
+        if not rt.store.claim_digest(pk, now, me):
+            continue
+        try:
+            view = _publish(rt, item, pk, me, account, names)
+        except Exception as exc:
+            failures.append(exc)
+            continue
+        if not commit_or_keep(f"digest#{pk}", lambda pk=pk: rt.store.finish_digest(pk, now), rt.outbox, rt.sleep):  # type: ignore[misc]
+            rt.telemetry.warning("commit_kept", pk=pk)
+        rt.telemetry.info("digest_sent", pk=pk, count=view.total, fingerprint=view.fingerprint.key)
+        rt.telemetry.count("DigestsSent")
+        sent += 1
+    if len(rt.outbox):
+        rt.outbox.flush()
+    if failures:
+        raise PublishFailed(f"{len(failures)} digest(s) not published ({error_code(failures[0])})") from failures[0]
+    return {"due": len(due), "sent": sent}
+
+
+def coverage_quietly(rt: Runtime, account: str) -> dict[str, Any]:
+    """The coverage check, whose failure (AWS, publish, a bug) is logged and never fails the digest run."""
+    try:
+        return check_coverage(rt, account)
+    except Exception as exc:
+        rt.telemetry.warning("coverage_check_failed", error=error_code(exc))
+        rt.telemetry.count("CoverageCheckFailures")
+        return {"coverage": "failed", "error": error_code(exc)}
+
+
+def scheduled_run(
+    event: Mapping[str, Any], rt: Runtime, request_id: str | None = None, remaining_ms: int | None = None
+) -> dict[str, Any]:
+    """One schedule tick: the due digests, then (even if they failed) the coverage check."""
+    account = str(event.get("account") or "")
+    try:
+        result = send_due_digests(rt, account=account, request_id=request_id, remaining_ms=remaining_ms)
+    finally:
+        coverage = coverage_quietly(rt, account)
+    return result if coverage.get("coverage") == "off" else {**result, **coverage}
