@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore import __version__ as botocore_version
 
 from service.dal.clients import AwsError, error_code
+from service.dal.state import LastKill
 from service.logic.alarm_notices import AlarmChange, HostRow, parse_alarm_event, render_alarm_notice
 from service.logic.delivery import PUBLISH_RESERVE_S, Attempt, attempt, commit_or_keep, quietly
 from service.logic.ports import PublishFailed, Runtime
@@ -155,7 +156,7 @@ def not_yet_notified(
     fresh: list[str] = []
     for n, iid in enumerate(ids):
         try:
-            if rt.store.claim_notice(change.alarm_name, iid, rt.clock(), attempt=me):
+            if rt.store.notices.claim_notice(change.alarm_name, iid, rt.clock(), attempt=me):
                 fresh.append(iid)
         except AwsError as exc:
             notes.append(f"Duplicate notices are possible: DynamoDB failed ({error_code(exc)}).")
@@ -224,10 +225,10 @@ def notify_alarm(
     if lookup is not None:
         notes.extend(lookup.notes)
     usage = current_usage(rt, _ns(s.agent_namespace), change.time_ms, notes) if ids else {}
-    last: dict[str, dict[str, Any]] = {}
+    last: dict[str, LastKill] = {}
     if ids:
         try:
-            last = rt.store.last_kills(ids)
+            last = rt.store.last_kills.read(ids)
         except AwsError as exc:
             notes.append(f"Last OOM kills left out: DynamoDB failed ({error_code(exc)}).")
     hosts = [
@@ -253,12 +254,12 @@ def notify_alarm(
     except Exception as exc:
         rt.telemetry.count("PublishFailures")
         for iid in claimed:
-            quietly(lambda iid=iid: rt.store.release_notice(change.alarm_name, iid, me), sleep=rt.sleep)  # type: ignore[misc]
+            quietly(lambda iid=iid: rt.store.notices.release_notice(change.alarm_name, iid, me), sleep=rt.sleep)  # type: ignore[misc]
         raise PublishFailed(f"alarm notice not published ({error_code(exc)})") from exc
     for iid in claimed:
         commit_or_keep(
             f"notice#{change.alarm_name}#{iid}",
-            lambda iid=iid: rt.store.commit_notice(change.alarm_name, iid, rt.clock()),  # type: ignore[misc]
+            lambda iid=iid: rt.store.notices.commit_notice(change.alarm_name, iid, rt.clock()),  # type: ignore[misc]
             rt.outbox,
             rt.sleep,
         )

@@ -6,7 +6,7 @@ with ``status`` Failed, TimedOut or Success.
 
 * Failed / TimedOut: read what the steps wrote (:func:`step_outputs`), classify it
   (:func:`service.logic.rollout_notices.classify_failure`), and publish one notice per host and failure kind until
-  the host succeeds again (``rollout#<instance>`` items, :mod:`service.dal.state`).
+  the host succeeds again (``rollout#<instance>`` items, :mod:`service.dal.state.notices`).
 * Success after an announced failure: one "fixed" notice, and the host's record is deleted.
 
 The event carries no command id, so the output is found in three steps (all bounded, FAST timeouts):
@@ -133,7 +133,7 @@ def notify_association(event: dict[str, Any], rt: Runtime) -> dict[str, Any]:
     outputs = step_outputs(rt, change, notes)
     failure = classify_failure(change, outputs)
     try:
-        fresh = rt.store.claim_rollout_failure(change.instance_id, failure.kind, rt.clock())
+        fresh = rt.store.rollouts.claim_rollout_failure(change.instance_id, failure.kind, rt.clock())
     except AwsError as exc:
         notes.append(f"Repeats of this notice are possible: DynamoDB failed ({error_code(exc)}).")
         fresh, claimed = True, False
@@ -149,7 +149,7 @@ def notify_association(event: dict[str, Any], rt: Runtime) -> dict[str, Any]:
         rt.telemetry.count("PublishFailures")
         if claimed:
             try:
-                rt.store.release_rollout_failure(change.instance_id, failure.kind)
+                rt.store.rollouts.release_rollout_failure(change.instance_id, failure.kind)
             except AwsError:
                 rt.telemetry.warning("rollout_release_failed", instance=change.instance_id)
         raise PublishFailed(f"rollout notice not published ({error_code(exc)})") from exc
@@ -160,7 +160,7 @@ def notify_association(event: dict[str, Any], rt: Runtime) -> dict[str, Any]:
 
 def _succeeded(change: AssociationChange, rt: Runtime) -> dict[str, Any]:
     try:
-        kinds = rt.store.rollout_failures(change.instance_id)
+        kinds = rt.store.rollouts.rollout_failures(change.instance_id)
     except AwsError as exc:
         rt.telemetry.warning("rollout_state_unreadable", instance=change.instance_id, error=error_code(exc))
         return {"sent": 0, "ignored": "state unreadable"}
@@ -174,7 +174,7 @@ def _succeeded(change: AssociationChange, rt: Runtime) -> dict[str, Any]:
         rt.telemetry.count("PublishFailures")
         raise PublishFailed(f"rollout fixed notice not published ({error_code(exc)})") from exc
     try:
-        rt.store.clear_rollout(change.instance_id)
+        rt.store.rollouts.clear_rollout(change.instance_id)
     except AwsError as exc:
         rt.telemetry.warning("rollout_clear_failed", instance=change.instance_id, error=error_code(exc))
     rt.telemetry.count("RolloutNoticesSent")

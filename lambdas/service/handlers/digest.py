@@ -41,18 +41,19 @@ def send_due_digests(
     sent = 0
     failures: list[BaseException] = []
     due = []
-    for item in rt.store.due_windows(now, attempt=me):
+    for item in rt.store.digests.due_windows(now, attempt=me):
         due.append(item)
         if len(due) >= MAX_DIGESTS_PER_RUN:
             break
-    instance_ids = {i for item in due for i in item.get("instances") or [] if str(i).startswith("i-")}
+    instance_ids = {i for item in due for i in item.instances if i.startswith("i-")}
     names: dict[str, str] = {}
     if instance_ids:
         lookup = rt.directory.lookup(sorted(instance_ids))
         names = {iid: info.name for iid, info in lookup.instances.items() if info.name}
+    digests = rt.store.digests  # its methods looked up at each call: a kept commit runs in a later invocation
     for item in due:
-        pk = str(item["pk"])
-        if not rt.store.claim_digest(pk, now, me):
+        pk = item.pk
+        if not rt.store.digests.claim_digest(pk, now, me):
             continue
         try:
             if me.time_left(rt.clock()) < PUBLISH_RESERVE_S:
@@ -64,10 +65,10 @@ def send_due_digests(
         except Exception as exc:
             rt.telemetry.warning("digest_publish_failed", pk=pk, error=error_code(exc))
             rt.telemetry.count("PublishFailures")
-            quietly(lambda pk=pk: rt.store.release_digest(pk), sleep=rt.sleep)  # type: ignore[misc]
+            quietly(lambda pk=pk: rt.store.digests.release_digest(pk), sleep=rt.sleep)  # type: ignore[misc]
             failures.append(exc)
             continue
-        if not commit_or_keep(f"digest#{pk}", lambda pk=pk: rt.store.finish_digest(pk, now), rt.outbox, rt.sleep):  # type: ignore[misc]
+        if not commit_or_keep(f"digest#{pk}", lambda pk=pk: digests.finish_digest(pk, now), rt.outbox, rt.sleep):  # type: ignore[misc]
             rt.telemetry.warning("commit_kept", pk=pk)
         rt.telemetry.info("digest_sent", pk=pk, count=view.total, fingerprint=view.fingerprint.key)
         rt.telemetry.count("DigestsSent")
