@@ -51,7 +51,8 @@ class ClaimStore(Protocol):
     def release_kill(self, key: str) -> None: ...
 
 
-def _lease(now: int, attempt: Attempt | None) -> int:
+def lease_until(now: int, attempt: Attempt | None) -> int:
+    """When a claim made now by ``attempt`` may be taken over (its deadline, else :data:`LEASE_S` from now)."""
     return attempt.lease_until() if attempt else now + LEASE_S
 
 
@@ -86,7 +87,7 @@ class KillClaims:
     def _claim_chunk(self, chunk: list[str], now_s: float, attempt: Attempt | None) -> dict[str, Claim | None]:
         now = int(now_s)
         me = attempt.request_id if attempt else ""
-        lease = _lease(now, attempt)
+        lease = lease_until(now, attempt)
         out: dict[str, Claim | None] = {}
         for _ in range(CLAIM_ROUNDS):
             if not chunk:
@@ -134,7 +135,7 @@ class KillClaims:
             values_of={
                 ":pending": "pending",
                 ":sending": "sending",
-                ":lease": _lease(now, attempt),
+                ":lease": lease_until(now, attempt),
                 ":exp": now + KILL_TTL_S,
                 ":now": now,
                 ":me": me,
@@ -167,7 +168,7 @@ class KillClaims:
 
     def _put_kills(self, records: Sequence[KillRecord], now_s: float, attempt: Attempt | None) -> None:
         now = int(now_s)
-        lease = _lease(now, attempt)
+        lease = lease_until(now, attempt)
         items = [
             {
                 "pk": f"kill#{r.key}",

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from service.dal.state.claims import LEASE_S
+from service.dal.state.claims import lease_until
 from service.dal.state.table import Table, whole
 from service.logic.delivery import Attempt
 from service.logic.severity import Fingerprint
@@ -121,7 +121,7 @@ class DigestQueue:
     def claim_digest(self, pk: str, now_s: float, attempt: Attempt | None = None) -> bool:
         now = int(now_s * 1000)
         me = attempt.request_id if attempt else "-"
-        lease = attempt.lease_until() if attempt else int(now_s) + LEASE_S
+        lease = lease_until(int(now_s), attempt)
         claimed = self._table.update(
             pk,
             "SET digest_state = :sending, digest_at = :now, digest_owner = :me, digest_lease = :lease",

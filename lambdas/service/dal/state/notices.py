@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from service.dal.state.claims import LEASE_S
+from service.dal.state.claims import lease_until
 from service.dal.state.table import Table
 from service.logic.delivery import Attempt
 
@@ -33,7 +33,7 @@ class AlarmNotices:
         """
         now = int(now_s)
         me = attempt.request_id if attempt else "-"
-        lease = attempt.lease_until() if attempt else now + LEASE_S
+        lease = lease_until(now, attempt)
         written = self._table.put(
             {
                 "pk": f"notice#{alarm}#{instance_id}",
