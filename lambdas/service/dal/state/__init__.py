@@ -3,9 +3,9 @@
 Table: partition key ``pk`` (S), no sort key, TTL attribute ``expires_at`` (epoch seconds). Every family
 reads and writes it through :mod:`.table` (the codec and the DynamoDB calls) and returns typed records.
 
-=====================================  ==========================================================  ==============
+=====================================  ==========================================================  ==================
 item ``pk``                            purpose                                                     module
-=====================================  ==========================================================  ==============
+=====================================  ==========================================================  ==================
 ``kill#<kill_key>``                    claim of one kill (``service.logic.delivery``): ``status``  :mod:`.claims`
                                        pending|sending|done, ``owner``, ``lease_until``; once
                                        counted also ``occurrence``,
@@ -26,7 +26,7 @@ item ``pk``                            purpose                                  
                                        association succeeds again (30 days' TTL, refreshed)
 ``coverage#fleet``                     the last coverage check: ``checked_at``, ``silent`` (list   :mod:`.notices`
                                        of instance ids) (7 days' TTL, refreshed)
-=====================================  ==========================================================  ==============
+=====================================  ==========================================================  ==================
 
 Every write that decides something is conditional or an atomic counter, so concurrent
 invocations (one per log stream) and retried ones agree on which kill is "the first".
