@@ -42,8 +42,8 @@ PYTHON_VERSION: Final = (3, 13)
 ALARM_EVENT_DETAIL_TYPES: Final = ("CloudWatch Alarm State Change", "CloudWatch Alarm Contributor State Change")
 #: Describe calls have no resource-level permissions: they need ``Resource: *``.
 EC2_DESCRIBE_ACTIONS: Final = ("ec2:DescribeInstances", "ec2:DescribeInstanceTypes")
-#: What each function does to the state table, from the ``DynamoState`` methods its handler calls
-#: (``lambdas/service/dal/state.py``; ``tests/infra/test_state_grants.py`` derives the same sets from the source).
+#: What each function does to the state table, from the item-family methods its handler calls
+#: (``lambdas/service/dal/state/``; ``tests/infra/test_state_grants.py`` derives the same sets from the source).
 #: ``Table.grant_read_write_data`` would add ``Query``, ``DescribeTable``, ``ConditionCheckItem`` and the
 #: stream reads, which no handler uses. ``TransactWriteItems`` is authorized per item: its ``Put`` items
 #: need ``PutItem`` (DynamoDB API permissions reference).

@@ -59,14 +59,14 @@ KINDS: dict[str, Callable[[], BaseException]] = {"throttle": throttle, "timeout"
 # step -> (class path, method) whose call the fault replaces. A death at "claim" and "count" lands
 # *after* the write (the worst case: the item changed, the invocation never learned it).
 STEPS = {
-    "claim": ("service.dal.state.DynamoState", "claim_kills"),
-    "count": ("service.dal.state.DynamoState", "count_kills"),
+    "claim": ("service.dal.state.claims.KillClaims", "claim_kills"),
+    "count": ("service.dal.state.windows.NoiseWindows", "count_kills"),
     "render": ("service.logic.kills", "render_kill"),
-    "save": ("service.dal.state.DynamoState", "save_kills"),
+    "save": ("service.dal.state.claims.KillClaims", "save_kills"),
     "event": ("service.logic.kills", "event_record"),
     "publish": ("service.dal.sns.Publisher", "publish"),
-    "release": ("service.dal.state.DynamoState", "release_kill"),
-    "commit": ("service.dal.state.DynamoState", "commit_kills"),
+    "release": ("service.dal.state.claims.KillClaims", "release_kill"),
+    "commit": ("service.dal.state.claims.KillClaims", "commit_kills"),
 }
 AFTER_THE_WRITE = {"claim", "count"}
 # (step, kind) pairs that cannot happen: rendering and the event write make no AWS call.

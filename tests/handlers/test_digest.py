@@ -108,16 +108,16 @@ def test_digest_sent_whose_finish_write_failed_is_not_sent_again(
     three_kills(world, invoke_oom, clock)
     clock.advance(WINDOW_S + 60)
     runtime_.sleep = lambda _s: None
-    real = runtime_.store.finish_digest
+    real = runtime_.store.digests.finish_digest
 
     def throttled(*_a: Any, **_k: Any) -> Any:
         raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "x"}}, "UpdateItem")
 
-    monkeypatch.setattr(runtime_.store, "finish_digest", throttled)
+    monkeypatch.setattr(runtime_.store.digests, "finish_digest", throttled)
 
     # WHEN the run ends (it must not fail: the digest went out), then later runs fire
     assert invoke_digest({})["sent"] == 1
-    monkeypatch.setattr(runtime_.store, "finish_digest", real)
+    monkeypatch.setattr(runtime_.store.digests, "finish_digest", real)
     for _ in range(3):
         clock.advance(300)
         invoke_digest({})

@@ -103,7 +103,7 @@ def test_a_forged_earlyoom_line_never_becomes_the_instances_last_kill(
 
     # THEN it is an event of its own, marked unverified, and the alarm notices' "last kill" stays the kernel's
     assert result["kills"] == 1
-    last = runtime_.store.last_kills([iid])[iid]
+    last = runtime_.store.last_kills.read([iid])[iid]
     assert last["comm"] == "mysqld" and last["pid"] == 6576
     [alert] = [s for s in world.sent() if "sshd" in s.subject]
     assert alert.attributes["source"] == "earlyoom"

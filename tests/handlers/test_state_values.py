@@ -7,7 +7,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from service.dal.state import _num, _plain
+from service.dal.state.table import num as _num
+from service.dal.state.table import plain as _plain
 
 
 def reference_plain(item: dict[str, Any]) -> dict[str, Any]:

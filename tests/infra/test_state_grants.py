@@ -1,7 +1,8 @@
 """Each function's state-table grant is exactly what its handler's code calls (no more, no less).
 
-Derived from the source, not copied: the ``DynamoState`` methods each handler module calls (``store.<m>(``),
-followed through the methods they call on ``self``, down to the boto3 DynamoDB operations they make.
+Derived from the source, not copied: the item-family methods each handler module calls on the store
+(``store.<family>.<m>(``, the family being a ``DynamoState`` attribute), followed through the methods they call on
+``self`` and on the table codec (``self._table.<m>(``), down to the boto3 DynamoDB operations the codec makes.
 A new call in a handler that needs another action makes this test fail until the grant follows.
 """
 
@@ -36,48 +37,77 @@ OPERATION_ACTIONS = {
 }
 
 
-def _dynamo_state() -> ast.ClassDef:
-    tree = ast.parse((LAMBDAS / "service" / "dal" / "state.py").read_text())
-    (cls,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "DynamoState"]
-    return cls
+STATE = LAMBDAS / "service" / "dal" / "state"
+CODEC = "Table"  # the class of ``self._table`` in every family
 
 
-def _calls(method: ast.FunctionDef) -> tuple[set[str], set[str]]:
-    """(methods called on self, DynamoDB operations called on self._ddb) in one method."""
-    own: set[str] = set()
+def _classes() -> dict[str, ast.ClassDef]:
+    """Every class of the state package, by name."""
+    return {
+        node.name: node
+        for module in sorted(STATE.glob("*.py"))
+        for node in ast.parse(module.read_text()).body
+        if isinstance(node, ast.ClassDef)
+    }
+
+
+def _families(classes: dict[str, ast.ClassDef]) -> dict[str, str]:
+    """``DynamoState``'s attributes and the family class each one holds (``self.claims = KillClaims(t)``)."""
+    (init,) = [n for n in classes["DynamoState"].body if isinstance(n, ast.FunctionDef) and n.name == "__init__"]
+    out = {}
+    for node in ast.walk(init):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name):
+            for target in node.targets:
+                if (
+                    isinstance(target, ast.Attribute)
+                    and isinstance(target.value, ast.Name)
+                    and target.value.id == "self"
+                ):
+                    out[target.attr] = node.value.func.id
+    return out
+
+
+def _calls(method: ast.FunctionDef, cls: str) -> tuple[set[tuple[str, str]], set[str]]:
+    """((class, method) called on self or on the codec, DynamoDB operations called on self._ddb) in one method."""
+    own: set[tuple[str, str]] = set()
     operations: set[str] = set()
     for node in ast.walk(method):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             receiver = node.func.value
             if isinstance(receiver, ast.Name) and receiver.id == "self":
-                own.add(node.func.attr)
+                own.add((cls, node.func.attr))
+            elif isinstance(receiver, ast.Attribute) and receiver.attr == "_table":
+                own.add((CODEC, node.func.attr))
             elif isinstance(receiver, ast.Attribute) and receiver.attr == "_ddb":
                 operations.add(node.func.attr)
     return own, operations
 
 
 def required_actions(function: str) -> set[str]:
-    methods = {n.name: n for n in _dynamo_state().body if isinstance(n, ast.FunctionDef)}
+    classes = _classes()
+    families = _families(classes)
+    methods = {(cls, n.name): n for cls, node in classes.items() for n in node.body if isinstance(n, ast.FunctionDef)}
     source = "".join((LAMBDAS / module).read_text() for module in FUNCTION_MODULES[function])
-    todo = [m for m in re.findall(r"\bstore\.([a-z_]+)\(", source)]
+    calls = re.findall(r"\b(?:store|state)\.([a-z_]+)\.([a-z_]+)\(", source)
+    todo = [(families[family], name) for family, name in calls if family in families]
     assert todo, f"no state calls found for {function}"
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     actions: set[str] = set()
     while todo:
-        name = todo.pop()
-        if name in seen or name not in methods:
+        key = todo.pop()
+        if key in seen or key not in methods:
             continue
-        seen.add(name)
-        own, operations = _calls(methods[name])
+        seen.add(key)
+        own, operations = _calls(methods[key], key[0])
         todo.extend(own)
         for operation in operations:
-            assert operation in OPERATION_ACTIONS, f"DynamoState.{name} calls {operation}: map it to its IAM action"
+            assert operation in OPERATION_ACTIONS, f"{key[0]}.{key[1]} calls {operation}: map it to its IAM action"
             actions.add(OPERATION_ACTIONS[operation])
     return actions
 
 
 def test_transactions_hold_only_put_items() -> None:
-    source = (LAMBDAS / "service" / "dal" / "state.py").read_text()
+    source = "".join(module.read_text() for module in sorted(STATE.glob("*.py")))
     for kind in ("Update", "Delete", "ConditionCheck"):
         assert f'"{kind}": {{' not in source, f"a {kind} transaction item needs its own action"
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from service.dal import cloudwatch
 from service.dal.clients import AwsError, error_code
+from service.dal.state import LastKill
 from service.logic.alarm_text import AlarmChange, HostRow, parse_alarm_event, render_alarm_notice
 from service.logic.delivery import PUBLISH_RESERVE_S, Attempt, attempt, commit_or_keep, quietly
 from service.logic.ports import PublishFailed, Runtime
@@ -73,7 +74,7 @@ def not_yet_notified(
     fresh: list[str] = []
     for n, iid in enumerate(ids):
         try:
-            if rt.store.claim_notice(change.alarm_name, iid, rt.clock(), attempt=me):
+            if rt.store.notices.claim_notice(change.alarm_name, iid, rt.clock(), attempt=me):
                 fresh.append(iid)
         except AwsError as exc:
             notes.append(f"Duplicate notices are possible: DynamoDB failed ({error_code(exc)}).")
@@ -115,9 +116,9 @@ def host_rows(change: AlarmChange, ids: list[str], rt: Runtime, notes: list[str]
     lookup = rt.directory.lookup(ids)
     notes.extend(lookup.notes)
     usage = current_usage(rt, cloudwatch.namespace_or_default(rt.settings.agent_namespace), change.time_ms, notes)
-    last: dict[str, dict[str, Any]] = {}
+    last: dict[str, LastKill] = {}
     try:
-        last = rt.store.last_kills(ids)
+        last = rt.store.last_kills.read(ids)
     except AwsError as exc:
         notes.append(f"Last OOM kills left out: DynamoDB failed ({error_code(exc)}).")
     hosts = [
@@ -149,12 +150,12 @@ def publish_notice(
     except Exception as exc:
         rt.telemetry.count("PublishFailures")
         for iid in claimed:
-            quietly(lambda iid=iid: rt.store.release_notice(change.alarm_name, iid, me), sleep=rt.sleep)  # type: ignore[misc]
+            quietly(lambda iid=iid: rt.store.notices.release_notice(change.alarm_name, iid, me), sleep=rt.sleep)  # type: ignore[misc]
         raise PublishFailed(f"alarm notice not published ({error_code(exc)})") from exc
     for iid in claimed:
         commit_or_keep(
             f"notice#{change.alarm_name}#{iid}",
-            lambda iid=iid: rt.store.commit_notice(change.alarm_name, iid, rt.clock()),  # type: ignore[misc]
+            lambda iid=iid: rt.store.notices.commit_notice(change.alarm_name, iid, rt.clock()),  # type: ignore[misc]
             rt.outbox,
             rt.sleep,
         )

@@ -94,7 +94,7 @@ def check_coverage(rt: Runtime, account: str = "") -> dict[str, Any]:
     if s.coverage_interval_minutes <= 0:
         return {"coverage": "off"}
     now_s = rt.clock()
-    previous = rt.store.claim_coverage(now_s, s.coverage_interval_minutes * 60)
+    previous = rt.store.coverage.claim_coverage(now_s, s.coverage_interval_minutes)
     if previous is None:
         return {"coverage": "not due"}
     now = datetime.fromtimestamp(now_s, UTC)
@@ -143,5 +143,5 @@ def check_coverage(rt: Runtime, account: str = "") -> dict[str, Any]:
         rt.telemetry.info("coverage_notice", new_silent=list(change.new_silent), back=list(change.back))
         result["notice"] = 1
     if set(previous) != set(silent):
-        rt.store.save_coverage(silent, now_s)
+        rt.store.coverage.save_coverage(silent, now_s)
     return result

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from service.dal.clients import error_code
+from service.dal.state import DueWindow
 from service.logic.alert_text import DigestView, render_digest
 from service.logic.coverage import check_coverage
 from service.logic.delivery import PUBLISH_RESERVE_S, Attempt, attempt, commit_or_keep, quietly
@@ -21,27 +22,25 @@ from service.logic.ports import PublishFailed, Runtime
 MAX_DIGESTS_PER_RUN = 200
 
 
-def _due(rt: Runtime, now: float, me: Attempt) -> list[dict[str, Any]]:
+def _due(rt: Runtime, now: float, me: Attempt) -> list[DueWindow]:
     due = []
-    for item in rt.store.due_windows(now, attempt=me):
+    for item in rt.store.digests.due_windows(now, attempt=me):
         due.append(item)
         if len(due) >= MAX_DIGESTS_PER_RUN:
             break
     return due
 
 
-def _names(rt: Runtime, due: list[dict[str, Any]]) -> dict[str, str]:
+def _names(rt: Runtime, due: list[DueWindow]) -> dict[str, str]:
     """EC2 Name tags of the instances the due windows name (one batched lookup)."""
-    instance_ids = {i for item in due for i in item.get("instances") or [] if str(i).startswith("i-")}
+    instance_ids = {i for item in due for i in item.instances if i.startswith("i-")}
     if not instance_ids:
         return {}
     lookup = rt.directory.lookup(sorted(instance_ids))
     return {iid: info.name for iid, info in lookup.instances.items() if info.name}
 
 
-def _publish(
-    rt: Runtime, item: Mapping[str, Any], pk: str, me: Attempt, account: str, names: dict[str, str]
-) -> DigestView:
+def _publish(rt: Runtime, item: DueWindow, pk: str, me: Attempt, account: str, names: dict[str, str]) -> DigestView:
     """Render and publish one claimed window; on failure release the claim and re-raise."""
     try:
         if me.time_left(rt.clock()) < PUBLISH_RESERVE_S:
@@ -53,7 +52,7 @@ def _publish(
     except Exception as exc:
         rt.telemetry.warning("digest_publish_failed", pk=pk, error=error_code(exc))
         rt.telemetry.count("PublishFailures")
-        quietly(lambda: rt.store.release_digest(pk), sleep=rt.sleep)
+        quietly(lambda: rt.store.digests.release_digest(pk), sleep=rt.sleep)
         raise
     return view
 
@@ -70,16 +69,17 @@ def send_due_digests(
     failures: list[BaseException] = []
     due = _due(rt, now, me)
     names = _names(rt, due)
+    digests = rt.store.digests  # its methods looked up at each call: a kept commit runs in a later invocation
     for item in due:
-        pk = str(item["pk"])
-        if not rt.store.claim_digest(pk, now, me):
+        pk = item.pk
+        if not rt.store.digests.claim_digest(pk, now, me):
             continue
         try:
             view = _publish(rt, item, pk, me, account, names)
         except Exception as exc:
             failures.append(exc)
             continue
-        if not commit_or_keep(f"digest#{pk}", lambda pk=pk: rt.store.finish_digest(pk, now), rt.outbox, rt.sleep):  # type: ignore[misc]
+        if not commit_or_keep(f"digest#{pk}", lambda pk=pk: digests.finish_digest(pk, now), rt.outbox, rt.sleep):  # type: ignore[misc]
             rt.telemetry.warning("commit_kept", pk=pk)
         rt.telemetry.info("digest_sent", pk=pk, count=view.total, fingerprint=view.fingerprint.key)
         rt.telemetry.count("DigestsSent")

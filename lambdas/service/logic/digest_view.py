@@ -1,64 +1,37 @@
-"""Turn a stored noise window (the ``win#...`` item) into the digest's view model."""
+"""Turn a due noise window (:class:`service.dal.state.DueWindow`, decoded from its ``win#...`` item) into the
+digest's view model."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
+from service.dal.state import DueWindow
 from service.logic.alert_text import DigestView, Victim
-from service.logic.severity import Fingerprint
-
-
-def _int(value: object, default: int = 0) -> int:
-    return int(value) if isinstance(value, int | float) else default
 
 
 def digest_view(
-    item: Mapping[str, Any],
+    window: DueWindow,
     *,
     loop_threshold: int,
     region: str,
     account: str,
     names: Mapping[str, str],
 ) -> DigestView:
-    top = item.get("top") if isinstance(item.get("top"), Mapping) else {}
-    victims = []
-    for entry in (top or {}).values():
-        if not isinstance(entry, Mapping):
-            continue
-        pid = entry.get("pid")
-        rss = entry.get("rss_kb")
-        victims.append(
-            Victim(
-                comm=str(entry.get("comm") or "?"),
-                pid=pid if isinstance(pid, int) else None,
-                rss_kb=rss if isinstance(rss, int) else None,
-                instance=str(entry.get("where") or "?"),
-                time_ms=_int(entry.get("time_ms")),
-            )
-        )
+    victims = [Victim(comm=v.comm, pid=v.pid, rss_kb=v.rss_kb, instance=v.where, time_ms=v.time_ms) for v in window.top]
     victims.sort(key=lambda v: (-(v.rss_kb or 0), v.time_ms))
-    count = _int(item.get("count"), 1)
-    events_group = str(item.get("events_group") or "")
     return DigestView(
-        fingerprint=Fingerprint(
-            key=str(item.get("fingerprint") or ""),
-            scope=str(item.get("scope") or "host:unknown"),
-            source=str(item.get("source") or "kernel"),
-            subject=str(item.get("subject") or "?"),
-            label=str(item.get("label") or ""),
-        ),
-        total=count,
-        window_start_ms=_int(item.get("window_start")),
-        window_end_ms=_int(item.get("window_end")),
-        first_ms=_int(item.get("first_ms"), _int(item.get("window_start"))),
-        last_ms=_int(item.get("last_ms"), _int(item.get("window_end"))),
-        instances=sorted(str(i) for i in item.get("instances") or []),
+        fingerprint=window.fingerprint,
+        total=window.count,
+        window_start_ms=window.window_start_ms,
+        window_end_ms=window.window_end_ms,
+        first_ms=window.first_ms,
+        last_ms=window.last_ms,
+        instances=list(window.instances),
         victims=victims[:5],
-        severity="critical" if _int(item.get("critical")) > 0 else "warning",
-        escalated=count >= loop_threshold,
+        severity="critical" if window.critical > 0 else "warning",
+        escalated=window.count >= loop_threshold,
         region=region,
         account=account,
-        events_log_group=events_group if events_group not in ("", "-") else None,
+        events_log_group=window.events_group,
         names=dict(names),
     )

@@ -198,7 +198,7 @@ def stash_mode(log_group: str, s: Settings) -> bool:
 def unfinished_tail(events: Sequence[Mapping[str, Any]], kills: Sequence[Kill]) -> list[Mapping[str, Any]]:
     """The events of a report that started after this delivery's last kill and has no kill yet
     (from its ``invoked oom-killer`` header on), capped: what the stream's next delivery needs."""
-    from service.dal.state import STASH_MAX_BYTES, STASH_MAX_LINES, stash_row_bytes
+    from service.dal.state.stash import STASH_MAX_BYTES, STASH_MAX_LINES, stash_row_bytes
 
     kill_ids = {str(k.event.get("kill_event_id")) for k in kills if k.event.get("kill_event_id")}
     start = 0
@@ -226,7 +226,7 @@ def complete_from_stash(
     if not todo:
         return list(kills)
     try:
-        stashed = rt.store.get_stash(log_group, stream, rt.clock())
+        stashed = rt.store.stash.get_stash(log_group, stream, rt.clock())
     except Exception as exc:
         _warn_state(rt, "stash_read", exc)
         stashed = []
@@ -259,7 +259,7 @@ def stash_tail(
     if not tail:
         return
     try:
-        rt.store.put_stash(log_group, stream, tail, rt.clock())
+        rt.store.stash.put_stash(log_group, stream, tail, rt.clock())
         rt.telemetry.count("StashWrites")
     except Exception as exc:
         _warn_state(rt, "stash_write", exc)
@@ -419,10 +419,10 @@ def _claim(works: Sequence[KillCase], d: LogDelivery, rt: Runtime) -> None:
     """Rule 1 of :mod:`service.logic.delivery`: own each kill, or learn it is done or in flight elsewhere."""
     keys = [w.key for w in works]
     try:
-        claims = rt.store.claim_kills(keys, d.now_s, d.attempt)
+        claims = rt.store.claims.claim_kills(keys, d.now_s, d.attempt)
     except Exception as exc:
         _to_fallback(works, exc, "claim", rt)
-        claims = rt.fallback.claim_kills(keys, d.now_s, d.attempt)
+        claims = rt.fallback.claims.claim_kills(keys, d.now_s, d.attempt)
     for w in works:
         w.claim = claims.get(w.key)
 
@@ -438,12 +438,12 @@ def _count(works: Sequence[KillCase], d: LogDelivery, rt: Runtime) -> None:
         elif w.claim is not None:
             groups.setdefault(w.fp.key, []).append(w)
     for group in groups.values():
-        state = group[0].state
+        state, fp, minutes = group[0].state, group[0].fp, s.noise_window_minutes
         try:
-            counts = state.count_kills(group[0].fp, d.now_s, s.window_seconds, [_summary(w) for w in group], d.attempt)
+            counts = state.windows.count_kills(fp, d.now_s, minutes, [_summary(w) for w in group], d.attempt)
         except Exception as exc:
             _to_fallback(group, exc, "count", rt)
-            counts = rt.fallback.count_kills(group[0].fp, d.now_s, s.window_seconds, [_summary(w) for w in group])
+            counts = rt.fallback.windows.count_kills(fp, d.now_s, minutes, [_summary(w) for w in group])
         for w, count in zip(group, counts, strict=True):
             w.count = count
 
@@ -459,7 +459,7 @@ def _save(works: Sequence[KillCase], d: LogDelivery, rt: Runtime, step: str) -> 
     if not rows:
         return
     for state in _stores(rt):
-        failed = quietly(lambda state=state: state.save_kills(rows, d.now_s, d.attempt), sleep=rt.sleep)  # type: ignore[misc]
+        failed = quietly(lambda state=state: state.claims.save_kills(rows, d.now_s, d.attempt), sleep=rt.sleep)  # type: ignore[misc]
         if failed is not None:
             _warn_state(rt, step, failed)
 
@@ -468,10 +468,10 @@ def _commit(w: KillCase, d: LogDelivery, rt: Runtime) -> None:
     """Rule 2: right after the kill's messages went out, record it as done (retried, else kept)."""
     assert w.count is not None
     row = KillRecord(w.key, w.count, True, w.decision)
-    rt.fallback.commit_kills([row], d.now_s, d.attempt)
+    rt.fallback.claims.commit_kills([row], d.now_s, d.attempt)
 
     def write() -> None:
-        rt.store.commit_kills([row], d.now_s, d.attempt)
+        rt.store.claims.commit_kills([row], d.now_s, d.attempt)
 
     if not commit_or_keep(f"kill#{w.key}", write, rt.outbox, sleep=rt.sleep):
         rt.telemetry.warning("commit_kept", kill_key=w.key)
@@ -480,8 +480,8 @@ def _commit(w: KillCase, d: LogDelivery, rt: Runtime) -> None:
 
 def _release(w: KillCase, d: LogDelivery, rt: Runtime) -> None:
     """Rule 3: the publish failed; hand the claim back (a failure is harmless: the retry owns it)."""
-    rt.fallback.release_kill(w.key)
-    failed = quietly(lambda: rt.store.release_kill(w.key), sleep=rt.sleep)
+    rt.fallback.claims.release_kill(w.key)
+    failed = quietly(lambda: rt.store.claims.release_kill(w.key), sleep=rt.sleep)
     if failed is not None:
         _warn_state(rt, "release", failed)
 
@@ -757,7 +757,7 @@ def record_last_kills(kills: Sequence[Kill], d: LogDelivery, rt: Runtime) -> Non
         "workload_kind": str(workload(latest.event).get("kind") or "") or None,
         "kill_event_id": str(latest.event.get("kill_event_id") or "") or None,
     }
-    failed = quietly(lambda: rt.store.put_last_kill(d.instance_id or "", summary, d.now_s), sleep=rt.sleep)
+    failed = quietly(lambda: rt.store.last_kills.put(d.instance_id or "", summary, d.now_s), sleep=rt.sleep)
     if failed is not None:
         _warn_state(rt, "last_kill", failed)
 

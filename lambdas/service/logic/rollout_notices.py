@@ -3,7 +3,7 @@ is fixed.
 
 * Failed / TimedOut: read what the steps wrote (:func:`step_outputs`, through :mod:`service.dal.ssm`),
   classify it (:func:`service.logic.rollout_text.classify_failure`), and publish one notice per host and
-  failure kind until the host succeeds again (``rollout#<instance>`` items, :mod:`service.dal.state`).
+  failure kind until the host succeeds again (``rollout#<instance>`` items, :mod:`service.dal.state.notices`).
 * Success after an announced failure: one "fixed" notice, and the host's record is deleted.
 
 Any failure to read the step output degrades the notice ("output not available"), never drops it. The EC2
@@ -90,7 +90,7 @@ def announce_failure(change: AssociationChange, rt: Runtime) -> dict[str, Any]:
     outputs = step_outputs(rt, change, notes)
     failure = classify_failure(change, outputs)
     try:
-        fresh = rt.store.claim_rollout_failure(change.instance_id, failure.kind, rt.clock())
+        fresh = rt.store.rollouts.claim_rollout_failure(change.instance_id, failure.kind, rt.clock())
     except AwsError as exc:
         notes.append(f"Repeats of this notice are possible: DynamoDB failed ({error_code(exc)}).")
         fresh, claimed = True, False
@@ -106,7 +106,7 @@ def announce_failure(change: AssociationChange, rt: Runtime) -> dict[str, Any]:
         rt.telemetry.count("PublishFailures")
         if claimed:
             try:
-                rt.store.release_rollout_failure(change.instance_id, failure.kind)
+                rt.store.rollouts.release_rollout_failure(change.instance_id, failure.kind)
             except AwsError:
                 rt.telemetry.warning("rollout_release_failed", instance=change.instance_id)
         raise PublishFailed(f"rollout notice not published ({error_code(exc)})") from exc
@@ -118,7 +118,7 @@ def announce_failure(change: AssociationChange, rt: Runtime) -> dict[str, Any]:
 def announce_fixed(change: AssociationChange, rt: Runtime) -> dict[str, Any]:
     """The fixed notice for a host with an announced failure; then its record is deleted."""
     try:
-        kinds = rt.store.rollout_failures(change.instance_id)
+        kinds = rt.store.rollouts.rollout_failures(change.instance_id)
     except AwsError as exc:
         rt.telemetry.warning("rollout_state_unreadable", instance=change.instance_id, error=error_code(exc))
         return {"sent": 0, "ignored": "state unreadable"}
@@ -132,7 +132,7 @@ def announce_fixed(change: AssociationChange, rt: Runtime) -> dict[str, Any]:
         rt.telemetry.count("PublishFailures")
         raise PublishFailed(f"rollout fixed notice not published ({error_code(exc)})") from exc
     try:
-        rt.store.clear_rollout(change.instance_id)
+        rt.store.rollouts.clear_rollout(change.instance_id)
     except AwsError as exc:
         rt.telemetry.warning("rollout_clear_failed", instance=change.instance_id, error=error_code(exc))
     rt.telemetry.count("RolloutNoticesSent")

@@ -56,11 +56,6 @@ class Settings(NamedTuple):
     target_all_instances: bool = False
     problems: tuple[str, ...] = ()
 
-    @property
-    def window_seconds(self) -> int:
-        """The noise window on the state table's clock: the one minutes-to-seconds conversion on its path."""
-        return 60 * self.noise_window_minutes
-
 
 def _whole(env: Mapping[str, str], setting: Setting, problems: list[str]) -> int:
     """A whole number within the setting's bounds (those synth enforces); else its ``absent`` value and a note."""

@@ -6,8 +6,9 @@ variable from here, so they cannot drift apart. It lives under ``lambdas/`` beca
 folder only; it imports nothing but the standard library, so infra can import it without AWS or CDK.
 
 Units stay what the key says along the whole path: ``noise_window_minutes`` is minutes in ``cdk.json``, in
-``NOISE_WINDOW_MINUTES`` and in ``Settings.noise_window_minutes``; ``Settings.window_seconds`` is the one
-conversion, where the state table's clock (epoch seconds) takes over.
+``NOISE_WINDOW_MINUTES``, in ``Settings.noise_window_minutes`` and in the state store's ``window_minutes``, up to
+``service.dal.state.windows.window_ms``, the one conversion, where a window opens on the items' clock (epoch ms).
+``COVERAGE_INTERVAL_MINUTES`` likewise reaches the store in minutes.
 
 ``absent`` is what the Lambda assumes when the variable is missing (a function deployed before the variable
 existed), which is not always the ``cdk.json`` default: ``KILL_METRIC`` missing means off, as it was before the

@@ -109,7 +109,7 @@ def test_settings_defaults_and_bad_values_degrade_with_a_note() -> None:
     # WHEN parsed
     s = from_env(env)
     # THEN defaults apply where the value is unusable, and each problem is reported
-    assert s.loop_threshold == 5 and s.window_seconds == 1800 and s.allow_list == AllowList()
+    assert s.loop_threshold == 5 and s.noise_window_minutes == 30 and s.allow_list == AllowList()
     assert "mysqld" in s.critical_processes and "redis-server" in s.critical_processes
     assert len(s.problems) == 2
 

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from oomwatch import parse_lines
+from service.dal.state import due_window
 from service.logic import hints
 from service.logic.alert_text import KillView, render_digest, render_kill, render_loop
 from service.logic.digest_view import digest_view
@@ -162,7 +163,8 @@ def test_loop_and_digest_messages_carry_their_kind() -> None:
     }  # fmt: skip
     # WHEN the loop escalation and the digest are rendered
     loop = render_loop(view(ev, occurrence=5), ["i-1", "i-2"])
-    digest = render_digest(digest_view(item, loop_threshold=5, region="eu-west-1", account="1", names={"i-2": "web-2"}))
+    window = digest_view(due_window(item), loop_threshold=5, region="eu-west-1", account="1", names={"i-2": "web-2"})
+    digest = render_digest(window)
     # THEN each says what it is, and the digest lists the largest victim first, by name
     assert loop.attributes["kind"] == "oom_loop" and loop.doc["count"] == 5
     # (the span is first to last kill; the host is named as kill alerts name it, the largest victim's first)
