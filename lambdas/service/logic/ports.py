@@ -16,11 +16,12 @@ from service.dal.logs import ContextFetcher
 from service.dal.sns import Publisher
 from service.dal.state import DynamoState, MemoryState
 from service.logic.delivery import Outbox
+from service.models.event_record import EventRecord, MinimalEventRecord
 from service.models.settings import Settings
 
 
 class Telemetry(Protocol):
-    def event(self, record: dict[str, Any]) -> None: ...
+    def event(self, record: EventRecord | MinimalEventRecord) -> None: ...
 
     def info(self, message: str, **fields: Any) -> None: ...
 
