@@ -576,11 +576,24 @@ def _write_event(w: Work, view: KillView | None, d: Delivery, rt: Runtime, out: 
 
 def handle_kills(kills: Sequence[Kill], d: Delivery, rt: Runtime, out: Outcome, failures: list[BaseException]) -> None:
     """Classify, de-duplicate, count, log and alert every kill of one delivery (see :mod:`service.logic.delivery`)."""
+    works = _not_allow_listed(kills, d, rt, out)
+    if not works:
+        return
+    works = _claimed(works, d, rt, out)
+    _count(works, d, rt)
+    views = {id(w): _render(w, d, rt) for w in works}
+    # The places first (a retry then resends the same alerts), then the events, then the publishes.
+    _save([w for w in works if w.first_attempt], d, rt, "save")
+    _write_events(works, views, d, rt, out)
+    _publish_all(works, d, rt, out, failures)
+
+
+def _not_allow_listed(kills: Sequence[Kill], d: Delivery, rt: Runtime, out: Outcome) -> list[Work]:
+    """Each kill classified; an allow-listed one gets its event and nothing else (no claim, count or alert)."""
     s = rt.settings
     info = d.lookup.instances.get(d.instance_id) if d.instance_id else None
     works: list[Work] = []
-    groups = inherited_groups(kills)
-    for kill, group in zip(kills, groups, strict=True):
+    for kill, group in zip(kills, inherited_groups(kills), strict=True):
         w = _prepare(kill, d, info, rt, group)
         allowed = _allowed(w, info, s)
         if allowed:
@@ -592,21 +605,24 @@ def handle_kills(kills: Sequence[Kill], d: Delivery, rt: Runtime, out: Outcome, 
             out.kills += 1
             continue
         works.append(w)
-    if not works:
-        return
+    return works
 
+
+def _claimed(works: Sequence[Work], d: Delivery, rt: Runtime, out: Outcome) -> list[Work]:
+    """The kills this invocation owns; the others are done or in flight elsewhere (duplicates)."""
     _claim(works, d, rt)
     for w in works:
         if w.claim is None:
             rt.telemetry.info("duplicate_kill", kill_key=w.key, stream=d.stream)
             rt.telemetry.count("DuplicateKills")
             out.duplicates += 1
-    works = [w for w in works if w.claim is not None]
-    _count(works, d, rt)
+    return [w for w in works if w.claim is not None]
 
-    views = {id(w): _render(w, d, rt) for w in works}
-    # The places first (a retry then resends the same alerts), then the events, then the publishes.
-    _save([w for w in works if w.first_attempt], d, rt, "save")
+
+def _write_events(
+    works: Sequence[Work], views: Mapping[int, KillView | None], d: Delivery, rt: Runtime, out: Outcome
+) -> None:
+    """Each kill's structured event (on its first attempt only), and the count of kills noise control folded."""
     folded = 0
     for w in works:
         if w.first_attempt:
@@ -617,35 +633,43 @@ def handle_kills(kills: Sequence[Kill], d: Delivery, rt: Runtime, out: Outcome, 
     if folded:
         rt.telemetry.count("KillsFolded", folded)
 
-    sent = 0
+
+def _publish_all(works: Sequence[Work], d: Delivery, rt: Runtime, out: Outcome, failures: list[BaseException]) -> None:
+    """Publish the kills' messages not yet sent; what went out is counted even if the runtime stops midway."""
+    before = out.alerts
     try:
-        for w in (w for w in works if w.messages):
-            if w.sent_kinds:
-                continue
-            try:
-                if d.attempt.time_left(rt.clock()) < PUBLISH_RESERVE_S:
-                    raise TimeoutError("too little of the invocation left to publish and record it")
-                for message in w.messages:
-                    rt.publisher.publish(message)
-                    w.sent_kinds.append(message.kind)
-                    sent += 1
-                    out.alerts += 1
-            except Exception as exc:
-                rt.telemetry.warning("publish_failed", kill_key=w.key, error=error_code(exc))
-                rt.telemetry.count("PublishFailures")
-                if w.sent_kinds:  # a loop alert after its kill alert: what went out is recorded
-                    w.messages = [m for m in w.messages if m.kind not in w.sent_kinds]
-                    w.decision = "+".join(w.sent_kinds)
-                    _commit(w, d, rt)
-                else:
-                    _release(w, d, rt)
-                out.failed += 1
-                failures.append(exc)
-                continue
-            _commit(w, d, rt)
+        for w in works:
+            if w.messages and not w.sent_kinds:
+                _publish(w, d, rt, out, failures)
     finally:
+        sent = out.alerts - before
         if sent:
             rt.telemetry.count("AlertsSent", sent)  # one EMF value per invocation, not one per alert
+
+
+def _publish(w: Work, d: Delivery, rt: Runtime, out: Outcome, failures: list[BaseException]) -> None:
+    """One kill's messages, then rule 2 (commit); a failed publish: rule 3 (release), or, when a kill alert
+    already went out before its loop alert failed, the commit of what went out."""
+    try:
+        if d.attempt.time_left(rt.clock()) < PUBLISH_RESERVE_S:
+            raise TimeoutError("too little of the invocation left to publish and record it")
+        for message in w.messages:
+            rt.publisher.publish(message)
+            w.sent_kinds.append(message.kind)
+            out.alerts += 1
+    except Exception as exc:
+        rt.telemetry.warning("publish_failed", kill_key=w.key, error=error_code(exc))
+        rt.telemetry.count("PublishFailures")
+        if w.sent_kinds:  # a loop alert after its kill alert: what went out is recorded
+            w.messages = [m for m in w.messages if m.kind not in w.sent_kinds]
+            w.decision = "+".join(w.sent_kinds)
+            _commit(w, d, rt)
+        else:
+            _release(w, d, rt)
+        out.failed += 1
+        failures.append(exc)
+        return
+    _commit(w, d, rt)
 
 
 INHERIT_S = 600.0  # a memcg kill within this much uptime of a named one (same oom_score_adj) shares its workload
@@ -669,9 +693,19 @@ def inherited_groups(kills: Sequence[Kill]) -> list[Workload | None]:
         memcg = k.event.get("constraint") == "memcg" and isinstance(up, int | float) and not isinstance(up, bool)
         times.append(float(up) if memcg and up is not None else None)
         adj.append(k.event["victim"].get("oom_score_adj"))
-    known = list(out)
-    best: list[tuple[float, Workload] | None] = [None] * len(kills)
-    for order in (range(len(kills)), range(len(kills) - 1, -1, -1)):
+    for i, b in enumerate(_nearest_named(times, list(out), adj)):
+        if out[i] is None and b is not None:
+            out[i] = b[1]
+    return out
+
+
+def _nearest_named(
+    times: Sequence[float | None], known: Sequence[Workload | None], adj: Sequence[object]
+) -> list[tuple[float, Workload] | None]:
+    """Per memcg kill: (uptime gap, workload) of the nearest memcg kill with a workload and the same
+    ``oom_score_adj`` within :data:`INHERIT_S`, or None. One pass each way."""
+    best: list[tuple[float, Workload] | None] = [None] * len(times)
+    for order in (range(len(times)), range(len(times) - 1, -1, -1)):
         last: dict[object, tuple[float, Workload]] = {}  # oom_score_adj -> nearest named
         for i in order:
             t = times[i]
@@ -687,10 +721,7 @@ def inherited_groups(kills: Sequence[Kill]) -> list[Workload | None]:
                 b = best[i]
                 if b is None or gap < b[0]:
                     best[i] = (gap, near[1])
-    for i, b in enumerate(best):
-        if out[i] is None and b is not None:
-            out[i] = b[1]
-    return out
+    return best
 
 
 def _prepare(kill: Kill, d: Delivery, info: InstanceInfo | None, rt: Runtime, group: Workload | None = None) -> Work:
