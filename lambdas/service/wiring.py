@@ -9,7 +9,7 @@ import json
 import os
 import time
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Final
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -94,10 +94,10 @@ class PowertoolsTelemetry:
             with contextlib.suppress(Exception):  # nothing left to report it with
                 self._logger.warning("kill_metric_failed", extra={"error": type(exc).__name__})
 
-    def info(self, message: str, **fields: Any) -> None:
+    def info(self, message: str, **fields: object) -> None:
         self._logger.info(message, extra=fields)
 
-    def warning(self, message: str, **fields: Any) -> None:
+    def warning(self, message: str, **fields: object) -> None:
         self._logger.warning(message, extra=fields)
 
     def kills(self, severity: str, source: str, count: int) -> None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
 
 from service.logic.alert_text import DigestView, Victim
 from service.logic.severity import Fingerprint
@@ -14,16 +13,16 @@ def _int(value: object, default: int = 0) -> int:
 
 
 def digest_view(
-    item: Mapping[str, Any],
+    item: Mapping[str, object],
     *,
     loop_threshold: int,
     region: str,
     account: str,
     names: Mapping[str, str],
 ) -> DigestView:
-    top = item.get("top") if isinstance(item.get("top"), Mapping) else {}
+    top = item.get("top")
     victims = []
-    for entry in (top or {}).values():
+    for entry in top.values() if isinstance(top, Mapping) else ():
         if not isinstance(entry, Mapping):
             continue
         pid = entry.get("pid")
@@ -53,7 +52,7 @@ def digest_view(
         window_end_ms=_int(item.get("window_end")),
         first_ms=_int(item.get("first_ms"), _int(item.get("window_start"))),
         last_ms=_int(item.get("last_ms"), _int(item.get("window_end"))),
-        instances=sorted(str(i) for i in item.get("instances") or []),
+        instances=sorted(str(i) for i in instances) if isinstance(instances := item.get("instances"), Iterable) else [],
         victims=victims[:5],
         severity="critical" if _int(item.get("critical")) > 0 else "warning",
         escalated=count >= loop_threshold,
