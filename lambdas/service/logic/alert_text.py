@@ -331,7 +331,7 @@ def _limit_kb(ev: OomEvent) -> int | None:
     return limit if isinstance(limit, int) and 0 < limit < 2**50 else None
 
 
-class _Kill(NamedTuple):
+class _Figures(NamedTuple):
     """The figures several sections of one kill's alert say, worked out once from its view."""
 
     view: KillView
@@ -351,7 +351,7 @@ class _Kill(NamedTuple):
     ram_text: str
 
     @classmethod
-    def of(cls, view: KillView) -> _Kill:
+    def of(cls, view: KillView) -> _Figures:
         ev = view.event
         v = ev["victim"]
         inst = view.instance
@@ -379,7 +379,7 @@ class _Kill(NamedTuple):
         )
 
 
-def _kill_subject(k: _Kill) -> str:
+def _kill_subject(k: _Figures) -> str:
     """What died where, how big against what: the instance id goes first when the subject would be too long."""
     if k.limit_share is not None:
         against = f"{k.limit_share if k.limit_share else '<1'}% of its {size(k.limit_kb)} limit"
@@ -402,7 +402,7 @@ def _kill_subject(k: _Kill) -> str:
     return subject
 
 
-def _size_line(k: _Kill) -> list[str]:
+def _size_line(k: _Figures) -> list[str]:
     if k.rss_kb is None:
         return []
     if k.limit_kb is not None:
@@ -415,7 +415,7 @@ def _size_line(k: _Kill) -> list[str]:
     return [f"Size: {mem}."]
 
 
-def _headline(k: _Kill) -> list[str]:
+def _headline(k: _Figures) -> list[str]:
     """The first lines: what died, where, how big against what limit, why, how bad, how often."""
     view = k.view
     scope = view.fingerprint.scope.split(":", 1)[-1]
@@ -440,7 +440,7 @@ def _hint_section(hint: Sequence[str]) -> list[str]:
     return ["", "WHAT TO DO", *(f"  - {line}" for line in hint)] if hint else []
 
 
-def _process_lines(k: _Kill) -> list[str]:
+def _process_lines(k: _Figures) -> list[str]:
     """The victim: name, pid, uid, and its memory by kind."""
     v = k.ev["victim"]
     uid = v.get("uid")
@@ -468,7 +468,7 @@ def _process_lines(k: _Kill) -> list[str]:
     return out
 
 
-def _workload_lines(k: _Kill) -> list[str]:
+def _workload_lines(k: _Figures) -> list[str]:
     """The workload, the systemd units that failed, systemd lines that decided nothing, an unverified sender."""
     ev = k.ev
     out = []
@@ -493,7 +493,7 @@ def _workload_lines(k: _Kill) -> list[str]:
     return out
 
 
-def _trigger_lines(k: _Kill) -> list[str]:
+def _trigger_lines(k: _Figures) -> list[str]:
     """The task whose allocation invoked the OOM killer, and what it asked for."""
     trig = k.ev.get("trigger")
     if trig is None:
@@ -509,7 +509,7 @@ def _trigger_lines(k: _Kill) -> list[str]:
     return [_kv("Trigger", t + (" asked for memory: " + ", ".join(detail) if detail else ""))]
 
 
-def _limit_lines(k: _Kill) -> list[str]:
+def _limit_lines(k: _Figures) -> list[str]:
     """A memory-cgroup kill: the cgroup whose limit was hit, the victim's own, and the usage against the limit."""
     cg = k.ev.get("cgroup")
     if k.constraint != "memcg":
@@ -527,7 +527,7 @@ def _limit_lines(k: _Kill) -> list[str]:
     return out
 
 
-def _what_section(k: _Kill) -> list[str]:
+def _what_section(k: _Figures) -> list[str]:
     return ["", "WHAT", *_process_lines(k), *_workload_lines(k), *_trigger_lines(k), *_limit_lines(k)]
 
 
@@ -552,7 +552,7 @@ def _instance_lines(inst: InstanceInfo) -> list[str]:
     return out
 
 
-def _where_section(k: _Kill) -> list[str]:
+def _where_section(k: _Figures) -> list[str]:
     view, iid = k.view, k.view.instance_id
     out = ["", "WHERE", _kv("Host", k.host + (f" ({iid})" if iid and iid != k.host else ""))]
     if view.instance:
@@ -562,7 +562,7 @@ def _where_section(k: _Kill) -> list[str]:
     return out
 
 
-def _when_section(k: _Kill) -> list[str]:
+def _when_section(k: _Figures) -> list[str]:
     uptime = k.ev.get("uptime_s")
     return [
         "",
@@ -571,7 +571,7 @@ def _when_section(k: _Kill) -> list[str]:
     ]
 
 
-def _top_section(k: _Kill) -> list[str]:
+def _top_section(k: _Figures) -> list[str]:
     """The task table's largest rows, with their share of host RAM."""
     top = k.ev.get("top_consumers") or []
     if not top:
@@ -608,7 +608,7 @@ def _links_section(link_map: Mapping[str, str]) -> list[str]:
     return out
 
 
-def _notes_section(k: _Kill) -> list[str]:
+def _notes_section(k: _Figures) -> list[str]:
     """What went wrong on the way (enrichment, context, noise control) and what the report lacks."""
     notes = list(k.view.notes)
     if not k.ev.get("complete", True):
@@ -619,7 +619,7 @@ def _notes_section(k: _Kill) -> list[str]:
     return ["", "NOTES", *(f"  - {clean(n, 300)}" for n in notes)] if notes else []
 
 
-def _raw_section(k: _Kill) -> list[str]:
+def _raw_section(k: _Figures) -> list[str]:
     """The report's own lines, noise left out, their common syslog prefix said once."""
     lines = raw_lines(k.ev.get("lines") or [])
     if not lines:
@@ -637,7 +637,7 @@ def _raw_section(k: _Kill) -> list[str]:
 def render_kill(view: KillView) -> Message:
     """One kill. The first screen (about 20 lines) says what died, where, how big against what limit and what
     to do; the details follow, the kernel lines come last; lines fit 78 columns (URLs aside)."""
-    k = _Kill.of(view)
+    k = _Figures.of(view)
     hint = _given_hint(view)
     link_map = _kill_links(view)
     out = [
