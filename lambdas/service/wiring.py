@@ -9,7 +9,7 @@ import json
 import os
 import time
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Final
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -21,6 +21,7 @@ from service.dal.logs import ContextFetcher
 from service.dal.sns import Publisher
 from service.dal.state import DynamoState, MemoryState
 from service.logic.ports import Runtime, Telemetry
+from service.models.event_record import EventRecord, MinimalEventRecord
 from service.models.settings import flag, from_env
 from service.models.settings_table import KILL_METRIC
 
@@ -32,9 +33,20 @@ NO_ASG: Final = "none"
 UNKNOWN_ASG: Final = "unknown"
 #: Auto Scaling group names are 1-255 characters (CreateAutoScalingGroup); CloudWatch allows 1,024.
 MAX_ASG_LENGTH: Final = 255
+#: Keys the logging library owns; a record field with one of these names is logged as event_<name> (the parser's
+#: event has two: ``message`` and ``timestamp``).
+RESERVED_LOG_KEYS: Final = frozenset(
+    {"message", "timestamp", "level", "location", "service", "name", "msg", "args", "process", "module",
+     "filename", "exc_info", "stack_info", "lineno", "thread", "created", "asctime"}
+)  # fmt: skip
 
 
-def kill_asg(record: Mapping[str, Any]) -> str:
+def logged(record: Mapping[str, object]) -> dict[str, object]:
+    """The record as the events log group holds it: its keys in order, those the logger owns prefixed ``event_``."""
+    return {f"event_{key}" if key in RESERVED_LOG_KEYS else key: value for key, value in record.items()}
+
+
+def kill_asg(record: Mapping[str, object]) -> str:
     """The ``AutoScalingGroupName`` of a kill event: its instance's ASG, else ``none`` or ``unknown``.
 
     The value comes from EC2 (the ``aws:autoscaling:groupName`` tag that Auto Scaling sets), never from a
@@ -63,12 +75,12 @@ class PowertoolsTelemetry:
         self._metrics = metrics
         self.kill_metric = kill_metric
 
-    def event(self, record: dict[str, Any]) -> None:
-        self._logger.info("oom_kill", extra=record)
+    def event(self, record: EventRecord | MinimalEventRecord) -> None:
+        self._logger.info("oom_kill", extra=logged(record))
         if self.kill_metric:
             self._count_kill(record)
 
-    def _count_kill(self, record: Mapping[str, Any]) -> None:
+    def _count_kill(self, record: Mapping[str, object]) -> None:
         """One EMF blob, ``OOMKills`` = 1 by ASG; never raises (a metric must not cost the event or alert).
 
         ``service=""`` keeps Powertools from adding its ``service`` dimension: the ASG is the only one.
@@ -82,10 +94,10 @@ class PowertoolsTelemetry:
             with contextlib.suppress(Exception):  # nothing left to report it with
                 self._logger.warning("kill_metric_failed", extra={"error": type(exc).__name__})
 
-    def info(self, message: str, **fields: Any) -> None:
+    def info(self, message: str, **fields: object) -> None:
         self._logger.info(message, extra=fields)
 
-    def warning(self, message: str, **fields: Any) -> None:
+    def warning(self, message: str, **fields: object) -> None:
         self._logger.warning(message, extra=fields)
 
     def kills(self, severity: str, source: str, count: int) -> None:

@@ -15,13 +15,14 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
+from oomwatch.event import OomEvent
 from oomwatch.sanitise import sanitise
 
 from service.logic import links
-from service.logic.hints import advise
-from service.logic.severity import Fingerprint, Severity, comm, victim, workload, workload_label
+from service.logic.hints import hint_lines
+from service.logic.severity import Fingerprint, Severity, workload_label
 from service.logic.text import (
     ascii_only,
     clean,
@@ -39,7 +40,6 @@ from service.models.instance import InstanceInfo
 
 SUBJECT_MAX = 99  # SNS: "less than 100 characters"
 ATTRIBUTE_MAX = 256
-HINT_MAX = 600  # a hint line quotes a cgroup path (capped at 160) and a workload label (100)
 RAW_LINES_HEAD = 8
 RAW_LINES_TAIL = 16
 SCHEMA = 1
@@ -51,14 +51,14 @@ class Message(NamedTuple):
     kind: str  # oom_kill | oom_loop | oom_digest | memory_alarm
     subject: str
     text: str
-    doc: dict[str, Any]
+    doc: dict[str, object]
     attributes: dict[str, str]
 
 
 class KillView(NamedTuple):
-    """Everything an alert about one kill needs, gathered by the handler."""
+    """Everything an alert about one kill needs, gathered by the kill's use case (:mod:`service.logic.kills`)."""
 
-    event: Mapping[str, Any]
+    event: OomEvent
     kill_time_ms: int
     instance_id: str | None
     instance: InstanceInfo | None
@@ -74,6 +74,7 @@ class KillView(NamedTuple):
     previous_window_count: int = 0
     notes: tuple[str, ...] = ()
     first_kill_ms: int | None = None  # the window's first kill, for a loop's span
+    hint: tuple[str, ...] | None = None  # the WHAT TO DO lines (service.logic.hints.hint_lines); None: not computed
 
 
 class Victim(NamedTuple):
@@ -255,14 +256,14 @@ def strip_prefix(lines: list[str]) -> tuple[str, list[str]]:
     return prefix, [line.removeprefix(prefix) for line in lines]
 
 
-def hint_lines(event: Mapping[str, Any], instance: InstanceInfo | None) -> list[str]:
-    """The WHAT TO DO lines, each one clean line: a hint quotes cgroup paths and unit names."""
-    _, hint = advise(event, instance)
-    return [clean(line, HINT_MAX) for line in hint]
-
-
 def _kv(label: str, value: str, width: int = 11) -> str:
     return f"  {label + ':' if label else '':<{width}} {value}"
+
+
+def _given_hint(view: KillView) -> tuple[str, ...]:
+    """The WHAT TO DO lines the kill's use case computed (:func:`service.logic.hints.hint_lines`) and put in the
+    view. A view built without them (by hand, as the unit tests of the renderers build views) gets them here."""
+    return view.hint if view.hint is not None else hint_lines(view.event, view.instance)
 
 
 # --------------------------------------------------------------------------- one kill
@@ -274,10 +275,11 @@ _CONSTRAINT_TEXT = {
     "mempolicy": "mempolicy - the NUMA memory policy's nodes ran out",
     "unknown": "not shown in the lines received",
 }
+_KILLERS = {"kernel": "the kernel OOM killer", "systemd-oomd": "systemd-oomd", "earlyoom": "earlyoom"}
 
 
-def describe_workload(event: Mapping[str, Any]) -> str | None:
-    w = workload(event)
+def describe_workload(event: OomEvent) -> str | None:
+    w = cg.get("workload") if (cg := event.get("cgroup")) else None
     if not w:
         return None
     kind = clean(w.get("kind"), 30)
@@ -293,9 +295,9 @@ def describe_workload(event: Mapping[str, Any]) -> str | None:
     return f"{text} ({', '.join(extras)})" if extras else text
 
 
-def kill_doc(view: KillView, hint: list[str], link_map: Mapping[str, str]) -> dict[str, Any]:
+def kill_doc(view: KillView, hint: Sequence[str], link_map: Mapping[str, str]) -> dict[str, object]:
     """The machine-readable form (SNS ``default``): the parser's event plus the enrichment."""
-    doc = {
+    doc: dict[str, object] = {
         "type": "oom_kill",
         "schema_version": SCHEMA,
         "severity": view.severity.level,
@@ -311,7 +313,7 @@ def kill_doc(view: KillView, hint: list[str], link_map: Mapping[str, str]) -> di
         "window_minutes": view.window_minutes,
         "log_group": view.log_group,
         "stream": view.stream,
-        "hint": hint,
+        "hint": list(hint),
         "notes": list(view.notes),
     }
     doc = dict(deep_clean(doc, limit=1024, max_items=80))
@@ -320,75 +322,105 @@ def kill_doc(view: KillView, hint: list[str], link_map: Mapping[str, str]) -> di
     return doc
 
 
-def _limit_kb(ev: Mapping[str, Any]) -> int | None:
+def _limit_kb(ev: OomEvent) -> int | None:
     """The memory cgroup limit that was hit (memcg kills), or None (none reported, or "no limit")."""
     memcg = ev.get("memcg")
-    if ev.get("constraint") != "memcg" or not isinstance(memcg, Mapping):
+    if ev.get("constraint") != "memcg" or memcg is None:
         return None
     limit = memcg.get("limit_kb")
     return limit if isinstance(limit, int) and 0 < limit < 2**50 else None
 
 
-def render_kill(view: KillView) -> Message:
-    """One kill. The first screen (about 20 lines) says what died, where, how big against what limit and what
-    to do; the details follow, the kernel lines come last; lines fit 78 columns (URLs aside)."""
-    ev = view.event
-    v = victim(ev)
-    proc = clean(comm(ev), 40)
-    host = host_label(view)
-    named = view_host(view)
-    inst = view.instance
-    rss_kb = v.get("rss_kb")
-    ram_kb = inst.memory_kb if inst else None
-    share = pct(rss_kb, ram_kb)
-    limit_kb = _limit_kb(ev)
-    limit_share = pct(rss_kb, limit_kb)
-    iid = view.instance_id
+class _Figures(NamedTuple):
+    """The figures several sections of one kill's alert say, worked out once from its view."""
 
-    if limit_share is not None:
-        against = f"{limit_share if limit_share else '<1'}% of its {size(limit_kb)} limit"
-    elif share is not None:
-        against = f"{share}% RAM" if share else "<1% RAM"
+    view: KillView
+    ev: OomEvent
+    proc: str  # the process name, cleaned
+    host: str  # the host as the body names it (Name tag, else syslog host, else instance id)
+    named: str  # the host as subjects name it (Name tag and instance id)
+    rss_kb: int | None
+    ram_kb: int | None  # host RAM
+    share: int | None  # the victim's share of host RAM, %
+    limit_kb: int | None  # the memory cgroup limit that was hit
+    limit_share: int | None  # the victim's share of it, %
+    source: str
+    killer: str
+    pid_text: str
+    constraint: str
+    ram_text: str
+
+    @classmethod
+    def of(cls, view: KillView) -> _Figures:
+        ev = view.event
+        v = ev["victim"]
+        inst = view.instance
+        rss_kb = v.get("rss_kb")
+        ram_kb = inst.memory_kb if inst else None
+        limit_kb = _limit_kb(ev)
+        source = str(ev.get("source") or "kernel")
+        pid = v.get("pid")
+        return cls(
+            view=view,
+            ev=ev,
+            proc=clean(v["comm"] or "unknown", 40),
+            host=host_label(view),
+            named=view_host(view),
+            rss_kb=rss_kb,
+            ram_kb=ram_kb,
+            share=pct(rss_kb, ram_kb),
+            limit_kb=limit_kb,
+            limit_share=pct(rss_kb, limit_kb),
+            source=source,
+            killer=_KILLERS.get(source, clean(source, 30)),
+            pid_text=f" (pid {pid})" if isinstance(pid, int) and pid >= 0 else "",
+            constraint=str(ev.get("constraint") or "unknown"),
+            ram_text=f"{inst.memory_mib:,} MiB RAM" if inst and inst.memory_mib else "",
+        )
+
+
+def _kill_subject(k: _Figures) -> str:
+    """What died where, how big against what: the instance id goes first when the subject would be too long."""
+    if k.limit_share is not None:
+        against = f"{k.limit_share if k.limit_share else '<1'}% of its {size(k.limit_kb)} limit"
+    elif k.share is not None:
+        against = f"{k.share}% RAM" if k.share else "<1% RAM"
     else:
         against = ""
     subject = ""
-    for where in dict.fromkeys((named, host)):  # the instance id goes first when the subject would be too long
+    for where in dict.fromkeys((k.named, k.host)):
         subject = _subject(
             [
-                f"[OOM {view.severity.level}]",
-                f"{proc} killed on {where}",
-                (size(rss_kb) + ("," if against else "")) if rss_kb is not None else "",
-                against if rss_kb is not None else "",
+                f"[OOM {k.view.severity.level}]",
+                f"{k.proc} killed on {where}",
+                (size(k.rss_kb) + ("," if against else "")) if k.rss_kb is not None else "",
+                against if k.rss_kb is not None else "",
             ]
         )
         if not subject.endswith("..."):
             break
+    return subject
 
-    source = str(ev.get("source") or "kernel")
-    killer = {"kernel": "the kernel OOM killer", "systemd-oomd": "systemd-oomd", "earlyoom": "earlyoom"}.get(
-        source, clean(source, 30)
-    )
-    pid = v.get("pid")
-    pid_text = f" (pid {pid})" if isinstance(pid, int) and pid >= 0 else ""
+
+def _size_line(k: _Figures) -> list[str]:
+    if k.rss_kb is None:
+        return []
+    if k.limit_kb is not None:
+        mem = f"{mib(k.rss_kb)} RSS = {k.limit_share if k.limit_share else '<1'}% of its {mib(k.limit_kb)} cgroup limit"
+        mem += f" (host {k.ram_text})" if k.ram_text else ""
+    elif k.share is not None and k.ram_text:
+        mem = f"{mib(k.rss_kb)} RSS = {k.share if k.share else '<1'}% of {k.ram_text}"
+    else:
+        mem = f"{mib(k.rss_kb)} RSS"
+    return [f"Size: {mem}."]
+
+
+def _headline(k: _Figures) -> list[str]:
+    """The first lines: what died, where, how big against what limit, why, how bad, how often."""
+    view = k.view
     scope = view.fingerprint.scope.split(":", 1)[-1]
-    constraint = str(ev.get("constraint") or "unknown")
-    memcg = ev.get("memcg")
-    cg_raw = ev.get("cgroup")
-    cg: Mapping[str, Any] = cg_raw if isinstance(cg_raw, Mapping) else {}
-    ram_text = f"{inst.memory_mib:,} MiB RAM" if inst and inst.memory_mib else ""
-
-    # FIRST SCREEN: what died, where, how big against what limit, what to do.
-    out: list[str] = [f"{proc}{pid_text} was killed by {killer} on {named}."]
-    if rss_kb is not None:
-        if limit_kb is not None:
-            mem = f"{mib(rss_kb)} RSS = {limit_share if limit_share else '<1'}% of its {mib(limit_kb)} cgroup limit"
-            mem += f" (host {ram_text})" if ram_text else ""
-        elif share is not None and ram_text:
-            mem = f"{mib(rss_kb)} RSS = {share if share else '<1'}% of {ram_text}"
-        else:
-            mem = f"{mib(rss_kb)} RSS"
-        out.append(f"Size: {mem}.")
-    out.append(f"Why: {_CONSTRAINT_TEXT.get(constraint, clean(constraint, 30))}.")
+    out = [f"{k.proc}{k.pid_text} was killed by {k.killer} on {k.named}.", *_size_line(k)]
+    out.append(f"Why: {_CONSTRAINT_TEXT.get(k.constraint, clean(k.constraint, 30))}.")
     out.append(f"Severity: {view.severity.level} ({clean(view.severity.reason, 160)}).")
     occurrence = (
         f"Occurrence: {ordinal(view.occurrence)} kill of {clean(short_ids(view.fingerprint.subject), 60)}"
@@ -401,35 +433,45 @@ def render_kill(view: KillView) -> Message:
     out.append(occurrence)
     if view.previous_window_count > 1:
         out.append(f"The previous window had {view.previous_window_count} kills: this is still going on.")
+    return out
 
-    hint = hint_lines(ev, inst)
-    if hint:
-        out += ["", "WHAT TO DO"]
-        out += [f"  - {line}" for line in hint]
 
-    # WHAT
-    out += ["", "WHAT"]
+def _hint_section(hint: Sequence[str]) -> list[str]:
+    return ["", "WHAT TO DO", *(f"  - {line}" for line in hint)] if hint else []
+
+
+def _process_lines(k: _Figures) -> list[str]:
+    """The victim: name, pid, uid, and its memory by kind."""
+    v = k.ev["victim"]
     uid = v.get("uid")
-    out.append(
-        _kv("Process", proc + (f", pid {pid}" if pid_text else "") + (f", uid {uid}" if uid is not None else ""))
-    )
-    if rss_kb is not None:
-        mem = mib(rss_kb) + " RSS"
-        parts = [
-            f"{name} {mib(v.get(key))}"
-            for name, key in (("anon", "anon_rss_kb"), ("file", "file_rss_kb"), ("shmem", "shmem_rss_kb"))
-            if v.get(key) is not None
-        ]
-        if parts:
-            mem += " (" + ", ".join(parts) + ")"
-        out.append(_kv("Memory", mem))
-        extra = []
-        if v.get("total_vm_kb") is not None:
-            extra.append(f"virtual {mib(v.get('total_vm_kb'))}")
-        if v.get("oom_score_adj") is not None:
-            extra.append(f"oom_score_adj {v.get('oom_score_adj')}")
-        if extra:
-            out.append(_kv("", ", ".join(extra)))
+    pid = f", pid {v.get('pid')}" if k.pid_text else ""
+    out = [_kv("Process", k.proc + pid + (f", uid {uid}" if uid is not None else ""))]
+    if k.rss_kb is None:
+        return out
+    parts = [
+        f"{name} {mib(kb)}"
+        for name, kb in (
+            ("anon", v.get("anon_rss_kb")),
+            ("file", v.get("file_rss_kb")),
+            ("shmem", v.get("shmem_rss_kb")),
+        )
+        if kb is not None
+    ]
+    out.append(_kv("Memory", mib(k.rss_kb) + " RSS" + (" (" + ", ".join(parts) + ")" if parts else "")))
+    extra = []
+    if v.get("total_vm_kb") is not None:
+        extra.append(f"virtual {mib(v.get('total_vm_kb'))}")
+    if v.get("oom_score_adj") is not None:
+        extra.append(f"oom_score_adj {v.get('oom_score_adj')}")
+    if extra:
+        out.append(_kv("", ", ".join(extra)))
+    return out
+
+
+def _workload_lines(k: _Figures) -> list[str]:
+    """The workload, the systemd units that failed, systemd lines that decided nothing, an unverified sender."""
+    ev = k.ev
+    out = []
     wl = describe_workload(ev)
     if wl:
         out.append(_kv("Workload", wl))
@@ -439,122 +481,188 @@ def render_kill(view: KillView) -> Message:
     # Unit lines that decide nothing (unverified sender, or the kernel named the cgroup): shown as what they are,
     # unless they only repeat the unit the kernel's own cgroup line already named.
     known = set(ev.get("units") or []) | _kernel_units(ev)
-    said = [
-        clean(c.get("unit"), 80)
-        for c in ev.get("systemd_context") or []
-        if isinstance(c, Mapping) and c.get("unit") and c.get("unit") not in known
-    ]
+    context = ev.get("systemd_context") or []
+    said = [clean(c.get("unit"), 80) for c in context if c.get("unit") and c.get("unit") not in known]
     if said:
-        unverified = any(isinstance(c, Mapping) and not c.get("verified") for c in ev.get("systemd_context") or [])
-        why = "sender not verified" if unverified else "the kernel's cgroup comes first"
+        why = (
+            "sender not verified" if any(not c.get("verified") for c in context) else "the kernel's cgroup comes first"
+        )
         out.append(_kv("Context", f"systemd reports unit {', '.join(said[:3])} ({why}; not used for this alert)"))
-    if source != "kernel" and ev.get("sender_verified") is False:
-        out.append(_kv("Sender", f"not verified: anyone on the host can write this line as {killer}"))
-    trig = ev.get("trigger")
-    if isinstance(trig, Mapping):
-        t = clean(trig.get("comm"), 40) + (f" (pid {trig.get('pid')})" if trig.get("pid") is not None else "")
-        detail = []
-        if trig.get("order") == -1:
-            detail.append("order -1 (a manual OOM: SysRq-f or echo f > /proc/sysrq-trigger)")
-        elif trig.get("order") is not None:
-            detail.append(f"order {trig.get('order')}")
-        if trig.get("gfp_mask"):
-            detail.append(f"gfp_mask {clean(trig.get('gfp_mask'), 40)}")
-        out.append(_kv("Trigger", t + (" asked for memory: " + ", ".join(detail) if detail else "")))
-    elif source == "kernel":
-        out.append(_kv("Trigger", "not in the lines received"))
-    if constraint == "memcg":
-        oom_path = cg.get("oom_memcg")
-        task_path = cg.get("task_memcg")
-        if oom_path:
-            out.append(_kv("Limit of", clean(oom_path, 512)))  # shown whole once; shortened elsewhere
-        if task_path and task_path != oom_path:
-            out.append(_kv("Victim in", clean(task_path, 512)))
-        if isinstance(memcg, Mapping) and memcg.get("limit_kb"):
-            out.append(_kv("Usage", f"{mib(memcg.get('usage_kb'))} used of {mib(memcg.get('limit_kb'))} limit"))
+    if k.source != "kernel" and ev.get("sender_verified") is False:
+        out.append(_kv("Sender", f"not verified: anyone on the host can write this line as {k.killer}"))
+    return out
 
-    # WHERE
-    out += ["", "WHERE"]
-    out.append(_kv("Host", host + (f" ({iid})" if iid and iid != host else "")))
-    if inst:
-        if inst.instance_type:
-            ram = f", {inst.memory_mib:,} MiB RAM" if inst.memory_mib else ""
-            out.append(_kv("Type", f"{inst.instance_type}{ram}"))
-        zone = ", ".join(x for x in (inst.az, f"ASG {clean(inst.asg, 80)}" if inst.asg else "") if x)
-        if zone:
-            out.append(_kv("Zone", zone))
-        image = ", ".join(x for x in (inst.image_id, f"IP {inst.private_ip}" if inst.private_ip else "") if x)
-        if image:
-            out.append(_kv("Image", image))
-        if inst.launch_time:
-            out.append(_kv("Launched", inst.launch_time.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")))
-        tags = inst.user_tags()
-        if tags:
-            shown = ", ".join(f"{clean(k, 40)}={clean(v, 60)}" for k, v in list(tags.items())[:5])
-            out.append(_kv("Tags", shown + (f" (+{len(tags) - 5})" if len(tags) > 5 else "")))
+
+def _trigger_lines(k: _Figures) -> list[str]:
+    """The task whose allocation invoked the OOM killer, and what it asked for."""
+    trig = k.ev.get("trigger")
+    if trig is None:
+        return [_kv("Trigger", "not in the lines received")] if k.source == "kernel" else []
+    t = clean(trig.get("comm"), 40) + (f" (pid {trig.get('pid')})" if trig.get("pid") is not None else "")
+    detail = []
+    if trig.get("order") == -1:
+        detail.append("order -1 (a manual OOM: SysRq-f or echo f > /proc/sysrq-trigger)")
+    elif trig.get("order") is not None:
+        detail.append(f"order {trig.get('order')}")
+    if trig.get("gfp_mask"):
+        detail.append(f"gfp_mask {clean(trig.get('gfp_mask'), 40)}")
+    return [_kv("Trigger", t + (" asked for memory: " + ", ".join(detail) if detail else ""))]
+
+
+def _limit_lines(k: _Figures) -> list[str]:
+    """A memory-cgroup kill: the cgroup whose limit was hit, the victim's own, and the usage against the limit."""
+    cg = k.ev.get("cgroup")
+    if k.constraint != "memcg":
+        return []
+    out = []
+    oom_path = cg.get("oom_memcg") if cg else None
+    task_path = cg.get("task_memcg") if cg else None
+    if oom_path:
+        out.append(_kv("Limit of", clean(oom_path, 512)))  # shown whole once; shortened elsewhere
+    if task_path and task_path != oom_path:
+        out.append(_kv("Victim in", clean(task_path, 512)))
+    memcg = k.ev.get("memcg")
+    if memcg and memcg.get("limit_kb"):
+        out.append(_kv("Usage", f"{mib(memcg.get('usage_kb'))} used of {mib(memcg.get('limit_kb'))} limit"))
+    return out
+
+
+def _what_section(k: _Figures) -> list[str]:
+    return ["", "WHAT", *_process_lines(k), *_workload_lines(k), *_trigger_lines(k), *_limit_lines(k)]
+
+
+def _instance_lines(inst: InstanceInfo) -> list[str]:
+    """What EC2 says about the instance: type and RAM, zone and ASG, image and IP, launch time, tags."""
+    out = []
+    if inst.instance_type:
+        ram = f", {inst.memory_mib:,} MiB RAM" if inst.memory_mib else ""
+        out.append(_kv("Type", f"{inst.instance_type}{ram}"))
+    zone = ", ".join(x for x in (inst.az, f"ASG {clean(inst.asg, 80)}" if inst.asg else "") if x)
+    if zone:
+        out.append(_kv("Zone", zone))
+    image = ", ".join(x for x in (inst.image_id, f"IP {inst.private_ip}" if inst.private_ip else "") if x)
+    if image:
+        out.append(_kv("Image", image))
+    if inst.launch_time:
+        out.append(_kv("Launched", inst.launch_time.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")))
+    tags = inst.user_tags()
+    if tags:
+        shown = ", ".join(f"{clean(k, 40)}={clean(v, 60)}" for k, v in list(tags.items())[:5])
+        out.append(_kv("Tags", shown + (f" (+{len(tags) - 5})" if len(tags) > 5 else "")))
+    return out
+
+
+def _where_section(k: _Figures) -> list[str]:
+    view, iid = k.view, k.view.instance_id
+    out = ["", "WHERE", _kv("Host", k.host + (f" ({iid})" if iid and iid != k.host else ""))]
+    if view.instance:
+        out += _instance_lines(view.instance)
     out.append(_kv("Account", f"{view.account or '?'}, {view.region}"))
     out.append(_kv("Log", f"{clean(view.log_group, 120)} / {clean(view.stream, 80)}"))
+    return out
 
-    # WHEN
-    out += ["", "WHEN"]
-    uptime = ev.get("uptime_s")
-    out.append("  " + when(view.kill_time_ms) + (f" (uptime {duration(uptime)})" if uptime is not None else ""))
 
-    # TOP CONSUMERS
-    top = [r for r in ev.get("top_consumers") or [] if isinstance(r, Mapping)]
-    if top:
-        tasks = ev.get("task_count")
-        counted = f", {tasks} task{'s' if tasks != 1 else ''}" if tasks else ""
-        out += ["", f"TOP MEMORY USERS (task table{counted})"]
-        for row in top[:5]:
-            share_row = pct(row.get("rss_kb"), ram_kb)
-            share_text = "" if share_row is None else f" {share_row}%" if share_row else " <1%"
-            out.append(
-                f"  {mib(row.get('rss_kb')):>10}  {clean(row.get('comm'), 30)} (pid {row.get('pid')}){share_text}"
-            )
+def _when_section(k: _Figures) -> list[str]:
+    uptime = k.ev.get("uptime_s")
+    return [
+        "",
+        "WHEN",
+        "  " + when(k.view.kill_time_ms) + (f" (uptime {duration(uptime)})" if uptime is not None else ""),
+    ]
 
-    # LINKS: the stream around the kill (short); the Logs Insights query stays in the JSON form.
+
+def _top_section(k: _Figures) -> list[str]:
+    """The task table's largest rows, with their share of host RAM."""
+    top = k.ev.get("top_consumers") or []
+    if not top:
+        return []
+    tasks = k.ev.get("task_count")
+    counted = f", {tasks} task{'s' if tasks != 1 else ''}" if tasks else ""
+    out = ["", f"TOP MEMORY USERS (task table{counted})"]
+    for row in top[:5]:
+        share_row = pct(row.get("rss_kb"), k.ram_kb)
+        share_text = "" if share_row is None else f" {share_row}%" if share_row else " <1%"
+        out.append(f"  {mib(row.get('rss_kb')):>10}  {clean(row.get('comm'), 30)} (pid {row.get('pid')}){share_text}")
+    return out
+
+
+def _kill_links(view: KillView) -> dict[str, str]:
+    """The stream around the kill (short), the Logs Insights query (JSON form only) and the instance page."""
     link_map: dict[str, str] = {}
     if view.log_group and view.stream:
         link_map["log_stream"] = links.kill_stream_url(view.region, view.log_group, view.stream, view.kill_time_ms)
         link_map["logs"] = links.kill_context_url(view.region, view.log_group, view.stream, view.kill_time_ms)
-    if iid:
-        link_map["instance"] = links.instance_url(view.region, iid)
-    if link_map:
-        out += ["", "LINKS"]
-        if "log_stream" in link_map:
-            out += ["  The stream, 10 min before to 5 min after the kill:", f"  {link_map['log_stream']}"]
-        if "instance" in link_map:
-            out += ["  Instance:", f"  {link_map['instance']}"]
+    if view.instance_id:
+        link_map["instance"] = links.instance_url(view.region, view.instance_id)
+    return link_map
 
-    notes = list(view.notes)
-    if not ev.get("complete", True):
+
+def _links_section(link_map: Mapping[str, str]) -> list[str]:
+    if not link_map:
+        return []
+    out = ["", "LINKS"]
+    if "log_stream" in link_map:
+        out += ["  The stream, 10 min before to 5 min after the kill:", f"  {link_map['log_stream']}"]
+    if "instance" in link_map:
+        out += ["  Instance:", f"  {link_map['instance']}"]
+    return out
+
+
+def _notes_section(k: _Figures) -> list[str]:
+    """What went wrong on the way (enrichment, context, noise control) and what the report lacks."""
+    notes = list(k.view.notes)
+    if not k.ev.get("complete", True):
         notes.append(
             "The report is incomplete: "
-            + (", ".join(clean(w, 120) for w in ev.get("warnings") or []) or "parts were missing.")
+            + (", ".join(clean(w, 120) for w in k.ev.get("warnings") or []) or "parts were missing.")
         )
-    if notes:
-        out += ["", "NOTES"]
-        out += [f"  - {clean(n, 300)}" for n in notes]
+    return ["", "NOTES", *(f"  - {clean(n, 300)}" for n in notes)] if notes else []
 
-    lines = raw_lines(ev.get("lines") or [])
-    if lines:
-        prefix, lines = strip_prefix(lines)
-        title = "KERNEL LINES" if source == "kernel" else "LOG LINES"
-        out += ["", title + (f' (each after "{prefix.strip()}")' if prefix else "")]
-        # A line too wide for a phone loses its column padding (a task-table row) before it is wrapped.
-        out += [f"  {_squeeze(short_ids(line))}" for line in lines]
 
+def _raw_section(k: _Figures) -> list[str]:
+    """The report's own lines, noise left out, their common syslog prefix said once."""
+    lines = raw_lines(k.ev.get("lines") or [])
+    if not lines:
+        return []
+    prefix, lines = strip_prefix(lines)
+    title = "KERNEL LINES" if k.source == "kernel" else "LOG LINES"
+    # A line too wide for a phone loses its column padding (a task-table row) before it is wrapped.
+    return [
+        "",
+        title + (f' (each after "{prefix.strip()}")' if prefix else ""),
+        *(f"  {_squeeze(short_ids(line))}" for line in lines),
+    ]
+
+
+def render_kill(view: KillView) -> Message:
+    """One kill. The first screen (about 20 lines) says what died, where, how big against what limit and what
+    to do; the details follow, the kernel lines come last; lines fit 78 columns (URLs aside)."""
+    k = _Figures.of(view)
+    hint = _given_hint(view)
+    link_map = _kill_links(view)
+    out = [
+        *_headline(k),
+        *_hint_section(hint),
+        *_what_section(k),
+        *_where_section(k),
+        *_when_section(k),
+        *_top_section(k),
+        *_links_section(link_map),
+        *_notes_section(k),
+        *_raw_section(k),
+    ]
+    subject = _kill_subject(k)
     doc = kill_doc(view, hint, link_map)
     doc["subject"] = subject
+    w = cg.get("workload") if (cg := view.event.get("cgroup")) else None
     attrs = attributes(
         severity=view.severity.level,
-        instance_id=iid or "",
-        process=proc,
-        source=source,
+        instance_id=view.instance_id or "",
+        process=k.proc,
+        source=k.source,
         kind="oom_kill",
-        workload_kind=workload(ev).get("kind") or "",
-        constraint=constraint,
+        workload_kind=(w.get("kind") if w else None) or "",
+        constraint=k.constraint,
     )
     return Message("oom_kill", subject, "\n".join(fit(out)) + "\n", doc, attrs)
 
@@ -580,7 +688,7 @@ def render_loop(view: KillView, instances: Sequence[str]) -> Message:
             f"on {named}{_others(instances, view.instance_id)}",
         ]
     )
-    rss = victim(view.event).get("rss_kb")
+    rss = view.event["victim"].get("rss_kb")
     out = [
         f"{clean(short_ids(fp.subject), 60)} was OOM-killed {view.occurrence} times in {took}"
         f" (first to latest kill) on {scope_kind} {clean(scope, 60)} ({fp.source}).",
@@ -588,9 +696,8 @@ def render_loop(view: KillView, instances: Sequence[str]) -> Message:
         f"Latest kill: {when(view.kill_time_ms)} on {named}" + (f", {mib(rss)} RSS" if rss is not None else ""),
         f"Severity: {view.severity.level}",
     ]
-    hint = hint_lines(view.event, view.instance)
-    if hint:
-        out += ["", "WHAT TO DO"] + [f"  - {line}" for line in hint]
+    hint = _given_hint(view)
+    out += _hint_section(hint)
     out += [
         "",
         f"Instances so far: {', '.join(clean(i, 40) for i in list(instances)[:10])}"
@@ -614,17 +721,17 @@ def render_loop(view: KillView, instances: Sequence[str]) -> Message:
         "window_minutes": view.window_minutes,
         "instances": [clean(i, 40) for i in instances][:100],
         "latest_instance_id": view.instance_id,
-        "process": clean(comm(view.event), 40),
+        "process": clean(view.event["victim"]["comm"] or "unknown", 40),
         "account": view.account,
         "region": view.region,
-        "hint": hint,
+        "hint": list(hint),
     }
     doc = deep_clean(doc, limit=1024, max_items=100)
     doc["links"] = {k: sanitise(v, None) for k, v in loop_links.items()}
     attrs = attributes(
         severity=view.severity.level,
         instance_id=view.instance_id or "",
-        process=comm(view.event),
+        process=view.event["victim"]["comm"] or "unknown",
         source=fp.source,
         kind="oom_loop",
     )
@@ -719,10 +826,9 @@ def render_digest(d: DigestView) -> Message:
     return Message("oom_digest", subject, "\n".join(fit(out)) + "\n", doc, attrs)
 
 
-def _kernel_units(ev: Mapping[str, Any]) -> set[str]:
+def _kernel_units(ev: OomEvent) -> set[str]:
     """The unit names of the workload the kernel's cgroup lines gave (a systemd line naming one adds nothing)."""
-    cgroup = ev.get("cgroup")
-    workload = cgroup.get("workload") if isinstance(cgroup, Mapping) else None
-    if not isinstance(workload, Mapping):
+    w = cg.get("workload") if (cg := ev.get("cgroup")) else None
+    if w is None:
         return set()
-    return {str(v) for v in (workload.get("name"), workload.get("unit")) if v}
+    return {v for v in (w.get("name"), w.get("unit")) if v}

@@ -270,12 +270,12 @@ def _links(doc: Mapping[str, Any]) -> list[str]:
 
 def _advice(message: Message) -> list[str]:
     doc = message.doc
+    advice: list[object] = []
     if message.kind in ("oom_kill", "oom_loop"):
-        advice = doc.get("hint") or []
+        hint = doc.get("hint")
+        advice = list(hint) if isinstance(hint, list | tuple) else []
     elif message.kind == "rollout_failed":
         advice = [doc.get("fix")]
-    else:
-        advice = []
     lines = [line for line in advice if isinstance(line, str) and line.strip()][:STEPS_MAX]
     return [_span(clean(line, 1000), STEP_MAX) for line in lines]
 

@@ -8,20 +8,23 @@ first matching process row and the first matching constraint/source row, at most
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
-from service.logic.severity import comm, matches_any, victim, workload
+from oomwatch.event import OomEvent, Workload
+
+from service.logic.severity import is_workload, matches_any
 from service.logic.text import clean, short_ids
 from service.models.instance import InstanceInfo
 
 MAX_LINES = 4  # two from the process row, two from the constraint/source row
+HINT_MAX = 600  # a hint line quotes a cgroup path (capped at 160) and a workload label (100)
 
 
 class HintInput(NamedTuple):
     """The numbers a hint may use, all in MiB (None when unknown)."""
 
-    event: Mapping[str, Any]
+    event: OomEvent
     instance: InstanceInfo | None
     ram_mib: int | None  # host RAM
     limit_mib: int | None  # the memory cgroup limit that was hit (memcg kills)
@@ -40,8 +43,8 @@ class HintInput(NamedTuple):
         """(comm, MiB) of the largest tasks in the report's task table."""
         out = []
         for row in self.event.get("top_consumers") or []:
-            if isinstance(row, Mapping) and row.get("rss_kb") is not None:
-                out.append((str(row.get("comm") or "?"), round(int(row["rss_kb"]) / 1024)))
+            if row.get("rss_kb") is not None:
+                out.append((row.get("comm") or "?", round(row["rss_kb"] / 1024)))
         return out
 
     def split(self, patterns: tuple[str, ...]) -> tuple[int, int, int | None]:
@@ -51,14 +54,14 @@ class HintInput(NamedTuple):
         Issue 11: counting only the 5 largest rows gave "0 MiB other services" beside 216 MiB of others.
         """
         table = self.event.get("task_table")
-        if isinstance(table, Mapping) and isinstance(table.get("rss_kb"), int):
+        if table and isinstance(table.get("rss_kb"), int):
             tasks = own_kb = 0
             for row in table.get("names") or []:
-                if isinstance(row, Mapping) and matches_any([str(row.get("comm") or "")], patterns):
-                    tasks += int(row.get("tasks") or 0)
-                    own_kb += int(row.get("rss_kb") or 0)
+                if matches_any([row.get("comm") or ""], patterns):
+                    tasks += row.get("tasks") or 0
+                    own_kb += row.get("rss_kb") or 0
             if tasks:
-                return tasks, round(own_kb / 1024), round(max(0, int(table["rss_kb"]) - own_kb) / 1024)
+                return tasks, round(own_kb / 1024), round(max(0, table["rss_kb"] - own_kb) / 1024)
         return (1, self.victim_mib, None) if self.victim_mib else (0, 0, None)
 
 
@@ -195,28 +198,33 @@ _LIMIT_SETTING = {
 }
 
 
-def _limit_workload(event: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str, Any] | None]:
+def _limit_workload(event: OomEvent) -> tuple[Workload | None, Workload | None]:
     """(the workload whose limit was hit, the inner workload the victim ran in when that differs).
 
     Nested cgroups (a container inside LXC, a pod inside a node slice): the kernel names the cgroup whose
     limit was hit in ``oom_memcg``; advice goes to that one, the victim's own workload is context."""
     from oomwatch.cgroup import workload as classify_path
 
-    inner = workload(event)
-    cg = event.get("cgroup") or {}
+    cg = event.get("cgroup")
+    if not cg:
+        return None, None
+    inner = cg.get("workload")
     oom, task = cg.get("oom_memcg"), cg.get("task_memcg")
     if not oom or not task or oom == task:
         return inner, None
-    outer = classify_path(str(oom)) or {"kind": "cgroup", "name": str(oom), "path": str(oom)}
-    same = all(outer.get(k) == inner.get(k) for k in ("kind", "name", "id"))
+    found = classify_path(oom)
+    outer: Workload = found if is_workload(found) else {"kind": "cgroup", "name": oom, "path": oom}
+    same = inner is not None and all(outer.get(k) == inner.get(k) for k in ("kind", "name", "id"))
     return (inner, None) if same else (outer, inner or None)
 
 
-def _label(w: Mapping[str, Any]) -> str:
+def _label(w: Workload | None) -> str:
+    if not w:
+        return ""
     if w.get("kind") == "systemd-unit":
-        return str(w.get("unit") or w.get("name") or "")
+        return w.get("unit") or w.get("name") or ""
     ident = w.get("id")
-    return str(w.get("name") or (str(ident)[:12] if ident else "") or w.get("path") or "")
+    return w.get("name") or (ident[:12] if ident else "") or w.get("path") or ""
 
 
 def short_path(path: str) -> str:
@@ -230,13 +238,13 @@ def short_path(path: str) -> str:
 
 
 def _memcg(h: HintInput) -> list[str]:
-    memcg = h.event.get("cgroup") or {}
+    cg = h.event.get("cgroup")
     outer, inner = _limit_workload(h.event)
     # Cgroup and unit names are chosen by whoever owns a delegated cgroup: one clean line each, capped.
-    path = clean(short_path(str(memcg.get("oom_memcg") or memcg.get("task_memcg") or "")), 160) or "the cgroup"
-    kind = str(outer.get("kind"))
+    path = clean(short_path((cg.get("oom_memcg") or cg.get("task_memcg") or "") if cg else ""), 160) or "the cgroup"
+    kind = str(outer.get("kind") if outer else None)
     name = clean(short_ids(_label(outer)), 100) or path
-    if kind == "kubernetes" and not outer.get("id") and inner:
+    if kind == "kubernetes" and outer and not outer.get("id") and inner:
         setting = f"the memory limits of {name}'s containers (the pod's limit is their sum)"
     else:
         template = _LIMIT_SETTING.get(kind, "memory.max (v2) / memory.limit_in_bytes (v1) of {name}")
@@ -312,13 +320,13 @@ HINTS: tuple[Hint, ...] = (
 )
 
 
-def hint_input(event: Mapping[str, Any], instance: InstanceInfo | None) -> HintInput:
-    memcg = event.get("memcg") or {}
-    limit_kb = memcg.get("limit_kb") if event.get("constraint") == "memcg" else None
+def hint_input(event: OomEvent, instance: InstanceInfo | None) -> HintInput:
+    memcg = event.get("memcg")
+    limit_kb = memcg.get("limit_kb") if memcg and event.get("constraint") == "memcg" else None
     # A "limit" of PAGE_COUNTER_MAX (no limit) is not a limit.
     if limit_kb is not None and limit_kb >= 2**50:
         limit_kb = None
-    rss = victim(event).get("rss_kb")
+    rss = event["victim"].get("rss_kb")
     return HintInput(
         event=event,
         instance=instance,
@@ -328,10 +336,10 @@ def hint_input(event: Mapping[str, Any], instance: InstanceInfo | None) -> HintI
     )
 
 
-def advise(event: Mapping[str, Any], instance: InstanceInfo | None) -> tuple[str, list[str]]:
+def advise(event: OomEvent, instance: InstanceInfo | None) -> tuple[str, list[str]]:
     """(names of the rows used, the hint lines) for one kill."""
     h = hint_input(event, instance)
-    name = comm(event)
+    name = event["victim"]["comm"] or "unknown"
     used: list[str] = []
     lines: list[str] = []
     for row in HINTS:
@@ -347,3 +355,11 @@ def advise(event: Mapping[str, Any], instance: InstanceInfo | None) -> tuple[str
             lines.extend(row.advise(h))
             break
     return "+".join(used), lines[:MAX_LINES]
+
+
+def hint_lines(event: OomEvent, instance: InstanceInfo | None) -> tuple[str, ...]:
+    """The WHAT TO DO lines of a kill's alerts, each one clean line: a hint quotes cgroup paths and unit names.
+
+    The kill's use case (:mod:`service.logic.kills`) computes them and hands them to the renderer in the view."""
+    _, hint = advise(event, instance)
+    return tuple(clean(line, HINT_MAX) for line in hint)

@@ -17,9 +17,10 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 from oomwatch import OomParser
+from oomwatch.event import OomEvent, Workload
 from oomwatch.regions import select
 from oomwatch.sanitise import sanitise
 
@@ -28,34 +29,28 @@ from service.dal.ec2 import Lookup
 from service.dal.state import Claim, Count, KillRecord, KillState, VictimSummary
 from service.logic.alert_text import KillView, Message, attributes, render_kill, render_loop
 from service.logic.delivery import PUBLISH_RESERVE_S, Attempt, attempt, commit_or_keep, quietly
+from service.logic.hints import hint_lines
 from service.logic.ports import PublishFailed, Runtime
 from service.logic.severity import (
     Fingerprint,
     Severity,
     allow_listed,
-    comm,
     fingerprint,
     group_workload,
     severity,
-    victim,
-    workload,
     workload_label,
 )
 from service.logic.text import ascii_only, clean, clean_raw_line, pct
+from service.models.event_record import EventRecord, InstanceLog, MinimalEventRecord, RecordExtra
 from service.models.instance import InstanceInfo, instance_id_from_stream
 from service.models.settings import Settings
 
-# Keys the logging library owns; an event field with one of these names is logged as event_<name>.
-_RESERVED_LOG_KEYS = frozenset(
-    {"message", "timestamp", "level", "location", "service", "name", "msg", "args", "process", "module",
-     "filename", "exc_info", "stack_info", "lineno", "thread", "created", "asctime"}
-)  # fmt: skip
 CONTEXT_SPAN_MS = 10 * 60_000  # one fetch covers incomplete kills within this span
 
 
 @dataclass(eq=False)
 class Kill:
-    event: dict[str, Any]
+    event: OomEvent
     time_ms: int
     notes: list[str] = field(default_factory=list)
     context: str | None = None  # fetched | not_found | failed
@@ -110,18 +105,17 @@ def parse_log_events(events: Sequence[Mapping[str, Any]], stream: str) -> list[K
         e = events[i if owner is None else owner[i]]
         feed(lines[i], stream=stream, time_ms=int(e["timestamp"]), event_id=str(e["id"]))
     last_ms = int(events[-1]["timestamp"])
-    found = parser.finish_timed()  # OomEvents; Kill.event is still a plain dict here (issue 12 step 1 types it)
-    return [Kill(event=cast("dict[str, Any]", ev), time_ms=last_ms if t is None else t) for ev, t in found]
+    return [Kill(event=ev, time_ms=last_ms if t is None else t) for ev, t in parser.finish_timed()]
 
 
-def needs_context(ev: Mapping[str, Any]) -> bool:
+def needs_context(ev: OomEvent) -> bool:
     """A kernel kill without its trigger line or task table (a report split across deliveries)."""
     if ev.get("source", "kernel") != "kernel" or ev.get("complete"):
         return False
     return ev.get("trigger") is None or not ev.get("task_count")
 
 
-def _richness(ev: Mapping[str, Any]) -> int:
+def _richness(ev: OomEvent) -> int:
     """How much of a report an event holds. The constraint counts: on RHEL 7 a memory-cgroup kill's
     ``Memory cgroup out of memory: Kill process`` line is the only one that says memcg, and context that
     added just that line must win (issue 11: the pipeline said "not shown" where ``oomwatch scan`` said memcg)."""
@@ -161,17 +155,17 @@ def complete_from_stream(kills: Sequence[Kill], log_group: str, stream: str, rt:
         stream,
     )  # fmt: skip
     for k in todo:
-        kv = victim(k.event)
+        kv = k.event["victim"]
         candidates = [
             f
             for f in found
-            if victim(f.event).get("pid") == kv.get("pid")
-            and victim(f.event).get("comm") == kv.get("comm")
+            if f.event["victim"]["pid"] == kv["pid"]
+            and f.event["victim"]["comm"] == kv["comm"]
             and abs(f.time_ms - k.time_ms) <= 5_000
         ]
         best = min(candidates, key=lambda f: abs(f.time_ms - k.time_ms), default=None)
         if best is not None and _richness(best.event) > _richness(k.event):
-            merged = dict(best.event)
+            merged = best.event.copy()
             merged["kill_event_id"] = k.event.get("kill_event_id")
             merged["units"] = sorted(set(merged.get("units") or []) | set(k.event.get("units") or []))
             context = list(merged.get("systemd_context") or [])
@@ -268,7 +262,7 @@ def stash_tail(
 # --------------------------------------------------------------------------- one kill
 
 
-def kill_key(ev: Mapping[str, Any], stream: str, time_ms: int, host: str | None = None) -> str:
+def kill_key(ev: OomEvent, stream: str, time_ms: int, host: str | None = None) -> str:
     """What makes a kill the same kill: the host and the kill's own content, never the stream.
 
     A kill line keeps its content whichever way it reaches us: an Ubuntu host ships each kernel
@@ -283,17 +277,17 @@ def kill_key(ev: Mapping[str, Any], stream: str, time_ms: int, host: str | None 
     """
     from hashlib import sha256  # only when there are kills
 
-    v = victim(ev)
+    v = ev["victim"]
     source = ev.get("source") or "kernel"
-    cgroup = ev.get("cgroup") or {}
+    task_memcg = cg.get("task_memcg") if (cg := ev.get("cgroup")) else None
     where = host or ev.get("host") or stream
     if v.get("pid") not in (None, -1) and v.get("comm") is not None:
         basis = (
             f"{where}|{source}|{v.get('pid')}|{v.get('comm')}|{v.get('total_vm_kb')}|{v.get('anon_rss_kb')}"
             f"|{v.get('file_rss_kb')}|{v.get('rss_kb')}"
         )
-    elif source == "systemd-oomd" and cgroup.get("task_memcg"):
-        basis = f"{where}|{source}|{cgroup.get('task_memcg')}|{ev.get('message')}"
+    elif source == "systemd-oomd" and task_memcg:
+        basis = f"{where}|{source}|{task_memcg}|{ev.get('message')}"
     elif ev.get("kill_event_id"):
         return str(ev["kill_event_id"])[:200]
     else:
@@ -305,37 +299,36 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
 
 
-def event_record(view: KillView, decision: str, kill: Kill, extra: Mapping[str, Any]) -> dict[str, Any]:
+def event_record(view: KillView, decision: str, kill: Kill, extra: RecordExtra) -> EventRecord:
     """The structured ``oom_kill`` event: the parser's event plus enrichment and the decision.
 
     The parser's event and the instance block were sanitised where their text entered (event build, EC2
     lookup); the strings derived from them here pass through the same function again.
     """
-    rec: dict[str, Any] = {}
-    for key, value in view.event.items():
-        rec[f"event_{key}" if key in _RESERVED_LOG_KEYS else key] = value
-    inst = view.instance.as_log() if view.instance else ({"id": view.instance_id} if view.instance_id else None)
-    rss = victim(view.event).get("rss_kb")
-    rec.update(
-        kill_time=_iso(view.kill_time_ms),
-        instance_id=view.instance_id,
-        instance=inst,
-        rss_share_pct=pct(rss, view.instance.memory_kb if view.instance else None),
-        severity=view.severity.level,
-        severity_reason=sanitise(view.severity.reason, 512),
-        fingerprint=view.fingerprint.key,
-        fingerprint_label=sanitise(view.fingerprint.label, 512),
-        occurrence=view.occurrence,
-        decision=decision,
-        account=view.account,
-        region=view.region,
-        log_group=view.log_group,
-        workload_label=sanitise(workload_label(view.event), 512) or None,
-        notes=[sanitise(n, 1024) for n in view.notes],
-        context=kill.context,
+    inst: InstanceLog | None = (
+        view.instance.as_log() if view.instance else ({"id": view.instance_id} if view.instance_id else None)
     )
-    rec.update(extra)
-    return rec
+    rss = view.event["victim"].get("rss_kb")
+    return {
+        **view.event,
+        "kill_time": _iso(view.kill_time_ms),
+        "instance_id": view.instance_id,
+        "instance": inst,
+        "rss_share_pct": pct(rss, view.instance.memory_kb if view.instance else None),
+        "severity": view.severity.level,
+        "severity_reason": sanitise(view.severity.reason, 512),
+        "fingerprint": view.fingerprint.key,
+        "fingerprint_label": sanitise(view.fingerprint.label, 512),
+        "occurrence": view.occurrence,
+        "decision": decision,
+        "account": view.account,
+        "region": view.region,
+        "log_group": view.log_group,
+        "workload_label": sanitise(workload_label(view.event), 512) or None,
+        "notes": [sanitise(n, 1024) for n in view.notes],
+        "context": kill.context,
+        **extra,
+    }
 
 
 class LogDelivery(NamedTuple):
@@ -375,12 +368,12 @@ class KillCase:
 
 
 def _summary(w: KillCase) -> VictimSummary:
-    v = victim(w.kill.event)
+    v = w.kill.event["victim"]
     pid = v.get("pid")
     rss = v.get("rss_kb")
     return VictimSummary(
         kill_key=w.key,
-        comm=clean(comm(w.kill.event), 64),
+        comm=clean(v["comm"] or "unknown", 64),
         pid=pid if isinstance(pid, int) else None,
         rss_kb=rss if isinstance(rss, int) else None,
         where=w.where,
@@ -396,13 +389,14 @@ def _degraded_note(exc: BaseException) -> str:
     )
 
 
-def _view(w: KillCase, d: LogDelivery, s: Settings) -> KillView:
+def _view(w: KillCase, d: LogDelivery, s: Settings, hint: tuple[str, ...] | None = None) -> KillView:
     count = w.count or Count(occurrence=0, window_start_ms=0, window_end_ms=0, instances=[])
     return KillView(
         event=w.kill.event, kill_time_ms=w.kill.time_ms, instance_id=d.instance_id, instance=w.info,
         severity=w.sev, fingerprint=w.fp, occurrence=count.occurrence, window_minutes=s.noise_window_minutes,
         loop_threshold=s.loop_threshold, region=s.region, account=d.account, log_group=d.log_group,
         stream=d.stream, previous_window_count=count.prev_count, notes=tuple(w.notes), first_kill_ms=count.first_ms,
+        hint=hint,
     )  # fmt: skip
 
 
@@ -502,7 +496,7 @@ def _safe_text(value: object, limit: int = 120) -> str:
 def minimal_message(w: KillCase, d: LogDelivery, s: Settings, error: BaseException) -> Message:
     """The alert of a kill whose details could not be rendered: victim, host, raw kill line."""
     ev = w.kill.event
-    v = victim(ev)
+    v = ev["victim"]
     name = _safe_text(v.get("comm") or "unknown process", 64)
     pid = v.get("pid") if isinstance(v.get("pid"), int) and len(str(v.get("pid"))) < 12 else None
     host = _safe_text(ev.get("host") or d.instance_id or d.stream or "unknown host", 64)
@@ -521,7 +515,7 @@ def minimal_message(w: KillCase, d: LogDelivery, s: Settings, error: BaseExcepti
             f"Kill key: {w.key}",
         ]
     )
-    doc = {"kind": "oom_kill", "minimal": True, "process": name, "pid": pid, "host": host,
+    doc: dict[str, object] = {"kind": "oom_kill", "minimal": True, "process": name, "pid": pid, "host": host,
            "instance_id": d.instance_id, "kill_line": line, "kill_key": w.key,
            "error": type(error).__name__}  # fmt: skip
     return Message("oom_kill", subject, text, doc, attributes(kind="oom_kill", severity=w.sev.level,
@@ -535,6 +529,8 @@ def _render(w: KillCase, d: LogDelivery, rt: Runtime) -> KillView | None:
     view: KillView | None = None
     try:
         view = _view(w, d, s)
+        if w.count.occurrence in (1, s.loop_threshold):  # the hint is the use case's, the renderers only show it
+            view = view._replace(hint=hint_lines(w.kill.event, w.info))
         if w.count.occurrence == 1:
             w.messages.append(render_kill(view))
         if w.count.occurrence == s.loop_threshold:
@@ -552,7 +548,7 @@ def _render(w: KillCase, d: LogDelivery, rt: Runtime) -> KillView | None:
 
 def _write_event(w: KillCase, view: KillView | None, d: LogDelivery, rt: Runtime, out: Outcome) -> None:
     """The kill's structured event, once (first attempt); a minimal one if the full one fails."""
-    extra = {"kill_key": w.key, "durable_state": w.state.durable}
+    extra: RecordExtra = {"kill_key": w.key, "durable_state": w.state.durable}
     if w.render_error is not None:
         extra["render_error"] = type(w.render_error).__name__
     try:
@@ -561,20 +557,19 @@ def _write_event(w: KillCase, view: KillView | None, d: LogDelivery, rt: Runtime
         rt.telemetry.event(event_record(view, w.decision, w.kill, extra))
     except Exception as exc:
         rt.telemetry.count("RenderFailures")
-        rt.telemetry.event(
-            {
-                "kill_key": w.key,
-                "decision": w.decision,
-                "instance_id": d.instance_id,
-                "log_group": d.log_group,
-                "kill_time": _iso(w.kill.time_ms),
-                "kill_line": _safe_text(w.kill.event.get("kill_line") or "", 600),
-                "occurrence": w.count.occurrence if w.count else None,
-                "complete": False,
-                "notes": [f"The event could not be rendered in full ({type(exc).__name__})."],
-                **extra,
-            }
-        )
+        minimal: MinimalEventRecord = {
+            "kill_key": w.key,
+            "decision": w.decision,
+            "instance_id": d.instance_id,
+            "log_group": d.log_group,
+            "kill_time": _iso(w.kill.time_ms),
+            "kill_line": _safe_text(w.kill.event.get("kill_line") or "", 600),
+            "occurrence": w.count.occurrence if w.count else None,
+            "complete": False,
+            "notes": [f"The event could not be rendered in full ({type(exc).__name__})."],
+            **extra,
+        }
+        rt.telemetry.event(minimal)
     out.by_dimensions[(w.sev.level, w.fp.source)] += 1
     out.kills += 1
 
@@ -583,11 +578,24 @@ def handle_kills(
     kills: Sequence[Kill], d: LogDelivery, rt: Runtime, out: Outcome, failures: list[BaseException]
 ) -> None:
     """Classify, de-duplicate, count, log and alert every kill of one delivery (see :mod:`service.logic.delivery`)."""
+    works = _not_allow_listed(kills, d, rt, out)
+    if not works:
+        return
+    works = _claimed(works, d, rt, out)
+    _count(works, d, rt)
+    views = {id(w): _render(w, d, rt) for w in works}
+    # The places first (a retry then resends the same alerts), then the events, then the publishes.
+    _save([w for w in works if w.first_attempt], d, rt, "save")
+    _write_events(works, views, d, rt, out)
+    _publish_all(works, d, rt, out, failures)
+
+
+def _not_allow_listed(kills: Sequence[Kill], d: LogDelivery, rt: Runtime, out: Outcome) -> list[KillCase]:
+    """Each kill classified; an allow-listed one gets its event and nothing else (no claim, count or alert)."""
     s = rt.settings
     info = d.lookup.instances.get(d.instance_id) if d.instance_id else None
     works: list[KillCase] = []
-    groups = inherited_groups(kills)
-    for kill, group in zip(kills, groups, strict=True):
+    for kill, group in zip(kills, inherited_groups(kills), strict=True):
         w = _prepare(kill, d, info, rt, group)
         allowed = _allowed(w, info, s)
         if allowed:
@@ -599,21 +607,24 @@ def handle_kills(
             out.kills += 1
             continue
         works.append(w)
-    if not works:
-        return
+    return works
 
+
+def _claimed(works: Sequence[KillCase], d: LogDelivery, rt: Runtime, out: Outcome) -> list[KillCase]:
+    """The kills this invocation owns; the others are done or in flight elsewhere (duplicates)."""
     _claim(works, d, rt)
     for w in works:
         if w.claim is None:
             rt.telemetry.info("duplicate_kill", kill_key=w.key, stream=d.stream)
             rt.telemetry.count("DuplicateKills")
             out.duplicates += 1
-    works = [w for w in works if w.claim is not None]
-    _count(works, d, rt)
+    return [w for w in works if w.claim is not None]
 
-    views = {id(w): _render(w, d, rt) for w in works}
-    # The places first (a retry then resends the same alerts), then the events, then the publishes.
-    _save([w for w in works if w.first_attempt], d, rt, "save")
+
+def _write_events(
+    works: Sequence[KillCase], views: Mapping[int, KillView | None], d: LogDelivery, rt: Runtime, out: Outcome
+) -> None:
+    """Each kill's structured event (on its first attempt only), and the count of kills noise control folded."""
     folded = 0
     for w in works:
         if w.first_attempt:
@@ -624,47 +635,57 @@ def handle_kills(
     if folded:
         rt.telemetry.count("KillsFolded", folded)
 
-    sent = 0
+
+def _publish_all(
+    works: Sequence[KillCase], d: LogDelivery, rt: Runtime, out: Outcome, failures: list[BaseException]
+) -> None:
+    """Publish the kills' messages not yet sent; what went out is counted even if the runtime stops midway."""
+    before = out.alerts
     try:
-        for w in (w for w in works if w.messages):
-            if w.sent_kinds:
-                continue
-            try:
-                if d.attempt.time_left(rt.clock()) < PUBLISH_RESERVE_S:
-                    raise TimeoutError("too little of the invocation left to publish and record it")
-                for message in w.messages:
-                    rt.publisher.publish(message)
-                    w.sent_kinds.append(message.kind)
-                    sent += 1
-                    out.alerts += 1
-            except Exception as exc:
-                rt.telemetry.warning("publish_failed", kill_key=w.key, error=error_code(exc))
-                rt.telemetry.count("PublishFailures")
-                if w.sent_kinds:  # a loop alert after its kill alert: what went out is recorded
-                    w.messages = [m for m in w.messages if m.kind not in w.sent_kinds]
-                    w.decision = "+".join(w.sent_kinds)
-                    _commit(w, d, rt)
-                else:
-                    _release(w, d, rt)
-                out.failed += 1
-                failures.append(exc)
-                continue
-            _commit(w, d, rt)
+        for w in works:
+            if w.messages and not w.sent_kinds:
+                _publish(w, d, rt, out, failures)
     finally:
+        sent = out.alerts - before
         if sent:
             rt.telemetry.count("AlertsSent", sent)  # one EMF value per invocation, not one per alert
+
+
+def _publish(w: KillCase, d: LogDelivery, rt: Runtime, out: Outcome, failures: list[BaseException]) -> None:
+    """One kill's messages, then rule 2 (commit); a failed publish: rule 3 (release), or, when a kill alert
+    already went out before its loop alert failed, the commit of what went out."""
+    try:
+        if d.attempt.time_left(rt.clock()) < PUBLISH_RESERVE_S:
+            raise TimeoutError("too little of the invocation left to publish and record it")
+        for message in w.messages:
+            rt.publisher.publish(message)
+            w.sent_kinds.append(message.kind)
+            out.alerts += 1
+    except Exception as exc:
+        rt.telemetry.warning("publish_failed", kill_key=w.key, error=error_code(exc))
+        rt.telemetry.count("PublishFailures")
+        if w.sent_kinds:  # a loop alert after its kill alert: what went out is recorded
+            w.messages = [m for m in w.messages if m.kind not in w.sent_kinds]
+            w.decision = "+".join(w.sent_kinds)
+            _commit(w, d, rt)
+        else:
+            _release(w, d, rt)
+        out.failed += 1
+        failures.append(exc)
+        return
+    _commit(w, d, rt)
 
 
 INHERIT_S = 600.0  # a memcg kill within this much uptime of a named one (same oom_score_adj) shares its workload
 
 
-def inherited_groups(kills: Sequence[Kill]) -> list[Mapping[str, Any] | None]:
+def inherited_groups(kills: Sequence[Kill]) -> list[Workload | None]:
     """Each kill's noise-control workload (:func:`service.logic.severity.group_workload`); a memcg kill
     whose own lines name none takes the workload of the nearest memcg kill of the same delivery
     (one host's stream), with the same ``oom_score_adj``, within :data:`INHERIT_S` of kernel uptime,
     that names one: the kernel prints one cgroup's kills as bursts (rate-limited), and only one of
     them may carry the ``Memory cgroup stats for`` line (corpus 32: 14 kills, one such line). Linear."""
-    out: list[Mapping[str, Any] | None] = []
+    out: list[Workload | None] = []
     times: list[float | None] = []
     adj: list[object] = []
     for k in kills:
@@ -674,12 +695,22 @@ def inherited_groups(kills: Sequence[Kill]) -> list[Mapping[str, Any] | None]:
             out.append(None)
         up = k.event.get("uptime_s")
         memcg = k.event.get("constraint") == "memcg" and isinstance(up, int | float) and not isinstance(up, bool)
-        times.append(float(up) if memcg else None)  # type: ignore[arg-type]
-        adj.append(victim(k.event).get("oom_score_adj"))
-    known = list(out)
-    best: list[tuple[float, Mapping[str, Any]] | None] = [None] * len(kills)
-    for order in (range(len(kills)), range(len(kills) - 1, -1, -1)):
-        last: dict[object, tuple[float, Mapping[str, Any]]] = {}  # oom_score_adj -> nearest named
+        times.append(float(up) if memcg and up is not None else None)
+        adj.append(k.event["victim"].get("oom_score_adj"))
+    for i, b in enumerate(_nearest_named(times, list(out), adj)):
+        if out[i] is None and b is not None:
+            out[i] = b[1]
+    return out
+
+
+def _nearest_named(
+    times: Sequence[float | None], known: Sequence[Workload | None], adj: Sequence[object]
+) -> list[tuple[float, Workload] | None]:
+    """Per memcg kill: (uptime gap, workload) of the nearest memcg kill with a workload and the same
+    ``oom_score_adj`` within :data:`INHERIT_S`, or None. One pass each way."""
+    best: list[tuple[float, Workload] | None] = [None] * len(times)
+    for order in (range(len(times)), range(len(times) - 1, -1, -1)):
+        last: dict[object, tuple[float, Workload]] = {}  # oom_score_adj -> nearest named
         for i in order:
             t = times[i]
             if t is None:
@@ -694,14 +725,11 @@ def inherited_groups(kills: Sequence[Kill]) -> list[Mapping[str, Any] | None]:
                 b = best[i]
                 if b is None or gap < b[0]:
                     best[i] = (gap, near[1])
-    for i, b in enumerate(best):
-        if out[i] is None and b is not None:
-            out[i] = b[1]
-    return out
+    return best
 
 
 def _prepare(
-    kill: Kill, d: LogDelivery, info: InstanceInfo | None, rt: Runtime, group: Mapping[str, Any] | None = None
+    kill: Kill, d: LogDelivery, info: InstanceInfo | None, rt: Runtime, group: Workload | None = None
 ) -> KillCase:
     """A kill's identity and decisions; a kill whose fields break them gets safe stand-ins (isolated)."""
     s = rt.settings
@@ -745,16 +773,17 @@ def record_last_kills(kills: Sequence[Kill], d: LogDelivery, rt: Runtime) -> Non
     if not d.instance_id or not kills:
         return
     latest = max(kills, key=lambda k: k.time_ms)
-    v = victim(latest.event)
+    v = latest.event["victim"]
+    w = cg.get("workload") if (cg := latest.event.get("cgroup")) else None
     summary = {
         "time_ms": latest.time_ms,
-        "comm": clean(comm(latest.event), 64),
+        "comm": clean(v["comm"] or "unknown", 64),
         "pid": v.get("pid") if isinstance(v.get("pid"), int) else None,
         "rss_kb": v.get("rss_kb") if isinstance(v.get("rss_kb"), int) else None,
         "severity": severity(latest.event, rt.settings.critical_processes).level,
         "constraint": str(latest.event.get("constraint") or "unknown"),
         "workload": clean(workload_label(latest.event) or "", 120) or None,
-        "workload_kind": str(workload(latest.event).get("kind") or "") or None,
+        "workload_kind": (w.get("kind") if w else None) or None,
         "kill_event_id": str(latest.event.get("kill_event_id") or "") or None,
     }
     failed = quietly(lambda: rt.store.last_kills.put(d.instance_id or "", summary, d.now_s), sleep=rt.sleep)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from service.dal.clients import Clients
 from service.dal.ec2 import InstanceDirectory
@@ -16,15 +16,16 @@ from service.dal.logs import ContextFetcher
 from service.dal.sns import Publisher
 from service.dal.state import DynamoState, MemoryState
 from service.logic.delivery import Outbox
+from service.models.event_record import EventRecord, MinimalEventRecord
 from service.models.settings import Settings
 
 
 class Telemetry(Protocol):
-    def event(self, record: dict[str, Any]) -> None: ...
+    def event(self, record: EventRecord | MinimalEventRecord) -> None: ...
 
-    def info(self, message: str, **fields: Any) -> None: ...
+    def info(self, message: str, **fields: object) -> None: ...
 
-    def warning(self, message: str, **fields: Any) -> None: ...
+    def warning(self, message: str, **fields: object) -> None: ...
 
     def kills(self, severity: str, source: str, count: int) -> None: ...
 

@@ -1,7 +1,7 @@
 """Severity, noise fingerprint and allow-list decisions for one parsed kill.
 
-All three read the parser's event dict (schema ``oomwatch/event.schema.json``) defensively:
-fields may be null when the report was cut short.
+All three read the parser's event (:class:`oomwatch.event.OomEvent`) defensively: fields may be null when the
+report was cut short.
 """
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from fnmatch import fnmatchcase
-from typing import Any, NamedTuple
+from typing import NamedTuple, TypeGuard, get_args
+
+from oomwatch.event import OomEvent, Workload, WorkloadKind
 
 from service.models.instance import InstanceInfo
 from service.models.settings import AllowList
@@ -19,48 +21,29 @@ COMM_LEN = 15  # TASK_COMM_LEN - 1: the kernel truncates process names to 15 cha
 _NAMED_KINDS = frozenset({"systemd-unit", "user-unit", "docker", "containerd", "kubernetes", "ecs", "lxc", "podman"})
 
 
-def victim(event: Mapping[str, Any]) -> Mapping[str, Any]:
-    v = event.get("victim")
-    return v if isinstance(v, Mapping) else {}
-
-
-def workload(event: Mapping[str, Any]) -> Mapping[str, Any]:
-    cg = event.get("cgroup")
-    if isinstance(cg, Mapping):
-        w = cg.get("workload")
-        if isinstance(w, Mapping):
-            return w
-    return {}
-
-
-def comm(event: Mapping[str, Any]) -> str:
-    return str(victim(event).get("comm") or "unknown")
-
-
-def units(event: Mapping[str, Any]) -> list[str]:
+def units(event: OomEvent) -> list[str]:
     """Every systemd unit the report ties to the victim (cgroup workload and systemd's own lines)."""
     found = [str(u) for u in event.get("units") or [] if u]
-    w = workload(event)
-    for key in ("unit", "name"):
-        value = w.get(key)
-        if value and w.get("kind") == "systemd-unit" and str(value) not in found:
-            found.append(str(value))
+    w = cg.get("workload") if (cg := event.get("cgroup")) else None
+    if w and w.get("kind") == "systemd-unit":
+        for value in (w.get("unit"), w.get("name")):
+            if value and value not in found:
+                found.append(value)
     return found
 
 
-def workload_label(event: Mapping[str, Any]) -> str | None:
+def workload_label(event: OomEvent) -> str | None:
     """Short human name of the workload: unit, container or pod name."""
-    w = workload(event)
+    w = cg.get("workload") if (cg := event.get("cgroup")) else None
     if not w:
         return None
-    kind = w.get("kind")
-    if kind == "systemd-unit":
-        return str(w.get("unit") or w.get("name") or "") or None
+    if w.get("kind") == "systemd-unit":
+        return w.get("unit") or w.get("name") or None
     name = w.get("name") or w.get("unit")
     if name:
-        return str(name)
+        return name
     ident = w.get("id") or w.get("pod_uid")
-    return str(ident)[:12] if ident else None
+    return ident[:12] if ident else None
 
 
 def name_matches(name: str, pattern: str) -> bool:
@@ -100,12 +83,12 @@ class Severity(NamedTuple):
     reason: str
 
 
-def severity(event: Mapping[str, Any], critical: Iterable[str]) -> Severity:
+def severity(event: OomEvent, critical: Iterable[str]) -> Severity:
     """Critical when the whole host ran out of memory or a critical service was killed."""
     reasons = []
     if event.get("constraint") == "global":
         reasons.append("host-wide out of memory")
-    hit = matches_any([comm(event), *(_unit_stem(u) for u in units(event))], critical)
+    hit = matches_any([event["victim"]["comm"] or "unknown", *(_unit_stem(u) for u in units(event))], critical)
     if hit:
         reasons.append(f"{hit} is on the critical list")
     if reasons:
@@ -125,55 +108,60 @@ _MEMCG_STATS = "Memory cgroup stats for "
 _SCAN_LINES = 400  # bounded: the report's own lines, looked at once
 
 
-def reported_memcg(event: Mapping[str, Any]) -> str | None:
+def reported_memcg(event: OomEvent) -> str | None:
     """The memory cgroup the report names in its ``Memory cgroup stats for <path>:`` line (a kernel
     line of this report: the parser kept it by its sender and position), or None."""
-    lines = event.get("lines")
-    if not isinstance(lines, list):
-        return None
-    for line in lines[:_SCAN_LINES]:
-        if isinstance(line, str):
-            at = line.find(_MEMCG_STATS)
-            if at >= 0:
-                path = line[at + len(_MEMCG_STATS) :].strip().removesuffix(":")
-                if path.startswith("/") and len(path) < 600 and " " not in path:
-                    return path
+    for line in (event.get("lines") or [])[:_SCAN_LINES]:
+        at = line.find(_MEMCG_STATS)
+        if at >= 0:
+            path = line[at + len(_MEMCG_STATS) :].strip().removesuffix(":")
+            if path.startswith("/") and len(path) < 600 and " " not in path:
+                return path
     return None
 
 
-def group_workload(event: Mapping[str, Any]) -> Mapping[str, Any] | None:
+_WORKLOAD_KINDS: frozenset[str] = frozenset(get_args(WorkloadKind))
+
+
+def is_workload(found: Mapping[str, object] | None) -> TypeGuard[Workload]:
+    """Whether :func:`oomwatch.cgroup.workload`'s plain dict is a schema workload (a known kind and a name):
+    that function returns ``dict[str, object]``, so its answer is checked here rather than cast."""
+    return found is not None and found.get("kind") in _WORKLOAD_KINDS and isinstance(found.get("name"), str)
+
+
+def group_workload(event: OomEvent) -> Workload | None:
     """The workload noise control groups a kill by: the victim's cgroup workload when it names a
     service (unit, container, pod, ECS task), else the one the report's memcg line names, else None
     (then the process name)."""
-    w = workload(event)
-    if w.get("kind") in _NAMED_KINDS:
+    w = cg.get("workload") if (cg := event.get("cgroup")) else None
+    if w and w.get("kind") in _NAMED_KINDS:
         return w
     path = reported_memcg(event)
     if path:
         from oomwatch.cgroup import workload as classify_path
 
         found = classify_path(path)
-        if found and found.get("kind") in _NAMED_KINDS:
+        if is_workload(found) and found["kind"] in _NAMED_KINDS:
             return found
     return None
 
 
-def _group_label(w: Mapping[str, Any]) -> str | None:
+def _group_label(w: Workload) -> str | None:
     if w.get("kind") == "kubernetes" and w.get("pod_uid"):
         return f"pod {w.get('pod_uid')}"  # every container of the pod
     if w.get("kind") == "ecs" and w.get("task_id"):
         return f"task {w.get('task_id')}"
     if w.get("kind") == "systemd-unit":
-        return str(w.get("unit") or w.get("name") or "") or None
+        return w.get("unit") or w.get("name") or None
     name = w.get("name") or w.get("unit") or w.get("id")
-    return str(name)[:64] if name else None
+    return name[:64] if name else None
 
 
 def fingerprint(
-    event: Mapping[str, Any],
+    event: OomEvent,
     instance_id: str | None,
     info: InstanceInfo | None,
-    group: Mapping[str, Any] | None = None,
+    group: Workload | None = None,
 ) -> Fingerprint:
     """Identity of "the same problem": (ASG else instance; source; workload or process).
 
@@ -190,7 +178,7 @@ def fingerprint(
         scope = f"host:{event.get('host') or event.get('stream') or 'unknown'}"
     source = str(event.get("source") or "kernel")
     w = group or group_workload(event)
-    subject = comm(event)
+    subject = event["victim"]["comm"] or "unknown"
     if w is not None:
         subject = _group_label(w) or subject
     digest = hashlib.sha256(f"{scope}\x1f{source}\x1f{subject}".encode()).hexdigest()[:24]
@@ -199,10 +187,10 @@ def fingerprint(
     return Fingerprint(key=digest, scope=scope, source=source, subject=subject, label=label)
 
 
-def allow_listed(event: Mapping[str, Any], info: InstanceInfo | None, allow: AllowList) -> str | None:
+def allow_listed(event: OomEvent, info: InstanceInfo | None, allow: AllowList) -> str | None:
     """Why this kill is expected (so event-only), or None."""
     if allow.processes:
-        hit = matches_any([comm(event)], allow.processes)
+        hit = matches_any([event["victim"]["comm"] or "unknown"], allow.processes)
         if hit:
             return f"process {hit} is allow-listed"
     if allow.units:

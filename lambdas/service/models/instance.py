@@ -13,6 +13,8 @@ from typing import Any, NamedTuple
 
 from oomwatch.sanitise import sanitise
 
+from service.models.event_record import InstanceLog
+
 _INSTANCE_ID = re.compile(r"(?<![0-9a-z-])(i-[0-9a-f]{8}(?:[0-9a-f]{9})?)(?![0-9a-z])")
 
 # Sizes in the order AWS names them; used to find "the next size" when RAM data is missing.
@@ -51,7 +53,7 @@ class InstanceInfo(NamedTuple):
     def memory_kb(self) -> int | None:
         return None if self.memory_mib is None else self.memory_mib * 1024
 
-    def as_log(self) -> dict[str, Any]:
+    def as_log(self) -> InstanceLog:
         """The ``instance`` block of the structured event."""
         return {
             "id": self.instance_id,
