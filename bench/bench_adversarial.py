@@ -1,6 +1,6 @@
 """Benchmark: the costliest crafted line of 64 KiB against 64 KiB of ordinary syslog noise, in the same run.
 
-Every adversarial shape of ``tests/unit/adversarial.py`` (kernel text after each prefix the parser recognises,
+Every adversarial shape of ``tests/support/adversarial.py`` (kernel text after each prefix the parser recognises,
 fed as a classic syslog kernel line inside an open report, and whole lines the transport sees first: long hosts,
 padded stamps, ``#012`` storms, journal JSON) is built at 64 KiB and fed to ``OomParser``. The baseline is the
 same number of bytes of ordinary daemon and kernel noise (about 650 lines). Best of N CPU times each, the
@@ -13,11 +13,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-for path in (ROOT / "lambdas", ROOT / "tests" / "unit"):
+for path in (ROOT / "lambdas", ROOT):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from adversarial import (  # noqa: E402
+from tests.support.adversarial import (  # noqa: E402
     KIB,
     LINE_SHAPES,
     OPEN_HEADER,

@@ -1,9 +1,9 @@
 """The kill event the parser emits, as types: one ``TypedDict`` per object of ``event.schema.json``.
 
 The schema is the contract (the Lambda stores and renders these events, ``oomwatch scan --json`` prints them);
-these types let mypy hold the code to it. ``tests/unit/test_event_types.py`` checks them against the schema both
-ways, so a key added to one and not the other fails a test. A key the schema does not require is ``NotRequired``;
-a value the schema allows to be null is ``... | None``.
+these types let mypy hold the code to it. ``tests/unit/oomwatch/test_event_types.py`` checks them against the
+schema both ways, so a key added to one and not the other fails a test. A key the schema does not require is
+``NotRequired``; a value the schema allows to be null is ``... | None``.
 
 No ``from __future__ import annotations`` here: Python 3.11 reads ``NotRequired`` into ``__optional_keys__`` only
 from evaluated annotations.

@@ -19,7 +19,8 @@ while the scanner walks byte offsets of a block it cannot split into lines witho
 both would make the scanner number the lines of every block in Python, the cost its design avoids.
 tests/handlers/test_regions.py holds "parse the selection" equal to "parse everything" on every corpus report,
 alone and all together, with noise interleaved, and :func:`select` equal to a plain line-by-line definition of
-the rule (kept there, in the tests); tests/unit/test_scanner.py holds the scanner's events equal to the parser's.
+the rule (kept there, in the tests); tests/unit/oomwatch/test_scanner.py holds the scanner's events equal to the
+parser's.
 """
 
 from __future__ import annotations

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from handler_kit import FIXED_MS, Invoke, LogCapture, LogEvent, World, client, event_id, payload
 
-from tests.unit.poison import POISON, found, global_report, mark, memcg_report, memcg_v2_report, strings
+from tests.support.poison import POISON, found, global_report, mark, memcg_report, memcg_v2_report, strings
 
 # One character of each kind, and those the issue names, end to end on moto (~1 s each); every character of
-# the table goes through every renderer in tests/unit/alerting/test_alerting_sanitised.py.
+# the table goes through every renderer in tests/unit/service/logic/test_alerting_sanitised.py.
 PICKED = [(kind, chars[0]) for kind, chars in POISON.items()] + [
     ("named in the issue", ch) for ch in ("\x85", "\u2028", "\u202e", "\u2066", "\u200b")
 ]

@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from adversarial import (
+from oomwatch import OomParser, parse_lines
+
+from tests.support.adversarial import (
     CLOSING_KILL,
     KIB,
     LINE_SHAPES,
@@ -25,8 +27,7 @@ from adversarial import (
     as_syslog,
     cpu_seconds,
 )
-from corpus import assert_valid, corpus_file, corpus_lines
-from oomwatch import OomParser, parse_lines
+from tests.support.corpus import assert_valid, corpus_file, corpus_lines
 
 SIZES_KIB = (2, 8, 32, 64)
 BOUND = 4.0

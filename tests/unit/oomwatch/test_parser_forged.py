@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from corpus import corpus_file, corpus_lines
 from oomwatch import parse_lines
+
+from tests.support.corpus import corpus_file, corpus_lines
 
 KILL = (
     "Out of memory: Killed process 1 (systemd) total-vm:169864kB, anon-rss:0kB, file-rss:9004kB, shmem-rss:0kB, "

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from oomwatch import cli
 from oomwatch.sanitise import sanitise, sanitise_tree
 
-from tests.unit.poison import ALL, CASE_IDS, CASES, found, global_report, mark, memcg_report, strings
+from tests.support.poison import ALL, CASE_IDS, CASES, found, global_report, mark, memcg_report, strings
 
 # --------------------------------------------------------------------------- the rule
 

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from corpus import LABEL_PATHS, SCHEMA_PATH, assert_valid, corpus_files, corpus_lines, dig, expected
 from oomwatch import parse_lines
+
+from tests.support.corpus import LABEL_PATHS, SCHEMA_PATH, assert_valid, corpus_files, corpus_lines, dig, expected
 
 
 @pytest.mark.parametrize("path", corpus_files(), ids=lambda p: p.stem[:40])

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from corpus import corpus_files, corpus_lines
 from oomwatch import OomParser, parse_lines, scan_binary
 from oomwatch import scanner as sc
+
+from tests.support.corpus import corpus_files, corpus_lines
 
 NOISE = [
     "Nov 26 10:00:{s:02d} web-1 sshd[{p}]: Accepted publickey for ubuntu from 10.0.0.{p} port 51234 ssh2",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import io
 
-from corpus import assert_valid, corpus_files, corpus_lines
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oomwatch import parse_lines, scan_binary
+
+from tests.support.corpus import assert_valid, corpus_files, corpus_lines
 
 REPORTS = [corpus_lines(p) for p in corpus_files()]
 KILL_REPORTS = [r for r in REPORTS if any("Killed process" in line for line in r)]

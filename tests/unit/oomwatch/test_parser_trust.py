@@ -11,10 +11,11 @@ import json
 from typing import Any
 
 import pytest
-from corpus import assert_valid, corpus_file, corpus_lines
 from oomwatch import OomParser, parse_lines
 from oomwatch.scanner import scan_binary
 from oomwatch.transport import MAX_LINE
+
+from tests.support.corpus import assert_valid, corpus_file, corpus_lines
 
 HOST = "web-1"
 REALTIME_US = 1_795_169_700_000_000  # 2026-11-20 10:15:00 UTC

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from corpus import assert_valid, corpus_file, corpus_lines, expected
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.corpus import assert_valid, corpus_file, corpus_lines, expected
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:

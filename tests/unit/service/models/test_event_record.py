@@ -14,7 +14,7 @@ from service.models.event_record import EventRecord, RecordExtra
 from service.models.instance import InstanceInfo
 from service.wiring import RESERVED_LOG_KEYS, logged
 
-CORPUS = Path(__file__).resolve().parents[2] / "corpus"
+CORPUS = Path(__file__).resolve().parents[3] / "corpus"
 IID = "i-0abc12345def67890"
 INFO = InstanceInfo(IID, name="db-1", instance_type="t3.large", memory_mib=8192)
 

@@ -18,9 +18,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
-from corpus import corpus_file, corpus_lines
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.corpus import corpus_file, corpus_lines
+
+ROOT = Path(__file__).resolve().parents[3]
 MiB = 1 << 20
 BOUND = 64 * MiB
 

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from corpus import assert_valid, corpus_file, corpus_lines
 from oomwatch import parse_lines
 from oomwatch.transport import parse_line
+
+from tests.support.corpus import assert_valid, corpus_file, corpus_lines
 
 HOST = "web-1"
 BASE_UPTIME = 44178.537749

@@ -13,10 +13,11 @@ import time
 from collections.abc import Callable
 
 import pytest
-from corpus import corpus_file, corpus_lines
 from oomwatch import OomParser, parse_lines, scan_binary
 from oomwatch.transport import _month, parse_line
 from test_parser_transports import CW_STREAM, RECORDS, TRANSPORTS, _cw_events, _cw_tail
+
+from tests.support.corpus import corpus_file, corpus_lines
 
 KILL_04 = next(line for line in corpus_lines(corpus_file("04")) if "Killed process" in line)
 LINES_04 = [t for rec in RECORDS for t in rec]

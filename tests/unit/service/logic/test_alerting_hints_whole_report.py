@@ -12,7 +12,7 @@ from oomwatch.cgroup import workload as classify
 from service.logic.hints import advise, short_path
 from service.models.instance import InstanceInfo
 
-CORPUS = Path(__file__).resolve().parents[2] / "corpus"
+CORPUS = Path(__file__).resolve().parents[3] / "corpus"
 T3_LARGE = InstanceInfo(
     "i-0abc12345def67890", name="web-1", instance_type="t3.large", memory_mib=8192, next_type="t3.xlarge",
     next_memory_mib=16384, asg="web-asg", az="eu-west-1a",

@@ -12,7 +12,7 @@ from service.logic.alert_text import DigestView, KillView, Message, Victim, rend
 from service.logic.severity import fingerprint, severity
 from service.models.instance import InstanceInfo, parse_instances
 
-from tests.unit.poison import CASE_IDS, CASES, found, global_report, mark, memcg_report, strings
+from tests.support.poison import CASE_IDS, CASES, found, global_report, mark, memcg_report, strings
 
 IID = "i-0abc12345def67890"
 MS = 1_795_169_700_000

@@ -19,7 +19,7 @@ from service.logic import links
 from service.logic.alert_text import noise_line
 from service.logic.text import clean, deep_clean
 
-CORPUS = Path(__file__).resolve().parents[2] / "corpus"
+CORPUS = Path(__file__).resolve().parents[3] / "corpus"
 
 # The single pattern noise_line replaces.
 REFERENCE_NOISE = re.compile(

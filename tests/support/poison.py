@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from tests.unit.corpus import corpus_file, corpus_lines
+from tests.support.corpus import corpus_file, corpus_lines
 
 # Every kind the sanitiser must replace (tab and the space separators become a plain space, tested apart;
 # a line feed inside a kernel message is a line boundary of the kernel's own, so it sits in the host only).

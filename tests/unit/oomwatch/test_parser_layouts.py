@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from corpus import assert_valid, corpus_file, corpus_lines
 from oomwatch import parse_lines
+
+from tests.support.corpus import assert_valid, corpus_file, corpus_lines
 
 
 def one(lines: list[str]) -> dict:
@@ -256,8 +257,8 @@ def test_systemd_unit_result_names_the_unit_of_a_kill_and_is_not_a_kill() -> Non
         "oom_score_adj:0"
     )
     event = one([kill, *corpus_lines(corpus_file("46"))])
-    # In a text log the sender cannot be verified: the unit is shown, never used (tests/unit/test_parser_trust.py
-    # has the journal, where PID 1 makes it the kill's unit).
+    # In a text log the sender cannot be verified: the unit is shown, never used
+    # (tests/unit/oomwatch/test_parser_trust.py has the journal, where PID 1 makes it the kill's unit).
     assert event["units"] == [] and event["cgroup"] is None
     assert [(c["unit"], c["verified"]) for c in event["systemd_context"]] == [("jenkins.service", False)]
     assert parse_lines(corpus_lines(corpus_file("46"))) == []

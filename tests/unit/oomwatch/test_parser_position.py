@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from corpus import assert_valid, corpus_file, corpus_lines
 from oomwatch import parse_lines
+
+from tests.support.corpus import assert_valid, corpus_file, corpus_lines
 
 SYSLOG = "Dec  1 10:00:00 web-1 kernel: "
 

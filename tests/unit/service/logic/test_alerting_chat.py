@@ -31,7 +31,7 @@ from service.logic.rollout_text import (
 from service.logic.severity import fingerprint, severity
 from service.models.instance import InstanceInfo
 
-from tests.unit.poison import global_report, memcg_report
+from tests.support.poison import global_report, memcg_report
 
 SCHEMA = json.loads((Path(chat.__file__).parent / "chat.schema.json").read_text())
 VALIDATOR = Draft202012Validator(SCHEMA)

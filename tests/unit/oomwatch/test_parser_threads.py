@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from corpus import corpus_files, corpus_lines
 from oomwatch import OomParser
 from oomwatch.transport import KernelPrefix, parse_line
+
+from tests.support.corpus import corpus_files, corpus_lines
 
 
 def _classic(path: Path, host: str) -> list[str]:

@@ -12,8 +12,9 @@ import re
 from typing import Any
 
 import pytest
-from corpus import assert_valid, corpus_file, corpus_lines
 from oomwatch import parse_lines
+
+from tests.support.corpus import assert_valid, corpus_file, corpus_lines
 
 HUGE = "9" * 400
 # (corpus, a text the poisoned line contains, the figure's pattern, path of the value that must turn null)
