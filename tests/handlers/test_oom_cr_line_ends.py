@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from handler_kit import Invoke, LogCapture, World, corpus_lines, log_events, payload
-from service.logic.kills import parse_log_events
+from service.logic.reassembly import parse_log_events
 
 
 def noise(size: int) -> list[str]:

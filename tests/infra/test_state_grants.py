@@ -17,7 +17,7 @@ from infra.processing import STATE_TABLE_ACTIONS
 LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
 #: The handler and use-case modules whose code runs in each function.
 FUNCTION_MODULES = {
-    "Oom": ("service/handlers/oom.py", "service/logic/kills.py"),
+    "Oom": ("service/handlers/oom.py", "service/logic/kills.py", "service/logic/reassembly.py"),
     "AlarmNotice": ("service/handlers/alarm_notice.py", "service/logic/alarm_notices.py"),
     "Digest": ("service/handlers/digest.py", "service/logic/digest_run.py", "service/logic/coverage.py"),
     "AssociationNotice": ("service/handlers/association.py", "service/logic/rollout_notices.py"),

@@ -77,7 +77,7 @@ class KillView(NamedTuple):
     hint: tuple[str, ...] | None = None  # the WHAT TO DO lines (service.logic.hints.hint_lines); None: not computed
 
 
-class Victim(NamedTuple):
+class DigestVictim(NamedTuple):
     """One line of a digest's "largest victims"."""
 
     comm: str
@@ -95,7 +95,7 @@ class DigestView(NamedTuple):
     first_ms: int
     last_ms: int
     instances: Sequence[str]
-    victims: Sequence[Victim]
+    victims: Sequence[DigestVictim]
     severity: str
     escalated: bool
     region: str

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from service.dal.state import DueWindow
-from service.logic.alert_text import DigestView, Victim
+from service.logic.alert_text import DigestVictim, DigestView
 
 
 def digest_view(
@@ -17,7 +17,9 @@ def digest_view(
     account: str,
     names: Mapping[str, str],
 ) -> DigestView:
-    victims = [Victim(comm=v.comm, pid=v.pid, rss_kb=v.rss_kb, instance=v.where, time_ms=v.time_ms) for v in window.top]
+    victims = [
+        DigestVictim(comm=v.comm, pid=v.pid, rss_kb=v.rss_kb, instance=v.where, time_ms=v.time_ms) for v in window.top
+    ]
     victims.sort(key=lambda v: (-(v.rss_kb or 0), v.time_ms))
     return DigestView(
         fingerprint=window.fingerprint,

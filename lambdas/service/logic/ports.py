@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from service.dal.clients import Clients
+from service.dal.clients import Clients, error_code
 from service.dal.ec2 import InstanceDirectory
 from service.dal.logs import ContextFetcher
 from service.dal.sns import Publisher
@@ -51,3 +51,9 @@ class Runtime:
 
 class PublishFailed(RuntimeError):
     """At least one alert could not be published: fail the invocation so Lambda retries it."""
+
+
+def warn_state(rt: Runtime, step: str, exc: BaseException) -> None:
+    """A state-table step failed: say which and why, and count it (the kill goes on, see delivery.py)."""
+    rt.telemetry.warning("state_unavailable", step=step, error=error_code(exc))
+    rt.telemetry.count("StateFailures")

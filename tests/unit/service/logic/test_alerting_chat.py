@@ -18,7 +18,15 @@ from oomwatch import parse_lines
 from service.dal import sns
 from service.logic import chat
 from service.logic.alarm_text import AlarmChange, HostRow, render_alarm_notice
-from service.logic.alert_text import DigestView, KillView, Message, Victim, render_digest, render_kill, render_loop
+from service.logic.alert_text import (
+    DigestVictim,
+    DigestView,
+    KillView,
+    Message,
+    render_digest,
+    render_kill,
+    render_loop,
+)
 from service.logic.rollout_text import (
     AssociationChange,
     CoverageChange,
@@ -55,7 +63,7 @@ def digest_of(event: dict[str, Any], info: InstanceInfo | None = INFO) -> Digest
     return DigestView(
         fingerprint=fingerprint(event, IID, info), total=7, window_start_ms=MS, window_end_ms=MS + 900_000,
         first_ms=MS, last_ms=MS + 60_000, instances=[IID, OTHER],
-        victims=[Victim(str(event["victim"]["comm"]), 473206, 9_234_324, IID, MS)], severity="critical",
+        victims=[DigestVictim(str(event["victim"]["comm"]), 473206, 9_234_324, IID, MS)], severity="critical",
         escalated=True, region="eu-west-1", account="123456789012", events_log_group="/aws/lambda/oomwatch-oom",
         names={IID: "web-1"},
     )  # fmt: skip

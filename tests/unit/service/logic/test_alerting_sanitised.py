@@ -8,7 +8,15 @@ from typing import Any
 import pytest
 from oomwatch import parse_lines
 from service.logic.alarm_text import AlarmChange, HostRow, render_alarm_notice
-from service.logic.alert_text import DigestView, KillView, Message, Victim, render_digest, render_kill, render_loop
+from service.logic.alert_text import (
+    DigestVictim,
+    DigestView,
+    KillView,
+    Message,
+    render_digest,
+    render_kill,
+    render_loop,
+)
 from service.logic.severity import fingerprint, severity
 from service.models.instance import InstanceInfo, parse_instances
 
@@ -63,7 +71,7 @@ def test_every_renderer_shows_the_character_by_its_code_point_and_never_as_itsel
         DigestView(
             fingerprint=fingerprint(glob, IID, info), total=3, window_start_ms=MS, window_end_ms=MS + 900_000,
             first_ms=MS, last_ms=MS + 60_000, instances=[IID],
-            victims=[Victim(str(glob["victim"]["comm"]), 473206, 9_234_324, IID, MS)], severity="critical",
+            victims=[DigestVictim(str(glob["victim"]["comm"]), 473206, 9_234_324, IID, MS)], severity="critical",
             escalated=False, region="eu-west-1", account="123456789012", events_log_group="/aws/lambda/oomwatch-oom",
             names={IID: str(info.name)},
         )
