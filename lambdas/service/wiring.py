@@ -20,6 +20,7 @@ from service.dal.ec2 import InstanceDirectory
 from service.dal.logs import ContextFetcher
 from service.dal.sns import Publisher
 from service.dal.state import DynamoState, MemoryState
+from service.logic import envelope
 from service.logic.ports import Runtime, Telemetry
 from service.models.event_record import EventRecord, MinimalEventRecord
 from service.models.settings import flag, from_env
@@ -128,7 +129,7 @@ def runtime(telemetry: Telemetry) -> Runtime:
             directory=InstanceDirectory(clients, time.time),
             store=DynamoState(clients, settings.state_table, events_group),
             fallback=MemoryState(),
-            publisher=Publisher(clients, settings.topic_arn),
+            publisher=Publisher(clients, settings.topic_arn, encode=envelope.encode),
             fetcher=ContextFetcher(clients, settings.context_max_pages, settings.context_budget_s),
             telemetry=telemetry,
             clock=time.time,

@@ -16,8 +16,9 @@ from service.dal import cloudwatch
 from service.dal.clients import AwsError, error_code
 from service.dal.state import LastKill
 from service.logic.alarm_text import AlarmChange, HostRow, parse_alarm_event, render_alarm_notice
-from service.logic.delivery import PUBLISH_RESERVE_S, Attempt, attempt, commit_or_keep, quietly
+from service.logic.delivery import PUBLISH_RESERVE_S, attempt, commit_or_keep, quietly
 from service.logic.ports import PublishFailed, Runtime
+from service.models.attempt import Attempt
 
 MAX_HOSTS = 20
 LOOKBACK_MS = 10 * 60_000

@@ -12,9 +12,10 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from service.logic import links
-from service.logic.alert_text import Message, attributes, fit, host_text, when
+from service.logic.layout import attributes, fit, host_text, when
 from service.logic.text import ascii_only, clean, deep_clean, mib
 from service.models.instance import InstanceInfo, instance_id_from_stream
+from service.models.views import Message
 
 
 class AlarmChange(NamedTuple):

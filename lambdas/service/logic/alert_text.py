@@ -10,11 +10,8 @@ Links are percent-encoded ASCII and pass through it unchanged.
 
 from __future__ import annotations
 
-import re
-import textwrap
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from types import MappingProxyType
 from typing import NamedTuple
 
 from oomwatch.event import OomEvent
@@ -22,11 +19,22 @@ from oomwatch.sanitise import sanitise
 
 from service.logic import links
 from service.logic.hints import hint_lines
-from service.logic.severity import Fingerprint, Severity, workload_label
+from service.logic.layout import (
+    SUBJECT_MAX,
+    attributes,
+    fit,
+    hhmm,
+    host_text,
+    kv,
+    raw_lines,
+    squeeze,
+    strip_prefix,
+    when,
+)
+from service.logic.severity import workload_label
 from service.logic.text import (
     ascii_only,
     clean,
-    clean_raw_line,
     deep_clean,
     duration,
     mib,
@@ -37,90 +45,9 @@ from service.logic.text import (
     span,
 )
 from service.models.instance import InstanceInfo
-
-SUBJECT_MAX = 99  # SNS: "less than 100 characters"
-ATTRIBUTE_MAX = 256
-RAW_LINES_HEAD = 8
-RAW_LINES_TAIL = 16
-SCHEMA = 1
-
-
-class Message(NamedTuple):
-    """One SNS publish."""
-
-    kind: str  # oom_kill | oom_loop | oom_digest | memory_alarm
-    subject: str
-    text: str
-    doc: dict[str, object]
-    attributes: dict[str, str]
-
-
-class KillView(NamedTuple):
-    """Everything an alert about one kill needs, gathered by the kill's use case (:mod:`service.logic.kills`)."""
-
-    event: OomEvent
-    kill_time_ms: int
-    instance_id: str | None
-    instance: InstanceInfo | None
-    severity: Severity
-    fingerprint: Fingerprint
-    occurrence: int
-    window_minutes: int
-    loop_threshold: int
-    region: str
-    account: str
-    log_group: str
-    stream: str
-    previous_window_count: int = 0
-    notes: tuple[str, ...] = ()
-    first_kill_ms: int | None = None  # the window's first kill, for a loop's span
-    hint: tuple[str, ...] | None = None  # the WHAT TO DO lines (service.logic.hints.hint_lines); None: not computed
-
-
-class DigestVictim(NamedTuple):
-    """One line of a digest's "largest victims"."""
-
-    comm: str
-    pid: int | None
-    rss_kb: int | None
-    instance: str
-    time_ms: int
-
-
-class DigestView(NamedTuple):
-    fingerprint: Fingerprint
-    total: int  # kills in the window
-    window_start_ms: int
-    window_end_ms: int
-    first_ms: int
-    last_ms: int
-    instances: Sequence[str]
-    victims: Sequence[DigestVictim]
-    severity: str
-    escalated: bool
-    region: str
-    account: str
-    events_log_group: str | None
-    names: Mapping[str, str] = MappingProxyType({})  # instance id -> Name tag
-
+from service.models.views import SCHEMA, DigestView, KillView, Message
 
 # --------------------------------------------------------------------------- helpers
-
-
-def when(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def hhmm(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%H:%M")
-
-
-def host_text(name: object, instance_id: str | None, host: object = None) -> str:
-    """How every message names a host: the Name tag and the instance id, else whichever is known."""
-    label = clean(name, 40) if name else ""
-    if label and instance_id and label != instance_id:
-        return f"{label} ({instance_id})"
-    return label or instance_id or clean(host, 40) or "unknown host"
 
 
 def host_label(view: KillView) -> str:
@@ -138,126 +65,11 @@ def view_host(view: KillView) -> str:
     return host_text(name, view.instance_id, view.stream)
 
 
-WIDTH = 78  # columns a phone shows without scrolling sideways; URLs are exempt
-_KV_LABEL = re.compile(r"( {2}[A-Za-z][A-Za-z ]{0,10}: +)\S")
-
-
-def fit(lines: Sequence[str], width: int = WIDTH) -> list[str]:
-    """Wrap every line wider than ``width`` (a URL line aside): continuation lines line up under the value of
-    a ``Label:`` line, else two columns in. Words longer than a line (paths) break hard;
-    nothing inside them is changed."""
-    out: list[str] = []
-    for line in lines:
-        body = line.lstrip(" ")
-        if len(line) <= width or body.startswith("https://"):
-            out.append(line)
-            continue
-        label = _KV_LABEL.match(line)
-        lead = len(line) - len(body)
-        cont = " " * (len(label.group(1)) if label else min(lead + 2, 20))
-        out.extend(
-            textwrap.wrap(
-                line[lead:],
-                width=width,
-                initial_indent=" " * lead,
-                subsequent_indent=cont,
-                break_long_words=True,
-                break_on_hyphens=False,
-                drop_whitespace=True,
-            )
-            or [line[:width]]
-        )
-    return out
-
-
 def _subject(parts: Sequence[str]) -> str:
     text = ascii_only(clean(" ".join(p for p in parts if p), 400))
     if len(text) > SUBJECT_MAX:
         text = text[: SUBJECT_MAX - 3].rstrip() + "..."
     return text
-
-
-def attributes(**values: object) -> dict[str, str]:
-    """SNS message attributes: cleaned, capped, and never empty (SNS rejects empty strings)."""
-    out = {}
-    for key, value in values.items():
-        text = clean(value, ATTRIBUTE_MAX)
-        if text:
-            out[key] = text
-    return out
-
-
-# Report lines that say nothing to a reader on a phone: stack frames, register and hex dumps,
-# per-zone page statistics. They stay in the JSON form and behind the Logs Insights link.
-# Three patterns rather than one alternation: each starts with a literal or a narrow class, so the
-# regex engine skips ahead at C speed instead of trying every alternative at every position
-# (tests/unit/alerting holds them equal to the single pattern they replace).
-_NOISE_WORDS = re.compile(
-    r"\[<[0-9a-f]{8,}>\]|\+0x[0-9a-f]+/0x[0-9a-f]+|Call Trace:|</?TASK>|Hardware name:"
-    r"|Node \d+ (?:DMA|DMA32|Normal|Movable|hugepages)|lowmem_reserve|hugepages_total|total pagecache pages"
-    r"|pages in swap cache|Swap cache stats|pages RAM|pages HighMem|pages reserved|pages hwpoisoned"
-    r"|pages cma reserved|Code: (?:[0-9a-f]{2} |Unable to access opcode bytes)"
-)
-# "RIP: " and the other registers at a word start, found from the colon.
-_NOISE_REGISTER = re.compile(r":(?:(?<=(?<!\w)(?:RIP|RSP|RAX|RDX|RBP|R10|R13|CR2):)|(?<=(?<!\w)[FC]S:))\s")
-# Three 16-digit hex words (a stack or register dump), at the line start or after white space.
-_NOISE_HEX = re.compile(r"[0-9a-f]{16}(?:\s+[0-9a-f]{16}){2}")
-_NOISE_HEX_INSIDE = re.compile(r"\s[0-9a-f]{16}(?:\s+[0-9a-f]{16}){2}")
-
-
-def noise_line(line: str) -> bool:
-    """A report line that says nothing to a reader (stack frame, register or hex dump, page statistics)."""
-    return bool(
-        _NOISE_WORDS.search(line)
-        or _NOISE_REGISTER.search(line)
-        or _NOISE_HEX_INSIDE.search(line)
-        or _NOISE_HEX.match(line)
-    )
-
-
-_LEFT_OUT = "[... "
-
-
-def raw_lines(lines: Sequence[object], head: int = RAW_LINES_HEAD, tail: int = RAW_LINES_TAIL) -> list[str]:
-    cleaned: list[str] = []
-    for line in lines:
-        if isinstance(line, str) and not noise_line(line):
-            text = clean_raw_line(line, 240)
-            if not cleaned or cleaned[-1] != text:  # a multi-line record may repeat its prefix line
-                cleaned.append(text)
-    if len(cleaned) <= head + tail + 1:
-        return cleaned
-    left_out = len(cleaned) - head - tail
-    return [*cleaned[:head], f"{_LEFT_OUT}{left_out} lines left out: see the stream link ...]", *cleaned[-tail:]]
-
-
-# The syslog/journal prefix a phone need not read on every line: "Nov 26 10:00:00 web-1 kernel: ". Anchored,
-# one bounded token per part: linear on any line.
-_SYSLOG_PREFIX = re.compile(
-    r"(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d{1,9})?|\d{4}-\d\d-\d\dT[\d:.+-]{8,32}Z?) [^ ]{1,64} kernel: "
-)
-
-
-def _squeeze(line: str) -> str:
-    return _RUNS.sub(" ", line) if len(line) > WIDTH - 2 else line
-
-
-_RUNS = re.compile(" {2,}")
-
-
-def strip_prefix(lines: list[str]) -> tuple[str, list[str]]:
-    """(the prefix, the lines without it) when every line starts with the same syslog prefix, else ("", lines)."""
-    first = _SYSLOG_PREFIX.match(lines[0]) if lines else None
-    if first is None:
-        return "", lines
-    prefix = first.group(0)
-    if not all(line.startswith((prefix, _LEFT_OUT)) for line in lines):
-        return "", lines
-    return prefix, [line.removeprefix(prefix) for line in lines]
-
-
-def _kv(label: str, value: str, width: int = 11) -> str:
-    return f"  {label + ':' if label else '':<{width}} {value}"
 
 
 def _given_hint(view: KillView) -> tuple[str, ...]:
@@ -445,7 +257,7 @@ def _process_lines(k: _Figures) -> list[str]:
     v = k.ev["victim"]
     uid = v.get("uid")
     pid = f", pid {v.get('pid')}" if k.pid_text else ""
-    out = [_kv("Process", k.proc + pid + (f", uid {uid}" if uid is not None else ""))]
+    out = [kv("Process", k.proc + pid + (f", uid {uid}" if uid is not None else ""))]
     if k.rss_kb is None:
         return out
     parts = [
@@ -457,14 +269,14 @@ def _process_lines(k: _Figures) -> list[str]:
         )
         if kb is not None
     ]
-    out.append(_kv("Memory", mib(k.rss_kb) + " RSS" + (" (" + ", ".join(parts) + ")" if parts else "")))
+    out.append(kv("Memory", mib(k.rss_kb) + " RSS" + (" (" + ", ".join(parts) + ")" if parts else "")))
     extra = []
     if v.get("total_vm_kb") is not None:
         extra.append(f"virtual {mib(v.get('total_vm_kb'))}")
     if v.get("oom_score_adj") is not None:
         extra.append(f"oom_score_adj {v.get('oom_score_adj')}")
     if extra:
-        out.append(_kv("", ", ".join(extra)))
+        out.append(kv("", ", ".join(extra)))
     return out
 
 
@@ -474,10 +286,10 @@ def _workload_lines(k: _Figures) -> list[str]:
     out = []
     wl = describe_workload(ev)
     if wl:
-        out.append(_kv("Workload", wl))
+        out.append(kv("Workload", wl))
     unit_lines = [clean(u, 80) for u in ev.get("units") or [] if u]
     if unit_lines:
-        out.append(_kv("systemd", ", ".join(unit_lines[:3]) + " failed with result 'oom-kill'"))
+        out.append(kv("systemd", ", ".join(unit_lines[:3]) + " failed with result 'oom-kill'"))
     # Unit lines that decide nothing (unverified sender, or the kernel named the cgroup): shown as what they are,
     # unless they only repeat the unit the kernel's own cgroup line already named.
     known = set(ev.get("units") or []) | _kernel_units(ev)
@@ -487,9 +299,9 @@ def _workload_lines(k: _Figures) -> list[str]:
         why = (
             "sender not verified" if any(not c.get("verified") for c in context) else "the kernel's cgroup comes first"
         )
-        out.append(_kv("Context", f"systemd reports unit {', '.join(said[:3])} ({why}; not used for this alert)"))
+        out.append(kv("Context", f"systemd reports unit {', '.join(said[:3])} ({why}; not used for this alert)"))
     if k.source != "kernel" and ev.get("sender_verified") is False:
-        out.append(_kv("Sender", f"not verified: anyone on the host can write this line as {k.killer}"))
+        out.append(kv("Sender", f"not verified: anyone on the host can write this line as {k.killer}"))
     return out
 
 
@@ -497,7 +309,7 @@ def _trigger_lines(k: _Figures) -> list[str]:
     """The task whose allocation invoked the OOM killer, and what it asked for."""
     trig = k.ev.get("trigger")
     if trig is None:
-        return [_kv("Trigger", "not in the lines received")] if k.source == "kernel" else []
+        return [kv("Trigger", "not in the lines received")] if k.source == "kernel" else []
     t = clean(trig.get("comm"), 40) + (f" (pid {trig.get('pid')})" if trig.get("pid") is not None else "")
     detail = []
     if trig.get("order") == -1:
@@ -506,7 +318,7 @@ def _trigger_lines(k: _Figures) -> list[str]:
         detail.append(f"order {trig.get('order')}")
     if trig.get("gfp_mask"):
         detail.append(f"gfp_mask {clean(trig.get('gfp_mask'), 40)}")
-    return [_kv("Trigger", t + (" asked for memory: " + ", ".join(detail) if detail else ""))]
+    return [kv("Trigger", t + (" asked for memory: " + ", ".join(detail) if detail else ""))]
 
 
 def _limit_lines(k: _Figures) -> list[str]:
@@ -518,12 +330,12 @@ def _limit_lines(k: _Figures) -> list[str]:
     oom_path = cg.get("oom_memcg") if cg else None
     task_path = cg.get("task_memcg") if cg else None
     if oom_path:
-        out.append(_kv("Limit of", clean(oom_path, 512)))  # shown whole once; shortened elsewhere
+        out.append(kv("Limit of", clean(oom_path, 512)))  # shown whole once; shortened elsewhere
     if task_path and task_path != oom_path:
-        out.append(_kv("Victim in", clean(task_path, 512)))
+        out.append(kv("Victim in", clean(task_path, 512)))
     memcg = k.ev.get("memcg")
     if memcg and memcg.get("limit_kb"):
-        out.append(_kv("Usage", f"{mib(memcg.get('usage_kb'))} used of {mib(memcg.get('limit_kb'))} limit"))
+        out.append(kv("Usage", f"{mib(memcg.get('usage_kb'))} used of {mib(memcg.get('limit_kb'))} limit"))
     return out
 
 
@@ -536,29 +348,29 @@ def _instance_lines(inst: InstanceInfo) -> list[str]:
     out = []
     if inst.instance_type:
         ram = f", {inst.memory_mib:,} MiB RAM" if inst.memory_mib else ""
-        out.append(_kv("Type", f"{inst.instance_type}{ram}"))
+        out.append(kv("Type", f"{inst.instance_type}{ram}"))
     zone = ", ".join(x for x in (inst.az, f"ASG {clean(inst.asg, 80)}" if inst.asg else "") if x)
     if zone:
-        out.append(_kv("Zone", zone))
+        out.append(kv("Zone", zone))
     image = ", ".join(x for x in (inst.image_id, f"IP {inst.private_ip}" if inst.private_ip else "") if x)
     if image:
-        out.append(_kv("Image", image))
+        out.append(kv("Image", image))
     if inst.launch_time:
-        out.append(_kv("Launched", inst.launch_time.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")))
+        out.append(kv("Launched", inst.launch_time.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")))
     tags = inst.user_tags()
     if tags:
         shown = ", ".join(f"{clean(k, 40)}={clean(v, 60)}" for k, v in list(tags.items())[:5])
-        out.append(_kv("Tags", shown + (f" (+{len(tags) - 5})" if len(tags) > 5 else "")))
+        out.append(kv("Tags", shown + (f" (+{len(tags) - 5})" if len(tags) > 5 else "")))
     return out
 
 
 def _where_section(k: _Figures) -> list[str]:
     view, iid = k.view, k.view.instance_id
-    out = ["", "WHERE", _kv("Host", k.host + (f" ({iid})" if iid and iid != k.host else ""))]
+    out = ["", "WHERE", kv("Host", k.host + (f" ({iid})" if iid and iid != k.host else ""))]
     if view.instance:
         out += _instance_lines(view.instance)
-    out.append(_kv("Account", f"{view.account or '?'}, {view.region}"))
-    out.append(_kv("Log", f"{clean(view.log_group, 120)} / {clean(view.stream, 80)}"))
+    out.append(kv("Account", f"{view.account or '?'}, {view.region}"))
+    out.append(kv("Log", f"{clean(view.log_group, 120)} / {clean(view.stream, 80)}"))
     return out
 
 
@@ -630,7 +442,7 @@ def _raw_section(k: _Figures) -> list[str]:
     return [
         "",
         title + (f' (each after "{prefix.strip()}")' if prefix else ""),
-        *(f"  {_squeeze(short_ids(line))}" for line in lines),
+        *(f"  {squeeze(short_ids(line))}" for line in lines),
     ]
 
 

@@ -41,8 +41,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from service.logic import links as console
-from service.logic.alert_text import Message
 from service.logic.text import clean
+from service.models.views import Message
 
 VERSION: Final = "1.0"
 SOURCE: Final = "custom"

@@ -95,25 +95,12 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import NamedTuple
 
-SKEW_S = 5  # clock skew between Lambda hosts and DynamoDB's condition time
+from service.models.attempt import Attempt
+
 PUBLISH_RESERVE_S = 8.0  # one SNS publish (SAFE config, bounded) plus its commit
 DEFAULT_REMAINING_S = 60.0  # the OOM function's timeout, when no Lambda context is given
 OUTBOX_MAX = 1000
-
-
-class Attempt(NamedTuple):
-    """Who is delivering: the request id (kept by Lambda across retries) and when it must stop."""
-
-    request_id: str
-    deadline_s: float  # epoch seconds; Lambda stops the runtime at this time
-
-    def lease_until(self) -> int:
-        return int(self.deadline_s) + SKEW_S
-
-    def time_left(self, now_s: float) -> float:
-        return self.deadline_s - now_s
 
 
 def attempt(request_id: str | None, remaining_ms: int | None, now_s: float) -> Attempt:

@@ -13,11 +13,13 @@ from typing import Any
 
 from service.dal.clients import error_code
 from service.dal.state import DueWindow
-from service.logic.alert_text import DigestView, render_digest
+from service.logic.alert_text import render_digest
 from service.logic.coverage import check_coverage
-from service.logic.delivery import PUBLISH_RESERVE_S, Attempt, attempt, commit_or_keep, quietly
+from service.logic.delivery import PUBLISH_RESERVE_S, attempt, commit_or_keep, quietly
 from service.logic.digest_view import digest_view
 from service.logic.ports import PublishFailed, Runtime
+from service.models.attempt import Attempt
+from service.models.views import DigestView
 
 MAX_DIGESTS_PER_RUN = 200
 

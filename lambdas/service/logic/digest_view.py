@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from service.dal.state import DueWindow
-from service.logic.alert_text import DigestVictim, DigestView
+from service.models.views import DigestVictim, DigestView
 
 
 def digest_view(

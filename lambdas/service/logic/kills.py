@@ -25,9 +25,10 @@ from oomwatch.sanitise import sanitise
 from service.dal.clients import error_code
 from service.dal.ec2 import Lookup
 from service.dal.state import Claim, Count, KillRecord, KillState, VictimSummary
-from service.logic.alert_text import KillView, Message, attributes, render_kill, render_loop
-from service.logic.delivery import PUBLISH_RESERVE_S, Attempt, attempt, commit_or_keep, quietly
+from service.logic.alert_text import render_kill, render_loop
+from service.logic.delivery import PUBLISH_RESERVE_S, attempt, commit_or_keep, quietly
 from service.logic.hints import hint_lines
+from service.logic.layout import attributes
 from service.logic.ports import PublishFailed, Runtime, warn_state
 from service.logic.reassembly import (
     Kill,
@@ -38,18 +39,14 @@ from service.logic.reassembly import (
     stash_mode,
     stash_tail,
 )
-from service.logic.severity import (
-    Fingerprint,
-    Severity,
-    allow_listed,
-    fingerprint,
-    severity,
-    workload_label,
-)
+from service.logic.severity import allow_listed, fingerprint, severity, workload_label
 from service.logic.text import ascii_only, clean, clean_raw_line, pct
+from service.models.attempt import Attempt
+from service.models.decisions import Fingerprint, Severity
 from service.models.event_record import EventRecord, InstanceLog, MinimalEventRecord, RecordExtra
 from service.models.instance import InstanceInfo, instance_id_from_stream
 from service.models.settings import Settings
+from service.models.views import KillView, Message
 
 
 @dataclass(eq=False)

@@ -17,9 +17,7 @@ from oomwatch.event import OomEvent, Workload
 from oomwatch.regions import select
 
 from service.logic.ports import Runtime, warn_state
-from service.logic.severity import (
-    group_workload,
-)
+from service.logic.severity import group_workload
 from service.models.settings import Settings
 
 CONTEXT_SPAN_MS = 10 * 60_000  # one fetch covers incomplete kills within this span

@@ -25,8 +25,9 @@ from typing import Any, Final, NamedTuple
 from oomwatch.sanitise import sanitise
 
 from service.logic import links
-from service.logic.alert_text import Message, attributes, fit
+from service.logic.layout import attributes, fit
 from service.logic.text import ascii_only, clean, deep_clean
+from service.models.views import Message
 
 #: The rollout document's steps (``infra.agent_rollout.rollout_document``), in the order they run.
 INSTALL_STEP: Final = "installAgent"

@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from fnmatch import fnmatchcase
-from typing import NamedTuple, TypeGuard, get_args
+from typing import TypeGuard, get_args
 
 from oomwatch.event import OomEvent, Workload, WorkloadKind
 
+from service.models.decisions import Fingerprint, Severity
 from service.models.instance import InstanceInfo
 from service.models.settings import AllowList
 
@@ -78,11 +79,6 @@ def matches_any(names: Iterable[str], patterns: Iterable[str]) -> str | None:
     return None
 
 
-class Severity(NamedTuple):
-    level: str  # "critical" | "warning"
-    reason: str
-
-
 def severity(event: OomEvent, critical: Iterable[str]) -> Severity:
     """Critical when the whole host ran out of memory or a critical service was killed."""
     reasons = []
@@ -94,14 +90,6 @@ def severity(event: OomEvent, critical: Iterable[str]) -> Severity:
     if reasons:
         return Severity("critical", "; ".join(reasons))
     return Severity("warning", "not host-wide, and the process is not on the critical list")
-
-
-class Fingerprint(NamedTuple):
-    key: str  # short hash used in DynamoDB keys
-    scope: str  # "asg:web" | "instance:i-..." | "host:web-1"
-    source: str
-    subject: str  # workload name or comm
-    label: str  # human-readable, e.g. "php-fpm on asg web (kernel)"
 
 
 _MEMCG_STATS = "Memory cgroup stats for "

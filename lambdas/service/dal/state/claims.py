@@ -11,7 +11,7 @@ from typing import Any, NamedTuple, Protocol
 
 from service.dal.state.table import TRANSACT_MAX, Table
 from service.dal.state.windows import Count
-from service.logic.delivery import Attempt
+from service.models.attempt import Attempt
 
 KILL_TTL_S = 2 * 86400  # longer than Lambda's maximum async event age (6 h)
 LEASE_S = 65  # a claim's lease without a known owner deadline (the OOM function's timeout + skew)

@@ -13,8 +13,8 @@ from typing import Any
 
 from service.dal.state.claims import lease_until
 from service.dal.state.table import Table, whole
-from service.logic.delivery import Attempt
-from service.logic.severity import Fingerprint
+from service.models.attempt import Attempt
+from service.models.decisions import Fingerprint
 
 DIGEST_STALE_S = 600
 DIGEST_GRACE_S = 30  # after a window's end, so the oom handler and the digest job stay off the same window

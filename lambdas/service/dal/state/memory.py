@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 from service.dal.state.claims import LEASE_S, Claim, KillRecord
 from service.dal.state.windows import Count, VictimSummary, window_ms
-from service.logic.delivery import Attempt
-from service.logic.severity import Fingerprint
+from service.models.attempt import Attempt
+from service.models.decisions import Fingerprint
 
 
 class MemoryClaims:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from service.dal.state.claims import lease_until
 from service.dal.state.table import Table
-from service.logic.delivery import Attempt
+from service.models.attempt import Attempt
 
 NOTICE_QUIET_S = 3600  # one memory/swap notice per instance and alarm per hour
 ROLLOUT_TTL_S = 30 * 86400  # a failing host re-runs daily and refreshes it; a terminated one expires

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from service.dal.state.table import Table
-from service.logic.delivery import Attempt
-from service.logic.severity import Fingerprint
+from service.models.attempt import Attempt
+from service.models.decisions import Fingerprint
 
 WINDOW_TTL_S = 3 * 86400
 TOP_KEEP = 5

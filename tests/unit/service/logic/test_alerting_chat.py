@@ -15,18 +15,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from oomwatch import parse_lines
-from service.dal import sns
-from service.logic import chat
+from service.logic import chat, envelope
 from service.logic.alarm_text import AlarmChange, HostRow, render_alarm_notice
-from service.logic.alert_text import (
-    DigestVictim,
-    DigestView,
-    KillView,
-    Message,
-    render_digest,
-    render_kill,
-    render_loop,
-)
+from service.logic.alert_text import render_digest, render_kill, render_loop
 from service.logic.rollout_text import (
     AssociationChange,
     CoverageChange,
@@ -38,6 +29,7 @@ from service.logic.rollout_text import (
 )
 from service.logic.severity import fingerprint, severity
 from service.models.instance import InstanceInfo
+from service.models.views import DigestVictim, DigestView, KillView, Message
 
 from tests.support.poison import global_report, memcg_report
 
@@ -271,11 +263,11 @@ def test_the_sns_message_keeps_every_form_and_its_size() -> None:
     # GIVEN a kill alert and a message past every limit
     for message in (MESSAGES["kill"], huge()):
         # WHEN the publisher encodes it
-        body = sns.encode(message)
+        body = envelope.encode(message)
         parts = json.loads(body)
         # THEN e-mail and machine subscribers get what they got before, and HTTPS (Amazon Q) the chat form
         assert set(parts) == {"default", "email", "https"}
-        assert len(body.encode()) <= sns.BUDGET_BYTES < sns.SNS_MAX_BYTES
+        assert len(body.encode()) <= envelope.BUDGET_BYTES < envelope.SNS_MAX_BYTES
         assert json.loads(parts["https"]) == form(message)
         if message is MESSAGES["kill"]:
             assert parts["email"] == message.text

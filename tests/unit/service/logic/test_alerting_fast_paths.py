@@ -16,7 +16,7 @@ from urllib.parse import quote
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from service.logic import links
-from service.logic.alert_text import noise_line
+from service.logic.layout import noise_line
 from service.logic.text import clean, deep_clean
 
 CORPUS = Path(__file__).resolve().parents[3] / "corpus"

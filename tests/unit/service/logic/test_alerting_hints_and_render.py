@@ -11,11 +11,12 @@ from hypothesis import strategies as st
 from oomwatch import parse_lines
 from service.dal.state import due_window
 from service.logic import hints
-from service.logic.alert_text import KillView, render_digest, render_kill, render_loop
+from service.logic.alert_text import render_digest, render_kill, render_loop
 from service.logic.digest_view import digest_view
 from service.logic.hints import HINTS, Hint, advise
-from service.logic.severity import Fingerprint, Severity
+from service.models.decisions import Fingerprint, Severity
 from service.models.instance import InstanceInfo
+from service.models.views import KillView
 
 CORPUS = Path(__file__).resolve().parents[3] / "corpus"
 T3_LARGE = InstanceInfo(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from urllib.parse import unquote
 
-from service.logic.alert_text import fit, host_text, strip_prefix
+from service.logic.layout import fit, host_text, strip_prefix
 from service.logic.links import events_search_url, kill_context_url, kill_stream_url
 from service.logic.text import short_ids, span
 

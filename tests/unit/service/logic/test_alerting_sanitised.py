@@ -8,17 +8,10 @@ from typing import Any
 import pytest
 from oomwatch import parse_lines
 from service.logic.alarm_text import AlarmChange, HostRow, render_alarm_notice
-from service.logic.alert_text import (
-    DigestVictim,
-    DigestView,
-    KillView,
-    Message,
-    render_digest,
-    render_kill,
-    render_loop,
-)
+from service.logic.alert_text import render_digest, render_kill, render_loop
 from service.logic.severity import fingerprint, severity
 from service.models.instance import InstanceInfo, parse_instances
+from service.models.views import DigestVictim, DigestView, KillView, Message
 
 from tests.support.poison import CASE_IDS, CASES, found, global_report, mark, memcg_report, strings
 

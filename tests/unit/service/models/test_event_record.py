@@ -7,12 +7,13 @@ from pathlib import Path
 
 from oomwatch import parse_lines
 from oomwatch.event import OomEvent
-from service.logic.alert_text import KillView, render_kill, render_loop
+from service.logic.alert_text import render_kill, render_loop
 from service.logic.kills import event_record
 from service.logic.reassembly import Kill
-from service.logic.severity import Fingerprint, Severity
+from service.models.decisions import Fingerprint, Severity
 from service.models.event_record import EventRecord, RecordExtra
 from service.models.instance import InstanceInfo
+from service.models.views import KillView
 from service.wiring import RESERVED_LOG_KEYS, logged
 
 CORPUS = Path(__file__).resolve().parents[3] / "corpus"
