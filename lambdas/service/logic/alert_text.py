@@ -18,7 +18,6 @@ from oomwatch.event import OomEvent
 from oomwatch.sanitise import sanitise
 
 from service.logic import links
-from service.logic.hints import hint_lines
 from service.logic.layout import (
     SUBJECT_MAX,
     attributes,
@@ -74,8 +73,8 @@ def _subject(parts: Sequence[str]) -> str:
 
 def _given_hint(view: KillView) -> tuple[str, ...]:
     """The WHAT TO DO lines the kill's use case computed (:func:`service.logic.hints.hint_lines`) and put in the
-    view. A view built without them (by hand, as the unit tests of the renderers build views) gets them here."""
-    return view.hint if view.hint is not None else hint_lines(view.event, view.instance)
+    view; the renderers never compute advice themselves."""
+    return view.hint or ()
 
 
 # --------------------------------------------------------------------------- one kill

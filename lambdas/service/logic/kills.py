@@ -331,9 +331,9 @@ def _render(w: KillCase, d: LogDelivery, rt: Runtime) -> KillView | None:
     assert w.count is not None
     view: KillView | None = None
     try:
-        view = _view(w, d, s)
-        if w.count.occurrence in (1, s.loop_threshold):  # the hint is the use case's, the renderers only show it
-            view = view._replace(hint=hint_lines(w.kill.event, w.info))
+        alerting = w.count.occurrence in (1, s.loop_threshold)
+        # the hint is the use case's: the renderers only show it
+        view = _view(w, d, s, hint_lines(w.kill.event, w.info) if alerting else None)
         if w.count.occurrence == 1:
             w.messages.append(render_kill(view))
         if w.count.occurrence == s.loop_threshold:

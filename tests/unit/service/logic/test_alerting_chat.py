@@ -18,6 +18,7 @@ from oomwatch import parse_lines
 from service.logic import chat, envelope
 from service.logic.alarm_text import AlarmChange, HostRow, render_alarm_notice
 from service.logic.alert_text import render_digest, render_kill, render_loop
+from service.logic.hints import hint_lines
 from service.logic.rollout_text import (
     AssociationChange,
     CoverageChange,
@@ -47,7 +48,7 @@ def view(event: dict[str, Any], info: InstanceInfo | None = INFO, occurrence: in
         event=event, kill_time_ms=MS, instance_id=IID, instance=info, severity=severity(event, ["doxygen"]),
         fingerprint=fingerprint(event, IID, info), occurrence=occurrence, window_minutes=15, loop_threshold=5,
         region="eu-west-1", account="123456789012", log_group="/oomwatch/ec2/syslog", stream=IID,
-        first_kill_ms=MS - 4000,
+        first_kill_ms=MS - 4000, hint=hint_lines(event, info),  # as the kill's use case computes it
     )  # fmt: skip
 
 

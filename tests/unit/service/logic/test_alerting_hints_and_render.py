@@ -13,7 +13,7 @@ from service.dal.state import due_window
 from service.logic import hints
 from service.logic.alert_text import render_digest, render_kill, render_loop
 from service.logic.digest_view import digest_view
-from service.logic.hints import HINTS, Hint, advise
+from service.logic.hints import HINTS, Hint, advise, hint_lines
 from service.models.decisions import Fingerprint, Severity
 from service.models.instance import InstanceInfo
 from service.models.views import KillView
@@ -109,6 +109,7 @@ def view(ev: dict[str, Any], instance: InstanceInfo | None = T3_LARGE, occurrenc
         severity=Severity("critical", "host-wide out of memory"), fingerprint=fp, occurrence=occurrence,
         window_minutes=15, loop_threshold=5, region="eu-west-1", account="123456789012",
         log_group="/oomwatch/ec2/syslog", stream="i-0abc12345def67890",
+        hint=hint_lines(ev, instance),  # as the kill's use case computes it
     )  # fmt: skip
 
 

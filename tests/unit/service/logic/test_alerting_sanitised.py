@@ -9,6 +9,7 @@ import pytest
 from oomwatch import parse_lines
 from service.logic.alarm_text import AlarmChange, HostRow, render_alarm_notice
 from service.logic.alert_text import render_digest, render_kill, render_loop
+from service.logic.hints import hint_lines
 from service.logic.severity import fingerprint, severity
 from service.models.instance import InstanceInfo, parse_instances
 from service.models.views import DigestVictim, DigestView, KillView, Message
@@ -35,6 +36,7 @@ def _view(event: dict[str, Any], info: InstanceInfo) -> KillView:
         event=event, kill_time_ms=MS, instance_id=IID, instance=info, severity=severity(event, ["mysqld"]),
         fingerprint=fingerprint(event, IID, info), occurrence=1, window_minutes=15, loop_threshold=5,
         region="eu-west-1", account="123456789012", log_group="/oomwatch/ec2/syslog", stream=IID,
+        hint=hint_lines(event, info),  # as the kill's use case computes it
     )  # fmt: skip
 
 
