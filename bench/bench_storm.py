@@ -162,6 +162,7 @@ class Meter:
             for requests in p["RequestItems"].values():
                 for r in requests:
                     key = (r.get("PutRequest") or {}).get("Item") or (r.get("DeleteRequest") or {}).get("Key")
+                    assert key is not None, r
                     self.wru += max(1, math.ceil(item_size(self._item({"pk": key["pk"]})) / kb))
         elif op == "GetItem":
             size = item_size(self._item(p["Key"]))
@@ -224,12 +225,12 @@ def cheap_transactions() -> Iterator[None]:
                 backups[id(obj)] = shallow
             return backups[id(obj)]
 
-        saved = models.copy
-        models.copy = type("C", (), {"deepcopy": staticmethod(backup)})  # type: ignore[assignment]
+        saved = models.copy  # type: ignore[attr-defined]  # moto's module imports copy; we swap it for the call
+        models.copy = type("C", (), {"deepcopy": staticmethod(backup)})  # type: ignore[attr-defined,assignment]
         try:
             return original(self, *args, **kwargs)
         finally:
-            models.copy = saved
+            models.copy = saved  # type: ignore[attr-defined]
 
     models.DynamoDBBackend.transact_write_items = transact  # type: ignore[method-assign]
     try:
@@ -315,13 +316,13 @@ def play(name: str, plan: Sequence[tuple[float, str, list[str]]], groups: dict[s
             from service.wiring import reset_runtime, runtime
 
             modules = (service.handlers.oom, service.handlers.digest)
-            streams = [(m, m.logger.registered_handler.setStream(sink)) for m in modules]  # type: ignore[attr-defined]
+            streams = [(m, m.logger.registered_handler.setStream(sink)) for m in modules]
             reset_runtime()
             rt = runtime(service.handlers.oom.telemetry)
             start_s = time.time()
             clock = Clock(start_s)
             rt.clock = clock
-            rt.directory._clock = clock  # type: ignore[attr-defined]
+            rt.directory._clock = clock
             plain_get = rt.clients.get
             wrapped: dict[str, Any] = {}
 
@@ -344,7 +345,7 @@ def play(name: str, plan: Sequence[tuple[float, str, list[str]]], groups: dict[s
                 while next_digest <= offset:
                     clock.now = start_s + next_digest
                     rru = meter.rru
-                    service.handlers.digest.handler({"account": ACCOUNT}, FakeContext())  # type: ignore[arg-type]
+                    service.handlers.digest.handler({"account": ACCOUNT}, FakeContext())
                     last_rru[0] = meter.rru - rru
                     digest_runs += 1
                     next_digest += DIGEST_PERIOD_S
@@ -357,7 +358,7 @@ def play(name: str, plan: Sequence[tuple[float, str, list[str]]], groups: dict[s
                 event = payload(hosts[host], events)
                 delivered += sum(len(line.encode()) + 26 for line in lines)  # CloudWatch bills 26 B per event
                 t = time.perf_counter()
-                service.handlers.oom.handler(event, FakeContext())  # type: ignore[arg-type]
+                service.handlers.oom.handler(event, FakeContext())
                 durations.append(time.perf_counter() - t)
             last = plan[-1][0] if plan else 0.0
             digests_until(last + window_s + 30 + 2 * DIGEST_PERIOD_S)
@@ -366,7 +367,7 @@ def play(name: str, plan: Sequence[tuple[float, str, list[str]]], groups: dict[s
             windows = sum(1 for pk in meter.table().items if str(pk.value).startswith("win#"))
             reset_runtime()
             for module, stream in streams:
-                module.logger.registered_handler.setStream(stream)  # type: ignore[attr-defined]
+                module.logger.registered_handler.setStream(stream)
     finally:
         for k, v in saved.items():
             if v is None:

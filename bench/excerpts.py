@@ -21,7 +21,7 @@ def kernel_excerpts() -> list[list[str]]:
         expected = json.loads((CORPUS / "expected" / (path.stem + ".json")).read_text())
         if not expected["kills"] or any(k["source"] != "kernel" for k in expected["kills"]):
             continue
-        lines = []
+        lines: list[str] = []
         for raw in path.read_text(encoding="utf-8", errors="replace").split("\n"):
             if raw.startswith("# ") or not raw.strip():
                 continue

@@ -35,7 +35,7 @@ import io
 import mmap
 import os
 import stat
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol, TypeAlias
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -196,7 +196,11 @@ def _long_line(buf: _Buffer, size: int, release: Callable[[int], None] | None = 
     return False
 
 
-def _mapped(fileobj: IO[bytes]) -> mmap.mmap | None:
+#: What the scanner reads: an open binary file, ``gzip.open(...)``, ``io.BytesIO`` or ``sys.stdin.buffer``.
+Binary: TypeAlias = IO[bytes] | io.BufferedIOBase
+
+
+def _mapped(fileobj: Binary) -> mmap.mmap | None:
     """A read-only map of a regular file read from its start; None for pipes, gzip streams and the like, and for
     a file with a line longer than ``LINE_BYTES`` (a file of lone ``\\r`` line ends is one, unless it is small),
     which the block path cuts."""
@@ -227,7 +231,7 @@ def _mapped(fileobj: IO[bytes]) -> mmap.mmap | None:
     return mm
 
 
-def scan_binary(fileobj: IO[bytes], *, stream: str = "", parser: OomParser | None = None) -> Iterator[OomEvent]:
+def scan_binary(fileobj: Binary, *, stream: str = "", parser: OomParser | None = None) -> Iterator[OomEvent]:
     """Events of every kill in a binary stream (a file, ``gzip.open(...)``, ``sys.stdin.buffer``).
 
     With ``parser`` given, lines are fed to it and nothing is yielded: the caller calls ``finish()``.
@@ -260,7 +264,7 @@ def scan_binary(fileobj: IO[bytes], *, stream: str = "", parser: OomParser | Non
         yield from p.finish()
 
 
-def _read_block(fileobj: IO[bytes]) -> bytes:
+def _read_block(fileobj: Binary) -> bytes:
     """``BLOCK`` bytes, or fewer at the end. A stream that breaks (a truncated or corrupt gzip) raises
     :class:`_Broken`, after which the blocks read before it are still scanned to their end.
 
@@ -294,7 +298,7 @@ class _Broken(Exception):
         self.data, self.error = data, error
 
 
-def _blocks(fileobj: IO[bytes]) -> Iterator[bytes]:
+def _blocks(fileobj: Binary) -> Iterator[bytes]:
     """The stream in blocks of about ``BLOCK`` bytes, each lone ``\\r`` made ``\\r\\n``.
 
     A ``\\r`` that ends a block waits for the next one, which may start with its ``\\n``. A stream that breaks

@@ -25,6 +25,7 @@ from oomwatch import parse_lines
 from agent_config.builder import build_agent_config, render
 from demo import cli, fleet, inputs
 from demo.agent_filter import HostFilter, configuration_from_template
+from demo.logplay import read_lines
 from demo.pipeline import Demo
 
 REPO = Path(__file__).resolve().parents[2]
@@ -77,7 +78,9 @@ def test_the_default_type_holds_the_reports_ram_so_no_kill_exceeds_it() -> None:
         smaller = [mib for _, mib in inputs.TYPES_BY_MEMORY if mib < _mib(chosen)]
         assert _mib(chosen) >= facts.ram_mib > max(smaller, default=0), path.name
         for event in parse_lines(text.splitlines(), stream="x"):
-            assert event["victim"]["rss_kb"] / 1024 <= _mib(chosen), path.name
+            rss_kb = event["victim"]["rss_kb"]
+            assert rss_kb is not None, path.name
+            assert rss_kb / 1024 <= _mib(chosen), path.name
         checked += 1
     assert checked >= 4
     (big,), _ = cli.load_plays([f"{ID}={BIG}"])
@@ -362,7 +365,7 @@ def test_each_host_is_launched_before_its_first_kill_by_the_kernels_uptime() -> 
             tags = {t["Key"]: t["Value"] for t in kwargs["TagSpecifications"][0]["Tags"]}
             launched[tags["_custom_id_"]] = dt.datetime.fromisoformat(tags[fleet.LAUNCH_TIME_TAG])
     for play in plays:
-        stamps = [ln.original_ms for ln in cli.read_lines(play.text) if ln.original_ms is not None]
+        stamps = [ln.original_ms for ln in read_lines(play.text) if ln.original_ms is not None]
         first_line = now - dt.timedelta(milliseconds=max(stamps) - min(stamps))  # at the latest
         uptime = inputs.report_facts(play.text).uptime_s or cli.DEFAULT_UPTIME_S
         assert launched[play.host.instance_id] <= first_line - dt.timedelta(seconds=uptime - 1), play.host.name

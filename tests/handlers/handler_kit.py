@@ -155,7 +155,7 @@ class World:
 
     def sent(self) -> list[Sent]:
         """Every SNS publish so far, decoded (moto keeps them on the topic)."""
-        from moto.sns import sns_backends
+        from moto.sns.models import sns_backends
 
         topic = sns_backends[ACCOUNT][REGION].topics[self.topic_arn]
         out = []

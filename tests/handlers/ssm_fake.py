@@ -119,7 +119,7 @@ class FakeSsm:
             if op in self.fail:
                 return _error(self.fail[op], f"{op} refused by the test")
             try:
-                return AWSResponse("https://ssm", 200, {}, None), getattr(self, "_" + op)(body)  # type: ignore[arg-type]
+                return AWSResponse("https://ssm", 200, {}, None), getattr(self, "_" + op)(body)
             except _Invalid as exc:
                 return _error(exc.code, exc.message)
 

@@ -289,7 +289,7 @@ def test_sns_takes_a_99_character_ascii_subject(world: World) -> None:
 
 
 def _raw_sent(world: World) -> list[Any]:
-    from moto.sns import sns_backends
+    from moto.sns.models import sns_backends
 
     class Raw:
         def __init__(self, subject: str) -> None:

@@ -17,7 +17,7 @@ WINDOW_S = 15 * 60
 
 def published(world: World) -> list[dict[str, Any]]:
     """Every SNS publish so far, its keys decoded (``https``: the chat form)."""
-    from moto.sns import sns_backends
+    from moto.sns.models import sns_backends
 
     topic = sns_backends[ACCOUNT][REGION].topics[world.topic_arn]
     out = []

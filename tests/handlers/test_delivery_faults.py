@@ -38,11 +38,13 @@ class Death(BaseException):
 
 
 def throttle() -> BaseException:
-    return ClientError({"Error": {"Code": "ThrottlingException", "Message": "injected"}}, "Injected")
+    error: BaseException = ClientError({"Error": {"Code": "ThrottlingException", "Message": "injected"}}, "Injected")
+    return error
 
 
 def timeout() -> BaseException:
-    return ReadTimeoutError(endpoint_url="https://injected.amazonaws.com")
+    error: BaseException = ReadTimeoutError(endpoint_url="https://injected.amazonaws.com")
+    return error
 
 
 def crash() -> BaseException:
@@ -111,7 +113,7 @@ class Lambda:
         result: dict[str, Any] = service.handlers.oom.handler(event, FakeContext(request_id, remaining_ms=60_000))
         return result
 
-    def schedule(self, event: dict[str, Any], first: Callable[[], None] | None = None) -> list[str]:
+    def schedule(self, event: dict[str, Any], first: Callable[[], Callable[[], None]] | None = None) -> list[str]:
         """The first attempt (with ``first`` arming its fault), Lambda's two retries, two redeliveries."""
         outcomes = []
         request_id = str(uuid.uuid4())
@@ -291,9 +293,10 @@ def test_a_kill_that_cannot_be_rendered_is_isolated(
     world: World, lam: Lambda, logs: LogCapture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN rendering raises for one of the two kills (as a 400-digit figure once did)
+    import service.logic.alert_text
     import service.logic.kills
 
-    real = service.logic.kills.render_kill
+    real = service.logic.alert_text.render_kill
 
     def poisoned(view: Any) -> Any:
         if (view.event.get("victim") or {}).get("comm") == "mysqld":

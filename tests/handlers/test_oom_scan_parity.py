@@ -4,6 +4,7 @@ only the lines the subscription filter passes, the rest read back from the strea
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ def subscribed(events: list[LogEvent]) -> list[LogEvent]:
     return [e for e in events if any(term in e.message for term in OOM_SUBSCRIPTION_TERMS)]
 
 
-def essentials(ev: dict[str, Any]) -> dict[str, Any]:
+def essentials(ev: Mapping[str, Any]) -> dict[str, Any]:
     """What a reader acts on: constraint, victim, trigger, cgroup and workload."""
     v = ev.get("victim") or {}
     t = ev.get("trigger") or {}

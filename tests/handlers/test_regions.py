@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 from handler_kit import CORPUS, corpus_lines
@@ -13,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from oomwatch import OomParser
 from oomwatch import regions as r
+from oomwatch.event import OomEvent
 from oomwatch.regions import _USERLAND, select
 
 NOISE = [
@@ -24,7 +24,7 @@ NOISE = [
 ]
 
 
-def parse(lines: list[str], indices: list[int]) -> list[dict[str, Any]]:
+def parse(lines: list[str], indices: list[int]) -> list[OomEvent]:
     p = OomParser()
     for i in indices:
         p.feed(lines[i], stream="i-0abc", time_ms=1_000_000 + i, event_id=f"e{i}")

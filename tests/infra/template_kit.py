@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 Resource = dict[str, Any]
 
 
-def resources(template: dict[str, Any], type_: str) -> dict[str, Resource]:
+def resources(template: Mapping[str, Any], type_: str) -> dict[str, Resource]:
     return {lid: res for lid, res in template["Resources"].items() if res["Type"] == type_}
 
 
-def only(template: dict[str, Any], type_: str) -> tuple[str, Resource]:
+def only(template: Mapping[str, Any], type_: str) -> tuple[str, Resource]:
     found = resources(template, type_)
     assert len(found) == 1, f"expected one {type_}, found {sorted(found)}"
     return next(iter(found.items()))
@@ -41,7 +42,7 @@ def render(value: Any, names: dict[str, str]) -> str:
     raise AssertionError(f"cannot render {value!r}")
 
 
-def function_by_handler(template: dict[str, Any], handler: str) -> tuple[str, Resource]:
+def function_by_handler(template: Mapping[str, Any], handler: str) -> tuple[str, Resource]:
     (found,) = [
         (lid, res)
         for lid, res in resources(template, "AWS::Lambda::Function").items()
@@ -50,7 +51,7 @@ def function_by_handler(template: dict[str, Any], handler: str) -> tuple[str, Re
     return found
 
 
-def role_statements(template: dict[str, Any], role_logical_id: str) -> list[dict[str, Any]]:
+def role_statements(template: Mapping[str, Any], role_logical_id: str) -> list[dict[str, Any]]:
     """Every statement of the inline policies attached to a role."""
     statements: list[dict[str, Any]] = []
     for policy in resources(template, "AWS::IAM::Policy").values():

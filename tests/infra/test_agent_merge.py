@@ -182,7 +182,7 @@ def _stale_pattern() -> str:
 
 def test_oomwatch_sets_no_global_key() -> None:
     for sources in ("both", "files", "journald"):
-        config = oomwatch("oom", sources)  # type: ignore[arg-type]
+        config = oomwatch("oom", sources)
         assert set(config) == {"metrics", "logs"}  # no "agent" section: no run_as_user, no omit_hostname
         assert set(config["metrics"]) == {"metrics_collected"}  # no append/aggregation_dimensions, no namespace
         assert set(config["logs"]) == {"logs_collected"}

@@ -26,7 +26,8 @@ def rule(template: Template) -> dict[str, Any]:
         for r in resources(template, "AWS::Events::Rule").values()
         if "EventPattern" in r["Properties"] and r["Properties"]["EventPattern"].get("source") == ["aws.ssm"]
     ]
-    return found
+    properties: dict[str, Any] = found
+    return properties
 
 
 def event(association: str, status: str) -> dict[str, Any]:

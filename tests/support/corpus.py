@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ def validator() -> Any:
     return jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
 
 
-def assert_valid(event: dict[str, Any]) -> None:
+def assert_valid(event: Mapping[str, Any]) -> None:
     errors = sorted(validator().iter_errors(event), key=lambda e: list(e.path))
     assert not errors, "; ".join(f"{list(e.path)}: {e.message}" for e in errors[:5])
 
@@ -63,7 +64,7 @@ LABEL_PATHS: dict[str, tuple[str, ...]] = {
 }
 
 
-def dig(event: dict[str, Any], path: tuple[str, ...]) -> Any:
+def dig(event: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     value: Any = event
     for key in path:
         if value is None:

@@ -11,7 +11,7 @@ import sys
 import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -120,7 +120,9 @@ def test_a_bad_file_never_hides_the_good_ones(tmp_path: Path, logs: dict[str, Pa
     assert err[4].endswith("zstd-compressed, not supported: decompress with zstd -d first")
 
 
-def test_the_kills_before_a_gzip_breaks_are_kept(monkeypatch, capsys, tmp_path: Path, logs: dict[str, Path]) -> None:
+def test_the_kills_before_a_gzip_breaks_are_kept(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, logs: dict[str, Path]
+) -> None:
     # What was read in the blocks before a gzip broke is scanned to its end (small blocks stand in for a big file).
     from oomwatch import cli
     from oomwatch import scanner as sc
@@ -151,7 +153,9 @@ def test_nothing_readable_exits_2_with_nothing_on_stdout(tmp_path: Path) -> None
     assert len(result.stderr.decode().splitlines()) == 1
 
 
-def test_permission_denied_is_one_line(monkeypatch, capsys, tmp_path: Path, logs: dict[str, Path]) -> None:
+def test_permission_denied_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, logs: dict[str, Path]
+) -> None:
     # Simulated in-process (the tests may run as root, who reads any file): open() raising as for mode 000.
     from oomwatch import cli
 
@@ -202,7 +206,12 @@ def test_a_small_pipe_is_read_whole() -> None:
 
 @pytest.mark.parametrize(("module", "kind"), [("lzma", "xz"), ("bz2", "bzip2")])
 def test_a_compressor_this_python_lacks_is_one_clear_line(
-    monkeypatch, capsys, tmp_path: Path, logs: dict[str, Path], module: str, kind: str
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    logs: dict[str, Path],
+    module: str,
+    kind: str,
 ) -> None:
     import bz2
     import lzma
@@ -221,7 +230,9 @@ def test_a_compressor_this_python_lacks_is_one_clear_line(
     assert "OOM kill #1: doxygen" in out
 
 
-def test_zstd_is_read_where_python_has_it(monkeypatch, capsys, tmp_path: Path, logs: dict[str, Path]) -> None:
+def test_zstd_is_read_where_python_has_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, logs: dict[str, Path]
+) -> None:
     # Python 3.14's compression.zstd, stood in for by a module whose ZstdFile "decompresses" by dropping the magic.
     import io
     import types
@@ -297,7 +308,7 @@ def test_version_on_stdout_from_both_levels() -> None:
         assert (rc, out, err) == (0, f"oomwatch {pyproject_version()}\n", ""), args
 
 
-def test_version_without_the_package_installed_comes_from_the_checkout(monkeypatch) -> None:
+def test_version_without_the_package_installed_comes_from_the_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN no installed distribution (PYTHONPATH=lambdas on a checkout, as the Makefile and the Lambda run it)
     from importlib import metadata
 
@@ -596,10 +607,9 @@ def test_dmesg_T_times_are_read_in_this_machines_zone(tmp_path: Path) -> None:
     f.write_text("\n".join(corpus_lines(corpus_file("12"))) + "\n")
     assert scan_cli("scan", "--count", "--since", "2017-12-07", "--until", "2017-12-08", str(f))[1] == "1\n"
     # THEN in New York (UTC-5 in December) that is 05:05:15 UTC
-    ny = {"TZ": "America/New_York"}
-    assert scan_cli("scan", "--count", "--since", "2017-12-07T05:05Z", str(f), **ny)[1] == "1\n"
-    assert scan_cli("scan", "--count", "--since", "2017-12-07T05:06Z", str(f), **ny)[1] == "0\n"
-    assert scan_cli("scan", "--summary", str(f), **ny)[1].splitlines() == [
+    assert scan_cli("scan", "--count", "--since", "2017-12-07T05:05Z", str(f), TZ="America/New_York")[1] == "1\n"
+    assert scan_cli("scan", "--count", "--since", "2017-12-07T05:06Z", str(f), TZ="America/New_York")[1] == "0\n"
+    assert scan_cli("scan", "--summary", str(f), TZ="America/New_York")[1].splitlines() == [
         "host           process  kills    max RSS  first        last",
         "(dmesg-T.txt)  java         1  468.6 MiB  12-07 00:05  12-07 00:05",
         "times are local (EST), all in 2017",
@@ -607,7 +617,8 @@ def test_dmesg_T_times_are_read_in_this_machines_zone(tmp_path: Path) -> None:
     ]
 
 
-def test_kill_time_edges(monkeypatch) -> None:
+def test_kill_time_edges(monkeypatch: pytest.MonkeyPatch) -> None:
+    from oomwatch.event import OomEvent
     from oomwatch.filters import kill_time
 
     monkeypatch.setenv("TZ", "UTC")
@@ -617,17 +628,17 @@ def test_kill_time_edges(monkeypatch) -> None:
     try:
         ref = datetime(2025, 3, 1, 12, tzinfo=UTC)
         # Feb 29 cannot be of 2025: the leap year before it is
-        assert kill_time({"log_time": "Feb 29 10:00:00"}, ref) == datetime(2024, 2, 29, 10, tzinfo=UTC)
+        assert kill_time(cast(OomEvent, {"log_time": "Feb 29 10:00:00"}), ref) == datetime(2024, 2, 29, 10, tzinfo=UTC)
         # A day after the write is still this year (clocks differ); more is last year's
-        assert kill_time({"log_time": "Mar  2 11:00:00"}, ref) == datetime(2025, 3, 2, 11, tzinfo=UTC)
-        assert kill_time({"log_time": "Mar  3 11:00:00"}, ref) == datetime(2024, 3, 3, 11, tzinfo=UTC)
+        assert kill_time(cast(OomEvent, {"log_time": "Mar  2 11:00:00"}), ref) == datetime(2025, 3, 2, 11, tzinfo=UTC)
+        assert kill_time(cast(OomEvent, {"log_time": "Mar  3 11:00:00"}), ref) == datetime(2024, 3, 3, 11, tzinfo=UTC)
         # A full timestamp wins over the stamp as printed, whatever the reference
-        event = {"timestamp": "2020-01-02T03:04:05.678+00:00", "log_time": "Nov 26 10:15:01"}
+        event = cast(OomEvent, {"timestamp": "2020-01-02T03:04:05.678+00:00", "log_time": "Nov 26 10:15:01"})
         assert kill_time(event, ref) == datetime(2020, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
         # Stamps that name no calendar time in English: not placed
         for text in ("déc. 06 23:54:11", "Dez 06 23:54:11", "Oct28 16:58", "Foo 12 10:00:00", "Nov 31 10:00:00"):
-            assert kill_time({"log_time": text}, ref) is None, text
-        assert kill_time({"log_time": None, "timestamp": None, "uptime_s": 12.5}, ref) is None
+            assert kill_time(cast(OomEvent, {"log_time": text}), ref) is None, text
+        assert kill_time(cast(OomEvent, {"log_time": None, "timestamp": None, "uptime_s": 12.5}), ref) is None
     finally:
         monkeypatch.undo()  # TZ as it was, then the C library told so
         time.tzset()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -48,7 +49,7 @@ def _report(number: str) -> list[str]:
     return lines
 
 
-def _dig(event: dict[str, Any], path: tuple[str, ...]) -> Any:
+def _dig(event: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     value: Any = event
     for key in path:
         value = value[key]
@@ -67,7 +68,7 @@ def _integers(value: Any) -> list[int]:
     return []
 
 
-def _check(events: list[dict[str, Any]]) -> None:
+def _check(events: Sequence[Mapping[str, Any]]) -> None:
     for event in events:
         assert_valid(event)
         json.dumps(event, allow_nan=False)

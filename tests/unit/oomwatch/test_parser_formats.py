@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import pytest
 from oomwatch import OomParser, parse_lines, scan_binary
-from oomwatch.transport import _month, parse_line
+from oomwatch.transport import Record, _month, parse_line
 from test_parser_transports import CW_STREAM, RECORDS, TRANSPORTS, _cw_events, _cw_tail
 
 from tests.support.corpus import corpus_file, corpus_lines
@@ -35,7 +35,7 @@ def test_reltime_kill_has_the_minute_stamp_as_rough_time_and_no_invented_clock()
 def test_reltime_clock_adds_deltas_and_only_the_gap_two_minutes_prove() -> None:
     # GIVEN a minute stamp, two deltas, the next minute, and a minute three minutes later
     lines = ["[Nov26 10:00] a", "[  +0.250000] b", "[ +12.500000] c", "[Nov26 10:01] d", "[Nov26 10:04] e"]
-    recs = []
+    recs: list[Record] = []
     for line in lines:
         (rec,) = parse_line(line, recs[-1] if recs else None)
         recs.append(rec)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from oomwatch import parse_lines
+from oomwatch.event import OomEvent
 
 from tests.support.corpus import assert_valid, corpus_file, corpus_lines
 
 
-def one(lines: list[str]) -> dict:
+def one(lines: list[str]) -> OomEvent:
     events = parse_lines(lines)
     assert len(events) == 1, events
     assert_valid(events[0])
@@ -50,7 +53,7 @@ def one(lines: list[str]) -> dict:
         ),
     ],
 )
-def test_every_killed_process_layout(line: str, want: dict) -> None:
+def test_every_killed_process_layout(line: str, want: dict[str, Any]) -> None:
     victim = one([line])["victim"]
     assert {k: victim[k] for k in want} == want
 

@@ -8,10 +8,12 @@ of any kind, and a real report around it must come out exactly as without it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
 from oomwatch import parse_lines
+from oomwatch.event import OomEvent
 
 from tests.support.corpus import assert_valid, corpus_file, corpus_lines
 
@@ -59,14 +61,14 @@ ECHOES = {
 FOOLED_MAIN = {"header", "cpuset", "Kill process", "Killed process", "OOM victim"}
 
 
-def _events(lines: list[str]) -> list[dict[str, Any]]:
+def _events(lines: list[str]) -> list[OomEvent]:
     events = parse_lines(lines)
     for event in events:
         assert_valid(event)
     return events
 
 
-def _without_lines(event: dict[str, Any]) -> dict[str, Any]:
+def _without_lines(event: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in event.items() if key not in ("lines", "lines_left_out")}
 
 

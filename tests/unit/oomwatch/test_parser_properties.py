@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import random
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oomwatch import parse_lines, scan_binary
+from oomwatch.event import OomEvent
 
 from tests.support.corpus import assert_valid, corpus_files, corpus_lines
 
@@ -15,7 +17,7 @@ KILL_REPORTS = [r for r in REPORTS if any("Killed process" in line for line in r
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def _check(lines: list[str]) -> list[dict]:
+def _check(lines: list[str]) -> list[OomEvent]:
     events = parse_lines(lines)
     for e in events:
         assert_valid(e)
@@ -47,7 +49,7 @@ def test_cut_reports_never_raise(report: list[str], start: int, length: int) -> 
 
 @SETTINGS
 @given(st.sampled_from(KILL_REPORTS), st.randoms(use_true_random=False))
-def test_shuffled_reports_never_raise_and_keep_every_parsable_kill(report: list[str], rnd) -> None:
+def test_shuffled_reports_never_raise_and_keep_every_parsable_kill(report: list[str], rnd: random.Random) -> None:
     lines = list(report)
     rnd.shuffle(lines)
     events = _check(lines)

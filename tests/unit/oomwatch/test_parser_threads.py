@@ -6,9 +6,9 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from oomwatch import OomParser
+from oomwatch.event import OomEvent
 from oomwatch.transport import KernelPrefix, parse_line
 
 from tests.support.corpus import corpus_files, corpus_lines
@@ -25,17 +25,17 @@ def _classic(path: Path, host: str) -> list[str]:
     return out
 
 
-def _parse(lines: list[str], stream: str) -> list[dict[str, Any]]:
+def _parse(lines: list[str], stream: str) -> list[OomEvent]:
     p = OomParser()
     for i, line in enumerate(lines):
         p.feed(line, stream=stream, time_ms=1_000 + i, event_id=f"{stream}-{i}")
     return p.finish()
 
 
-def _in_threads(jobs: list[tuple[list[str], str]]) -> list[list[dict[str, Any]]]:
+def _in_threads(jobs: list[tuple[list[str], str]]) -> list[list[OomEvent]]:
     """Each job's lines fed to its own parser in its own thread, line by line, the threads switching as often as
     the interpreter lets them."""
-    results: list[list[dict[str, Any]]] = [[] for _ in jobs]
+    results: list[list[OomEvent]] = [[] for _ in jobs]
     start = threading.Barrier(len(jobs))
     errors: list[BaseException] = []
 

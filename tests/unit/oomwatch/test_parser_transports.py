@@ -7,7 +7,7 @@ kernel text the way that transport writes it, multi-line records (Mem-Info) incl
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
@@ -183,7 +183,7 @@ ESSENCE = (
 )
 
 
-def essence(event: dict[str, Any]) -> dict[str, Any]:
+def essence(event: Mapping[str, Any]) -> dict[str, Any]:
     return {k: event[k] for k in ESSENCE}
 
 

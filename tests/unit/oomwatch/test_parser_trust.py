@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -30,7 +31,7 @@ def syslog(lines: list[str], host: str = HOST) -> list[str]:
     return [f"Nov 20 10:15:00 {host} kernel: {line}" for line in lines]
 
 
-def journal(message: str, envelope: bool = True, **fields: str) -> str:
+def journal(message: str, envelope: bool = True, /, **fields: str) -> str:
     """One journal entry as ``journalctl -o json`` prints it, or inside the CloudWatch agent's envelope."""
     entry = {"MESSAGE": message, "_HOSTNAME": HOST, "__REALTIME_TIMESTAMP": str(REALTIME_US), **fields}
     return json.dumps({"body": entry, "severity_number": 9} if envelope else entry)
@@ -43,7 +44,7 @@ def kernel_journal(lines: list[str], envelope: bool = True) -> list[str]:
     ]
 
 
-def kills(events: list[dict[str, Any]]) -> list[tuple[Any, Any]]:
+def kills(events: Sequence[Mapping[str, Any]]) -> list[tuple[Any, Any]]:
     for e in events:
         assert_valid(e)
     return [(e["victim"]["pid"], e["victim"]["comm"]) for e in events]

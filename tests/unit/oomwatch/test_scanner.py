@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from oomwatch import OomParser, parse_lines, scan_binary
 from oomwatch import scanner as sc
+from oomwatch.event import OomEvent
 
 from tests.support.corpus import corpus_files, corpus_lines
 
@@ -33,8 +34,11 @@ def mixed_log(seed: int = 5) -> list[str]:
     return lines
 
 
+Log = tuple[list[str], bytes, list[OomEvent]]
+
+
 @pytest.fixture(scope="module")
-def log() -> tuple[list[str], bytes, list[dict]]:
+def log() -> Log:
     lines = mixed_log()
     data = ("\n".join(lines) + "\n").encode()
     events = parse_lines(lines)
@@ -46,7 +50,9 @@ def log() -> tuple[list[str], bytes, list[dict]]:
     ("block", "tail", "back"),
     [(8 << 20, 32 << 10, 2 << 20), (4096, 2048, 300_000), (777, 600, 500_000), (65536, 4096, 100_000)],
 )
-def test_block_reading_equals_line_by_line(monkeypatch, log, block: int, tail: int, back: int) -> None:
+def test_block_reading_equals_line_by_line(
+    monkeypatch: pytest.MonkeyPatch, log: Log, block: int, tail: int, back: int
+) -> None:
     _, data, events = log
     monkeypatch.setattr(sc, "BLOCK", block)
     monkeypatch.setattr(sc, "TAIL_BYTES", tail)
@@ -55,7 +61,7 @@ def test_block_reading_equals_line_by_line(monkeypatch, log, block: int, tail: i
     assert list(scan_binary(io.BytesIO(data))) == events
 
 
-def test_memory_mapped_file_equals_line_by_line(tmp_path: Path, log) -> None:
+def test_memory_mapped_file_equals_line_by_line(tmp_path: Path, log: Log) -> None:
     _, data, events = log
     path = tmp_path / "syslog"
     path.write_bytes(data)
@@ -63,7 +69,7 @@ def test_memory_mapped_file_equals_line_by_line(tmp_path: Path, log) -> None:
         assert list(scan_binary(fh)) == events
 
 
-def test_gzip_stream_equals_line_by_line(tmp_path: Path, log) -> None:
+def test_gzip_stream_equals_line_by_line(tmp_path: Path, log: Log) -> None:
     _, data, events = log
     path = tmp_path / "syslog.gz"
     path.write_bytes(gzip.compress(data))
@@ -88,7 +94,7 @@ def test_empty_input() -> None:
 # -- line ends and long lines ------------------------------------------------------------------------------------
 
 
-def cr_log() -> tuple[list[str], list[dict]]:
+def cr_log() -> tuple[list[str], list[OomEvent]]:
     """More than 64 KiB of noise, then every corpus excerpt after more noise: the lines and their events."""
     lines = mixed_log(seed=11)
     events = parse_lines(lines)
@@ -110,7 +116,7 @@ def test_cr_line_ends_lose_no_kill(tmp_path: Path, end: str) -> None:
         assert list(scan_binary(gz)) == events
 
 
-def test_mixed_line_ends_and_cr_at_block_ends(monkeypatch) -> None:
+def test_mixed_line_ends_and_cr_at_block_ends(monkeypatch: pytest.MonkeyPatch) -> None:
     lines, events = cr_log()
     rnd = random.Random(3)
     data = "".join(line + rnd.choice(["\n", "\r", "\r\n"]) for line in lines).encode()
@@ -124,7 +130,7 @@ def reference_cut(data: bytes, limit: int) -> bytes:
     return b"\n".join(line[:limit] for line in data.split(b"\n"))
 
 
-def test_cut_lines_keeps_each_line_to_its_cap(monkeypatch) -> None:
+def test_cut_lines_keeps_each_line_to_its_cap(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sc, "LINE_BYTES", 10)
     rnd = random.Random(9)
     for _ in range(300):

@@ -8,13 +8,14 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from oomwatch import parse_lines
+from oomwatch.event import OomEvent
 from service.logic import chat, envelope
 from service.logic.alarm_text import AlarmChange, HostRow, render_alarm_notice
 from service.logic.alert_text import render_digest, render_kill, render_loop
@@ -43,7 +44,7 @@ INFO = InstanceInfo(IID, name="web-1", instance_type="t3.large", memory_mib=8192
 HOSTILE = ("<!channel>", "@here", "[x](http://evil)")
 
 
-def view(event: dict[str, Any], info: InstanceInfo | None = INFO, occurrence: int = 1) -> KillView:
+def view(event: OomEvent, info: InstanceInfo | None = INFO, occurrence: int = 1) -> KillView:
     return KillView(
         event=event, kill_time_ms=MS, instance_id=IID, instance=info, severity=severity(event, ["doxygen"]),
         fingerprint=fingerprint(event, IID, info), occurrence=occurrence, window_minutes=15, loop_threshold=5,
@@ -52,7 +53,7 @@ def view(event: dict[str, Any], info: InstanceInfo | None = INFO, occurrence: in
     )  # fmt: skip
 
 
-def digest_of(event: dict[str, Any], info: InstanceInfo | None = INFO) -> DigestView:
+def digest_of(event: OomEvent, info: InstanceInfo | None = INFO) -> DigestView:
     return DigestView(
         fingerprint=fingerprint(event, IID, info), total=7, window_start_ms=MS, window_end_ms=MS + 900_000,
         first_ms=MS, last_ms=MS + 60_000, instances=[IID, OTHER],
@@ -233,7 +234,7 @@ def huge() -> Message:
     text = "\n".join([f"Zeile {n}: Größe ✓ 記憶 🐘" * 6 for n in range(5000)] + ["x" * 20_000])
     doc = {**base.doc, "hint": [f"hint {n} " + "ä" * 2000 for n in range(40)],
            "instances": [f"i-{n:017x}" for n in range(30)],
-           "event": {**base.doc["event"], "lines": ["🐘 line " * 50] * 5000}}  # fmt: skip
+           "event": {**cast(dict[str, Any], base.doc["event"]), "lines": ["🐘 line " * 50] * 5000}}  # fmt: skip
     return Message("oom_kill", "[OOM critical] " + "y" * 400, text, doc, base.attributes)
 
 

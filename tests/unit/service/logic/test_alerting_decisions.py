@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from oomwatch.event import OomEvent
 from service.logic.severity import allow_listed, fingerprint, name_matches, severity
 from service.models.instance import InstanceInfo, instance_id_from_stream, next_size, parse_instances, with_memory
 from service.models.settings import AllowList, from_env
@@ -12,8 +13,8 @@ from service.models.settings import AllowList, from_env
 CRITICAL = ("mysqld", "php-fpm", "java", "node", "redis-server")
 
 
-def event(comm: str = "worker", constraint: str = "memcg", workload: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {
+def event(comm: str = "worker", constraint: str = "memcg", workload: dict[str, Any] | None = None) -> OomEvent:
+    event: dict[str, Any] = {
         "source": "kernel",
         "constraint": constraint,
         "host": "web-1",
@@ -21,6 +22,7 @@ def event(comm: str = "worker", constraint: str = "memcg", workload: dict[str, A
         "cgroup": {"oom_memcg": None, "task_memcg": None, "workload": workload} if workload else None,
         "units": [],
     }
+    return cast(OomEvent, event)  # a partial event, as the tests need
 
 
 @pytest.mark.parametrize(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from oomwatch import parse_lines
+from oomwatch.event import OomEvent
 from service.dal.state import due_window
 from service.logic import hints
 from service.logic.alert_text import render_digest, render_kill, render_loop
@@ -39,8 +40,8 @@ def table(rows: list[tuple[str, int]]) -> dict[str, Any]:
 
 
 def kill(comm: str, constraint: str, top: list[tuple[str, int]], workload: dict[str, Any] | None = None,
-         memcg: dict[str, int] | None = None, rss_mib: int = 500) -> dict[str, Any]:  # fmt: skip
-    return {
+         memcg: dict[str, int] | None = None, rss_mib: int = 500) -> OomEvent:  # fmt: skip
+    event: dict[str, Any] = {
         "source": "kernel",
         "constraint": constraint,
         "victim": {"pid": 4242, "comm": comm, "rss_kb": rss_mib * 1024},
@@ -51,6 +52,7 @@ def kill(comm: str, constraint: str, top: list[tuple[str, int]], workload: dict[
         else None,
         "memcg": memcg,
     }
+    return cast(OomEvent, event)  # a partial event, as the tests need
 
 
 def test_php_fpm_pool_size_comes_from_ram_others_and_worker_rss() -> None:
@@ -102,7 +104,7 @@ def test_the_table_is_extended_by_adding_one_row(monkeypatch: pytest.MonkeyPatch
     assert used == "elasticsearch+memcg" and lines[0] == "Elasticsearch: heap <= 50% of 8192 MiB."
 
 
-def view(ev: dict[str, Any], instance: InstanceInfo | None = T3_LARGE, occurrence: int = 1) -> KillView:
+def view(ev: OomEvent, instance: InstanceInfo | None = T3_LARGE, occurrence: int = 1) -> KillView:
     fp = Fingerprint("0" * 24, "asg:web-asg", "kernel", str(ev["victim"]["comm"]), "x")
     return KillView(
         event=ev, kill_time_ms=1_795_169_700_000, instance_id="i-0abc12345def67890", instance=instance,

@@ -5,10 +5,11 @@ sentence naming the figure that looks wrong; nested cgroups are advised on the c
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from oomwatch import parse_lines
 from oomwatch.cgroup import workload as classify
+from oomwatch.event import OomEvent
 from service.logic.hints import advise, short_path
 from service.models.instance import InstanceInfo
 
@@ -33,9 +34,9 @@ def table(rows: list[tuple[str, int]]) -> dict[str, Any]:
     }
 
 
-def event(comm: str, rows: list[tuple[str, int]] | None, constraint: str = "global", **extra: Any) -> dict[str, Any]:
+def event(comm: str, rows: list[tuple[str, int]] | None, constraint: str = "global", **extra: Any) -> OomEvent:
     top = sorted(rows or [], key=lambda r: -r[1])[:5]
-    return {
+    event: dict[str, Any] = {
         "source": "kernel",
         "constraint": constraint,
         "victim": {"pid": 4242, "comm": comm, "rss_kb": (top[0][1] if top else 3000) * 1024},
@@ -45,6 +46,7 @@ def event(comm: str, rows: list[tuple[str, int]] | None, constraint: str = "glob
         "memcg": None,
         **extra,
     }
+    return cast(OomEvent, event)  # a partial event, as the tests need
 
 
 def test_the_parser_sums_the_whole_task_table_of_a_real_report() -> None:
@@ -52,10 +54,12 @@ def test_the_parser_sums_the_whole_task_table_of_a_real_report() -> None:
     path = next(CORPUS.glob("01_*.log"))
     [ev] = parse_lines([line for line in path.read_text().splitlines() if not line.startswith("# ")])
     # THEN its task_table holds every row's RSS, more than the 5 largest, and mysqld's own row by name
-    total = ev["task_table"]["rss_kb"]
-    assert total > sum(r["rss_kb"] for r in ev["top_consumers"])
-    assert sum(n["rss_kb"] for n in ev["task_table"]["names"]) <= total
-    mysqld = next(n for n in ev["task_table"]["names"] if n["comm"] == "mysqld")
+    table = ev["task_table"]
+    assert table is not None
+    total = table["rss_kb"]
+    assert total > sum(r["rss_kb"] or 0 for r in ev["top_consumers"])
+    assert sum(n["rss_kb"] for n in table["names"]) <= total
+    mysqld = next(n for n in table["names"] if n["comm"] == "mysqld")
     assert mysqld == {"comm": "mysqld", "tasks": 1, "rss_kb": ev["top_consumers"][0]["rss_kb"]}
 
 

@@ -3,10 +3,11 @@ each character the sanitiser replaces: no subject, body, JSON form or message at
 
 from __future__ import annotations
 
-from typing import Any
+from typing import cast
 
 import pytest
 from oomwatch import parse_lines
+from oomwatch.event import OomEvent
 from service.logic.alarm_text import AlarmChange, HostRow, render_alarm_notice
 from service.logic.alert_text import render_digest, render_kill, render_loop
 from service.logic.hints import hint_lines
@@ -31,7 +32,7 @@ def _instance(ch: str) -> InstanceInfo:
     return parse_instances([reservation])[IID]._replace(memory_mib=8192)
 
 
-def _view(event: dict[str, Any], info: InstanceInfo) -> KillView:
+def _view(event: OomEvent, info: InstanceInfo) -> KillView:
     return KillView(
         event=event, kill_time_ms=MS, instance_id=IID, instance=info, severity=severity(event, ["mysqld"]),
         fingerprint=fingerprint(event, IID, info), occurrence=1, window_minutes=15, loop_threshold=5,
@@ -90,7 +91,7 @@ def test_every_renderer_shows_the_character_by_its_code_point_and_never_as_itsel
     assert kill.attributes["process"] == f"doxy{m}gen"
     assert f"mem{m}monster" in memcg_kill.subject
     if not ch.isspace():  # "Task in A killed as a result of limit of B" is split at white space
-        [limit_hint] = [h for h in memcg_kill.doc["hint"] if "cgroup limit was hit" in h]
+        [limit_hint] = [h for h in cast(list[str], memcg_kill.doc["hint"]) if "cgroup limit was hit" in h]
         assert f"/mem{m}2 reached" in limit_hint and " ".join(limit_hint.split()) in " ".join(memcg_kill.text.split())
     assert f"web{m}1" in loop.subject and f"web{m}1" in digest.text and f"web{m}1" in alarm.subject
     assert f"Threshold{m}crossed" in alarm.text
