@@ -208,7 +208,7 @@ class _JsonParser:
         return checks[words]
 
     @staticmethod
-    def comparison(selector: str, op: str, kind: str, raw: str) -> Predicate:
+    def comparison(selector: str, op: str, kind: str, raw: str) -> Predicate:  # noqa: C901 - one branch per filter-pattern operator
         if kind == "regex":
             compiled = re.compile(raw[1:-1])
             positive = op == "="

@@ -680,22 +680,27 @@ def _chat_channels(key: str, value: Any, fields: ChatFields, build: Callable[...
     for index, entry in enumerate(value):
         if not isinstance(entry, dict):
             raise ConfigError(key, entry, f"expected an object such as {example[1:-1]}", at=(index,))
-        for name in entry:
-            if name not in fields:
-                why = f"unknown key ({_did_you_mean(str(name), tuple(fields))})"
-                raise ConfigError(key, NO_VALUE, why, at=(index, str(name)))
-        values = {}
-        for name, (pattern, noun, detail) in fields.items():
-            if name not in entry:
-                raise ConfigError(key, NO_VALUE, f"missing: {noun} is required ({detail})", at=(index, name))
-            text = entry[name]
-            if key == "teams_channels" and name == "channel_id" and isinstance(text, str):
-                text = _teams_channel_id(text)
-            if not isinstance(text, str) or len(text) > 256 or not pattern.fullmatch(text):
-                raise ConfigError(key, entry[name], f"not {noun} ({detail})", at=(index, name))
-            values[name] = text
-        channel = build(**values)
+        channel = build(**_chat_channel_fields(key, index, entry, fields))
         if any(other.channel_id == channel.channel_id for other in channels):  # it names the resources
             raise ConfigError(key, entry, "listed twice", at=(index,))
         channels.append(channel)
     return tuple(channels)
+
+
+def _chat_channel_fields(key: str, index: int, entry: dict[str, Any], fields: ChatFields) -> dict[str, str]:
+    """One channel's values: no key but ``fields``, each present and matching its pattern."""
+    for name in entry:
+        if name not in fields:
+            why = f"unknown key ({_did_you_mean(str(name), tuple(fields))})"
+            raise ConfigError(key, NO_VALUE, why, at=(index, str(name)))
+    values = {}
+    for name, (pattern, noun, detail) in fields.items():
+        if name not in entry:
+            raise ConfigError(key, NO_VALUE, f"missing: {noun} is required ({detail})", at=(index, name))
+        text = entry[name]
+        if key == "teams_channels" and name == "channel_id" and isinstance(text, str):
+            text = _teams_channel_id(text)
+        if not isinstance(text, str) or len(text) > 256 or not pattern.fullmatch(text):
+            raise ConfigError(key, entry[name], f"not {noun} ({detail})", at=(index, name))
+        values[name] = text
+    return values

@@ -222,19 +222,8 @@ def scan(args: argparse.Namespace) -> int:
     filters = Filters(since=args.since, until=args.until, host=args.host, process=args.process)
     summary = Summary() if args.summary else None
     keep_events = not (summary is not None or args.quiet or args.count)  # else counters only
-    now = datetime.now().astimezone()
-    shown: list[OomEvent] = []
-    total, kept = len(events), 0
-    events.reverse()
-    while events:  # each event let go once handled: a summary holds its counters, not the kills
-        e = events.pop()
-        when = kill_time(e, references.get(str(e.get("stream")), now)) if filters.timed or summary else None
-        if filters.keep(e, when):
-            kept += 1
-            if summary is not None:
-                summary.add(e, when)
-            if keep_events:
-                shown.append(e)
+    total = len(events)
+    shown, kept = _select(events, references, filters, summary, keep_events)
     left_out = total - kept
     if filters.undated:
         n = filters.undated
@@ -243,18 +232,49 @@ def scan(args: argparse.Namespace) -> int:
             " in another language) kept by --since/--until",
             file=sys.stderr,
         )
-    out = sys.stdout
     status = 2 if failed else 0
     if args.quiet:
         return 0 if kept else status or 1
     if args.count:
-        out.write(f"{kept}\n")
+        sys.stdout.write(f"{kept}\n")
         return status or (0 if kept else 1)
+    _write(args, shown, summary, kept=kept, left_out=left_out, read=read)
+    return status
+
+
+def _select(
+    events: list[OomEvent], references: dict[str, datetime], filters: Filters, summary: Summary | None, keep: bool
+) -> tuple[list[OomEvent], int]:
+    """The kills the filters keep (listed only when ``keep``; a summary counts them) and how many they kept.
+
+    Each event is let go once handled: a summary holds its counters, not the kills.
+    """
+    now = datetime.now().astimezone()
+    shown: list[OomEvent] = []
+    kept = 0
+    events.reverse()
+    while events:
+        e = events.pop()
+        when = kill_time(e, references.get(str(e.get("stream")), now)) if filters.timed or summary else None
+        if filters.keep(e, when):
+            kept += 1
+            if summary is not None:
+                summary.add(e, when)
+            if keep:
+                shown.append(e)
+    return shown, kept
+
+
+def _write(
+    args: argparse.Namespace, shown: list[OomEvent], summary: Summary | None, *, kept: int, left_out: int, read: int
+) -> None:
+    """The kills as JSON lines, as a summary table, or as text with a closing summary line."""
+    out = sys.stdout
     if args.json:
         for e in shown:
             # The parser sanitised the event; once more at the output, as the text form does (same function).
             out.write(json.dumps(sanitise_tree(e, None), separators=(",", ":"), ensure_ascii=False) + "\n")
-        return status
+        return
     colour = colour_wanted(args.color, out, os.environ)
     if summary is not None:
         if read or kept:
@@ -262,13 +282,12 @@ def scan(args: argparse.Namespace) -> int:
             if left_out:
                 table += f"\n{left_out} more {'kill' if left_out == 1 else 'kills'} left out by the filters"
             out.write((_paint_table(table) if colour and kept else table) + "\n")
-        return status
+        return
     for n, e in enumerate(shown, 1):
         text = render_event(e, n)
         out.write((_paint_event(text) if colour else text) + "\n\n")
     if read or shown:  # nothing read at all: no summary of nothing, only the errors
         out.write(render_summary(shown, left_out=left_out) + "\n")
-    return status
 
 
 def demo(args: argparse.Namespace) -> int:

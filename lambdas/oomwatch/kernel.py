@@ -282,7 +282,7 @@ def parse_killed(rest: str) -> Killed | None:
     }
 
 
-def parse_row(text: str, columns: list[str] | None, match: re.Match[str] | None = None) -> TaskRow | None:
+def parse_row(text: str, columns: list[str] | None, match: re.Match[str] | None = None) -> TaskRow | None:  # noqa: C901 - one task-table row per call on the parse path, kept whole for speed (bench_scan)
     """A task-table row. Columns come from the header when seen; otherwise uid, tgid, total_vm and rss lead
     every layout and oom_score_adj is the last number before the name."""
     m = match or TABLE_ROW.fullmatch(text.rstrip())

@@ -65,22 +65,35 @@ def workload_phrase(workload: Workload | None) -> str | None:
 
 
 def render_event(event: OomEvent, number: int) -> str:
+    """One kill as ``oomwatch scan`` prints it: a head line, then one labelled line per part of the report."""
+    lines = [_head(event, number), *_origin(event), _victim(event), *_trigger(event), _constraint(event)]
+    lines += [*_cgroup(event), *_report_parts(event)]
+    return "\n".join(sanitise(line, None) for line in lines)
+
+
+def _head(event: OomEvent, number: int) -> str:
     v = event.get("victim") or {}
     when = event.get("timestamp") or event.get("log_time") or "time unknown"
     if event.get("uptime_s") is not None:
         when += f" (uptime {event['uptime_s']:.1f} s)"
     # dmesg and `journalctl -o cat` name no host: the input is shown apart, never as if it were the host.
     host = sanitise(event["host"], 256) if event.get("host") else "host unknown"
-    source = event.get("source")
-    head = f"OOM kill #{number}: {_who(v.get('pid'), v.get('comm'))} on {host}, {when}"
-    lines = [head]
+    return f"OOM kill #{number}: {_who(v.get('pid'), v.get('comm'))} on {host}, {when}"
+
+
+def _origin(event: OomEvent) -> list[str]:
+    lines = []
     if event.get("stream"):
         lines.append(f"  input       {sanitise(event['stream'], 512)}")
+    source = event.get("source")
     if source != "kernel":
         lines.append(f"  killer      {source}" + (f" ({event['message']})" if event.get("message") else ""))
-    mem = []
-    if v.get("rss_kb") is not None:
-        mem.append(f"RSS {size_1dp(v['rss_kb'])}")
+    return lines
+
+
+def _victim(event: OomEvent) -> str:
+    v = event.get("victim") or {}
+    mem = [f"RSS {size_1dp(v['rss_kb'])}"] if v.get("rss_kb") is not None else []
     parts = [
         f"{label} {size_1dp(kb)}"
         for label, kb in (
@@ -94,43 +107,54 @@ def render_event(event: OomEvent, number: int) -> str:
         mem.append("(" + ", ".join(parts) + ")")
     if v.get("total_vm_kb") is not None:
         mem.append(f"virtual {size_1dp(v['total_vm_kb'])}")
-    extras = []
-    if v.get("uid") is not None:
-        extras.append(f"uid {v['uid']}")
-    if v.get("oom_score_adj") is not None:
-        extras.append(f"oom_score_adj {v['oom_score_adj']}")
+    extras = [f"{key} {v.get(key)}" for key in ("uid", "oom_score_adj") if v.get(key) is not None]
     if mem or extras:
-        lines.append("  victim      " + " ".join(mem + extras))
-    elif source == "systemd-oomd":
+        return "  victim      " + " ".join(mem + extras)
+    if event.get("source") == "systemd-oomd":
         pids = ", ".join(str(p) for p in v.get("pids") or [])
-        lines.append("  victim      every process of the cgroup" + (f" (pids {pids})" if pids else ""))
-    else:
-        lines.append("  victim      figures unknown")
+        return "  victim      every process of the cgroup" + (f" (pids {pids})" if pids else "")
+    return "  victim      figures unknown"
+
+
+def _trigger(event: OomEvent) -> list[str]:
     t = event.get("trigger")
     if t:
         trig = f"{_who(t.get('pid'), t.get('comm'))}"
         if t.get("gfp_mask"):
             flags = f"({t['gfp_flags']})" if t.get("gfp_flags") else ""
             trig += f", gfp_mask {t['gfp_mask']}{flags}, order {t.get('order')}"
-        lines.append(f"  trigger     {trig}")
-    elif source == "kernel":
-        lines.append("  trigger     unknown (report header not in the log)")
+        return [f"  trigger     {trig}"]
+    if event.get("source") == "kernel":
+        return ["  trigger     unknown (report header not in the log)"]
+    return []
+
+
+_CONSTRAINTS = {
+    "global": "host-wide (global) OOM",
+    "memcg": "memory cgroup limit",
+    "cpuset": "cpuset",
+    "mempolicy": "memory policy",
+    "unknown": "unknown",
+}
+
+
+def _constraint(event: OomEvent) -> str:
     constraint = str(event.get("constraint"))
-    constraint_text = {
-        "global": "host-wide (global) OOM",
-        "memcg": "memory cgroup limit",
-        "cpuset": "cpuset",
-        "mempolicy": "memory policy",
-        "unknown": "unknown",
-    }.get(constraint, constraint)
+    text = _CONSTRAINTS.get(constraint, constraint)
     cg = event.get("cgroup")
     oom_memcg = cg.get("oom_memcg") if cg else None
     if constraint == "memcg" and oom_memcg:
-        constraint_text += f" of {sanitise(oom_memcg, 512)}"
+        text += f" of {sanitise(oom_memcg, 512)}"
     memcg = event.get("memcg")
     if memcg and memcg.get("limit_kb") is not None:
-        constraint_text += f" (usage {size_1dp(memcg.get('usage_kb'))} of limit {size_1dp(memcg.get('limit_kb'))})"
-    lines.append(f"  constraint  {constraint_text}")
+        text += f" (usage {size_1dp(memcg.get('usage_kb'))} of limit {size_1dp(memcg.get('limit_kb'))})"
+    return f"  constraint  {text}"
+
+
+def _cgroup(event: OomEvent) -> list[str]:
+    """The workload (or bare cgroup), the verified units, and what else systemd said, with why it is not used."""
+    lines = []
+    cg = event.get("cgroup")
     kernel_workload = cg.get("workload") if cg else None
     task_memcg = cg.get("task_memcg") if cg else None
     workload = workload_phrase(kernel_workload)
@@ -149,6 +173,12 @@ def render_event(event: OomEvent, number: int) -> str:
         lines.append(f"  context     systemd reports unit {units} (not used: {why})")
     if event.get("sender_verified") is False:
         lines.append(f"  sender      not verified: anyone on the host can write this {event.get('source')} line")
+    return lines
+
+
+def _report_parts(event: OomEvent) -> list[str]:
+    """The task table's top users and size, whether the memory was reaped, and what the report lacked."""
+    lines = []
     top = event.get("top_consumers") or []
     if top:
         lines.append(
@@ -156,14 +186,13 @@ def render_event(event: OomEvent, number: int) -> str:
         )
     if event.get("task_count") is not None:
         lines.append(f"  tasks       {event['task_count']} listed in the report")
-    reaped = {True: "yes", False: "no (oom_reaper could not reap)", None: "not reported"}[event.get("reaped")]
-    if source == "kernel":
+    if event.get("source") == "kernel":
+        reaped = {True: "yes", False: "no (oom_reaper could not reap)", None: "not reported"}[event.get("reaped")]
         lines.append(f"  reaped      {reaped}")
     if not event.get("complete"):
         lines.append("  complete    no: parts of the report are missing")
-    for w in event.get("warnings") or []:
-        lines.append(f"  note        {sanitise(w, 1024)}")
-    return "\n".join(sanitise(line, None) for line in lines)
+    lines += [f"  note        {sanitise(w, 1024)}" for w in event.get("warnings") or []]
+    return lines
 
 
 def render_summary(events: list[OomEvent], left_out: int = 0) -> str:
