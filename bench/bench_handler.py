@@ -234,11 +234,25 @@ def floor(event: dict[str, Any]) -> float:
     return time.perf_counter() - t
 
 
+def stub_runtime(stub: type[Any]) -> Any:
+    """The container's Runtime with every part (EC2, the state families, SNS, Logs) built on ``stub`` clients:
+    the wiring builds them, as in Lambda, with its ``Clients`` class swapped for the time it takes."""
+    import service.handlers.oom
+    import service.wiring
+
+    real = service.wiring.Clients  # type: ignore[attr-defined]  # the name wiring builds the container with
+    service.wiring.Clients = stub  # type: ignore[attr-defined]
+    try:
+        return service.wiring.runtime(service.handlers.oom.telemetry)
+    finally:
+        service.wiring.Clients = real  # type: ignore[attr-defined]
+
+
 def bench_handler() -> None:
     os.environ.update(ENV)
     import service.handlers.oom
     from service.dal import clients as aws
-    from service.wiring import reset_runtime, runtime
+    from service.wiring import reset_runtime
 
     sns, logs, ec2 = FakeSNS(), FakeLogs(), FakeEC2()
     ddb = FakeDynamoDB()
@@ -249,10 +263,7 @@ def bench_handler() -> None:
             return fakes[service]
 
     reset_runtime()
-    rt = runtime(service.handlers.oom.telemetry)
-    rt.clients = StubClients()
-    for part in (rt.directory, rt.store, rt.publisher, rt.fetcher):
-        part._clients = rt.clients  # type: ignore[union-attr]  # every part keeps its clients there
+    rt = stub_runtime(StubClients)
     from service.dal.logs import ReadBudget
 
     # The per-container FilterLogEvents budget (1/s) would make back-to-back runs wait: this measures CPU.

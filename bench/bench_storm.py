@@ -507,8 +507,7 @@ from service.wiring import reset_runtime, runtime
 fakes = {"sns": b.FakeSNS(), "logs": b.FakeLogs(), "ec2": b.FakeEC2(), "dynamodb": b.FakeDynamoDB()}
 class Stub(aws.Clients):
     def get(self, service): return fakes[service]
-rt = runtime(service.handlers.oom.telemetry); rt.clients = Stub()
-for part in (rt.directory, rt.store, rt.publisher, rt.fetcher): part._clients = rt.clients
+rt = b.stub_runtime(Stub)
 rt.fetcher._budget = ReadBudget(rate=1e9, burst=1e9)
 sink = open(os.devnull, "w"); service.handlers.oom.logger.registered_handler.setStream(sink)
 event, decoded, text = b.build_payload()
