@@ -513,7 +513,7 @@ def render_loop(view: KillView, instances: Sequence[str]) -> Message:
         "This is a loop: the service is restarted and killed again. Fix the memory budget, not the restart.",
         f"Latest kill: {when(view.kill_time_ms)} on {named}" + (f", {mib(rss)} RSS" if rss is not None else ""),
         f"Severity: {view.severity.level}",
-        *_memory_lines(view),
+        *(view.memory or ()),
     ]
     hint = _given_hint(view)
     out += _hint_section(hint)

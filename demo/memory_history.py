@@ -1,0 +1,76 @@
+"""The memory history a host's CloudWatch agent would have sent before its kill, written into the emulator.
+
+The kill alerts show ``mem_used_percent`` and ``swap_used_percent`` over the hour before the kill
+(:mod:`service.logic.sparkline`); moto has no agent, so the demo (and the handler tests) put what the agent's
+configuration (``agent_config.builder``) makes it publish: namespace ``CWAgent``, dimensions ``InstanceId`` and
+``host``, one value a minute. The curve is plausible for a host running out of memory: memory climbs from about
+55 % to the high 90s, swap fills in the last quarter of the hour.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any, Final
+
+from agent_config.builder import AGENT_NAMESPACE
+
+MINUTE_MS: Final = 60_000
+#: PutMetricData takes at most 1,000 MetricDatum per call (API reference, PutMetricData: "MetricData ... Maximum
+#: of 1000 items"); two metrics of 61 minutes are 122.
+PUT_MAX: Final = 1000
+
+
+def rising_curve(minutes: int = 61, start: float = 55.0, peak: float = 98.0) -> list[float]:
+    """Memory use that climbs to ``peak`` at the last minute (the kill), with a little jitter (deterministic)."""
+    out = []
+    for i in range(minutes):
+        share = i / max(1, minutes - 1)
+        jitter = ((i * 7919) % 5 - 2) * 0.6
+        out.append(round(min(100.0, start + (peak - start) * share**1.6 + jitter * (1 - share)), 1))
+    out[-1] = peak
+    return out
+
+
+def swap_curve(minutes: int = 61, fills_from: float = 0.75, peak: float = 40.0) -> list[float]:
+    """Swap idle most of the hour, filling in its last quarter."""
+    out = []
+    for i in range(minutes):
+        share = i / max(1, minutes - 1)
+        out.append(round(0.0 if share < fills_from else peak * (share - fills_from) / (1 - fills_from), 1))
+    return out
+
+
+def datums(instance_id: str, host: str, kill_ms: int, memory: Sequence[float], swap: Sequence[float]) -> list[Any]:
+    """PutMetricData's MetricData: one value a minute, the last at the kill's minute."""
+    out: list[dict[str, Any]] = []
+    dims = [{"Name": "InstanceId", "Value": instance_id}, {"Name": "host", "Value": host}]
+    for name, values in (("mem_used_percent", memory), ("swap_used_percent", swap)):
+        for i, value in enumerate(values):
+            at = kill_ms - (len(values) - 1 - i) * MINUTE_MS
+            out.append(
+                {
+                    "MetricName": name,
+                    "Dimensions": dims,
+                    "Timestamp": dt.datetime.fromtimestamp(at / 1000, dt.UTC),
+                    "Value": float(value),
+                    "Unit": "Percent",
+                }
+            )
+    return out
+
+
+def put_history(
+    cloudwatch: Any,
+    instance_id: str,
+    kill_ms: int,
+    *,
+    host: str = "ip-10-0-0-10",
+    memory: Sequence[float] | None = None,
+    swap: Sequence[float] | None = None,
+) -> int:
+    """Write the hour before ``kill_ms`` for one instance; returns the datapoints written."""
+    data = datums(instance_id, host, kill_ms, memory or rising_curve(), swap or swap_curve())
+    for i in range(0, len(data), PUT_MAX):
+        cloudwatch.put_metric_data(Namespace=AGENT_NAMESPACE, MetricData=data[i : i + PUT_MAX])
+    return len(data)
