@@ -10,7 +10,7 @@ configuration (``agent_config.builder``) makes it publish: namespace ``CWAgent``
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 from agent_config.builder import AGENT_NAMESPACE
@@ -70,7 +70,34 @@ def put_history(
     swap: Sequence[float] | None = None,
 ) -> int:
     """Write the hour before ``kill_ms`` for one instance; returns the datapoints written."""
-    data = datums(instance_id, host, kill_ms, memory or rising_curve(), swap or swap_curve())
+    data = datums(instance_id, host, kill_ms, rising_curve() if memory is None else memory,
+                  swap_curve() if swap is None else swap)  # fmt: skip
     for i in range(0, len(data), PUT_MAX):
         cloudwatch.put_metric_data(Namespace=AGENT_NAMESPACE, MetricData=data[i : i + PUT_MAX])
     return len(data)
+
+
+def kill_times(batches: Iterable[Any]) -> dict[str, int]:
+    """Stream -> the time of its last kill line (``Killed process``, in syslog or the journal's JSON), as played."""
+    out: dict[str, int] = {}
+    for batch in batches:
+        for event in batch.events:
+            if "Killed process" in event.message:
+                out[batch.stream] = max(out.get(batch.stream, 0), int(event.timestamp))
+    return out
+
+
+def put_before_kills(cloudwatch: Any, batches: Iterable[Any], hosts: Iterable[Any]) -> list[str]:
+    """For each seeded host whose stream has a kill, the hour of memory history up to its last kill (the kill
+    alerts' sparkline); a host whose report shows no swap gets 0 % swap, as the agent reports it. Returns the
+    instance ids written."""
+    by_id = {h.instance_id: h for h in hosts}
+    done = []
+    for stream, kill_ms in kill_times(batches).items():
+        host = by_id.get(stream)
+        if host is None:
+            continue
+        swap = swap_curve() if host.swap_total_kb else [0.0] * 61
+        put_history(cloudwatch, host.instance_id, kill_ms, host=host.name, swap=swap)
+        done.append(host.instance_id)
+    return done
