@@ -19,6 +19,9 @@ MINUTE_MS: Final = 60_000
 #: PutMetricData takes at most 1,000 MetricDatum per call (API reference, PutMetricData: "MetricData ... Maximum
 #: of 1000 items"); two metrics of 61 minutes are 122.
 PUT_MAX: Final = 1000
+#: The demo's hosts peak where its memory alarm fires (``fleet.put_memory_metrics``, ``Demo.fire_alarm``: 97.1 %),
+#: so the alarm notice, which reads the newest value, still says 97 %.
+DEMO_PEAK: Final = 97.1
 
 
 def rising_curve(minutes: int = 61, start: float = 55.0, peak: float = 98.0) -> list[float]:
@@ -77,27 +80,31 @@ def put_history(
     return len(data)
 
 
-def kill_times(batches: Iterable[Any]) -> dict[str, int]:
-    """Stream -> the time of its last kill line (``Killed process``, in syslog or the journal's JSON), as played."""
-    out: dict[str, int] = {}
+def kill_times(batches: Iterable[Any]) -> dict[str, tuple[int, int]]:
+    """Stream -> the times of its first and last kill lines (``Killed process``, in syslog or the journal's JSON),
+    as played."""
+    out: dict[str, tuple[int, int]] = {}
     for batch in batches:
         for event in batch.events:
             if "Killed process" in event.message:
-                out[batch.stream] = max(out.get(batch.stream, 0), int(event.timestamp))
+                first, last = out.get(batch.stream, (int(event.timestamp), int(event.timestamp)))
+                out[batch.stream] = (min(first, int(event.timestamp)), max(last, int(event.timestamp)))
     return out
 
 
 def put_before_kills(cloudwatch: Any, batches: Iterable[Any], hosts: Iterable[Any]) -> list[str]:
-    """For each seeded host whose stream has a kill, the hour of memory history up to its last kill (the kill
-    alerts' sparkline); a host whose report shows no swap gets 0 % swap, as the agent reports it. Returns the
-    instance ids written."""
+    """For each seeded host whose stream has a kill, memory history from the hour before its first kill up to its
+    last (the kill alerts' sparkline), climbing to :data:`DEMO_PEAK`; a host whose report shows no swap gets 0 %
+    swap, as the agent reports it. Returns the instance ids written."""
     by_id = {h.instance_id: h for h in hosts}
     done = []
-    for stream, kill_ms in kill_times(batches).items():
+    for stream, (first_ms, last_ms) in kill_times(batches).items():
         host = by_id.get(stream)
         if host is None:
             continue
-        swap = swap_curve() if host.swap_total_kb else [0.0] * 61
-        put_history(cloudwatch, host.instance_id, kill_ms, host=host.name, swap=swap)
+        minutes = 61 + (last_ms - first_ms) // MINUTE_MS
+        swap = swap_curve(minutes) if host.swap_total_kb else [0.0] * minutes
+        memory = rising_curve(minutes, peak=DEMO_PEAK)
+        put_history(cloudwatch, host.instance_id, last_ms, host=host.name, memory=memory, swap=swap)
         done.append(host.instance_id)
     return done

@@ -83,6 +83,8 @@ def metric_line(label: str, stamps: Sequence[int], values: Sequence[object], kil
         f"{_pct(last)} at the kill" if kill_ms - last_ms <= AT_KILL_MS else f"last {_pct(last)} at {hhmm(last_ms)}"
     )
     head = f"{label} 1h before:".ljust(18)
+    if peak == 0 and min(v for _, v in points) == 0:  # no swap, or none used: say it in words
+        return f"{head}{sparkline(points, start, kill_ms)} 0% all hour"
     return f"{head}{sparkline(points, start, kill_ms)} peak {_pct(peak)} at {hhmm(peak_ms)}, {at_kill}"
 
 

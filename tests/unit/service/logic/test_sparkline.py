@@ -87,6 +87,12 @@ def test_nan_and_infinity_are_missing_not_a_crash() -> None:
     assert history_lines({"mem": ([KILL_MS], ["97"])}, KILL_MS) == (NO_DATA,)  # not a number
 
 
+def test_swap_never_used_is_said_in_words() -> None:
+    stamps, values = minutes([0.0] * 61)
+    line = metric_line("Swap", stamps, values, KILL_MS)
+    assert line == "Swap 1h before:   " + RAMP[0] * WIDTH + " 0% all hour"
+
+
 def test_failed_call_names_its_error_and_both_metrics_make_two_lines() -> None:
     assert history_lines(None, KILL_MS, "Throttling") == ("memory history unavailable (GetMetricData: Throttling)",)
     mem, swap = minutes([80.0] * 61), minutes([0.0] * 61)
