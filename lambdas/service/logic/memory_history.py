@@ -1,10 +1,11 @@
 """The memory before the kill (issue 13): the kill alerts' sparkline lines, ONE ``GetMetricData`` call per delivery.
 
-:func:`memory_lines` runs after noise control numbered the delivery's kills and before they are rendered:
-for the kills that will alert (the first of a window, or the loop alert), it asks
-:class:`service.dal.cloudwatch.MetricsReader` once for the hour before the newest of them, on every instance they
-name, and puts each kill's lines (:func:`service.logic.sparkline.history_lines`) in its case; the renderers show
-them. Off (``sparkline=false``: no reader), nothing is read and the alerts have no such lines.
+:func:`memory_lines` runs after noise control numbered the delivery's kills and before they are rendered: for the
+kills that will alert (the first of a window, or the loop alert), it asks
+:class:`service.dal.cloudwatch.MetricsReader` once for the hour before the oldest of them up to the newest (at most
+:data:`MAX_SPAN_MS`), on every instance they name, and puts each kill's lines
+(:func:`service.logic.sparkline.history_lines`) in its case; the renderers show them. Off (``sparkline=false``: no
+reader), nothing is read and the alerts have no such lines.
 
 Never at the alert's cost: the call is made only with :data:`READ_RESERVE_S` of the invocation left (the
 client's own bound, 2 attempts of at most 3 s, within it, and the publish's reserve after it); a failure,
@@ -24,16 +25,19 @@ from service.models.attempt import Attempt
 
 #: The reader's client makes at most 2 attempts of 1 s connect + 2 s read; then the publishes need theirs.
 READ_RESERVE_S: Final = PUBLISH_RESERVE_S + 7.0
+#: The range one call reads at most: 80 series of 181 one-minute points stay far under a call's 100,800 points.
+MAX_SPAN_MS: Final = 3 * WINDOW_MS
 NO_TIME: Final = "memory history skipped (too little of the invocation left)"
 
 
 def fetch(
     reader: MetricsReader, instance_ids: Sequence[str], kill_times_ms: Sequence[int], attempt: Attempt, now_s: float
 ) -> History | None:
-    """One call for the hour before the newest kill, on every instance; None: no time left for it."""
+    """One call from the hour before the oldest kill to the newest, on every instance; None: no time left for it."""
     if attempt.time_left(now_s) < READ_RESERVE_S:
         return None
-    return reader.history(list(instance_ids), min(kill_times_ms) - WINDOW_MS, max(kill_times_ms))
+    end = max(kill_times_ms)
+    return reader.history(list(instance_ids), max(min(kill_times_ms) - WINDOW_MS, end - MAX_SPAN_MS), end)
 
 
 def lines_for(history: History | None, instance_id: str | None, kill_ms: int) -> tuple[str, ...]:
