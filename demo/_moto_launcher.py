@@ -23,7 +23,9 @@
    to the file named by ``OOMWATCH_DEMO_OUTBOX``.
 9. AWS's rules that moto does not enforce (``aws_rules.py``: one Metrics Insights query per
    ``GetMetricData``, the ``FilterLogEvents`` quota, SNS subject and size limits, ...), so the demo refuses
-   what AWS refuses.
+   what AWS refuses. Installed after every patch here, so that each rule wraps the patched method.
+11. CloudWatch ``SEARCH`` expressions in ``GetMetricData`` (``metric_search.py``; the kill alerts' memory
+   history uses one).
 10. AWS's public Powertools parameters (``/aws/service/powertools/...``): moto has none and refuses to
    create a reserved ``/aws/`` name, so the demo may ``PutParameter`` exactly that path (the template reads
    the Powertools layer's ARN from it at deploy time).
@@ -71,8 +73,9 @@ from moto.ssm.responses import SimpleSystemManagerResponse
 
 try:  # run as a script (python _moto_launcher.py), this file's folder is first on sys.path
     import aws_rules  # type: ignore[import-not-found,unused-ignore]
+    import metric_search  # type: ignore[import-not-found,unused-ignore]
 except ImportError:  # imported as part of the package
-    from demo import aws_rules
+    from demo import aws_rules, metric_search
 
 CUSTOM_ID_TAG = "_custom_id_"
 LAUNCH_TIME_TAG = "_launch_time_"  # ISO 8601: the instance's LaunchTime (moto: the call's time)
@@ -278,13 +281,16 @@ def _describe_alarm_contributors(self: Any) -> ActionResult:
     return ActionResult({"AlarmContributors": contributors})
 
 
-aws_rules.install()
 CloudWatchBackend.get_metric_data = _get_metric_data_with_insights  # type: ignore[method-assign]
+metric_search.install()  # SEARCH expressions, on top of the Metrics Insights ones
 CloudWatchResponse.describe_alarm_contributors = _describe_alarm_contributors  # type: ignore[attr-defined]
 Subscription.publish = _publish_and_catch_mail  # type: ignore[method-assign,assignment]
 SimpleSystemManagerBackend.put_parameter = _put_parameter_allowing_public_powertools  # type: ignore[method-assign]
 _instances.random_instance_id = _instance_id  # type: ignore[attr-defined]
 _instances.InstanceBackend.run_instances = _run_instances_with_custom_id  # type: ignore[method-assign]
+# The rules last: each wraps the method as patched above, so no patch here replaces a rule's check (the
+# PutParameter patch did: installed first, the rule's wrapper was overwritten and ssm-1 never ran here).
+aws_rules.install()
 
 
 def _queries(metrics: list[dict[str, Any]]) -> list[MetricDataQuery] | None:

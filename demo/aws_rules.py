@@ -19,6 +19,12 @@ cw-1   GetMetricData               https://docs.aws.amazon.com/AmazonCloudWatch/
                                    (1) exceeded" (the text AWS returns, grafana/grafana#74563).
 cw-2   GetMetricData               same page: "A single GetMetricData call can include as many as 500
                                    MetricDataQuery structures." -> ``ValidationError``.
+cw-3   GetMetricData Expression    https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricDataQuery.html
+                                   Expression: "Length Constraints: Minimum length of 1. Maximum length of
+                                   2048." (botocore does not check the maximum) -> ``ValidationError`` "1
+                                   validation error detected: Value at 'metricDataQueries.N.member.expression'
+                                   failed to satisfy constraint: Member must have length less than or equal to
+                                   2048".
 logs-1 FilterLogEvents             https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/cloudwatch_limits_cwl.html
                                    FilterLogEvents: "5 transactions per second (TPS)/account/Region" -> a
                                    token bucket (5 per second, burst 5) per account and region on this
@@ -102,6 +108,8 @@ RULES: tuple[Rule, ...] = (
          "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html"),
     Rule("cw-2", "GetMetricData", "ValidationError",
          "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html"),
+    Rule("cw-3", "GetMetricData", "ValidationError",
+         "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricDataQuery.html"),
     Rule("logs-1", "FilterLogEvents", "ThrottlingException",
          "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/cloudwatch_limits_cwl.html"),
     Rule("logs-2", "PutSubscriptionFilter", "LimitExceededException",
@@ -125,6 +133,7 @@ RULES: tuple[Rule, ...] = (
 # --- limits, each from the table above --------------------------------------------------------------------
 MAX_INSIGHTS_QUERIES = 1
 MAX_METRIC_DATA_QUERIES = 500
+MAX_EXPRESSION_LENGTH = 2048
 FILTER_LOG_EVENTS_TPS = 5.0
 SUBSCRIPTION_FILTERS_PER_GROUP = 2
 PUT_LOG_EVENTS_BATCH_BYTES = 1_048_576
@@ -182,6 +191,12 @@ def check_metric_data_queries(queries: Iterable[Mapping[str, Any]]) -> str | Non
         return f"The collection MetricDataQueries must not have a size greater than {MAX_METRIC_DATA_QUERIES}."
     if sum(1 for q in queries if is_insights(q)) > MAX_INSIGHTS_QUERIES:
         return f"Maximum number of queries ({MAX_INSIGHTS_QUERIES}) exceeded"
+    for n, query in enumerate(queries, start=1):
+        if len(str(query.get("Expression") or "")) > MAX_EXPRESSION_LENGTH:
+            return (
+                f"1 validation error detected: Value at 'metricDataQueries.{n}.member.expression' failed to satisfy"
+                f" constraint: Member must have length less than or equal to {MAX_EXPRESSION_LENGTH}"
+            )
     return None
 
 

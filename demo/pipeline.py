@@ -22,7 +22,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from demo import cdk, emulator, fleet, logplay
+from demo import cdk, emulator, fleet, logplay, memory_history
 from demo.agent_filter import HostFilter, configuration_from_template
 from demo.assembly import PSEUDO, Alarm, Assembly, Function, Rule, SubscriptionFilter
 from demo.eventpattern import matches as event_matches
@@ -465,6 +465,8 @@ class Demo:
         batches.sort(key=lambda b: (b.events[0].timestamp, b.stream))
         logs = self.aws.client("logs")
         batches = logplay.put_batches(logs, group, batches)
+        # what the hosts' agents sent in the hour before their kills (the kill alerts' memory sparkline)
+        memory_history.put_before_kills(self.aws.client("cloudwatch"), batches, self.hosts)
         self._time("write log streams", started)
         started = time.monotonic()
         sent = []

@@ -128,6 +128,7 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     "loop_threshold": _lambda_default("loop_threshold"),
     "dashboard": True,
     "kill_metric": _lambda_default("kill_metric"),
+    "sparkline": _lambda_default("sparkline"),
     "coverage_interval_minutes": _lambda_default("coverage_interval_minutes"),
     "slack_channels": [],
     "teams_channels": [],
@@ -282,6 +283,7 @@ class OomWatchConfig:
     loop_threshold: int
     dashboard: bool
     kill_metric: bool
+    sparkline: bool
     coverage_interval_minutes: int
     slack_channels: tuple[SlackChannel, ...] = ()
     teams_channels: tuple[TeamsChannel, ...] = ()
@@ -340,6 +342,7 @@ class OomWatchConfig:
             loop_threshold=_whole(settings_table.LOOP_THRESHOLD, get("loop_threshold")),
             dashboard=_bool("dashboard", get("dashboard")),
             kill_metric=_bool("kill_metric", get("kill_metric")),
+            sparkline=_bool("sparkline", get("sparkline")),
             coverage_interval_minutes=_coverage_interval(get("coverage_interval_minutes")),
             slack_channels=_chat_channels("slack_channels", get("slack_channels"), SLACK_FIELDS, SlackChannel),
             teams_channels=_chat_channels("teams_channels", get("teams_channels"), TEAMS_FIELDS, TeamsChannel),

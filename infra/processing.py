@@ -118,8 +118,9 @@ class OomProcessing(Construct):
     Environment (the contract with the handler code): ``TOPIC_ARN``, ``STATE_TABLE``, the Powertools
     variables; the OOM and digest functions add ``NOISE_WINDOW_MINUTES``, ``LOOP_THRESHOLD``,
     ``CRITICAL_PROCESSES`` (comma-separated) and ``ALLOW_LIST`` (JSON), the OOM function ``LOG_MODE``,
-    ``SYSLOG_GROUP`` and ``KILL_METRIC`` (``true``: the ``OOMKills`` metric by Auto Scaling group, setting
-    ``kill_metric``); the alarm-notice function adds
+    ``SYSLOG_GROUP``, ``KILL_METRIC`` (``true``: the ``OOMKills`` metric by Auto Scaling group, setting
+    ``kill_metric``) and ``SPARKLINE`` (``true``: the memory before a kill in its alert, setting ``sparkline``,
+    with ``AGENT_NAMESPACE`` and ``cloudwatch:GetMetricData``); the alarm-notice function adds
     ``MEMORY_ALARM_NAME``, ``SWAP_ALARM_NAME`` and ``AGENT_NAMESPACE``. The names and encodings of those that
     carry a cdk.json key come from ``lambdas/service/models/settings_table.py``, the table the Lambda reads them with.
 
@@ -164,6 +165,7 @@ class OomProcessing(Construct):
         log_mode: str = "oom",
         agent_log_group: logs.ILogGroup | None = None,
         kill_metric: bool = False,
+        sparkline: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.dead_letter_queue = sqs.Queue(
@@ -280,6 +282,10 @@ class OomProcessing(Construct):
                 **({"SYSLOG_GROUP": agent_log_group.log_group_name} if agent_log_group is not None else {}),
                 # kill_metric: one OOMKills value per kill event, by Auto Scaling group (service.wiring).
                 settings_table.KILL_METRIC.env: settings_table.KILL_METRIC.encode(kill_metric),
+                # sparkline: the memory before a kill in its alert (service.logic.memory_history), read from
+                # the agent's namespace.
+                settings_table.SPARKLINE.env: settings_table.SPARKLINE.encode(sparkline),
+                **({"AGENT_NAMESPACE": AGENT_NAMESPACE} if sparkline else {}),
             },
             log_group=self.events_log_group,
         )
@@ -322,6 +328,10 @@ class OomProcessing(Construct):
         self.alarm_notice_function.add_to_role_policy(
             iam.PolicyStatement(actions=["cloudwatch:GetMetricData"], resources=["*"])
         )
+        if sparkline:  # the memory before a kill: GetMetricData has no resource-level permissions (Resource *)
+            self.oom_function.add_to_role_policy(
+                iam.PolicyStatement(actions=["cloudwatch:GetMetricData"], resources=["*"])
+            )
         # Which instances are the alarm's contributors, on the two fleet alarms only.
         self.alarm_notice_function.add_to_role_policy(
             iam.PolicyStatement(
@@ -409,7 +419,8 @@ class OomProcessing(Construct):
                 policies[name],
                 "AwsSolutions-IAM5[Resource::*]",
                 "ec2:DescribeInstances and ec2:DescribeInstanceTypes (and cloudwatch:GetMetricData for the notice "
-                "function) support no resource-level permissions, so they need Resource *; all are read-only.",
+                "function, and for the OOM function with sparkline) support no resource-level permissions, so they "
+                "need Resource *; all are read-only.",
             )
 
 

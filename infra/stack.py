@@ -103,6 +103,7 @@ class OomWatchStack(Stack):
             log_mode=config.log_mode,
             agent_log_group=syslog.log_group,
             kill_metric=config.kill_metric,
+            sparkline=config.sparkline,
         )
         fleet_watch = FleetWatch(
             self,

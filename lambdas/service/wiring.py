@@ -16,6 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.base import SingleMetric
 
 from service.dal.clients import Clients
+from service.dal.cloudwatch import MetricsReader
 from service.dal.ec2 import InstanceDirectory
 from service.dal.logs import ContextFetcher
 from service.dal.sns import Publisher
@@ -24,7 +25,7 @@ from service.logic import envelope
 from service.logic.ports import Runtime, Telemetry
 from service.models.event_record import EventRecord, MinimalEventRecord
 from service.models.settings import flag, from_env
-from service.models.settings_table import KILL_METRIC
+from service.models.settings_table import KILL_METRIC, SPARKLINE
 
 #: The ``OOMKills`` metric's only dimension (the name AWS/EC2 and AWS/AutoScaling use for the same thing).
 ASG_DIMENSION: Final = "AutoScalingGroupName"
@@ -133,6 +134,8 @@ def runtime(telemetry: Telemetry) -> Runtime:
             fetcher=ContextFetcher(clients, settings.context_max_pages, settings.context_budget_s),
             telemetry=telemetry,
             clock=time.time,
+            # sparkline: the memory before a kill in its alert (service.logic.memory_history); absent: off
+            metrics=MetricsReader(clients, settings.agent_namespace) if flag(os.environ, SPARKLINE) else None,
         )
         for problem in settings.problems:
             telemetry.warning("config_problem", problem=problem)

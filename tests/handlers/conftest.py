@@ -27,8 +27,10 @@ from handler_kit import (
 )
 from moto import mock_aws
 
-from demo import aws_rules
+from demo import aws_rules, metric_search
 
+# moto answers SEARCH expressions as CloudWatch does (demo/metric_search.py), as the demo's moto_server does
+metric_search.install()
 # moto refuses what AWS refuses (demo/aws_rules.py): every handler test runs under AWS's rules.
 aws_rules.install()
 
@@ -53,6 +55,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "MEMORY_ALARM_NAME": "oomwatch-fleet-memory",
         "SWAP_ALARM_NAME": "oomwatch-fleet-swap",
         "AGENT_NAMESPACE": "CWAgent",
+        "SPARKLINE": "true",
         "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",  # loading moto's AMI catalogue costs ~0.5 s per test
     }
     for key, value in env.items():

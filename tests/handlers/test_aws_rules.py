@@ -142,6 +142,61 @@ def test_get_metric_data_takes_at_most_500_queries(world: World) -> None:
     cw.get_metric_data(MetricDataQueries=queries(500), **_window())
 
 
+def test_get_metric_data_takes_expressions_of_at_most_2048_characters(world: World) -> None:
+    cw = client("cloudwatch")
+
+    def search(length: int) -> list[dict[str, Any]]:
+        head = "SEARCH('{CWAgent,InstanceId,host} InstanceId=\""
+        tail = "\"', 'Maximum', 60)"
+        return [{"Id": "h", "Expression": head + "x" * (length - len(head) - len(tail)) + tail}]
+
+    # WHEN an expression is one character over AWS's maximum: refused as AWS refuses it
+    refused(
+        lambda: cw.get_metric_data(MetricDataQueries=search(2049), **_window()),
+        "ValidationError",
+        r"metricDataQueries\.1\.member\.expression.*less than or equal to 2048",
+    )
+    # AND at the maximum it is allowed
+    cw.get_metric_data(MetricDataQueries=search(2048), **_window())
+
+
+def test_the_demo_server_applies_the_rules_over_its_own_patches() -> None:
+    # GIVEN the demo's moto_server module, imported in a fresh interpreter (it patches moto for good)
+    import subprocess
+    import sys
+
+    script = """
+import sys
+sys.path.insert(0, "demo")
+import _moto_launcher  # noqa: F401  (patches moto as the demo server runs it)
+from moto.cloudwatch.exceptions import ValidationError
+from moto.ssm.exceptions import ValidationException
+from moto.ssm.models import SimpleSystemManagerBackend
+from moto.cloudwatch.models import CloudWatchBackend
+from moto.cloudwatch.responses import CloudWatchResponse
+assert getattr(SimpleSystemManagerBackend.put_parameter, "__wrapped__", None) is not None, "ssm-1 not installed"
+backend = SimpleSystemManagerBackend("123456789012", "eu-west-1")
+try:
+    backend.put_parameter("AmazonCloudWatch-x", "", "x" * 4097, "String", None, None, False, [], "text", "Standard",
+                          None)
+except ValidationException:
+    pass
+else:
+    raise SystemExit("ssm-1 did not refuse a 4,097-byte standard parameter")
+# the launcher's PutParameter patch still runs under the rule: a public Powertools name is allowed
+backend.put_parameter("/aws/service/powertools/python/arm64/python3.13/3.23.0", "", "arn", "String", None, None,
+                      False, [], "text", "Standard", None)
+assert getattr(CloudWatchResponse.get_metric_data, "__wrapped__", None) is not None, "cw rules not installed"
+assert CloudWatchBackend.get_metric_data.__name__ == "get_metric_data"  # metric_search on top of Insights
+print("ok")
+"""
+    # WHEN it runs, THEN each rule still refuses and the launcher's own additions still work
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
 # --------------------------------------------------------------------------------------------- CloudWatch Logs
 
 

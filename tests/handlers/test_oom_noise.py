@@ -25,6 +25,8 @@ from handler_kit import (
     snapshot,
 )
 
+from demo.memory_history import put_history
+
 WINDOW_S = 15 * 60
 
 
@@ -124,7 +126,8 @@ def test_storm_of_500_kills_ends_in_a_handful_of_messages(
 def test_loop_and_digest_texts_are_pinned(
     world: World, invoke_oom: Invoke, invoke_digest: Invoke, clock: Clock
 ) -> None:
-    # GIVEN 6 kills of php-fpm on web-1 at a fixed time
+    # GIVEN 6 kills of php-fpm on web-1 at a fixed time, after an hour of memory climbing (the agent's metrics)
+    put_history(client("cloudwatch"), world.instances["web-1"], FIXED_MS)
     clock.now = FIXED_MS / 1000
     invoke_oom(payload(world.instances["web-1"], kills("web-1", 4000, 6, FIXED_MS)))
 

@@ -41,6 +41,7 @@ VARIANT: dict[str, Any] = {
     "noise_window_minutes": "30",
     "loop_threshold": "7",
     "kill_metric": "false",
+    "sparkline": "false",
     "coverage_interval_minutes": "0",
 }
 

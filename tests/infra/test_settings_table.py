@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from service.models.settings import AllowList as LambdaAllowList
 from service.models.settings import Settings, flag, from_env
-from service.models.settings_table import BY_KEY, KILL_METRIC, LAMBDA_SETTINGS, Setting, json_default
+from service.models.settings_table import BY_KEY, KILL_METRIC, LAMBDA_SETTINGS, SPARKLINE, Setting, json_default
 from synth_kit import VARIANT, cdk_json_context, context_with
 from template_kit import function_by_handler
 
@@ -96,8 +96,8 @@ def test_synth_and_the_lambda_accept_the_same_numbers(setting: Setting, number: 
 
 def lambda_value(settings: Settings, env: dict[str, str], setting: Setting) -> Any:
     """A setting as the Lambda holds it, in the form ``OomWatchConfig`` holds it."""
-    if setting is KILL_METRIC:
-        return flag(env, KILL_METRIC)  # read by service.wiring, not kept in Settings
+    if setting in (KILL_METRIC, SPARKLINE):
+        return flag(env, setting)  # read by service.wiring, not kept in Settings
     value = getattr(settings, setting.key)
     if isinstance(value, LambdaAllowList):
         return (value.processes, value.units, tuple(sorted(value.tags.items())))

@@ -302,6 +302,8 @@ def test_environment_contract(template: Template, variant_template: Template) ->
         "LOG_MODE": "oom",
         "SYSLOG_GROUP": {"Ref": "SyslogLogGroup"},
         "KILL_METRIC": "true",
+        "SPARKLINE": "true",
+        "AGENT_NAMESPACE": "CWAgent",
     }
     coverage = {
         "COVERAGE_INTERVAL_MINUTES": "60",
@@ -319,6 +321,7 @@ def test_environment_contract(template: Template, variant_template: Template) ->
     }
     variant = environment(variant_template, "service.handlers.oom.handler")
     assert variant["KILL_METRIC"] == "false"
+    assert variant["SPARKLINE"] == "false" and "AGENT_NAMESPACE" not in variant
     assert (variant["NOISE_WINDOW_MINUTES"], variant["LOOP_THRESHOLD"]) == ("30", "7")
     assert variant["CRITICAL_PROCESSES"] == "java,postgres,php-fpm*"
     assert json.loads(variant["ALLOW_LIST"]) == {
@@ -408,8 +411,12 @@ def test_oom_function_permissions(template: Template, variant_template: Template
         "ec2:DescribeInstanceTypes": ["*"],
         "logs:FilterLogEvents": [{"Fn::GetAtt": ["SyslogLogGroup", "Arn"]}],
         **table("GetItem", "PutItem", "UpdateItem", "BatchWriteItem"),
+        # sparkline (default on): the memory before a kill; GetMetricData has no resource-level permissions
+        "cloudwatch:GetMetricData": ["*"],
     }
-    filter_on = role_grants(variant_template, "service.handlers.oom.handler")["logs:FilterLogEvents"]
+    variant = role_grants(variant_template, "service.handlers.oom.handler")
+    assert "cloudwatch:GetMetricData" not in variant  # sparkline=false: no read, no grant
+    filter_on = variant["logs:FilterLogEvents"]
     rendered = sorted(render(r, {"SyslogLogGroup": "new"}) for r in filter_on)
     expected = [
         f"arn:aws:logs:eu-west-1:123456789012:log-group:{n}:*" for n in VARIANT["existing_log_groups"].split(",")

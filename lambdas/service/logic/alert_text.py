@@ -126,6 +126,7 @@ def kill_doc(view: KillView, hint: Sequence[str], link_map: Mapping[str, str]) -
         "stream": view.stream,
         "hint": list(hint),
         "notes": list(view.notes),
+        **({"memory_history": list(view.memory)} if view.memory is not None else {}),
     }
     doc = dict(deep_clean(doc, limit=1024, max_items=80))
     doc["links"] = {k: sanitise(v, None) for k, v in link_map.items()}
@@ -373,12 +374,18 @@ def _where_section(k: _Figures) -> list[str]:
     return out
 
 
+def _memory_lines(view: KillView) -> list[str]:
+    """The memory and swap use of the hour before the kill (service.logic.sparkline), as the use case read it."""
+    return [f"  {line}" for line in view.memory or ()]
+
+
 def _when_section(k: _Figures) -> list[str]:
     uptime = k.ev.get("uptime_s")
     return [
         "",
         "WHEN",
         "  " + when(k.view.kill_time_ms) + (f" (uptime {duration(uptime)})" if uptime is not None else ""),
+        *_memory_lines(k.view),
     ]
 
 
@@ -506,6 +513,7 @@ def render_loop(view: KillView, instances: Sequence[str]) -> Message:
         "This is a loop: the service is restarted and killed again. Fix the memory budget, not the restart.",
         f"Latest kill: {when(view.kill_time_ms)} on {named}" + (f", {mib(rss)} RSS" if rss is not None else ""),
         f"Severity: {view.severity.level}",
+        *(view.memory or ()),
     ]
     hint = _given_hint(view)
     out += _hint_section(hint)
@@ -536,6 +544,7 @@ def render_loop(view: KillView, instances: Sequence[str]) -> Message:
         "account": view.account,
         "region": view.region,
         "hint": list(hint),
+        **({"memory_history": list(view.memory)} if view.memory is not None else {}),
     }
     doc = deep_clean(doc, limit=1024, max_items=100)
     doc["links"] = {k: sanitise(v, None) for k, v in loop_links.items()}

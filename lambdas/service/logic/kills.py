@@ -29,6 +29,7 @@ from service.logic.alert_text import render_kill, render_loop
 from service.logic.delivery import PUBLISH_RESERVE_S, attempt, commit_or_keep, quietly
 from service.logic.hints import hint_lines
 from service.logic.layout import attributes
+from service.logic.memory_history import memory_lines
 from service.logic.ports import PublishFailed, Runtime, warn_state
 from service.logic.reassembly import (
     Kill,
@@ -169,6 +170,7 @@ class KillCase:
     decision: str = ""
     render_error: BaseException | None = None
     sent_kinds: list[str] = field(default_factory=list)
+    memory: tuple[str, ...] | None = None  # the sparkline lines (service.logic.memory_history); None: not read
 
     @property
     def first_attempt(self) -> bool:
@@ -204,7 +206,7 @@ def _view(w: KillCase, d: LogDelivery, s: Settings, hint: tuple[str, ...] | None
         severity=w.sev, fingerprint=w.fp, occurrence=count.occurrence, window_minutes=s.noise_window_minutes,
         loop_threshold=s.loop_threshold, region=s.region, account=d.account, log_group=d.log_group,
         stream=d.stream, previous_window_count=count.prev_count, notes=tuple(w.notes), first_kill_ms=count.first_ms,
-        hint=hint,
+        hint=hint, memory=w.memory,
     )  # fmt: skip
 
 
@@ -386,11 +388,21 @@ def handle_kills(
         return
     works = _claimed(works, d, rt, out)
     _count(works, d, rt)
+    _add_memory(works, d, rt)
     views = {id(w): _render(w, d, rt) for w in works}
     # The places first (a retry then resends the same alerts), then the events, then the publishes.
     _save([w for w in works if w.first_attempt], d, rt, "save")
     _write_events(works, views, d, rt, out)
     _publish_all(works, d, rt, out, failures)
+
+
+def _add_memory(works: Sequence[KillCase], d: LogDelivery, rt: Runtime) -> None:
+    """The memory before each alerting kill: one GetMetricData call for the whole delivery (memory_history.py)."""
+    s = rt.settings
+    alerting = [w for w in works if w.count is not None and w.count.occurrence in (1, s.loop_threshold)]
+    found = memory_lines([(d.instance_id, w.kill.time_ms) for w in alerting], rt, d.attempt)
+    for w, lines in zip(alerting, found, strict=True):
+        w.memory = lines
 
 
 def _not_allow_listed(kills: Sequence[Kill], d: LogDelivery, rt: Runtime, out: Outcome) -> list[KillCase]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from service.dal.clients import Clients, error_code
+from service.dal.cloudwatch import MetricsReader
 from service.dal.ec2 import InstanceDirectory
 from service.dal.logs import ContextFetcher
 from service.dal.sns import Publisher
@@ -46,6 +47,7 @@ class Runtime:
     telemetry: Telemetry
     clock: Callable[[], float]
     outbox: Outbox = field(default_factory=Outbox)  # per container, like the Runtime
+    metrics: MetricsReader | None = None  # the memory before a kill (setting sparkline); None: off
     sleep: Callable[[float], None] = time.sleep
 
 

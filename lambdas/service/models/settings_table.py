@@ -11,9 +11,9 @@ Units stay what the key says along the whole path: ``noise_window_minutes`` is m
 ``COVERAGE_INTERVAL_MINUTES`` likewise reaches the store in minutes.
 
 ``absent`` is what the Lambda assumes when the variable is missing (a function deployed before the variable
-existed), which is not always the ``cdk.json`` default: ``KILL_METRIC`` missing means off, as it was before the
-setting; ``COVERAGE_INTERVAL_MINUTES`` missing means no coverage check. The environment names are a contract with
-deployed stacks: never rename them.
+existed), which is not always the ``cdk.json`` default: ``KILL_METRIC`` (and ``SPARKLINE``) missing means off, as
+it was before the setting; ``COVERAGE_INTERVAL_MINUTES`` missing means no coverage check. The environment names are
+a contract with deployed stacks: never rename them.
 """
 
 from __future__ import annotations
@@ -139,6 +139,16 @@ KILL_METRIC: Final = Setting(
     functions=("oom",),
     doc="One OOMKills value per kill event, by Auto Scaling group.",
 )
+#: ``absent`` is off: a function deployed before the setting has no ``cloudwatch:GetMetricData`` permission.
+SPARKLINE: Final = Setting(
+    key="sparkline",
+    env="SPARKLINE",
+    codec="bool",
+    default=True,
+    absent=False,
+    functions=("oom",),
+    doc="Kill alerts show memory and swap use over the hour before the kill (one GetMetricData call per delivery).",
+)
 LOG_MODE: Final = Setting(
     key="log_mode",
     env="LOG_MODE",
@@ -187,6 +197,7 @@ LAMBDA_SETTINGS: Final = (
     NOISE_WINDOW,
     LOOP_THRESHOLD,
     KILL_METRIC,
+    SPARKLINE,
     COVERAGE_INTERVAL,
 )
 BY_KEY: Final[Mapping[str, Setting]] = {setting.key: setting for setting in LAMBDA_SETTINGS}

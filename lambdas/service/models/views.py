@@ -46,6 +46,7 @@ class KillView(NamedTuple):
     notes: tuple[str, ...] = ()
     first_kill_ms: int | None = None  # the window's first kill, for a loop's span
     hint: tuple[str, ...] | None = None  # the WHAT TO DO lines (service.logic.hints.hint_lines); None: not computed
+    memory: tuple[str, ...] | None = None  # memory/swap the hour before (service.logic.sparkline); None: not read
 
 
 class DigestVictim(NamedTuple):
