@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from service.logic import sparkline as sp
 from service.logic.sparkline import GAP, NO_DATA, RAMP, WIDTH, history_lines, metric_line
@@ -11,9 +12,10 @@ KILL_MS = 1_795_170_900_000  # 2026-11-20 10:35:00 UTC
 MIN = 60_000
 
 
-def minutes(values: list[float | None], end_ms: int = KILL_MS) -> tuple[list[int], list[object]]:
+def minutes(values: Sequence[float | None], end_ms: int = KILL_MS) -> tuple[list[int], list[object]]:
     """One point a minute, the last at ``end_ms``; None leaves that minute out."""
-    stamps, kept = [], []
+    stamps: list[int] = []
+    kept: list[object] = []
     for i, v in enumerate(values):
         if v is not None:
             stamps.append(end_ms - (len(values) - 1 - i) * MIN)
@@ -34,7 +36,7 @@ def test_flat_line_at_97_percent_is_full_not_bottom() -> None:
 
 
 def test_rising_curve_rises_and_names_its_peak() -> None:
-    values: list[float | None] = [40 + i * 0.9 for i in range(60)] + [98.0]
+    values: list[float | None] = [*(40 + i * 0.9 for i in range(60)), 98.0]
     stamps, kept = minutes(values)
     line = metric_line("Memory", stamps, kept, KILL_MS)
     assert line is not None
