@@ -164,6 +164,8 @@ class OomProcessing(Construct):
         log_mode: str = "oom",
         agent_log_group: logs.ILogGroup | None = None,
         kill_metric: bool = False,
+        mute_max_hours: int = 72,
+        mute_breakthrough_critical: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         self.dead_letter_queue = sqs.Queue(
@@ -218,6 +220,7 @@ class OomProcessing(Construct):
             settings_table.LOOP_THRESHOLD.env: settings_table.LOOP_THRESHOLD.encode(loop_threshold),
             settings_table.CRITICAL_PROCESSES.env: critical_processes,
             settings_table.ALLOW_LIST.env: allow_list,
+            settings_table.MUTE_MAX_HOURS.env: settings_table.MUTE_MAX_HOURS.encode(mute_max_hours),
         }
 
         roles: dict[str, iam.Role] = {}
@@ -280,6 +283,9 @@ class OomProcessing(Construct):
                 **({"SYSLOG_GROUP": agent_log_group.log_group_name} if agent_log_group is not None else {}),
                 # kill_metric: one OOMKills value per kill event, by Auto Scaling group (service.wiring).
                 settings_table.KILL_METRIC.env: settings_table.KILL_METRIC.encode(kill_metric),
+                settings_table.MUTE_BREAKTHROUGH_CRITICAL.env: settings_table.MUTE_BREAKTHROUGH_CRITICAL.encode(
+                    mute_breakthrough_critical
+                ),
             },
             log_group=self.events_log_group,
         )

@@ -39,6 +39,7 @@ class RecordExtra(TypedDict):
     durable_state: NotRequired[bool]  # the claim and count were in DynamoDB (not the function's memory)
     render_error: NotRequired[str]  # the exception type that stopped the alert or the classification
     allow_listed: NotRequired[str]  # why the kill is expected (then the record is all there is)
+    mute_id: NotRequired[str]  # the mute that silenced the kill (decision muted) or that it broke through
 
 
 class EventRecord(OomEvent, RecordExtra):
