@@ -178,13 +178,17 @@ def caller(session: Any | None = None) -> str:
         return os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
 
 
-def connect(table: str | None, stack: str, region: str | None = None) -> MuteStore:
-    """The store of ``table``, or of the stack's state table (its outputs name the table and MuteMaxHours)."""
-    boto3 = _boto3()
-    session = boto3.session.Session(region_name=region)
+def connect(
+    table: str | None, stack: str, region: str | None = None, client: Callable[[str], Any] | None = None
+) -> MuteStore:
+    """The store of ``table``, or of the stack's state table (its outputs name the table and MuteMaxHours).
+
+    ``client`` makes a boto3 client by service name (the demo passes its emulator's); else a session's."""
+    if client is None:
+        client = _boto3().session.Session(region_name=region).client
     outputs: dict[str, str] = {}
     try:
-        stacks = session.client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
+        stacks = client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
     except Exception as exc:
         if table is None:
@@ -196,4 +200,4 @@ def connect(table: str | None, stack: str, region: str | None = None) -> MuteSto
         max_hours = int(outputs.get(STACK_MAX_OUTPUT) or DEFAULT_MAX_HOURS)
     except ValueError:
         max_hours = DEFAULT_MAX_HOURS
-    return MuteStore(session.client("dynamodb"), name, max_hours)
+    return MuteStore(client("dynamodb"), name, max_hours)
