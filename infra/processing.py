@@ -50,7 +50,7 @@ EC2_DESCRIBE_ACTIONS: Final = ("ec2:DescribeInstances", "ec2:DescribeInstanceTyp
 STATE_TABLE_ACTIONS: Final[Mapping[str, tuple[str, ...]]] = {
     "Oom": ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"),
     "AlarmNotice": ("dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchGetItem"),
-    "Digest": ("dynamodb:Scan", "dynamodb:UpdateItem"),
+    "Digest": ("dynamodb:Scan", "dynamodb:UpdateItem", "dynamodb:GetItem"),
     "AssociationNotice": ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
 }
 

@@ -27,8 +27,10 @@ def _end_action(mute: Mute, max_hours: int) -> Action:
 def _send(rt: Runtime, mute: Mute, action: Action, account: str) -> bool:
     s = rt.settings
     state = "set" if action == "set" else "ended"
-    mutes = rt.store.mutes
-    claimed = mutes.claim_set(mute, rt.clock()) if state == "set" else mutes.claim_end(mute, rt.clock())
+    if state == "set":
+        claimed = rt.store.mutes.claim_set(mute, rt.clock())
+    else:
+        claimed = rt.store.mutes.claim_end(mute, rt.clock())
     if not claimed:
         return False
     try:
@@ -39,7 +41,7 @@ def _send(rt: Runtime, mute: Mute, action: Action, account: str) -> bool:
         rt.telemetry.warning("mute_notice_failed", mute_id=mute.id, action=action, error=error_code(exc))
         rt.telemetry.count("PublishFailures")
         try:
-            mutes.release(mute, state)
+            rt.store.mutes.release(mute, state)
         except Exception as again:
             rt.telemetry.warning("mute_notice_release_failed", mute_id=mute.id, error=error_code(again))
         raise
