@@ -54,7 +54,7 @@ class EventRecord(OomEvent, RecordExtra):
     fingerprint: str
     fingerprint_label: str
     occurrence: int  # the kill's number in its fingerprint's noise window
-    decision: str  # alert | loop | alert+loop | folded | event_only
+    decision: str  # alert | loop | alert+loop | folded | event_only | muted
     account: str
     region: str
     log_group: str
