@@ -262,3 +262,25 @@ def test_the_lambda_reads_what_the_cli_writes(world: World) -> None:
     written = store().set("tag", "team=web", 3600, "tag test", "alice", now_s=FIXED_MS / 1000)
     read = DynamoState(Clients(), TABLE).mutes.all()
     assert read == [Mute(written.id, "tag", "team=web", written.start, written.end, "tag test", "alice")]
+
+
+def test_mutes_that_cannot_be_read_mute_nothing_and_the_alert_goes_out(
+    world: World, invoke_oom: Invoke, runtime_: Any, clock: Clock, logs: LogCapture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a mute that would silence the kill, and DynamoDB failing the mutes' read
+    from botocore.exceptions import ClientError
+
+    clock.now = FIXED_MS / 1000
+    no_breakthrough(runtime_)
+    store().set("process", "php-fpm*", 3600, "deploy 47", "alice", now_s=clock.now)
+
+    def throttled(now_s: float) -> Any:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "GetItem")
+
+    monkeypatch.setattr(runtime_.store.mutes, "cached", throttled)
+    # WHEN the kill arrives
+    invoke_oom(payload(world.instances["web-1"], kills("web-1", 4000, 1, FIXED_MS)))
+    # THEN it alerts as if there were no mute, and the failure is a warning naming the step
+    assert [s.doc["type"] for s in world.sent()] == ["oom_kill"]
+    warnings = [r for r in logs.records() if r.get("message") == "state_unavailable" and r.get("step") == "mutes"]
+    assert warnings and warnings[0]["error"] == "ThrottlingException"
