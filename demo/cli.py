@@ -9,12 +9,12 @@ import re
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from demo import fleet, inputs, render, rollout_story
+from demo import fleet, inputs, mute_story, render, rollout_story
 from demo.logplay import read_lines
 from demo.pipeline import Delivery, Demo
 
@@ -160,6 +160,22 @@ def _failures(deliveries: list[Delivery]) -> list[str]:
     return found
 
 
+def _stories(
+    demo: Demo, progress: Callable[[str], None]
+) -> tuple[rollout_story.Story, list[dict[str, Any]], mute_story.MuteStory]:
+    """The rollout story, the structured events so far (the log path's and the rollout's), then the mute story."""
+    story = rollout_story.run(demo, progress)
+    events = demo.structured_events()
+    return story, events, mute_story.run(demo, progress)
+
+
+def _print_stories(
+    story: rollout_story.Story, muting: mute_story.MuteStory, out: TextIO, mails: dict[str, list[dict[str, Any]]]
+) -> None:
+    rollout_story.print_story(story, out, mails)
+    mute_story.print_story(muting, out, mails)
+
+
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     started = time.monotonic()
     try:
@@ -204,9 +220,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     f"(past the {demo.noise_window_s() // 60}-min noise window)"
                 )
             digests = demo.drain_topic()
-            story = rollout_story.run(demo, progress)
-            events = demo.structured_events()
-            records = alerts + notices + digests + story.notices + events
+            story, events, muting = _stories(demo, progress)
+            records = alerts + notices + digests + story.notices + events + muting.records()
             failures = _failures(demo.deliveries)
             if args.json:
                 for record in records:
@@ -217,7 +232,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 _print_report(
                     demo, out, alerts, notices, digests, events, failures, verbose=args.verbose, ahead_s=ahead
                 )
-                rollout_story.print_story(story, out, demo.mail())
+                _print_stories(story, muting, out, demo.mail())
             progress(
                 f"done in {time.monotonic() - started:.1f}s: {len(alerts) + len(notices) + len(digests)} "
                 f"message(s) on the topic, {len(events)} structured event(s)"

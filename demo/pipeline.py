@@ -443,7 +443,11 @@ class Demo:
         raise RuntimeError("the deployed app hands hosts no agent configuration with a logs section")
 
     def play(
-        self, streams: dict[str, str], now_ms: int | None = None, host_filter: HostFilter | None = None
+        self,
+        streams: dict[str, str],
+        now_ms: int | None = None,
+        host_filter: HostFilter | None = None,
+        clock_offset_s: float = 0.0,
     ) -> list[Delivery]:
         """Write each stream's text into the syslog group and deliver the filtered batches to the function.
 
@@ -471,7 +475,8 @@ class Demo:
         started = time.monotonic()
         sent = []
         for payload in logplay.deliveries(emulator.ACCOUNT, group, self.filter_name(sub), matcher, batches):
-            sent.append(self.invoke_async(f"logs:{sub.logical_id}", fn, logplay.lambda_event(payload)))
+            event = logplay.lambda_event(payload)
+            sent.append(self.invoke_async(f"logs:{sub.logical_id}", fn, event, clock_offset_s=clock_offset_s))
         self._time("deliver to the log handler", started)
         return sent
 

@@ -130,6 +130,8 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     "kill_metric": _lambda_default("kill_metric"),
     "sparkline": _lambda_default("sparkline"),
     "coverage_interval_minutes": _lambda_default("coverage_interval_minutes"),
+    "mute_max_hours": _lambda_default("mute_max_hours"),
+    "mute_breakthrough_critical": _lambda_default("mute_breakthrough_critical"),
     "slack_channels": [],
     "teams_channels": [],
 }
@@ -285,6 +287,8 @@ class OomWatchConfig:
     kill_metric: bool
     sparkline: bool
     coverage_interval_minutes: int
+    mute_max_hours: int = 72
+    mute_breakthrough_critical: bool = True
     slack_channels: tuple[SlackChannel, ...] = ()
     teams_channels: tuple[TeamsChannel, ...] = ()
 
@@ -344,6 +348,8 @@ class OomWatchConfig:
             kill_metric=_bool("kill_metric", get("kill_metric")),
             sparkline=_bool("sparkline", get("sparkline")),
             coverage_interval_minutes=_coverage_interval(get("coverage_interval_minutes")),
+            mute_max_hours=_whole(settings_table.MUTE_MAX_HOURS, get("mute_max_hours")),
+            mute_breakthrough_critical=_bool("mute_breakthrough_critical", get("mute_breakthrough_critical")),
             slack_channels=_chat_channels("slack_channels", get("slack_channels"), SLACK_FIELDS, SlackChannel),
             teams_channels=_chat_channels("teams_channels", get("teams_channels"), TEAMS_FIELDS, TeamsChannel),
         )

@@ -50,7 +50,7 @@ EC2_DESCRIBE_ACTIONS: Final = ("ec2:DescribeInstances", "ec2:DescribeInstanceTyp
 STATE_TABLE_ACTIONS: Final[Mapping[str, tuple[str, ...]]] = {
     "Oom": ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"),
     "AlarmNotice": ("dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchGetItem"),
-    "Digest": ("dynamodb:Scan", "dynamodb:UpdateItem"),
+    "Digest": ("dynamodb:Scan", "dynamodb:UpdateItem", "dynamodb:GetItem"),
     "AssociationNotice": ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
 }
 
@@ -166,6 +166,8 @@ class OomProcessing(Construct):
         agent_log_group: logs.ILogGroup | None = None,
         kill_metric: bool = False,
         sparkline: bool = False,
+        mute_max_hours: int = 72,
+        mute_breakthrough_critical: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         self.dead_letter_queue = sqs.Queue(
@@ -220,6 +222,7 @@ class OomProcessing(Construct):
             settings_table.LOOP_THRESHOLD.env: settings_table.LOOP_THRESHOLD.encode(loop_threshold),
             settings_table.CRITICAL_PROCESSES.env: critical_processes,
             settings_table.ALLOW_LIST.env: allow_list,
+            settings_table.MUTE_MAX_HOURS.env: settings_table.MUTE_MAX_HOURS.encode(mute_max_hours),
         }
 
         roles: dict[str, iam.Role] = {}
@@ -286,6 +289,9 @@ class OomProcessing(Construct):
                 # the agent's namespace.
                 settings_table.SPARKLINE.env: settings_table.SPARKLINE.encode(sparkline),
                 **({"AGENT_NAMESPACE": AGENT_NAMESPACE} if sparkline else {}),
+                settings_table.MUTE_BREAKTHROUGH_CRITICAL.env: settings_table.MUTE_BREAKTHROUGH_CRITICAL.encode(
+                    mute_breakthrough_critical
+                ),
             },
             log_group=self.events_log_group,
         )

@@ -104,6 +104,8 @@ class OomWatchStack(Stack):
             agent_log_group=syslog.log_group,
             kill_metric=config.kill_metric,
             sparkline=config.sparkline,
+            mute_max_hours=config.mute_max_hours,
+            mute_breakthrough_critical=config.mute_breakthrough_critical,
         )
         fleet_watch = FleetWatch(
             self,
@@ -185,7 +187,8 @@ class OomWatchStack(Stack):
             "SyslogLogGroupName": (syslog.log_group.log_group_name, "Where the agent sends syslog/journal lines"),
             "EventsLogGroupName": (processing.events_log_group.log_group_name, "OOM kill events (saved queries)"),
             "AlertTopicArn": (alerts.topic.topic_arn, "SNS topic with every OOMWatch notification"),
-            "StateTableName": (state.table.table_name, "Lambda state (noise windows, digests)"),
+            "StateTableName": (state.table.table_name, "Lambda state (noise windows, digests, mutes: oomwatch mute)"),
+            "MuteMaxHours": (str(config.mute_max_hours), "The longest an oomwatch mute may last (mute_max_hours)"),
             "DeadLetterQueueUrl": (processing.dead_letter_queue.queue_url, "Events that failed after retries"),
             "MemoryAlarmName": (fleet.memory_alarm.alarm_name, "Fleet memory alarm (one contributor per instance)"),
             "SwapAlarmName": (fleet.swap_alarm.alarm_name, "Fleet swap alarm (one contributor per instance)"),

@@ -384,6 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--json", action="store_true", help="JSON Lines of every delivery")
     d.add_argument("--verbose", action="store_true", help="also the deployed resources, invocations and timings")
     d.set_defaults(func=demo)
+    from oomwatch.mutes_cli import add_commands
+
+    add_commands(sub)
     return p
 
 

@@ -294,6 +294,7 @@ def test_environment_contract(template: Template, variant_template: Template) ->
         "LOOP_THRESHOLD": "5",
         "CRITICAL_PROCESSES": ",".join(DEFAULTS["critical_processes"]),
         "ALLOW_LIST": '{"processes":[],"units":[],"tags":{}}',
+        "MUTE_MAX_HOURS": "72",
     }
     # log_mode=oom: the OOM handler joins split reports from a stash for the agent's own group
     assert environment(template, "service.handlers.oom.handler") == {
@@ -304,6 +305,7 @@ def test_environment_contract(template: Template, variant_template: Template) ->
         "KILL_METRIC": "true",
         "SPARKLINE": "true",
         "AGENT_NAMESPACE": "CWAgent",
+        "MUTE_BREAKTHROUGH_CRITICAL": "true",
     }
     coverage = {
         "COVERAGE_INTERVAL_MINUTES": "60",
@@ -449,7 +451,7 @@ def test_digest_function_permissions(template: Template, variant_template: Templ
         **DLQ,
         "ec2:DescribeInstances": ["*"],
         "ec2:DescribeInstanceTypes": ["*"],
-        **table("Scan", "UpdateItem"),
+        **table("Scan", "UpdateItem", "GetItem"),
     }
     # the coverage check (default: hourly) lists managed instances and runs one Metrics Insights query
     assert role_grants(template, "service.handlers.digest.handler") == {

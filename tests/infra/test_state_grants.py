@@ -19,7 +19,12 @@ LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
 FUNCTION_MODULES = {
     "Oom": ("service/handlers/oom.py", "service/logic/kills.py", "service/logic/reassembly.py"),
     "AlarmNotice": ("service/handlers/alarm_notice.py", "service/logic/alarm_notices.py"),
-    "Digest": ("service/handlers/digest.py", "service/logic/digest_run.py", "service/logic/coverage.py"),
+    "Digest": (
+        "service/handlers/digest.py",
+        "service/logic/digest_run.py",
+        "service/logic/coverage.py",
+        "service/logic/mute_notices.py",
+    ),
     "AssociationNotice": ("service/handlers/association.py", "service/logic/rollout_notices.py"),
 }
 #: boto3 DynamoDB client methods → the IAM actions that authorize them. ``transact_write_items`` is

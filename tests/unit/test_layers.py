@@ -55,10 +55,49 @@ def test_imports_only_go_down_the_layers(path: Path) -> None:
             assert target in ALLOWED[own], f"{module} ({own}) imports {imported} ({target})"
 
 
+#: The CLI's AWS commands (``oomwatch mute``, the ``aws`` extra): boto3 inside their functions only, never when
+#: ``oomwatch`` is imported, so ``oomwatch scan`` stays standard library only.
+LAZY_AWS = {"oomwatch.mute_store"}
+
+
+def _top_level_imports(path: Path) -> list[str]:
+    """The imports that run when the module is imported (module level, and under its top-level if/try)."""
+    out: list[str] = []
+    todo = list(ast.parse(path.read_text()).body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Import):
+            out += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            out.append(node.module)
+        elif isinstance(node, ast.If | ast.Try):
+            todo += [*node.body, *node.orelse, *getattr(node, "finalbody", []),
+                     *(h for handler in getattr(node, "handlers", []) for h in handler.body)]  # fmt: skip
+    return out
+
+
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(LAMBDAS)))
 def test_only_data_access_and_wiring_import_aws_libraries(path: Path) -> None:
     module = ".".join(path.relative_to(LAMBDAS).with_suffix("").parts)
     if _layer(module) in ("service.dal", "service.wiring", "service.handlers"):
         return
+    if module in LAZY_AWS:
+        aws = [name for name in _top_level_imports(path) if name.split(".")[0] in AWS]
+        assert aws == [], f"{module} imports {aws} at import time: only inside the functions that call AWS"
+        assert any(name.split(".")[0] in AWS for name in _imports(path)), f"{module} no longer needs LAZY_AWS"
+        return
     aws = [name for name in _imports(path) if name.split(".")[0] in AWS]
     assert aws == [], f"{module} imports {aws}: AWS access belongs in service/dal"
+
+
+def test_importing_oomwatch_and_its_cli_loads_no_aws_library() -> None:
+    # GIVEN a fresh interpreter WHEN it imports the CLI (and with it every command, mute included)
+    import subprocess
+    import sys
+
+    code = "import sys, oomwatch.cli, oomwatch.mutes_cli; print(sorted(m for m in sys.modules if m.split('.')[0] in "
+    code += f"{AWS!r}))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(LAMBDAS)})  # fmt: skip
+    # THEN no AWS library was loaded
+    assert out.stdout.strip() == "[]"

@@ -589,6 +589,14 @@ def render_digest(d: DigestView) -> Message:
         ),
         f"The first kill was alerted on its own; these {folded} further kills were held back by noise control"
         + (" (an OOM-loop alert was sent)." if d.escalated else "."),
+        *(
+            [
+                f"{d.muted} more kill{'s' if d.muted != 1 else ''} of it {'were' if d.muted != 1 else 'was'} muted"
+                " (oomwatch mutes) and not counted above."
+            ]
+            if d.muted
+            else []
+        ),
         "",
         f"Window: {when(d.window_start_ms)} + {minutes} min",
         f"Severity: {d.severity}",
@@ -634,6 +642,8 @@ def render_digest(d: DigestView) -> Message:
         "account": d.account,
         "region": d.region,
     }
+    if d.muted:
+        doc["muted"] = d.muted
     doc = deep_clean(doc, limit=1024, max_items=100)
     doc["links"] = {"events": sanitise(link, None), "events_search": sanitise(search, None)} if link and search else {}
     attrs = attributes(

@@ -75,6 +75,7 @@ KINDS: Final[Mapping[str, tuple[str, str, str]]] = {
     "rollout_failed": ("rollout-failed", "Rollout failed", "rollout"),
     "rollout_fixed": ("rollout-fixed", "Rollout fixed", "rollout"),
     "coverage": ("coverage", "Coverage", "coverage"),
+    "mute_notice": ("mute-notice", "Mute", "mute"),
 }
 _EMOJI: Final[Mapping[str, str]] = {
     "oom_kill": ":rotating_light:",
@@ -84,6 +85,7 @@ _EMOJI: Final[Mapping[str, str]] = {
     "rollout_failed": ":x:",
     "rollout_fixed": ":white_check_mark:",
     "coverage": ":satellite_antenna:",
+    "mute_notice": ":mute:",
 }
 _LINK_LABELS: Final[Mapping[str, str]] = {
     "log_stream": "The log stream around the kill",
@@ -213,6 +215,8 @@ def thread_of(message: Message) -> str:
         return f"oomwatch-rollout-{_digest(doc.get('account'), doc.get('region'), doc.get('instance_id'))[:24]}"
     if family == "coverage":
         return f"oomwatch-coverage-{_digest(doc.get('account'), doc.get('region'))[:24]}"
+    if family == "mute":  # a mute's set, removal and expiry in one thread
+        return f"oomwatch-mute-{_digest(doc.get('account'), doc.get('region'), doc.get('mute_id'))[:24]}"
     return f"oomwatch-other-{_digest(message.kind, message.subject)[:24]}"
 
 

@@ -17,6 +17,7 @@ from service.logic.alert_text import render_digest
 from service.logic.coverage import check_coverage
 from service.logic.delivery import PUBLISH_RESERVE_S, attempt, commit_or_keep, quietly
 from service.logic.digest_view import digest_view
+from service.logic.mute_notices import mutes_quietly
 from service.logic.ports import PublishFailed, Runtime
 from service.models.attempt import Attempt
 from service.models.views import DigestView
@@ -106,10 +107,13 @@ def coverage_quietly(rt: Runtime, account: str) -> dict[str, Any]:
 def scheduled_run(
     event: Mapping[str, Any], rt: Runtime, request_id: str | None = None, remaining_ms: int | None = None
 ) -> dict[str, Any]:
-    """One schedule tick: the due digests, then (even if they failed) the coverage check."""
+    """One schedule tick: the due digests, then (even if they failed) the mute notices and the coverage check."""
     account = str(event.get("account") or "")
     try:
         result = send_due_digests(rt, account=account, request_id=request_id, remaining_ms=remaining_ms)
     finally:
+        mutes = mutes_quietly(rt, account)
         coverage = coverage_quietly(rt, account)
+    if mutes.get("mute_notices"):
+        result = {**result, **mutes}
     return result if coverage.get("coverage") == "off" else {**result, **coverage}

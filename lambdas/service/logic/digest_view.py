@@ -36,4 +36,5 @@ def digest_view(
         account=account,
         events_log_group=window.events_group,
         names=dict(names),
+        muted=window.muted,
     )

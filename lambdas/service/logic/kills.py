@@ -30,6 +30,7 @@ from service.logic.delivery import PUBLISH_RESERVE_S, attempt, commit_or_keep, q
 from service.logic.hints import hint_lines
 from service.logic.layout import attributes
 from service.logic.memory_history import memory_lines
+from service.logic.mutes import breakthrough_note, mute_of
 from service.logic.ports import PublishFailed, Runtime, warn_state
 from service.logic.reassembly import (
     Kill,
@@ -57,6 +58,7 @@ class Outcome:
     folded: int = 0
     duplicates: int = 0
     event_only: int = 0
+    muted: int = 0
     failed: int = 0
     control: bool = False
     by_dimensions: Counter[tuple[str, str]] = field(default_factory=Counter)  # (severity, source) -> kills
@@ -171,6 +173,7 @@ class KillCase:
     render_error: BaseException | None = None
     sent_kinds: list[str] = field(default_factory=list)
     memory: tuple[str, ...] | None = None  # the sparkline lines (service.logic.memory_history); None: not read
+    mute_id: str | None = None  # the mute it broke through (mute_breakthrough_critical)
 
     @property
     def first_attempt(self) -> bool:
@@ -354,6 +357,8 @@ def _render(w: KillCase, d: LogDelivery, rt: Runtime) -> KillView | None:
 def _write_event(w: KillCase, view: KillView | None, d: LogDelivery, rt: Runtime, out: Outcome) -> None:
     """The kill's structured event, once (first attempt); a minimal one if the full one fails."""
     extra: RecordExtra = {"kill_key": w.key, "durable_state": w.state.durable}
+    if w.mute_id is not None:
+        extra["mute_id"] = w.mute_id
     if w.render_error is not None:
         extra["render_error"] = type(w.render_error).__name__
     try:
@@ -387,6 +392,9 @@ def handle_kills(
     if not works:
         return
     works = _claimed(works, d, rt, out)
+    works = _not_muted(works, d, rt, out)
+    if not works:
+        return
     _count(works, d, rt)
     _add_memory(works, d, rt)
     views = {id(w): _render(w, d, rt) for w in works}
@@ -423,6 +431,94 @@ def _not_allow_listed(kills: Sequence[Kill], d: LogDelivery, rt: Runtime, out: O
             continue
         works.append(w)
     return works
+
+
+def _not_muted(works: Sequence[KillCase], d: LogDelivery, rt: Runtime, out: Outcome) -> list[KillCase]:
+    """The claimed kills no mute silences. A muted kill is counted in its window's ``muted`` (the digest says
+    how many), recorded (decision ``muted``, ``mute_id``) and done: never published. A failure to read the
+    mutes mutes nothing (the alert goes out, with a warning)."""
+    s = rt.settings
+    try:
+        mutes = rt.store.mutes.cached(d.now_s)
+    except Exception as exc:
+        warn_state(rt, "mutes", exc)
+        return list(works)
+    if not mutes:
+        return list(works)
+    kept: list[KillCase] = []
+    muted: list[tuple[KillCase, str]] = []
+    for w in works:
+        found = None
+        if w.claim is not None and w.claim.occurrence is None:  # a retry of a counted kill keeps its way
+            try:
+                found = mute_of(
+                    mutes,
+                    w.kill.event,
+                    w.sev,
+                    d.instance_id,
+                    w.info,
+                    now_s=d.now_s,
+                    max_hours=s.mute_max_hours,
+                    breakthrough_critical=s.mute_breakthrough_critical,
+                )
+            except Exception as exc:
+                rt.telemetry.warning("mute_match_failed", kill_key=w.key, error=type(exc).__name__)
+        if found is None:
+            kept.append(w)
+        elif found.muted:
+            muted.append((w, found.mute.id))
+        else:
+            w.mute_id = found.mute.id
+            w.notes.append(breakthrough_note(found.mute))
+            kept.append(w)
+    if muted:
+        _record_muted(muted, d, rt, out)
+    return kept
+
+
+def _record_muted(muted: Sequence[tuple[KillCase, str]], d: LogDelivery, rt: Runtime, out: Outcome) -> None:
+    s = rt.settings
+    heads: dict[str, tuple[int, int]] = {}
+    for fp_key in dict.fromkeys(w.fp.key for w, _ in muted):
+        group = [w for w, _ in muted if w.fp.key == fp_key]
+        state = group[0].state
+        try:
+            heads[fp_key] = state.windows.add_muted(group[0].fp, d.now_s, s.noise_window_minutes, len(group))
+        except Exception as exc:
+            _to_fallback(group, exc, "count", rt)
+            heads[fp_key] = rt.fallback.windows.add_muted(group[0].fp, d.now_s, s.noise_window_minutes, len(group))
+    rows = []
+    for w, mute_id in muted:
+        start, end = heads[w.fp.key]
+        w.count = Count(0, start, end, [])
+        w.decision = "muted"
+        extra: RecordExtra = {"kill_key": w.key, "durable_state": w.state.durable, "mute_id": mute_id}
+        try:
+            rt.telemetry.event(event_record(_view(w, d, s), "muted", w.kill, extra))
+        except Exception as exc:
+            rt.telemetry.warning("render_failed", kill_key=w.key, error=type(exc).__name__)
+            minimal: MinimalEventRecord = {
+                "kill_key": w.key,
+                "decision": "muted",
+                "mute_id": mute_id,
+                "instance_id": d.instance_id,
+                "log_group": d.log_group,
+                "kill_time": _iso(w.kill.time_ms),
+                "kill_line": _safe_text(w.kill.event.get("kill_line") or "", 600),
+                "occurrence": 0,
+                "complete": False,
+                "notes": [f"The event could not be rendered in full ({type(exc).__name__})."],
+            }
+            rt.telemetry.event(minimal)
+        out.by_dimensions[(w.sev.level, w.fp.source)] += 1
+        out.kills += 1
+        out.muted += 1
+        rows.append(KillRecord(w.key, w.count, True, "muted"))
+    rt.telemetry.count("KillsMuted", len(muted))
+    for state in _stores(rt):
+        failed = quietly(lambda state=state: state.claims.commit_kills(rows, d.now_s, d.attempt), sleep=rt.sleep)  # type: ignore[misc]
+        if failed is not None:
+            warn_state(rt, "save_muted", failed)
 
 
 def _claimed(works: Sequence[KillCase], d: LogDelivery, rt: Runtime, out: Outcome) -> list[KillCase]:

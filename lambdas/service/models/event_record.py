@@ -39,6 +39,7 @@ class RecordExtra(TypedDict):
     durable_state: NotRequired[bool]  # the claim and count were in DynamoDB (not the function's memory)
     render_error: NotRequired[str]  # the exception type that stopped the alert or the classification
     allow_listed: NotRequired[str]  # why the kill is expected (then the record is all there is)
+    mute_id: NotRequired[str]  # the mute that silenced the kill (decision muted) or that it broke through
 
 
 class EventRecord(OomEvent, RecordExtra):
@@ -53,7 +54,7 @@ class EventRecord(OomEvent, RecordExtra):
     fingerprint: str
     fingerprint_label: str
     occurrence: int  # the kill's number in its fingerprint's noise window
-    decision: str  # alert | loop | alert+loop | folded | event_only
+    decision: str  # alert | loop | alert+loop | folded | event_only | muted
     account: str
     region: str
     log_group: str

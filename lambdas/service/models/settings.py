@@ -54,6 +54,9 @@ class Settings(NamedTuple):
     target_tag_key: str = ""
     target_tag_value: str = ""
     target_all_instances: bool = False
+    # Mutes (oomwatch mute): the longest one may last, and whether a critical host-wide kill alerts despite one.
+    mute_max_hours: int = cast(int, table.MUTE_MAX_HOURS.absent)
+    mute_breakthrough_critical: bool = cast(bool, table.MUTE_BREAKTHROUGH_CRITICAL.absent)
     problems: tuple[str, ...] = ()
 
 
@@ -135,5 +138,7 @@ def from_env(env: Mapping[str, str]) -> Settings:
         target_tag_key=_text(env, table.TARGET_TAG_KEY),
         target_tag_value=_text(env, table.TARGET_TAG_VALUE),
         target_all_instances=flag(env, table.TARGET_ALL_INSTANCES),
+        mute_max_hours=_whole(env, table.MUTE_MAX_HOURS, problems),
+        mute_breakthrough_critical=env.get(table.MUTE_BREAKTHROUGH_CRITICAL.env, "").strip().lower() != "false",
         problems=tuple(problems),
     )

@@ -158,6 +158,27 @@ LOG_MODE: Final = Setting(
     functions=("oom",),
     doc="How much of the hosts' logs reaches CloudWatch Logs.",
 )
+MUTE_MAX_HOURS: Final = Setting(
+    key="mute_max_hours",
+    env="MUTE_MAX_HOURS",
+    codec="whole",
+    default=72,
+    absent=72,
+    unit="hours",
+    low=1,
+    high=720,
+    functions=("oom", "digest"),
+    doc="The longest a mute (oomwatch mute --for) may last; the CLI and the Lambda both enforce it.",
+)
+MUTE_BREAKTHROUGH_CRITICAL: Final = Setting(
+    key="mute_breakthrough_critical",
+    env="MUTE_BREAKTHROUGH_CRITICAL",
+    codec="bool",
+    default=True,
+    absent=True,
+    functions=("oom",),
+    doc="A critical kill of a host that ran out of memory alerts despite a mute, and says so.",
+)
 TARGET_TAG_KEY: Final = Setting(
     key="target_tag_key",
     env="TARGET_TAG_KEY",
@@ -199,6 +220,8 @@ LAMBDA_SETTINGS: Final = (
     KILL_METRIC,
     SPARKLINE,
     COVERAGE_INTERVAL,
+    MUTE_MAX_HOURS,
+    MUTE_BREAKTHROUGH_CRITICAL,
 )
 BY_KEY: Final[Mapping[str, Setting]] = {setting.key: setting for setting in LAMBDA_SETTINGS}
 

@@ -74,3 +74,4 @@ class DigestView(NamedTuple):
     account: str
     events_log_group: str | None
     names: Mapping[str, str] = MappingProxyType({})  # instance id -> Name tag
+    muted: int = 0  # more kills of the window that a mute silenced

@@ -24,6 +24,10 @@ item ``pk``                            purpose                                  
 ``rollout#<instance_id>``              the rollout failure kinds already announced for a host      :mod:`.notices`
                                        (``kinds`` SS, ``failed_at``); deleted when the host's
                                        association succeeds again (30 days' TTL, refreshed)
+``mutes#index``                        every mute (``oomwatch mute``): ``mutes`` (id -> target,    :mod:`.mutes`
+                                       end, reason, by), ``ver``; format :mod:`oomwatch.mutes`
+``mute#<id>``                          one mute, TTL at its end (written and deleted by the CLI)   :mod:`.mutes`
+``mutes#announced``                    the mute notices sent: ``ann`` (id -> mute, set|ended)     :mod:`.mutes`
 ``coverage#fleet``                     the last coverage check: ``checked_at``, ``silent`` (list   :mod:`.notices`
                                        of instance ids) (7 days' TTL, refreshed)
 =====================================  ==========================================================  ==================
@@ -42,6 +46,7 @@ from service.dal.state.claims import Claim, ClaimStore, KillClaims, KillRecord
 from service.dal.state.digests import DigestQueue, DueWindow, TopVictim, due_window
 from service.dal.state.last_kills import LastKill, LastKills
 from service.dal.state.memory import MemoryState
+from service.dal.state.mutes import Mutes
 from service.dal.state.notices import AlarmNotices, CoverageChecks, RolloutFailures
 from service.dal.state.stash import Stash
 from service.dal.state.table import Table
@@ -91,6 +96,7 @@ class DynamoState:
         self.rollouts = RolloutFailures(t)
         self.coverage = CoverageChecks(t)
         self.digests = DigestQueue(t)
+        self.mutes = Mutes(t)
 
     def new_invocation(self) -> None:
         """Forget what one invocation may cache (the fingerprints' heads)."""

@@ -46,6 +46,7 @@ class DueWindow:
     top: tuple[TopVictim, ...]  # in the item's order
     critical: int  # how many of the kills were critical
     events_group: str | None  # the log group of the kill events, when the oom function has one
+    muted: int = 0  # kills of the window a mute silenced (not in ``count``)
 
 
 def _optional_int(value: object) -> int | None:
@@ -85,6 +86,7 @@ def due_window(item: Mapping[str, Any]) -> DueWindow:
         top=victims,
         critical=whole(item.get("critical")),
         events_group=events_group if events_group not in ("", "-") else None,
+        muted=whole(item.get("muted")),
     )
 
 

@@ -86,6 +86,13 @@ class MemoryWindows:
             self._windows[fp.key] = (start, end, count, instances)
         return [Count(first + i, start, end, sorted(instances)) for i in range(len(victims))]
 
+    def add_muted(self, fp: Fingerprint, now_s: float, window_minutes: int, muted: int) -> tuple[int, int]:
+        """Memory sends no digest: only the window the muted kills fall in."""
+        now = int(now_s * 1000)
+        with self._lock:
+            start, end, _count, _instances = self._windows.get(fp.key, (now, now + window_ms(window_minutes), 0, set()))
+        return (start, end) if end > now else (now, now + window_ms(window_minutes))
+
 
 class MemoryState:
     """The kill pipeline's state (:class:`~service.dal.state.KillState`) in this container's memory."""

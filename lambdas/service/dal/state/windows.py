@@ -64,6 +64,8 @@ class WindowStore(Protocol):
         attempt: Attempt | None = None,
     ) -> list[Count]: ...
 
+    def add_muted(self, fp: Fingerprint, now_s: float, window_minutes: int, muted: int) -> tuple[int, int]: ...
+
 
 Head = tuple[int, int]  # a window's (start, end) in epoch ms
 
@@ -117,6 +119,30 @@ class NoiseWindows:
         # Contention that never settled: treat them as new (an extra alert beats a lost one).
         end = now_ms + length_ms
         return [Count(i + 1, now_ms, end, sorted({v.where for v in victims})) for i in range(len(victims))]
+
+    def add_muted(self, fp: Fingerprint, now_s: float, window_minutes: int, muted: int) -> tuple[int, int]:
+        """Count muted kills in the fingerprint's current window (``muted``, opening one if none is open),
+        so its digest says how many were muted; they take no occurrence (the next kill that is not muted
+        still alerts as the window's first). The window's (start, end) in ms."""
+        now_ms = int(now_s * 1000)
+        length_ms = window_ms(window_minutes)
+        for _ in range(COUNT_ROUNDS):
+            current = self._current_head(fp.key, now_ms, length_ms)
+            if current is None:
+                continue
+            head = current[0]
+            self._heads[fp.key] = head
+            added = self._table.update(
+                f"win#{fp.key}#{head[0]}",
+                "ADD muted :n SET window_start = :ws, window_end = :we, expires_at = :exp",
+                condition="attribute_not_exists(digest_state)",
+                values_of={":n": muted, ":ws": head[0], ":we": head[1], ":exp": head[1] // 1000 + WINDOW_TTL_S},
+            )
+            if added is not None:
+                return head
+            self._heads.pop(fp.key, None)
+            self._close_head(fp.key, head)
+        return now_ms, now_ms + length_ms
 
     def _current_head(self, fp_key: str, now_ms: int, length_ms: int) -> tuple[Head, int] | None:
         """The open window's head and, when this call opened it right after another, that one's count;

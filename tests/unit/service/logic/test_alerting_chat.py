@@ -16,10 +16,12 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from oomwatch import parse_lines
 from oomwatch.event import OomEvent
+from oomwatch.mutes import Mute
 from service.logic import chat, envelope
 from service.logic.alarm_text import AlarmChange, HostRow, render_alarm_notice
 from service.logic.alert_text import render_digest, render_kill, render_loop
 from service.logic.hints import hint_lines
+from service.logic.mute_text import render_mute_notice
 from service.logic.rollout_text import (
     AssociationChange,
     CoverageChange,
@@ -105,7 +107,17 @@ def every_kind(ch: str = "") -> dict[str, Message]:
             lookback_minutes=15, target="instances tagged oomwatch:enabled=true", region="eu-west-1",
             account="123456789012",
         ),
+        "mute_set": render_mute_notice(MUTE(ch), "set", max_hours=72, region="eu-west-1", account="123456789012"),
+        "mute_removed": render_mute_notice(MUTE(ch).removed_at(MS // 1000 + 600), "removed", max_hours=72,
+                                           region="eu-west-1", account="123456789012"),
+        "mute_expired": render_mute_notice(MUTE(ch), "expired", max_hours=72, region="eu-west-1",
+                                           account="123456789012"),
     }  # fmt: skip
+
+
+def MUTE(ch: str) -> Mute:
+    return Mute("m-0a1b2c3d", "process", f"php{ch}-fpm*", MS // 1000, MS // 1000 + 4 * 3600, f"deploy{ch} 42",
+                f"arn:aws:iam::123456789012:user/al{ch}")  # fmt: skip
 
 
 MESSAGES = every_kind()
@@ -177,6 +189,7 @@ def test_notices_thread_by_their_subject() -> None:
     assert threads["alarm"] == threads["alarm_ok"]  # one contributor's ALARM and its OK
     assert threads["alarm_fleet"] != threads["alarm"]  # the alarm itself
     assert threads["rollout_failed"] == threads["rollout_fixed"]  # one host's rollout
+    assert threads["mute_set"] == threads["mute_removed"] == threads["mute_expired"]  # one mute
     assert len({threads[n] for n in ("kill", "alarm", "rollout_failed", "coverage")}) == 4
     # and the same notice rendered twice gets the same thread and id
     assert form(alarm("ALARM")) == form(MESSAGES["alarm"])
