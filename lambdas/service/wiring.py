@@ -17,6 +17,7 @@ from aws_lambda_powertools.metrics.base import SingleMetric
 
 from service.dal.clients import Clients
 from service.dal.ec2 import InstanceDirectory
+from service.dal.eventbus import EventBus
 from service.dal.logs import ContextFetcher
 from service.dal.sns import Publisher
 from service.dal.state import DynamoState, MemoryState
@@ -133,6 +134,7 @@ def runtime(telemetry: Telemetry) -> Runtime:
             fetcher=ContextFetcher(clients, settings.context_max_pages, settings.context_budget_s),
             telemetry=telemetry,
             clock=time.time,
+            events=EventBus(clients, settings.event_bus) if settings.event_bus else None,
         )
         for problem in settings.problems:
             telemetry.warning("config_problem", problem=problem)

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from service.dal.clients import Clients, error_code
 from service.dal.ec2 import InstanceDirectory
+from service.dal.eventbus import EventBus
 from service.dal.logs import ContextFetcher
 from service.dal.sns import Publisher
 from service.dal.state import DynamoState, MemoryState
@@ -47,6 +48,7 @@ class Runtime:
     clock: Callable[[], float]
     outbox: Outbox = field(default_factory=Outbox)  # per container, like the Runtime
     sleep: Callable[[float], None] = time.sleep
+    events: EventBus | None = None  # setting event_bus; None: off (service.logic.events)
 
 
 class PublishFailed(RuntimeError):

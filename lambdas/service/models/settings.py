@@ -54,6 +54,8 @@ class Settings(NamedTuple):
     target_tag_key: str = ""
     target_tag_value: str = ""
     target_all_instances: bool = False
+    # The EventBridge bus of the event contract (service.logic.events): a name or ARN; "" is off.
+    event_bus: str = ""
     problems: tuple[str, ...] = ()
 
 
@@ -113,6 +115,16 @@ def flag(env: Mapping[str, str], setting: Setting) -> bool:
     return env.get(setting.env, "").strip().lower() == "true"
 
 
+#: What turns the event contract off.
+EVENT_BUS_OFF: tuple[str, ...] = ("", "off")
+
+
+def event_bus(env: Mapping[str, str]) -> str:
+    """The bus name or ARN the events go to; "" when off (``off``, empty, or a function deployed before the setting)."""
+    raw = _text(env, table.EVENT_BUS)
+    return "" if raw.lower() in EVENT_BUS_OFF else raw
+
+
 def from_env(env: Mapping[str, str]) -> Settings:
     """Build :class:`Settings` from ``os.environ`` (or any mapping, for tests)."""
     problems: list[str] = []
@@ -135,5 +147,6 @@ def from_env(env: Mapping[str, str]) -> Settings:
         target_tag_key=_text(env, table.TARGET_TAG_KEY),
         target_tag_value=_text(env, table.TARGET_TAG_VALUE),
         target_all_instances=flag(env, table.TARGET_ALL_INSTANCES),
+        event_bus=event_bus(env),
         problems=tuple(problems),
     )
