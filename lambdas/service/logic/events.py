@@ -92,9 +92,10 @@ def _asg(doc: Mapping[str, Any]) -> str | None:
 
 
 def _process(doc: Mapping[str, Any]) -> str | None:
-    event = doc.get("event")
-    if isinstance(event, Mapping) and isinstance(event.get("victim"), Mapping):
-        return _text(event["victim"].get("comm"), 64)
+    """The victim's name: from a record (``victim``), an alert's document (``event.victim``) or ``process``."""
+    for owner in (doc, doc.get("event")):
+        if isinstance(owner, Mapping) and isinstance(owner.get("victim"), Mapping):
+            return _text(owner["victim"].get("comm"), 64)
     return _text(doc.get("process"), 64)
 
 
