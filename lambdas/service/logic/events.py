@@ -10,7 +10,12 @@ only ever added within a version; a field removed, renamed or retyped is a new `
 a kill, its loop alert and its digest share it, so a ``dedup_key`` set from it (PagerDuty Events v2) updates one
 incident. ``decision`` says what noise control did: ``alert``, ``alert+loop``, ``loop``, ``folded`` (counted into
 the digest, no alert of its own), ``event_only`` (allow-listed), ``digest``, ``notice``; ``muted`` is reserved.
-``alerted`` is true when an SNS alert went out for it (what a paging rule matches).
+``alerted`` is true when an SNS alert went out for it (what a paging rule matches). ``resource`` is never empty
+(the instance, else the alarm, else ``account:region``): PagerDuty's ``payload.source``. Kills carry their
+structured event record as ``record``; everything else the SNS message's JSON document as ``document``.
+
+When: a kill's events go after its alerts went out (:func:`service.logic.kills.handle_kills`), one per message
+sent in that invocation, or one for a kill folded on its first attempt; a retry that only re-commits adds none.
 
 PutEvents limits (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html, and
 https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html): at most 10 entries per call;
