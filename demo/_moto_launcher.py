@@ -29,6 +29,10 @@
 10. AWS's public Powertools parameters (``/aws/service/powertools/...``): moto has none and refuses to
    create a reserved ``/aws/`` name, so the demo may ``PutParameter`` exactly that path (the template reads
    the Powertools layer's ARN from it at deploy time).
+11. EventBridge schedule rules match no event: moto matches ``PutEvents`` against every rule of the bus, and a
+   schedule rule (no pattern) "matched" every event OOMWatch puts, sending it to the digest function's target
+   (moto cannot invoke it: the call failed). On AWS a rule with a ``ScheduleExpression`` only fires on its
+   schedule.
 
 Moto assigns EC2 instance ids at random and has no API to choose one, but the demo plays log streams named
 after instance ids the user picked (``--log i-0abc...=FILE``) and the handlers look those instances up. Moto's
@@ -65,6 +69,7 @@ from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.common_models import CloudFormationModel
 from moto.core.responses import ActionResult
 from moto.ec2.models import instances as _instances
+from moto.events.models import Rule as _EventsRule
 from moto.logs.models import LogEvent
 from moto.server import main as _moto_main
 from moto.sns.models import Subscription, sns_backends
@@ -281,6 +286,15 @@ def _describe_alarm_contributors(self: Any) -> ActionResult:
     return ActionResult({"AlarmContributors": contributors})
 
 
+def _send_unless_scheduled(self: Any, event: Any, transform_input: bool = True) -> None:
+    if getattr(self, "scheduled_expression", None):
+        return  # a schedule rule: fires on its schedule, never on a put event
+    _send_to_targets(self, event, transform_input)
+
+
+_send_to_targets = _EventsRule.send_to_targets
+
+_EventsRule.send_to_targets = _send_unless_scheduled  # type: ignore[method-assign,assignment]
 CloudWatchBackend.get_metric_data = _get_metric_data_with_insights  # type: ignore[method-assign]
 metric_search.install()  # SEARCH expressions, on top of the Metrics Insights ones
 CloudWatchResponse.describe_alarm_contributors = _describe_alarm_contributors  # type: ignore[attr-defined]

@@ -78,6 +78,17 @@ ddb-3  BatchWriteItem /            https://docs.aws.amazon.com/amazondynamodb/la
        TransactWriteItems          "consisting of up to 25 item put or delete operations";
                                    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
                                    "up to 100 action requests" -> ``ValidationException``.
+eb-1   PutEvents entries           https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html
+                                   ``Entries``: "Array Members: Minimum number of 1 item. Maximum number of 10
+                                   items." -> ``ValidationException`` (moto refuses more than 10 itself; none
+                                   is refused here too).
+eb-2   PutEvents size              https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html
+                                   "The total entry size must be less than 256KB" (Source, DetailType, Detail,
+                                   each Resource in UTF-8 bytes, 14 for Time) -> ``ValidationException`` "Total
+                                   size of the entries in the request is over the limit."
+eb-3   PutEvents Detail            https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsRequestEntry.html
+                                   ``Detail``: "A valid JSON object." -> that entry fails with ``MalformedDetail``
+                                   "Detail is malformed." (moto accepted a JSON array or number, with a warning).
 =====  ==========================  ==========================================================================
 
 The throttling clock is :func:`time.monotonic` unless a test sets :data:`clock`; :func:`reset` empties the
@@ -87,6 +98,7 @@ buckets (a fresh account, as at each mock start).
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import threading
 import time
@@ -128,6 +140,12 @@ RULES: tuple[Rule, ...] = (
          "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html"),
     Rule("ddb-3", "BatchWriteItem/TransactWriteItems", "ValidationException",
          "https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html"),
+    Rule("eb-1", "PutEvents", "ValidationException",
+         "https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html"),
+    Rule("eb-2", "PutEvents", "ValidationException",
+         "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html"),
+    Rule("eb-3", "PutEvents", "MalformedDetail",
+         "https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsRequestEntry.html"),
 )  # fmt: skip
 
 # --- limits, each from the table above --------------------------------------------------------------------
@@ -150,6 +168,9 @@ DDB_NUMBER_DIGITS = 38
 DDB_ITEM_BYTES = 400 * 1024
 DDB_BATCH_WRITE_MAX = 25
 DDB_TRANSACT_WRITE_MAX = 100
+EVENTS_MAX_ENTRIES = 10
+EVENTS_REQUEST_BYTES = 262_144  # "less than 256KB"
+EVENTS_TIME_BYTES = 14
 
 clock: Callable[[], float] = time.monotonic
 
@@ -360,6 +381,41 @@ def check_put_log_events(events: list[Mapping[str, Any]]) -> str | None:
     return None
 
 
+def put_events_entry_size(entry: Mapping[str, Any]) -> int:
+    """A PutEvents entry's size as EventBridge computes it (eb-2)."""
+    size = EVENTS_TIME_BYTES if entry.get("Time") is not None else 0
+    for key in ("Source", "DetailType", "Detail"):
+        size += _utf8(entry.get(key)) if entry.get(key) is not None else 0
+    return size + sum(_utf8(resource) for resource in entry.get("Resources") or ())
+
+
+def check_put_events(entries: list[Mapping[str, Any]]) -> str | None:
+    """eb-1 and eb-2: the request as a whole."""
+    if not entries:
+        return (
+            "1 validation error detected: Value '[]' at 'entries' failed to satisfy constraint: Member must have"
+            " length greater than or equal to 1"
+        )
+    if len(entries) > EVENTS_MAX_ENTRIES:
+        return (
+            "1 validation error detected: Value '[PutEventsRequestEntry]' at 'entries' failed to satisfy constraint:"
+            f" Member must have length less than or equal to {EVENTS_MAX_ENTRIES}"
+        )
+    if sum(put_events_entry_size(entry) for entry in entries) >= EVENTS_REQUEST_BYTES:
+        return "Total size of the entries in the request is over the limit."
+    return None
+
+
+def detail_is_object(detail: object) -> bool:
+    """eb-3: ``Detail`` is absent (moto's own check answers that) or a JSON object."""
+    if not isinstance(detail, str) or not detail:
+        return True
+    try:
+        return isinstance(json.loads(detail), dict)
+    except ValueError:
+        return True  # not JSON at all: moto answers MalformedDetail itself
+
+
 # --- installation into moto ---------------------------------------------------------------------------------
 
 
@@ -507,6 +563,29 @@ def _install_dynamodb() -> None:  # noqa: C901 - one branch per AWS rule it enfo
         _wrap(DynamoHandler, name, check)
 
 
+def _install_events() -> None:
+    from moto.events.exceptions import ValidationException
+    from moto.events.models import EventsBackend
+    from moto.events.responses import EventsHandler
+
+    def request(self: Any) -> None:
+        error = check_put_events(list(self._get_param("Entries") or []))
+        if error:
+            raise ValidationException(error)
+
+    _wrap(EventsHandler, "put_events", request)
+    original = EventsBackend.put_events
+
+    def put_events(self: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        malformed = {"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."}
+        good = [event for event in events if detail_is_object(event.get("Detail"))]
+        results = iter(original(self, good) if good else [])
+        return [next(results) if detail_is_object(event.get("Detail")) else dict(malformed) for event in events]
+
+    put_events.__wrapped__ = original  # type: ignore[attr-defined]
+    EventsBackend.put_events = put_events  # type: ignore[method-assign]
+
+
 def install() -> None:
     """Make moto (in this process) enforce :data:`RULES`. Idempotent; there is no uninstall."""
     global _installed
@@ -519,3 +598,4 @@ def install() -> None:
     _install_sns()
     _install_ssm()
     _install_dynamodb()
+    _install_events()

@@ -221,13 +221,11 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 )
             digests = demo.drain_topic()
             story, events, muting = _stories(demo, progress)
-            records = alerts + notices + digests + story.notices + events + muting.records()
+            bus = demo.drain_bus()  # after the stories: their notices and kills are events too
+            records = alerts + notices + digests + story.notices + events + muting.records() + bus
             failures = _failures(demo.deliveries)
             if args.json:
-                for record in records:
-                    keys = ("channel", "subject", "message", "attributes", "event")
-                    line = {k: record[k] for k in keys if k in record}
-                    out.write(json.dumps(line, sort_keys=True, default=str) + "\n")
+                _write_json(records, out)
             else:
                 _print_report(
                     demo, out, alerts, notices, digests, events, failures, verbose=args.verbose, ahead_s=ahead
@@ -235,7 +233,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 _print_stories(story, muting, out, demo.mail())
             progress(
                 f"done in {time.monotonic() - started:.1f}s: {len(alerts) + len(notices) + len(digests)} "
-                f"message(s) on the topic, {len(events)} structured event(s)"
+                f"message(s) on the topic, {len(events)} structured event(s), {len(bus)} EventBridge event(s)"
             )
             for failure in failures:
                 print(f"FAILED: {failure}", file=err)
@@ -243,6 +241,24 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         finally:
             demo.down()
             progress("emulator stopped")
+
+
+def _write_json(records: list[dict[str, Any]], out: TextIO) -> None:
+    keys = ("channel", "subject", "message", "attributes", "event", "eventbridge")
+    for record in records:
+        line = {k: record[k] for k in keys if k in record}
+        out.write(json.dumps(line, sort_keys=True, default=str) + "\n")
+
+
+def _print_bus(demo: Any, out: TextIO, bus: list[dict[str, Any]]) -> None:
+    """The EventBridge events the run put (after the rollout story, whose notices are events too)."""
+    if not demo.event_bus:
+        print(render.section("EventBridge events: none (event_bus is off)"), file=out)
+        return
+    title = f"EventBridge events put on the {demo.event_bus!r} bus: {len(bus)} (whole: --json; docs/eventbridge.md)"
+    print(render.section(title), file=out)
+    for record in bus:
+        print(render.bus_event(record), file=out)
 
 
 def _print_report(

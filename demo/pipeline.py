@@ -33,6 +33,8 @@ Progress = Callable[[str], None]
 #: CDK context the demo deploys with: an e-mail subscription, so the alerts can be shown as e-mailed.
 DEMO_CONTEXT = {"alert_emails": "oncall@example.com"}
 CAPTURE_QUEUE = "oomwatch-demo-capture"
+#: The demo's catch-all rule on the functions' event bus, and its queue: what the handlers really PutEvents'd.
+BUS_CAPTURE = "oomwatch-demo-bus"
 #: The message of the handlers' structured event records (``service.wiring.PowertoolsTelemetry.event``).
 EVENT_MESSAGE = "oom_kill"
 #: The keys Powertools' Logger adds to every record.
@@ -93,6 +95,9 @@ class Demo:
     functions: dict[str, DeployedFunction] = field(default_factory=dict)
     runtime: LambdaRuntime | None = None
     queue_url: str = ""
+    bus_queue_url: str = ""  # the demo's queue behind a catch-all rule on the functions' bus ("" when off)
+    event_bus: str = ""
+    bus_events: list[dict[str, Any]] = field(default_factory=list)
     local_dir: Path | None = None
     captured: list[dict[str, Any]] = field(default_factory=list)
     timings: list[Timing] = field(default_factory=list)
@@ -343,6 +348,28 @@ class Demo:
             "aws-lambda-powertools (same version as the pinned layer)"
         )
         self.emulated.append("EventBridge: rule patterns from the template matched by the demo, targets invoked")
+        self._capture_bus()
+
+    def _capture_bus(self) -> None:
+        """A rule ``{"source": ["oomwatch"]}`` to an SQS queue on the bus the functions put to (``EVENT_BUS``), so
+        the demo shows the events the handlers put, as moto received and matched them."""
+        buses = {fn.environment.get("EVENT_BUS", "") for fn in self.functions.values()} - {"", "off"}
+        if len(buses) != 1:
+            return
+        (self.event_bus,) = buses
+        sqs = self.aws.client("sqs")
+        events = self.aws.client("events")
+        name = f"{BUS_CAPTURE}-{os.getpid()}"
+        self.bus_queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=self.bus_queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        events.put_rule(Name=name, EventBusName=self.event_bus, EventPattern=json.dumps({"source": ["oomwatch"]}))
+        events.put_targets(Rule=name, EventBusName=self.event_bus, Targets=[{"Id": "demo-queue", "Arn": arn}])
+        self.emulated.append(
+            f"EventBridge events: the handlers' PutEvents go to moto's {self.event_bus!r} bus; the demo adds a "
+            "catch-all rule (source oomwatch) to an SQS queue to show them (a rule of its own, not the stack's)"
+        )
 
     def _resolve(self, stack: str, value: Any) -> Any:
         if isinstance(value, dict):
@@ -598,6 +625,25 @@ class Demo:
                 sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
             if not messages and time.monotonic() >= deadline:
                 self.captured += found
+                return found
+            if not messages:
+                time.sleep(0.1)
+
+    def drain_bus(self, wait_s: float = 0.5) -> list[dict[str, Any]]:
+        """The EventBridge events the handlers put so far (through the demo's catch-all rule), oldest first."""
+        if not self.bus_queue_url:
+            return []
+        sqs = self.aws.client("sqs")
+        found: list[dict[str, Any]] = []
+        deadline = time.monotonic() + wait_s
+        while True:
+            batch = sqs.receive_message(QueueUrl=self.bus_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+            messages = batch.get("Messages", [])
+            for message in messages:
+                found.append({"channel": "eventbridge", "eventbridge": json.loads(message["Body"])})
+                sqs.delete_message(QueueUrl=self.bus_queue_url, ReceiptHandle=message["ReceiptHandle"])
+            if not messages and time.monotonic() >= deadline:
+                self.bus_events += found
                 return found
             if not messages:
                 time.sleep(0.1)

@@ -61,5 +61,16 @@ def event(record: dict[str, Any]) -> str:
     )
 
 
+def bus_event(record: dict[str, Any]) -> str:
+    """One line per EventBridge event: its detail-type, decision, severity, fingerprint and summary."""
+    e: dict[str, Any] = record.get("eventbridge") or {}
+    d: dict[str, Any] = e["detail"] if isinstance(e.get("detail"), dict) else {}
+    alerted = "alerted" if d.get("alerted") else "no alert"
+    return (
+        f"  {e.get('detail-type', '?'):<16} {d.get('decision', '?'):<11} {alerted:<9} {d.get('severity', '?'):<8} "
+        f"{d.get('fingerprint', '?')}  {d.get('summary', '')}"
+    )
+
+
 def bullet(items: Iterable[str]) -> str:
     return "\n".join(textwrap.fill(item, width=110, initial_indent="  - ", subsequent_indent="    ") for item in items)

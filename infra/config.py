@@ -134,6 +134,8 @@ DEFAULTS: Final[Mapping[str, Any]] = {
     "mute_breakthrough_critical": _lambda_default("mute_breakthrough_critical"),
     "slack_channels": [],
     "teams_channels": [],
+    "event_bus": _lambda_default("event_bus"),
+    "pagerduty_secret_arn": "",
 }
 
 KEYS: Final = tuple(DEFAULTS)
@@ -291,6 +293,8 @@ class OomWatchConfig:
     mute_breakthrough_critical: bool = True
     slack_channels: tuple[SlackChannel, ...] = ()
     teams_channels: tuple[TeamsChannel, ...] = ()
+    event_bus: str = ""
+    pagerduty_secret_arn: str = ""
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> OomWatchConfig:
@@ -352,6 +356,7 @@ class OomWatchConfig:
             mute_breakthrough_critical=_bool("mute_breakthrough_critical", get("mute_breakthrough_critical")),
             slack_channels=_chat_channels("slack_channels", get("slack_channels"), SLACK_FIELDS, SlackChannel),
             teams_channels=_chat_channels("teams_channels", get("teams_channels"), TEAMS_FIELDS, TeamsChannel),
+            **_event_contract(get("event_bus"), get("pagerduty_secret_arn")),
         )
 
     @property
@@ -446,6 +451,42 @@ def _coverage_interval(value: Any) -> int:
     if not setting.allows(number):
         raise ConfigError(setting.key, value, why)
     return number
+
+
+#: EventBridge bus names (CreateEventBus ``Name``: 1-256 of ``[/\.\-_A-Za-z0-9]``; a custom bus's name has no
+#: ``/``) and the bus ARN PutEvents takes as ``EventBusName``
+#: (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsRequestEntry.html).
+_EVENT_BUS_NAME = re.compile(r"[.\-_A-Za-z0-9]{1,256}")
+_EVENT_BUS_ARN = re.compile(
+    r"arn:aws[\w-]*:events:[a-z]{2}(?:-[a-z]+)+-\d{1,2}:\d{12}:event-bus/[.\-_A-Za-z0-9]{1,256}"
+)
+#: Secrets Manager secret ARNs (``arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 characters>``).
+_SECRET_ARN = re.compile(r"arn:aws[\w-]*:secretsmanager:[a-z]{2}(?:-[a-z]+)+-\d{1,2}:\d{12}:secret:[\w/+=.@-]{1,512}")
+
+
+def _event_contract(bus_value: Any, secret_value: Any) -> dict[str, str]:
+    """``event_bus`` ("" when off) and ``pagerduty_secret_arn`` (which needs a bus)."""
+    bus = _text("event_bus", bus_value)
+    if bus.lower() == "off":
+        bus = ""
+    if bus and not (_EVENT_BUS_NAME.fullmatch(bus) or _EVENT_BUS_ARN.fullmatch(bus)):
+        raise ConfigError(
+            "event_bus",
+            bus_value,
+            "expected default, off, an event bus name (1-256 letters, digits, . - _) or an event bus ARN",
+        )
+    if bus.startswith("aws."):
+        raise ConfigError("event_bus", bus_value, "aws.* buses are partner event buses: OOMWatch cannot put to them")
+    secret = _text("pagerduty_secret_arn", secret_value)
+    if secret and not _SECRET_ARN.fullmatch(secret):
+        raise ConfigError(
+            "pagerduty_secret_arn",
+            secret_value,
+            'expected "" or a Secrets Manager secret ARN (arn:aws:secretsmanager:...)',
+        )
+    if secret and not bus:
+        raise ConfigError("pagerduty_secret_arn", secret_value, "needs event_bus (it is off)")
+    return {"event_bus": bus, "pagerduty_secret_arn": secret}
 
 
 def _percent(key: str, value: Any) -> float:

@@ -16,6 +16,7 @@ from infra.alerts import AlertTopic
 from infra.chat import ChatChannels
 from infra.config import OomWatchConfig
 from infra.dashboard import FleetDashboard
+from infra.events import EventContract
 from infra.fleet_watch import FleetWatch
 from infra.processing import POWERTOOLS_ENVIRONMENT, OomProcessing
 from infra.queries import KillQueries
@@ -29,7 +30,8 @@ class OomWatchStack(Stack):
     Units (each in its own module of ``infra``): :class:`AlertTopic`, :class:`SyslogLogGroups`,
     :class:`HostAgentRollout`, :class:`StateTable`, :class:`FleetAlarms`, :class:`OomProcessing`,
     :class:`FleetWatch`, :class:`OomSubscriptions`, :class:`PipelineHealthAlarms`, :class:`KillQueries`, (setting
-    ``dashboard``) :class:`FleetDashboard` and (``slack_channels``, ``teams_channels``) :class:`ChatChannels`.
+    ``dashboard``) :class:`FleetDashboard`, (``slack_channels``, ``teams_channels``) :class:`ChatChannels` and
+    (``event_bus``, ``pagerduty_secret_arn``) :class:`EventContract`.
     The stack only passes each unit its settings from ``config`` and the attributes of the others, pins the
     logical IDs of stateful resources, and names the things users need in its outputs.
     """
@@ -119,6 +121,15 @@ class OomWatchStack(Stack):
             target_tag_key=config.target_tag_key,
             target_tag_value=config.target_tag_value,
         )
+        # after FleetWatch: its function is one of those that put events
+        events = EventContract(
+            self,
+            "Events",
+            event_bus=config.event_bus,
+            functions=list(processing.functions.values()),
+            dead_letter_queue=processing.dead_letter_queue,
+            pagerduty_secret_arn=config.pagerduty_secret_arn,
+        )
         OomSubscriptions(
             self,
             "Subscriptions",
@@ -193,6 +204,8 @@ class OomWatchStack(Stack):
             "MemoryAlarmName": (fleet.memory_alarm.alarm_name, "Fleet memory alarm (one contributor per instance)"),
             "SwapAlarmName": (fleet.swap_alarm.alarm_name, "Fleet swap alarm (one contributor per instance)"),
         }
+        if events.bus is not None:
+            outputs["EventBusName"] = (config.event_bus, "The EventBridge bus of the OOMWatch events")
         if dashboard is not None:
             outputs["DashboardUrl"] = (
                 f"https://console.aws.amazon.com/cloudwatch/home?region={self.region}#dashboards/dashboard/"

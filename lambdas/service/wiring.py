@@ -18,6 +18,7 @@ from aws_lambda_powertools.metrics.base import SingleMetric
 from service.dal.clients import Clients
 from service.dal.cloudwatch import MetricsReader
 from service.dal.ec2 import InstanceDirectory
+from service.dal.eventbus import EventBus
 from service.dal.logs import ContextFetcher
 from service.dal.sns import Publisher
 from service.dal.state import DynamoState, MemoryState
@@ -136,6 +137,7 @@ def runtime(telemetry: Telemetry) -> Runtime:
             clock=time.time,
             # sparkline: the memory before a kill in its alert (service.logic.memory_history); absent: off
             metrics=MetricsReader(clients, settings.agent_namespace) if flag(os.environ, SPARKLINE) else None,
+            events=EventBus(clients, settings.event_bus) if settings.event_bus else None,
         )
         for problem in settings.problems:
             telemetry.warning("config_problem", problem=problem)

@@ -149,6 +149,28 @@ def test_a_duplicate_delivery_alerts_and_records_nothing_new(deployment: Demo, s
     assert len(deployment.events_for(instance)) == 1
 
 
+def test_the_loop_is_put_on_the_event_bus_in_one_thread(deployment: Demo, seeded: Any) -> None:
+    # GIVEN the deployed functions put to the default bus (event_bus, on by default)
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(json.loads((REPO / "docs" / "events.schema.json").read_text()))
+    assert deployment.event_bus == "default"
+    instance = seeded("worker-7", "t3.small")
+    # WHEN the OOM loop is played
+    deployment.play({instance: LOOP})
+    deployment.drain_bus(1.0)
+    mine = [e for e in deployment.bus_events if e["eventbridge"]["detail"].get("instance_id") == instance]
+    # THEN the handlers' real PutEvents reached the bus: one event per kill or alert, valid, all in one thread
+    types = sorted(e["eventbridge"]["detail-type"] for e in mine)
+    assert types == ["OOM Kill"] * 5 + ["OOM Loop"], types
+    details = [e["eventbridge"]["detail"] for e in mine]
+    for detail in details:
+        assert list(validator.iter_errors(detail)) == []
+    assert len({d["fingerprint"] for d in details}) == 1
+    assert sorted(d["decision"] for d in details) == ["alert", "folded", "folded", "folded", "folded", "loop"]
+    assert all(e["eventbridge"]["source"] == "oomwatch" for e in mine)
+
+
 def test_lines_without_a_kill_never_alert(deployment: Demo, seeded: Any) -> None:
     # In log_mode=oom the agent filters on the host, so the subscription of its group passes every line
     # (the handler then needs no read-back); lines without a kill reach the handler and yield nothing.

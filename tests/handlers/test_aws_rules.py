@@ -666,6 +666,46 @@ def test_a_stash_of_four_byte_characters_fits_in_one_item(
     assert 10 <= len(rows) < len(lines)  # capped by bytes, not characters
 
 
+# --------------------------------------------------------------------------------------------- EventBridge
+
+
+def _entry(detail: str = '{"a":1}') -> dict[str, Any]:
+    return {"Source": "oomwatch", "DetailType": "OOM Kill", "Detail": detail, "EventBusName": "default"}
+
+
+def test_put_events_takes_1_to_10_entries(world: World) -> None:
+    events = client("events")
+    # THEN 10 entries go in, 11 and none are refused (eb-1)
+    assert events.put_events(Entries=[_entry()] * 10)["FailedEntryCount"] == 0
+    refused(lambda: events.put_events(Entries=[_entry()] * 11), "ValidationException", "less than or equal to 10")
+    # (the SDK refuses an empty list before sending it; the rule answers a raw request as AWS would)
+    assert "greater than or equal to 1" in str(aws_rules.check_put_events([]))
+
+
+def test_put_events_entries_total_less_than_256_kb(world: World) -> None:
+    events = client("events")
+    overhead = len("oomwatch") + len("OOM Kill") + len('{"a":""}')
+    # GIVEN entries whose sizes, as EventBridge counts them, total one byte under 256 KB, then exactly 256 KB
+    under = [_entry('{"a":"' + "x" * (131_071 - overhead) + '"}'), _entry('{"a":"' + "y" * (131_072 - overhead) + '"}')]
+    assert sum(aws_rules.put_events_entry_size(e) for e in under) == aws_rules.EVENTS_REQUEST_BYTES - 1
+    over = [under[0], _entry('{"a":"' + "y" * (131_073 - overhead) + '"}')]
+    # THEN the first is put, the second refused as a whole (eb-2); a four-byte character counts four
+    assert events.put_events(Entries=under)["FailedEntryCount"] == 0
+    refused(lambda: events.put_events(Entries=over), "ValidationException", "Total size of the entries")
+    wide = [_entry('{"a":"' + "\U0001f600" * 65_536 + '"}')]
+    refused(lambda: events.put_events(Entries=wide), "ValidationException", "Total size of the entries")
+
+
+def test_put_events_detail_must_be_a_json_object(world: World) -> None:
+    events = client("events")
+    # WHEN an object, an array, a number and text that is no JSON are put together
+    result = events.put_events(Entries=[_entry(), _entry("[1, 2]"), _entry("3"), _entry("{not json")])
+    # THEN only the object is taken; the others fail one by one with MalformedDetail (eb-3)
+    assert result["FailedEntryCount"] == 3
+    assert "EventId" in result["Entries"][0]
+    assert [e.get("ErrorCode") for e in result["Entries"][1:]] == ["MalformedDetail"] * 3
+
+
 # --------------------------------------------------------------------------------------------- the demo
 
 
@@ -684,7 +724,7 @@ def test_the_demos_moto_server_enforces_the_rules(tmp_path: Path) -> None:
                 aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
             ).client(service, endpoint_url=server.endpoint, config=Config(retries={"max_attempts": 1}))
 
-        cw, sns, logs = raw("cloudwatch"), raw("sns"), raw("logs")
+        cw, sns, logs, events = raw("cloudwatch"), raw("sns"), raw("logs"), raw("events")
         topic = sns.create_topic(Name="t")["TopicArn"]
         logs.create_log_group(logGroupName="g")
         # THEN it refuses two Metrics Insights queries in one call, a subject SNS refuses, and a burst of reads
@@ -697,6 +737,14 @@ def test_the_demos_moto_server_enforces_the_rules(tmp_path: Path) -> None:
             r"Maximum number of queries \(1\) exceeded",
         )
         refused(lambda: sns.publish(TopicArn=topic, Message="m", Subject="two\nlines"), "InvalidParameter")
+        # EventBridge: a Detail that is no JSON object, and a request of 256 KB or more
+        malformed = events.put_events(Entries=[_entry("[1]")])
+        assert malformed["Entries"][0].get("ErrorCode") == "MalformedDetail", malformed
+        refused(
+            lambda: events.put_events(Entries=[_entry('{"a":"' + "x" * 140_000 + '"}')] * 2),
+            "ValidationException",
+            "Total size of the entries",
+        )
         from concurrent.futures import ThreadPoolExecutor
 
         def read(_: int) -> str:

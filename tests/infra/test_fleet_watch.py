@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from template_kit import function_by_handler, render, resources, target
-from test_stack_template import DLQ, PUBLISH, logs_write, role_grants, table
+from test_stack_template import DLQ, EVENTS, PUBLISH, logs_write, role_grants, table
 
 from demo.eventpattern import matches
 from infra.fleet_watch import ASSOCIATION_DETAIL_TYPE
@@ -75,6 +75,7 @@ def test_the_notice_function_reads_only_its_association_runs(template: Template)
         **logs_write("AssociationNoticeLogGroup"),
         **PUBLISH,
         **DLQ,
+        **EVENTS,
         "ssm:GetCommandInvocation": ["*"],
         "ec2:DescribeInstances": ["*"],
         "ec2:DescribeInstanceTypes": ["*"],

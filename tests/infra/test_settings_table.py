@@ -25,7 +25,12 @@ ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = (ROOT / "docs" / "configuration.md").read_text()
 WHOLE = [setting for setting in LAMBDA_SETTINGS if setting.codec == "whole"]
 #: The table's short function names, and the handlers they stand for.
-HANDLERS = {"oom": "service.handlers.oom.handler", "digest": "service.handlers.digest.handler"}
+HANDLERS = {
+    "oom": "service.handlers.oom.handler",
+    "digest": "service.handlers.digest.handler",
+    "alarm": "service.handlers.alarm_notice.handler",
+    "association": "service.handlers.association.handler",
+}
 
 
 def test_every_setting_is_a_key_with_a_unique_variable() -> None:

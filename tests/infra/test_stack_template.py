@@ -288,7 +288,13 @@ def test_environment_contract(template: Template, variant_template: Template) ->
         env: dict[str, Any] = function_by_handler(tpl, handler)[1]["Properties"]["Environment"]["Variables"]
         return env
 
-    common = {"TOPIC_ARN": {"Ref": "AlertTopic"}, "STATE_TABLE": {"Ref": "StateTable"}, **POWERTOOLS}
+    # EVENT_BUS: event_bus=default (infra/events.py), on every function
+    common = {
+        "TOPIC_ARN": {"Ref": "AlertTopic"},
+        "STATE_TABLE": {"Ref": "StateTable"},
+        **POWERTOOLS,
+        "EVENT_BUS": "default",
+    }
     noise = {
         "NOISE_WINDOW_MINUTES": "15",
         "LOOP_THRESHOLD": "5",
@@ -398,6 +404,13 @@ DLQ = {
     a: [{"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}]
     for a in ("sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage")
 }
+#: event_bus=default (infra/events.py): PutEvents on the default bus's ARN only.
+EVENTS = {
+    "events:PutEvents": [
+        {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":events:", {"Ref": "AWS::Region"}, ":",
+                           {"Ref": "AWS::AccountId"}, ":event-bus/default"]]}
+    ]
+}  # fmt: skip
 
 
 def logs_write(group: str) -> dict[str, list[Any]]:
@@ -409,6 +422,7 @@ def test_oom_function_permissions(template: Template, variant_template: Template
         **logs_write("EventsLogGroup"),
         **PUBLISH,
         **DLQ,
+        **EVENTS,
         "ec2:DescribeInstances": ["*"],
         "ec2:DescribeInstanceTypes": ["*"],
         "logs:FilterLogEvents": [{"Fn::GetAtt": ["SyslogLogGroup", "Arn"]}],
@@ -433,6 +447,7 @@ def test_alarm_notice_function_permissions(template: Template) -> None:
         **logs_write("AlarmNoticeLogGroup"),
         **PUBLISH,
         **DLQ,
+        **EVENTS,
         "cloudwatch:GetMetricData": ["*"],
         "cloudwatch:DescribeAlarmContributors": [
             {"Fn::GetAtt": [memory_alarm, "Arn"]},
@@ -449,6 +464,7 @@ def test_digest_function_permissions(template: Template, variant_template: Templ
         **logs_write("DigestLogGroup"),
         **PUBLISH,
         **DLQ,
+        **EVENTS,
         "ec2:DescribeInstances": ["*"],
         "ec2:DescribeInstanceTypes": ["*"],
         **table("Scan", "UpdateItem", "GetItem"),

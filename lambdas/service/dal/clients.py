@@ -21,7 +21,16 @@ BOUNDED = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1, 
 # State and publish calls decide correctness: the standard retry policy.
 SAFE = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 4, "mode": "standard"})
 
-_PROFILE = {"ec2": FAST, "logs": BOUNDED, "cloudwatch": FAST, "dynamodb": SAFE, "sns": SAFE, "ssm": FAST}
+# events (PutEvents): an extra copy of what SNS already carries, so it must not hold the invocation long.
+_PROFILE = {
+    "ec2": FAST,
+    "logs": BOUNDED,
+    "cloudwatch": FAST,
+    "dynamodb": SAFE,
+    "sns": SAFE,
+    "ssm": FAST,
+    "events": FAST,
+}
 
 AwsError = (ClientError, BotoCoreError)
 
@@ -89,3 +98,7 @@ class Clients:
     @property
     def ssm(self) -> Any:
         return self.get("ssm")
+
+    @property
+    def events(self) -> Any:
+        return self.get("events")

@@ -15,6 +15,7 @@ from typing import Any
 from service.dal import cloudwatch
 from service.dal.clients import AwsError, error_code
 from service.dal.state import LastKill
+from service.logic import events as bus_events
 from service.logic.alarm_text import AlarmChange, HostRow, parse_alarm_event, render_alarm_notice
 from service.logic.delivery import PUBLISH_RESERVE_S, attempt, commit_or_keep, quietly
 from service.logic.ports import PublishFailed, Runtime
@@ -147,12 +148,14 @@ def publish_notice(
     try:
         if me.time_left(rt.clock()) < PUBLISH_RESERVE_S:
             raise TimeoutError("too little of the invocation left to publish and record it")
-        rt.publisher.publish(render_alarm_notice(change, hosts, notes))
+        message = render_alarm_notice(change, hosts, notes)
+        rt.publisher.publish(message)
     except Exception as exc:
         rt.telemetry.count("PublishFailures")
         for iid in claimed:
             quietly(lambda iid=iid: rt.store.notices.release_notice(change.alarm_name, iid, me), sleep=rt.sleep)  # type: ignore[misc]
         raise PublishFailed(f"alarm notice not published ({error_code(exc)})") from exc
+    bus_events.emit_message(rt, message, time_ms=change.time_ms or None)
     for iid in claimed:
         commit_or_keep(
             f"notice#{change.alarm_name}#{iid}",

@@ -26,6 +26,7 @@ from typing import Any, Final
 
 from service.dal.clients import AwsError, error_code
 from service.dal.cloudwatch import namespace_or_default, newest_by_instance
+from service.logic import events as bus_events
 from service.logic.ports import Runtime
 from service.logic.rollout_text import (
     Expected,
@@ -139,6 +140,7 @@ def check_coverage(rt: Runtime, account: str = "") -> dict[str, Any]:
             account=account,
         )
         rt.publisher.publish(message)  # a failure propagates: the stored set stays, the next check retries
+        bus_events.emit_message(rt, message)
         rt.telemetry.count("CoverageNoticesSent")
         rt.telemetry.info("coverage_notice", new_silent=list(change.new_silent), back=list(change.back))
         result["notice"] = 1

@@ -13,6 +13,7 @@ from typing import Any
 
 from service.dal.clients import error_code
 from service.dal.state import DueWindow
+from service.logic import events as bus_events
 from service.logic.alert_text import render_digest
 from service.logic.coverage import check_coverage
 from service.logic.delivery import PUBLISH_RESERVE_S, attempt, commit_or_keep, quietly
@@ -20,7 +21,7 @@ from service.logic.digest_view import digest_view
 from service.logic.mute_notices import mutes_quietly
 from service.logic.ports import PublishFailed, Runtime
 from service.models.attempt import Attempt
-from service.models.views import DigestView
+from service.models.views import DigestView, Message
 
 MAX_DIGESTS_PER_RUN = 200
 
@@ -43,7 +44,9 @@ def _names(rt: Runtime, due: list[DueWindow]) -> dict[str, str]:
     return {iid: info.name for iid, info in lookup.instances.items() if info.name}
 
 
-def _publish(rt: Runtime, item: DueWindow, pk: str, me: Attempt, account: str, names: dict[str, str]) -> DigestView:
+def _publish(
+    rt: Runtime, item: DueWindow, pk: str, me: Attempt, account: str, names: dict[str, str]
+) -> tuple[DigestView, Message]:
     """Render and publish one claimed window; on failure release the claim and re-raise."""
     try:
         if me.time_left(rt.clock()) < PUBLISH_RESERVE_S:
@@ -51,13 +54,26 @@ def _publish(rt: Runtime, item: DueWindow, pk: str, me: Attempt, account: str, n
         view = digest_view(
             item, loop_threshold=rt.settings.loop_threshold, region=rt.settings.region, account=account, names=names
         )
-        rt.publisher.publish(render_digest(view))
+        message = render_digest(view)
+        rt.publisher.publish(message)
     except Exception as exc:
         rt.telemetry.warning("digest_publish_failed", pk=pk, error=error_code(exc))
         rt.telemetry.count("PublishFailures")
         quietly(lambda: rt.store.digests.release_digest(pk), sleep=rt.sleep)
         raise
-    return view
+    return view, message
+
+
+def _digest_event(rt: Runtime, message: Message, view: DigestView) -> list[bus_events.Entry]:
+    """The digest's "OOM Digest" event (none if it cannot be built: the digest went out)."""
+    if rt.events is None:
+        return []
+    try:
+        return [bus_events.message_entry(message, decision="digest", time_ms=view.window_end_ms)]
+    except Exception as exc:
+        rt.telemetry.warning("event_build_failed", fingerprint=view.fingerprint.key, error=type(exc).__name__)
+        rt.telemetry.count("EventFailures")
+        return []
 
 
 def send_due_digests(
@@ -69,6 +85,7 @@ def send_due_digests(
     if len(rt.outbox):
         rt.outbox.flush()
     sent = 0
+    entries: list[bus_events.Entry] = []
     failures: list[BaseException] = []
     due = _due(rt, now, me)
     names = _names(rt, due)
@@ -78,7 +95,7 @@ def send_due_digests(
         if not rt.store.digests.claim_digest(pk, now, me):
             continue
         try:
-            view = _publish(rt, item, pk, me, account, names)
+            view, message = _publish(rt, item, pk, me, account, names)
         except Exception as exc:
             failures.append(exc)
             continue
@@ -87,6 +104,8 @@ def send_due_digests(
         rt.telemetry.info("digest_sent", pk=pk, count=view.total, fingerprint=view.fingerprint.key)
         rt.telemetry.count("DigestsSent")
         sent += 1
+        entries += _digest_event(rt, message, view)
+    bus_events.emit(rt, entries)
     if len(rt.outbox):
         rt.outbox.flush()
     if failures:

@@ -25,6 +25,7 @@ from oomwatch.sanitise import sanitise
 from service.dal.clients import error_code
 from service.dal.ec2 import Lookup
 from service.dal.state import Claim, Count, KillRecord, KillState, VictimSummary
+from service.logic import events as bus_events
 from service.logic.alert_text import render_kill, render_loop
 from service.logic.delivery import PUBLISH_RESERVE_S, attempt, commit_or_keep, quietly
 from service.logic.hints import hint_lines
@@ -174,6 +175,8 @@ class KillCase:
     sent_kinds: list[str] = field(default_factory=list)
     memory: tuple[str, ...] | None = None  # the sparkline lines (service.logic.memory_history); None: not read
     mute_id: str | None = None  # the mute it broke through (mute_breakthrough_critical)
+    sent: list[Message] = field(default_factory=list)  # what went out in this invocation (its events follow)
+    record: EventRecord | None = None  # the structured event written for it, if this invocation wrote one
 
     @property
     def first_attempt(self) -> bool:
@@ -364,7 +367,8 @@ def _write_event(w: KillCase, view: KillView | None, d: LogDelivery, rt: Runtime
     try:
         if view is None:
             raise w.render_error or ValueError("no view")
-        rt.telemetry.event(event_record(view, w.decision, w.kill, extra))
+        w.record = event_record(view, w.decision, w.kill, extra)
+        rt.telemetry.event(w.record)
     except Exception as exc:
         rt.telemetry.count("RenderFailures")
         minimal: MinimalEventRecord = {
@@ -388,12 +392,16 @@ def handle_kills(
     kills: Sequence[Kill], d: LogDelivery, rt: Runtime, out: Outcome, failures: list[BaseException]
 ) -> None:
     """Classify, de-duplicate, count, log and alert every kill of one delivery (see :mod:`service.logic.delivery`)."""
-    works = _not_allow_listed(kills, d, rt, out)
+    allow_listed: list[bus_events.Entry] = []  # their events, put with the others'
+    works = _not_allow_listed(kills, d, rt, out, allow_listed)
     if not works:
+        _put_events([], d, rt, allow_listed)
         return
     works = _claimed(works, d, rt, out)
-    works = _not_muted(works, d, rt, out)
+    muted: list[KillCase] = []  # recorded and done; their events go with the others'
+    works = _not_muted(works, d, rt, out, muted)
     if not works:
+        _put_events(muted, d, rt, allow_listed)
         return
     _count(works, d, rt)
     _add_memory(works, d, rt)
@@ -401,7 +409,10 @@ def handle_kills(
     # The places first (a retry then resends the same alerts), then the events, then the publishes.
     _save([w for w in works if w.first_attempt], d, rt, "save")
     _write_events(works, views, d, rt, out)
-    _publish_all(works, d, rt, out, failures)
+    try:
+        _publish_all(works, d, rt, out, failures)
+    finally:
+        _put_events([*muted, *works], d, rt, allow_listed)
 
 
 def _add_memory(works: Sequence[KillCase], d: LogDelivery, rt: Runtime) -> None:
@@ -413,7 +424,50 @@ def _add_memory(works: Sequence[KillCase], d: LogDelivery, rt: Runtime) -> None:
         w.memory = lines
 
 
-def _not_allow_listed(kills: Sequence[Kill], d: LogDelivery, rt: Runtime, out: Outcome) -> list[KillCase]:
+def _kill_events(w: KillCase) -> list[bus_events.Entry]:
+    """The EventBridge events of one kill: one per message that went out in this invocation (the kill's record
+    with its "OOM Kill" event), or, for a kill folded on its first attempt, one "OOM Kill" event of its own.
+
+    A kill whose alert went out earlier (a retry that only commits) gets none: its events went with its alert.
+    """
+    record: dict[str, Any] | None = dict(w.record) if w.record is not None else None
+    if w.sent:
+        return [
+            bus_events.message_entry(
+                m, decision=w.decision, record=record if m.kind == "oom_kill" else None, time_ms=w.kill.time_ms
+            )
+            for m in w.sent
+        ]
+    if not w.messages and w.first_attempt and record is not None:
+        return [
+            bus_events.kill_entry(
+                record, fingerprint=w.fp.key, kill_key=w.key, decision=w.decision, time_ms=w.kill.time_ms
+            )
+        ]
+    return []
+
+
+def _put_events(works: Sequence[KillCase], d: LogDelivery, rt: Runtime, extra: Sequence[bus_events.Entry] = ()) -> None:
+    """The kills' events on the bus, after their alerts; a failure here is counted and logged, never raised."""
+    if rt.events is None:
+        return
+    entries = list(extra)
+    for w in works:
+        try:
+            entries += _kill_events(w)
+        except Exception as exc:
+            rt.telemetry.warning("event_build_failed", kill_key=w.key, error=type(exc).__name__)
+            rt.telemetry.count("EventFailures")
+    if entries and d.attempt.time_left(rt.clock()) < PUBLISH_RESERVE_S:
+        rt.telemetry.warning("events_skipped", count=len(entries), reason="too little of the invocation left")
+        rt.telemetry.count("EventFailures", len(entries))
+        return
+    bus_events.emit(rt, entries)
+
+
+def _not_allow_listed(
+    kills: Sequence[Kill], d: LogDelivery, rt: Runtime, out: Outcome, entries: list[bus_events.Entry]
+) -> list[KillCase]:
     """Each kill classified; an allow-listed one gets its event and nothing else (no claim, count or alert)."""
     s = rt.settings
     info = d.lookup.instances.get(d.instance_id) if d.instance_id else None
@@ -422,9 +476,17 @@ def _not_allow_listed(kills: Sequence[Kill], d: LogDelivery, rt: Runtime, out: O
         w = _prepare(kill, d, info, rt, group)
         allowed = _allowed(w, info, s)
         if allowed:
-            rt.telemetry.event(
-                event_record(_view(w, d, s), "event_only", kill, {"allow_listed": allowed, "kill_key": w.key})
-            )
+            record = event_record(_view(w, d, s), "event_only", kill, {"allow_listed": allowed, "kill_key": w.key})
+            rt.telemetry.event(record)
+            if rt.events is not None:
+                try:
+                    entry = bus_events.kill_entry(
+                        dict(record), fingerprint=w.fp.key, kill_key=w.key, decision="event_only", time_ms=kill.time_ms
+                    )
+                    entries.append(entry)
+                except Exception as exc:
+                    rt.telemetry.warning("event_build_failed", kill_key=w.key, error=type(exc).__name__)
+                    rt.telemetry.count("EventFailures")
             rt.telemetry.kills(w.sev.level, w.fp.source, 1)
             out.event_only += 1
             out.kills += 1
@@ -433,10 +495,12 @@ def _not_allow_listed(kills: Sequence[Kill], d: LogDelivery, rt: Runtime, out: O
     return works
 
 
-def _not_muted(works: Sequence[KillCase], d: LogDelivery, rt: Runtime, out: Outcome) -> list[KillCase]:
+def _not_muted(
+    works: Sequence[KillCase], d: LogDelivery, rt: Runtime, out: Outcome, silenced: list[KillCase]
+) -> list[KillCase]:
     """The claimed kills no mute silences. A muted kill is counted in its window's ``muted`` (the digest says
-    how many), recorded (decision ``muted``, ``mute_id``) and done: never published. A failure to read the
-    mutes mutes nothing (the alert goes out, with a warning)."""
+    how many), recorded (decision ``muted``, ``mute_id``), added to ``silenced`` (for its event) and done: never
+    published. A failure to read the mutes mutes nothing (the alert goes out, with a warning)."""
     s = rt.settings
     try:
         mutes = rt.store.mutes.cached(d.now_s)
@@ -473,6 +537,7 @@ def _not_muted(works: Sequence[KillCase], d: LogDelivery, rt: Runtime, out: Outc
             kept.append(w)
     if muted:
         _record_muted(muted, d, rt, out)
+        silenced += [w for w, _ in muted]
     return kept
 
 
@@ -494,7 +559,8 @@ def _record_muted(muted: Sequence[tuple[KillCase, str]], d: LogDelivery, rt: Run
         w.decision = "muted"
         extra: RecordExtra = {"kill_key": w.key, "durable_state": w.state.durable, "mute_id": mute_id}
         try:
-            rt.telemetry.event(event_record(_view(w, d, s), "muted", w.kill, extra))
+            w.record = event_record(_view(w, d, s), "muted", w.kill, extra)
+            rt.telemetry.event(w.record)
         except Exception as exc:
             rt.telemetry.warning("render_failed", kill_key=w.key, error=type(exc).__name__)
             minimal: MinimalEventRecord = {
@@ -571,6 +637,7 @@ def _publish(w: KillCase, d: LogDelivery, rt: Runtime, out: Outcome, failures: l
         for message in w.messages:
             rt.publisher.publish(message)
             w.sent_kinds.append(message.kind)
+            w.sent.append(message)
             out.alerts += 1
     except Exception as exc:
         rt.telemetry.warning("publish_failed", kill_key=w.key, error=error_code(exc))

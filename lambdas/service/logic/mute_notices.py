@@ -14,6 +14,7 @@ from typing import Any
 from oomwatch.mutes import Mute
 
 from service.dal.clients import error_code
+from service.logic import events as bus_events
 from service.logic.mute_text import Action, render_mute_notice
 from service.logic.ports import Runtime
 
@@ -33,10 +34,9 @@ def _send(rt: Runtime, mute: Mute, action: Action, account: str) -> bool:
         claimed = rt.store.mutes.claim_end(mute, rt.clock())
     if not claimed:
         return False
+    message = render_mute_notice(mute, action, max_hours=s.mute_max_hours, region=s.region, account=account)
     try:
-        rt.publisher.publish(
-            render_mute_notice(mute, action, max_hours=s.mute_max_hours, region=s.region, account=account)
-        )
+        rt.publisher.publish(message)
     except Exception as exc:
         rt.telemetry.warning("mute_notice_failed", mute_id=mute.id, action=action, error=error_code(exc))
         rt.telemetry.count("PublishFailures")
@@ -45,6 +45,7 @@ def _send(rt: Runtime, mute: Mute, action: Action, account: str) -> bool:
         except Exception as again:
             rt.telemetry.warning("mute_notice_release_failed", mute_id=mute.id, error=error_code(again))
         raise
+    bus_events.emit_message(rt, message)
     rt.telemetry.info("mute_notice_sent", mute_id=mute.id, action=action)
     return True
 

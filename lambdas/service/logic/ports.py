@@ -13,6 +13,7 @@ from typing import Protocol
 from service.dal.clients import Clients, error_code
 from service.dal.cloudwatch import MetricsReader
 from service.dal.ec2 import InstanceDirectory
+from service.dal.eventbus import EventBus
 from service.dal.logs import ContextFetcher
 from service.dal.sns import Publisher
 from service.dal.state import DynamoState, MemoryState
@@ -49,6 +50,7 @@ class Runtime:
     outbox: Outbox = field(default_factory=Outbox)  # per container, like the Runtime
     metrics: MetricsReader | None = None  # the memory before a kill (setting sparkline); None: off
     sleep: Callable[[float], None] = time.sleep
+    events: EventBus | None = None  # setting event_bus; None: off (service.logic.events)
 
 
 class PublishFailed(RuntimeError):

@@ -16,6 +16,7 @@ from typing import Any
 
 from service.dal import ssm
 from service.dal.clients import AwsError, error_code
+from service.logic import events as bus_events
 from service.logic.ports import PublishFailed, Runtime
 from service.logic.rollout_text import (
     CONFIGURE_STEP,
@@ -101,7 +102,8 @@ def announce_failure(change: AssociationChange, rt: Runtime) -> dict[str, Any]:
         return {"sent": 0, "ignored": "already announced", "kind": failure.kind}
     name = _name(rt, change.instance_id, notes)
     try:
-        rt.publisher.publish(render_failure_notice(change, failure, name=name, notes=notes))
+        message = render_failure_notice(change, failure, name=name, notes=notes)
+        rt.publisher.publish(message)
     except Exception as exc:
         rt.telemetry.count("PublishFailures")
         if claimed:
@@ -110,6 +112,7 @@ def announce_failure(change: AssociationChange, rt: Runtime) -> dict[str, Any]:
             except AwsError:
                 rt.telemetry.warning("rollout_release_failed", instance=change.instance_id)
         raise PublishFailed(f"rollout notice not published ({error_code(exc)})") from exc
+    bus_events.emit_message(rt, message)
     rt.telemetry.count("RolloutNoticesSent")
     rt.telemetry.info("rollout_failure_notice", instance=change.instance_id, kind=failure.kind, step=failure.step)
     return {"sent": 1, "kind": failure.kind, "step": failure.step}
@@ -127,7 +130,8 @@ def announce_fixed(change: AssociationChange, rt: Runtime) -> dict[str, Any]:
     notes: list[str] = []
     name = _name(rt, change.instance_id, notes)
     try:
-        rt.publisher.publish(render_fixed_notice(change, kinds, name=name))
+        message = render_fixed_notice(change, kinds, name=name)
+        rt.publisher.publish(message)
     except Exception as exc:
         rt.telemetry.count("PublishFailures")
         raise PublishFailed(f"rollout fixed notice not published ({error_code(exc)})") from exc
@@ -135,6 +139,7 @@ def announce_fixed(change: AssociationChange, rt: Runtime) -> dict[str, Any]:
         rt.store.rollouts.clear_rollout(change.instance_id)
     except AwsError as exc:
         rt.telemetry.warning("rollout_clear_failed", instance=change.instance_id, error=error_code(exc))
+    bus_events.emit_message(rt, message)
     rt.telemetry.count("RolloutNoticesSent")
     rt.telemetry.info("rollout_fixed_notice", instance=change.instance_id, kinds=kinds)
     return {"sent": 1, "fixed": kinds}

@@ -57,6 +57,8 @@ class Settings(NamedTuple):
     # Mutes (oomwatch mute): the longest one may last, and whether a critical host-wide kill alerts despite one.
     mute_max_hours: int = cast(int, table.MUTE_MAX_HOURS.absent)
     mute_breakthrough_critical: bool = cast(bool, table.MUTE_BREAKTHROUGH_CRITICAL.absent)
+    # The EventBridge bus of the event contract (service.logic.events): a name or ARN; "" is off.
+    event_bus: str = ""
     problems: tuple[str, ...] = ()
 
 
@@ -116,6 +118,16 @@ def flag(env: Mapping[str, str], setting: Setting) -> bool:
     return env.get(setting.env, "").strip().lower() == "true"
 
 
+#: What turns the event contract off.
+EVENT_BUS_OFF: tuple[str, ...] = ("", "off")
+
+
+def event_bus(env: Mapping[str, str]) -> str:
+    """The bus name or ARN the events go to; "" when off (``off``, empty, or a function deployed before the setting)."""
+    raw = _text(env, table.EVENT_BUS)
+    return "" if raw.lower() in EVENT_BUS_OFF else raw
+
+
 def from_env(env: Mapping[str, str]) -> Settings:
     """Build :class:`Settings` from ``os.environ`` (or any mapping, for tests)."""
     problems: list[str] = []
@@ -140,5 +152,6 @@ def from_env(env: Mapping[str, str]) -> Settings:
         target_all_instances=flag(env, table.TARGET_ALL_INSTANCES),
         mute_max_hours=_whole(env, table.MUTE_MAX_HOURS, problems),
         mute_breakthrough_critical=env.get(table.MUTE_BREAKTHROUGH_CRITICAL.env, "").strip().lower() != "false",
+        event_bus=event_bus(env),
         problems=tuple(problems),
     )

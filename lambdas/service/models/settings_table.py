@@ -207,6 +207,18 @@ TARGET_ALL_INSTANCES: Final = Setting(
     doc="Every SSM-managed instance is watched, tags ignored.",
 )
 
+#: PutEvents is $1.00 per million custom events (64 KB chunks): at one event per kill, loop, digest and notice, a
+#: fleet with 10,000 kills a month pays a cent, so the contract is on by default (docs/cost.md).
+EVENT_BUS: Final = Setting(
+    key="event_bus",
+    env="EVENT_BUS",
+    codec="text",
+    default="default",
+    absent="",
+    functions=("oom", "digest", "alarm", "association"),
+    doc="The EventBridge bus that gets an event per kill, loop, digest and notice (off: none).",
+)
+
 #: Every setting the Lambda reads from a cdk.json key, in the order docs/configuration.md lists them.
 LAMBDA_SETTINGS: Final = (
     TARGET_TAG_KEY,
@@ -222,6 +234,7 @@ LAMBDA_SETTINGS: Final = (
     COVERAGE_INTERVAL,
     MUTE_MAX_HOURS,
     MUTE_BREAKTHROUGH_CRITICAL,
+    EVENT_BUS,
 )
 BY_KEY: Final[Mapping[str, Setting]] = {setting.key: setting for setting in LAMBDA_SETTINGS}
 
