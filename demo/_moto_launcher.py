@@ -79,8 +79,10 @@ from moto.ssm.responses import SimpleSystemManagerResponse
 try:  # run as a script (python _moto_launcher.py), this file's folder is first on sys.path
     import aws_rules  # type: ignore[import-not-found,unused-ignore]
     import metric_search  # type: ignore[import-not-found,unused-ignore]
+    from emulator import CHAT_ENDPOINT  # type: ignore[import-not-found,unused-ignore]
 except ImportError:  # imported as part of the package
     from demo import aws_rules, metric_search
+    from demo.emulator import CHAT_ENDPOINT
 
 CUSTOM_ID_TAG = "_custom_id_"
 LAUNCH_TIME_TAG = "_launch_time_"  # ISO 8601: the instance's LaunchTime (moto: the call's time)
@@ -129,8 +131,10 @@ _subscription_publish = Subscription.publish
 def _publish_and_catch_mail(
     self: Any, message: str, message_id: str, subject: str | None = None, **kwargs: Any
 ) -> None:
-    _subscription_publish(self, message, message_id, subject, **kwargs)
-    if _OUTBOX is None or self.protocol not in ("email", "email-json"):
+    chat = self.protocol == "https" and self.endpoint == CHAT_ENDPOINT
+    if not chat:  # moto would POST to the real endpoint
+        _subscription_publish(self, message, message_id, subject, **kwargs)
+    if _OUTBOX is None or not (chat or self.protocol in ("email", "email-json")):
         return
     matcher = self._filter_policy_matcher
     if matcher is not None and not matcher.matches(kwargs.get("message_attributes"), message):

@@ -231,6 +231,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     demo, out, alerts, notices, digests, events, failures, verbose=args.verbose, ahead_s=ahead
                 )
                 _print_stories(story, muting, out, demo.mail())
+                _print_bus(demo, out, bus)
             progress(
                 f"done in {time.monotonic() - started:.1f}s: {len(alerts) + len(notices) + len(digests)} "
                 f"message(s) on the topic, {len(events)} structured event(s), {len(bus)} EventBridge event(s)"
@@ -261,6 +262,21 @@ def _print_bus(demo: Any, out: TextIO, bus: list[dict[str, Any]]) -> None:
         print(render.bus_event(record), file=out)
 
 
+def _print_chat(demo: Any, out: TextIO, alerts: list[dict[str, Any]]) -> None:
+    """The first alert's chat form: what SNS would POST to Amazon Q Developer for a Slack or Teams channel."""
+    chats = demo.chat()
+    first = next((r for r in alerts if chats.get(str(r.get("message_id")))), None)
+    title = "The first alert as Slack and Teams show it (Amazon Q Developer's custom notification)"
+    print(render.section(title), file=out)
+    print(render.chat(first, chats[str(first.get("message_id"))]) if first else "(no chat form caught)", file=out)
+
+
+def _print_dashboards(demo: Any, out: TextIO) -> None:
+    for name, widgets in demo.dashboards():
+        print(render.section("The dashboard the stack created (CloudWatch GetDashboard)"), file=out)
+        print(render.dashboard(name, widgets), file=out)
+
+
 def _print_report(
     demo: Any,
     out: TextIO,
@@ -286,9 +302,11 @@ def _print_report(
         for record in batch:
             print(render.email(record, mails.get(str(record.get("message_id")), [])), file=out)
             print("-" * 100, file=out)
+    _print_chat(demo, out, alerts)
     print(render.section(f"Structured events in {demo.events_log_group()}: {len(events)} (whole: --json)"), file=out)
     for record in events:
         print(render.event(record), file=out)
+    _print_dashboards(demo, out)
     print("\nEmulated by the demo:", file=out)
     print(render.bullet(demo.emulated), file=out)
     ok = sum(1 for d in demo.deliveries if d.ok)

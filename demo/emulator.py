@@ -24,6 +24,9 @@ import boto3
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 LAUNCHER = Path(__file__).with_name("_moto_launcher.py")
+#: Amazon Q Developer in chat applications' HTTPS endpoint: what a Slack or Teams channel configuration subscribes
+#: to the alert topic (service.logic.chat). The emulator catches what SNS would POST there; nothing leaves the machine.
+CHAT_ENDPOINT = "https://global.sns-api.chatbot.amazonaws.com"
 
 # Variables that could point an AWS client at a real account. They are removed from every environment
 # the demo hands to a child process (the CDK CLI, the Lambda runtime) and replaced by throwaway values.

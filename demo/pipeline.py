@@ -25,6 +25,7 @@ from typing import Any
 from demo import cdk, emulator, fleet, logplay, memory_history
 from demo.agent_filter import HostFilter, configuration_from_template
 from demo.assembly import PSEUDO, Alarm, Assembly, Function, Rule, SubscriptionFilter
+from demo.emulator import CHAT_ENDPOINT
 from demo.eventpattern import matches as event_matches
 from demo.filterpattern import compile_pattern
 from demo.runtime import DeployedFunction, Invocation, LambdaRuntime
@@ -337,6 +338,12 @@ class Demo:
         ]
         for topic in self.topic_arns():
             sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+            sns.subscribe(TopicArn=topic, Protocol="https", Endpoint=CHAT_ENDPOINT)
+        if self.topic_arns():
+            self.emulated.append(
+                "Amazon Q Developer's HTTPS subscription (what a slack_channels or teams_channels entry creates) "
+                "subscribed by the demo; what SNS would POST to it (the https key: the chat form) is caught, not sent"
+            )
         for sub in asm.subscription_filters():
             self.emulated.append(
                 f"{sub.logical_id}: subscription filter {sub.filter_pattern!r} applied by the demo "
@@ -659,11 +666,28 @@ class Demo:
 
     def mail(self) -> dict[str, list[dict[str, Any]]]:
         """What the e-mail subscriptions were sent so far (moto_server's mail catcher), by SNS message id."""
+        return self._caught(("email", "email-json"))
+
+    def chat(self) -> dict[str, list[dict[str, Any]]]:
+        """What SNS would have POSTed to Amazon Q Developer (the chat form), by SNS message id."""
+        return self._caught(("https",))
+
+    def _caught(self, protocols: tuple[str, ...]) -> dict[str, list[dict[str, Any]]]:
         found: dict[str, list[dict[str, Any]]] = {}
         if self.aws.outbox.exists():
             for line in self.aws.outbox.read_text().splitlines():
                 record = json.loads(line)
-                found.setdefault(str(record.get("message_id")), []).append(record)
+                if record.get("protocol") in protocols:
+                    found.setdefault(str(record.get("message_id")), []).append(record)
+        return found
+
+    def dashboards(self) -> list[tuple[str, list[dict[str, Any]]]]:
+        """Each dashboard the stack created in the emulator, with its widgets (from GetDashboard)."""
+        cloudwatch = self.aws.client("cloudwatch")
+        found = []
+        for entry in cloudwatch.list_dashboards().get("DashboardEntries", []):
+            body = json.loads(cloudwatch.get_dashboard(DashboardName=entry["DashboardName"])["DashboardBody"])
+            found.append((entry["DashboardName"], list(body.get("widgets", []))))
         return found
 
     def log_groups(self) -> list[str]:

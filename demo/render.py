@@ -74,3 +74,42 @@ def bus_event(record: dict[str, Any]) -> str:
 
 def bullet(items: Iterable[str]) -> str:
     return "\n".join(textwrap.fill(item, width=110, initial_indent="  - ", subsequent_indent="    ") for item in items)
+
+
+def chat(record: dict[str, Any], posts: list[dict[str, Any]]) -> str:
+    """What Amazon Q Developer gets for one message (SNS's HTTPS body: the chat form), as Slack and Teams show it:
+    the title, the description, the next steps and the thread; the whole notification with ``--json``."""
+    if not posts:
+        return f"(no chat form caught for {record.get('subject')!r})"
+    body = str(posts[0].get("message"))
+    try:
+        form = json.loads(body)
+    except json.JSONDecodeError:
+        return f"(not JSON: {body[:200]!r})"
+    content = form.get("content") or {}
+    metadata = form.get("metadata") or {}
+    lines = [
+        f"version {form.get('version')}, source {form.get('source')} ({len(body.encode()):,} bytes)",
+        f"title:       {content.get('title')}",
+        "description:",
+        *(f"  {line}" for line in str(content.get("description") or "").splitlines()),
+    ]
+    steps = content.get("nextSteps") or []
+    if steps:
+        lines += ["next steps:", *(f"  - {step}" for step in steps)]
+    lines.append(f"threadId:    {metadata.get('threadId')} (the kill's loop alert and digest join this thread)")
+    if metadata.get("summary"):
+        lines.append(f"summary:     {metadata.get('summary')}")
+    return "\n".join(lines)
+
+
+def dashboard(name: str, widgets: list[dict[str, Any]]) -> str:
+    """One line per widget of a dashboard: its type, size and title (the metric or Logs Insights it shows)."""
+    lines = [f"{name}: {len(widgets)} widgets"]
+    for widget in widgets:
+        props = widget.get("properties") or {}
+        title = props.get("title") or props.get("markdown", "").split("\n")[0][:80] or "(untitled)"
+        kind = widget.get("type")
+        source = " (Logs Insights)" if kind == "log" else " (Metrics Insights)" if "SELECT" in json.dumps(props) else ""
+        lines.append(f"  {kind:<7} {widget.get('width', '?'):>2}x{widget.get('height', '?'):<2} {title}{source}")
+    return "\n".join(lines)

@@ -310,3 +310,30 @@ def test_the_alarm_names_its_contributor(deployment: Demo, seeded: Any) -> None:
     notice = deployment.messages_for(instance)
     mail = deployment.mail()[str(notice[0]["message_id"])][0]["message"]
     assert "97%" in mail  # the handler's GetMetricData (Metrics Insights) saw the datapoints
+
+
+def test_the_alert_reaches_amazon_q_as_a_valid_chat_form_in_its_thread(deployment: Demo, seeded: Any) -> None:
+    # GIVEN the demo's Amazon Q Developer HTTPS subscription (what a Slack or Teams channel configuration creates)
+    from jsonschema import Draft202012Validator
+    from service.logic import chat
+
+    validator = Draft202012Validator(json.loads((Path(chat.__file__).parent / "chat.schema.json").read_text()))
+    instance = seeded("web-3", "t3.medium", "shop-web")
+    # WHEN a kill is played
+    deployment.play({instance: WEB})
+    alert = deployment.messages_for(instance)[0]
+    # THEN SNS would POST the https key: the custom notification, valid, in the kill's thread (not the e-mail text)
+    (post,) = deployment.chat()[str(alert["message_id"])]
+    form = json.loads(post["message"])
+    assert list(validator.iter_errors(form)) == []
+    assert form["source"] == "custom" and "php-fpm" in form["content"]["title"]
+    fingerprint = json.loads(alert["message"])["fingerprint"]
+    assert form["metadata"]["threadId"] == f"oomwatch-kill-{fingerprint}"
+
+
+def test_the_dashboard_is_created_with_its_widgets(deployment: Demo) -> None:
+    # THEN the stack's dashboard exists in the emulator with the kills, top users and pipeline health widgets
+    [(_, widgets)] = deployment.dashboards()
+    titles = [str((w.get("properties") or {}).get("title")) for w in widgets]
+    assert any("by Auto Scaling group" in t for t in titles) and any("by process" in t for t in titles)
+    assert any("memory users" in t for t in titles) and any("Dead-letter" in t for t in titles)
