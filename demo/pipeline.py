@@ -31,8 +31,9 @@ from demo.filterpattern import compile_pattern
 from demo.runtime import DeployedFunction, Invocation, LambdaRuntime
 
 Progress = Callable[[str], None]
-#: CDK context the demo deploys with: an e-mail subscription, so the alerts can be shown as e-mailed.
-DEMO_CONTEXT = {"alert_emails": "oncall@example.com"}
+#: CDK context the demo deploys with: an e-mail subscription, so the alerts can be shown as e-mailed, and the two
+#: opt-ins a newcomer should see at work: the memory before each kill and the OOMKills metric (both default off).
+DEMO_CONTEXT = {"alert_emails": "oncall@example.com", "sparkline": "true", "kill_metric": "true"}
 CAPTURE_QUEUE = "oomwatch-demo-capture"
 #: The demo's catch-all rule on the functions' event bus, and its queue: what the handlers really PutEvents'd.
 BUS_CAPTURE = "oomwatch-demo-bus"

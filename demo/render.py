@@ -105,7 +105,7 @@ def chat(record: dict[str, Any], posts: list[dict[str, Any]]) -> str:
 
 def dashboard(name: str, widgets: list[dict[str, Any]]) -> str:
     """One line per widget of a dashboard: its type, size and title (the metric or Logs Insights it shows)."""
-    lines = [f"{name}: {len(widgets)} widgets"]
+    lines = [f"{name}: {len(widgets)} widget{'' if len(widgets) == 1 else 's'}"]
     for widget in widgets:
         props = widget.get("properties") or {}
         title = props.get("title") or props.get("markdown", "").split("\n")[0][:80] or "(untitled)"

@@ -254,8 +254,13 @@ def test_only_the_handlers_oom_kill_records_count_as_structured_events() -> None
 def _fake_demo() -> Any:
     rows = {f"Res{i}": {"Type": "AWS::Logs::LogGroup"} for i in range(48)}
     attempt = SimpleNamespace(cold_start=False, error_type=None, error_message=None)
+    form = {"version": "1.0", "source": "custom", "content": {"title": "t", "description": "d"},
+            "metadata": {"threadId": "oomwatch-kill-abc"}}  # fmt: skip
+    widget = {"type": "log", "width": 12, "height": 6, "properties": {"title": "OOM kills by process"}}
     return SimpleNamespace(
         mail=dict,
+        chat=lambda: {"m1": [{"protocol": "https", "message": json.dumps(form)}]},
+        dashboards=lambda: [("OomWatchDashboard", [widget])],
         events_log_group=lambda: "events",
         emulated=["moto's CloudFormation skipped: AWS::Logs::SubscriptionFilter"],
         deliveries=[SimpleNamespace(ok=True, attempts=[attempt], source="logs:x")],
@@ -276,6 +281,9 @@ def _report(verbose: bool) -> str:
 def test_alerts_come_first_and_the_resource_table_only_with_verbose() -> None:
     plain, verbose = _report(False), _report(True)
     assert plain.index("[OOM critical]") < plain.index("[OOM digest]") < plain.index("Emulated by the demo")
+    # the first alert's chat form after the e-mails, the dashboard's widgets before what was emulated
+    assert plain.index("[OOM digest]") < plain.index("as Slack and Teams show it") < plain.index("threadId")
+    assert plain.index("OomWatchDashboard: 1 widget\n") < plain.index("Emulated by the demo")
     assert "Res47" not in plain and "Deployed resources" not in plain and "--verbose lists them" in plain
     assert "16 min later" in plain
     assert verbose.index("[OOM critical]") < verbose.index("Deployed resources") < verbose.index("Res47")

@@ -40,8 +40,8 @@ VARIANT: dict[str, Any] = {
     "allow_list": '{"processes": ["stress-ng*"], "units": ["batch-*.service"], "tags": {"oom-expected": "true"}}',
     "noise_window_minutes": "30",
     "loop_threshold": "7",
-    "kill_metric": "false",
-    "sparkline": "false",
+    "kill_metric": "true",  # the opt-ins on (both default off)
+    "sparkline": "true",
     "coverage_interval_minutes": "0",
 }
 

@@ -1,7 +1,7 @@
 """The fleet dashboard: its DashboardBody, parsed from the synthesized template, widget by widget.
 
-Default settings (dashboard and kill_metric on) come from the CLI synth; the variant turns both off. The
-kill_metric=false-with-dashboard case builds the construct alone in a bare stack (seconds, not a full synth).
+Default settings (dashboard on, kill_metric off) come from the CLI synth; the variant turns kill_metric on. The
+dashboard=false case builds the stack alone (seconds, not a full synth).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def test_one_dashboard_named_by_cloudformation_opening_on_a_week(template: Templ
     assert "DashboardName" not in dashboard["Properties"]
     assert body(template)["start"] == "-P7D"
     kinds = [w["type"] for w in body(template)["widgets"]]
-    assert kinds.count("log") == 3 and kinds.count("metric") == 7, kinds
+    assert kinds.count("log") == 3 and kinds.count("metric") == 6, kinds  # OOMKills only with kill_metric
 
 
 def test_kill_widgets_query_the_events_log_group_for_kill_events(template: Template) -> None:
@@ -119,12 +119,13 @@ def test_the_fleet_alarms_evaluate_the_same_query(template: Template) -> None:
     assert shown == alarm_queries
 
 
-def test_the_kill_metric_widget_sums_the_asg_series_the_function_writes(template: Template) -> None:
+def test_the_kill_metric_widget_sums_the_asg_series_the_function_writes(variant_template: Template) -> None:
     from service.wiring import ASG_DIMENSION
 
-    widget = widgets(template, "metric")["OOMKills metric by Auto Scaling group"]
+    # GIVEN the variant: kill_metric on
+    widget = widgets(variant_template, "metric")["OOMKills metric by Auto Scaling group"]
     ((expression,),) = widget["metrics"]
-    _, oom = function_by_handler(template, "service.handlers.oom.handler")
+    _, oom = function_by_handler(variant_template, "service.handlers.oom.handler")
     namespace = oom["Properties"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
     assert expression["expression"] == (
         f"SEARCH('{{{namespace},{ASG_DIMENSION}}} MetricName=\"OOMKills\"', 'Sum', 300)"
@@ -151,16 +152,16 @@ def test_pipeline_health_covers_every_function_and_the_dead_letter_queue(templat
     assert dlq[4]["stat"] == "Maximum"
 
 
-def test_without_the_kill_metric_the_dashboard_does_not_graph_it(variant_template: Template) -> None:
-    # GIVEN the variant: dashboard on, kill_metric off
-    titles = {w["title"] for kind in ("log", "metric") for w in widgets(variant_template, kind).values()}
+def test_without_the_kill_metric_the_dashboard_does_not_graph_it(template: Template) -> None:
+    # GIVEN the defaults: dashboard on, kill_metric off
+    titles = {w["title"] for kind in ("log", "metric") for w in widgets(template, kind).values()}
     # THEN the kills still show from the events, the latest kills take the whole row, and OOMKills is not graphed
     assert "OOMKills metric by Auto Scaling group" not in titles
     assert {"OOM kills by Auto Scaling group", "OOM kills by process", "Latest OOM kills"} <= titles
-    (latest,) = [w for w in body(variant_template)["widgets"] if w["properties"]["title"] == "Latest OOM kills"]
+    (latest,) = [w for w in body(template)["widgets"] if w["properties"]["title"] == "Latest OOM kills"]
     assert latest["width"] == 24
-    assert "OOMKills" not in json.dumps(body(variant_template))
-    assert "DashboardUrl" in variant_template["Outputs"]
+    assert "OOMKills" not in json.dumps(body(template))
+    assert "DashboardUrl" in template["Outputs"]
 
 
 def test_dashboard_off_means_no_dashboard_and_no_output() -> None:
@@ -171,7 +172,7 @@ def test_dashboard_off_means_no_dashboard_and_no_output() -> None:
     from infra.config import OomWatchConfig
     from infra.stack import OomWatchStack
 
-    config = OomWatchConfig.from_context({"dashboard": "false"})
+    config = OomWatchConfig.from_context({"dashboard": "false", "kill_metric": "true"})
     stack = OomWatchStack(App(), "NoDashboard", config=config, code_path=LAMBDA_CODE)
 
     # WHEN it is synthesized

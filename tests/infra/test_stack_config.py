@@ -44,7 +44,7 @@ def test_defaults() -> None:
     assert (config.noise_window_minutes, config.loop_threshold) == (15, 5)
     assert config.allow_list == AllowList()
     assert config.agent_version_parameter is None  # latest: the host checks the version journald needs
-    assert (config.dashboard, config.kill_metric) == (True, True)
+    assert (config.dashboard, config.kill_metric, config.sparkline) == (True, False, False)  # opt-ins off
 
 
 def test_missing_keys_fall_back_to_the_defaults() -> None:

@@ -308,9 +308,8 @@ def test_environment_contract(template: Template, variant_template: Template) ->
         **noise,
         "LOG_MODE": "oom",
         "SYSLOG_GROUP": {"Ref": "SyslogLogGroup"},
-        "KILL_METRIC": "true",
-        "SPARKLINE": "true",
-        "AGENT_NAMESPACE": "CWAgent",
+        "KILL_METRIC": "false",
+        "SPARKLINE": "false",
         "MUTE_BREAKTHROUGH_CRITICAL": "true",
     }
     coverage = {
@@ -328,8 +327,8 @@ def test_environment_contract(template: Template, variant_template: Template) ->
         "AGENT_NAMESPACE": "CWAgent",
     }
     variant = environment(variant_template, "service.handlers.oom.handler")
-    assert variant["KILL_METRIC"] == "false"
-    assert variant["SPARKLINE"] == "false" and "AGENT_NAMESPACE" not in variant
+    assert variant["KILL_METRIC"] == "true"
+    assert variant["SPARKLINE"] == "true" and variant["AGENT_NAMESPACE"] == "CWAgent"
     assert (variant["NOISE_WINDOW_MINUTES"], variant["LOOP_THRESHOLD"]) == ("30", "7")
     assert variant["CRITICAL_PROCESSES"] == "java,postgres,php-fpm*"
     assert json.loads(variant["ALLOW_LIST"]) == {
@@ -427,11 +426,10 @@ def test_oom_function_permissions(template: Template, variant_template: Template
         "ec2:DescribeInstanceTypes": ["*"],
         "logs:FilterLogEvents": [{"Fn::GetAtt": ["SyslogLogGroup", "Arn"]}],
         **table("GetItem", "PutItem", "UpdateItem", "BatchWriteItem"),
-        # sparkline (default on): the memory before a kill; GetMetricData has no resource-level permissions
-        "cloudwatch:GetMetricData": ["*"],
-    }
+    }  # sparkline off (the default): no read, no grant
     variant = role_grants(variant_template, "service.handlers.oom.handler")
-    assert "cloudwatch:GetMetricData" not in variant  # sparkline=false: no read, no grant
+    # sparkline on: the memory before a kill; GetMetricData has no resource-level permissions
+    assert variant["cloudwatch:GetMetricData"] == ["*"]
     filter_on = variant["logs:FilterLogEvents"]
     rendered = sorted(render(r, {"SyslogLogGroup": "new"}) for r in filter_on)
     expected = [
