@@ -70,3 +70,14 @@ def run_cdk_synth(outdir: Path, *context: str) -> subprocess.Popen[str]:
     for item in context:
         args += ["--context", item]
     return subprocess.Popen(args, cwd=REPO, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def synth_in_process(overrides: Mapping[str, Any], outdir: Path) -> tuple[dict[str, Any], Path]:
+    """``cdk.json`` plus ``overrides`` synthesized by ``app.build_app`` (cdk-nag fails the synth on a finding): the
+    template, and the path of the file the synth wrote (for cfn-lint)."""
+    from app import build_app
+
+    app, stack = build_app(context_with(overrides), outdir=str(outdir))
+    assembly = app.synth()
+    template: dict[str, Any] = assembly.get_stack_by_name(stack.stack_name).template
+    return template, outdir / f"{stack.stack_name}.template.json"

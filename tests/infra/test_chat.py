@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from synth_kit import REPO, context_with
+from synth_kit import REPO, context_with, synth_in_process
 from template_kit import only, render, resources, target
 
 from infra.chat import GUARDRAIL_POLICY
@@ -30,14 +30,8 @@ Template = dict[str, Any]
 
 @pytest.fixture(scope="module")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Template, Path]:
-    """The stack with one Slack and one Teams channel (app.build_app: cdk-nag fails the synth on a finding)."""
-    from app import build_app
-
-    outdir = tmp_path_factory.mktemp("chat-synth")
-    app, stack = build_app(context_with(SETTINGS), outdir=str(outdir))
-    assembly = app.synth()
-    path = outdir / f"{stack.stack_name}.template.json"
-    return assembly.get_stack_by_name(stack.stack_name).template, path
+    """The stack with one Slack and one Teams channel (cdk-nag fails the synth on a finding)."""
+    return synth_in_process(SETTINGS, tmp_path_factory.mktemp("chat-synth"))
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from service.logic import events as ev
-from synth_kit import REPO, context_with
+from synth_kit import REPO, context_with, synth_in_process
 from template_kit import function_by_handler, only, resources, role_statements
 
 from demo.eventpattern import matches
@@ -32,13 +32,8 @@ Template = dict[str, Any]
 
 @pytest.fixture(scope="module")
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Template, Path]:
-    """The stack with a bus of its own and the PagerDuty route (app.build_app: cdk-nag fails the synth on a finding)."""
-    from app import build_app
-
-    outdir = tmp_path_factory.mktemp("events-synth")
-    app, stack = build_app(context_with(SETTINGS), outdir=str(outdir))
-    assembly = app.synth()
-    return assembly.get_stack_by_name(stack.stack_name).template, outdir / f"{stack.stack_name}.template.json"
+    """The stack with a bus of its own and the PagerDuty route (cdk-nag fails the synth on a finding)."""
+    return synth_in_process(SETTINGS, tmp_path_factory.mktemp("events-synth"))
 
 
 @pytest.fixture(scope="module")
