@@ -127,8 +127,13 @@ def _span(text: str, limit: int) -> str:
 _NL_JSON = 2  # bytes of one line break inside a JSON string
 
 
+#: What ``json.dumps`` (ASCII-only, as SNS gets it) writes as more than one byte: controls, quote, backslash,
+#: DEL and anything past ASCII. A line without them is as long in JSON as it is.
+_ESCAPED = re.compile('[\x00-\x1f"\\\\\x7f-\U0010ffff]')
+
+
 def _json_len(text: str) -> int:
-    return len(json.dumps(text)) - 2
+    return len(json.dumps(text)) - 2 if _ESCAPED.search(text) else len(text)
 
 
 def _left_out(count: int) -> str:
@@ -149,10 +154,11 @@ def block(lines: Sequence[str], *, limit: int = DESCRIPTION_MAX, budget: int = E
         line = code_text(raw)
         after = len(body) - index - 1
         reserve = len(_left_out(after)) + _NL_JSON if after else 0  # room for the note (and its break, in JSON)
-        if chars + len(line) + 1 + reserve <= limit and nbytes + _json_len(line) + _NL_JSON + reserve <= budget:
+        size = _json_len(line)
+        if chars + len(line) + 1 + reserve <= limit and nbytes + size + _NL_JSON + reserve <= budget:
             kept.append(line)
             chars += len(line) + 1
-            nbytes += _json_len(line) + _NL_JSON
+            nbytes += size + _NL_JSON
             continue
         room = limit - chars - 1 - reserve
         part = _cut(line, room) if room >= 40 else ""

@@ -309,3 +309,12 @@ def test_block_is_one_closed_code_block_within_its_limit(lines: list[str], limit
     assert len(text) <= limit and len(json.dumps(text)) - 2 <= 4 * limit
     assert text.startswith("```\n") and text.endswith("```")
     assert text.count("```") == 2 and "<" not in text and ">" not in text
+
+
+@given(st.text(alphabet=st.characters(codec=None, min_codepoint=0, max_codepoint=0x10FFFF), max_size=40))
+@example("\x7f")
+@example('a"b\\c\td')
+@example("\ud800")
+def test_the_json_length_shortcut_is_what_json_dumps_writes(text: str) -> None:
+    # THEN a line's length in the encoded form is the length json.dumps gives it, with or without escapes
+    assert chat._json_len(text) == len(json.dumps(text)) - 2
