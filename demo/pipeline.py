@@ -611,48 +611,47 @@ class Demo:
 
     def drain_topic(self, wait_s: float = 1.0) -> list[dict[str, Any]]:
         """Everything the topic delivered to the capture queue so far, as JSON Lines records."""
-        sqs = self.aws.client("sqs")
-        found: list[dict[str, Any]] = []
-        deadline = time.monotonic() + wait_s
-        while True:
-            batch = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
-            messages = batch.get("Messages", [])
-            for message in messages:
-                envelope = json.loads(message["Body"])
-                attributes = {k: v.get("Value") for k, v in (envelope.get("MessageAttributes") or {}).items()}
-                found.append(
-                    {
-                        "channel": "sns",
-                        "subject": envelope.get("Subject"),
-                        "message": envelope.get("Message"),
-                        "attributes": attributes,
-                        "topic": envelope.get("TopicArn"),
-                        "message_id": envelope.get("MessageId"),
-                    }
-                )
-                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
-            if not messages and time.monotonic() >= deadline:
-                self.captured += found
-                return found
-            if not messages:
-                time.sleep(0.1)
+        found = [self._sns_record(json.loads(body)) for body in self._drain(self.queue_url, wait_s)]
+        self.captured += found
+        return found
+
+    @staticmethod
+    def _sns_record(envelope: dict[str, Any]) -> dict[str, Any]:
+        attributes = {k: v.get("Value") for k, v in (envelope.get("MessageAttributes") or {}).items()}
+        return {
+            "channel": "sns",
+            "subject": envelope.get("Subject"),
+            "message": envelope.get("Message"),
+            "attributes": attributes,
+            "topic": envelope.get("TopicArn"),
+            "message_id": envelope.get("MessageId"),
+        }
 
     def drain_bus(self, wait_s: float = 0.5) -> list[dict[str, Any]]:
         """The EventBridge events the handlers put so far (through the demo's catch-all rule), oldest first."""
         if not self.bus_queue_url:
             return []
+        found = [
+            {"channel": "eventbridge", "eventbridge": json.loads(b)} for b in self._drain(self.bus_queue_url, wait_s)
+        ]
+        self.bus_events += found
+        return found
+
+    def _drain(self, queue_url: str, wait_s: float) -> list[str]:
+        """The bodies of every message of a capture queue (each deleted once read), until it stays empty for
+        ``wait_s`` seconds."""
         sqs = self.aws.client("sqs")
-        found: list[dict[str, Any]] = []
+        bodies: list[str] = []
         deadline = time.monotonic() + wait_s
         while True:
-            batch = sqs.receive_message(QueueUrl=self.bus_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
-            messages = batch.get("Messages", [])
+            messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+                "Messages", []
+            )
             for message in messages:
-                found.append({"channel": "eventbridge", "eventbridge": json.loads(message["Body"])})
-                sqs.delete_message(QueueUrl=self.bus_queue_url, ReceiptHandle=message["ReceiptHandle"])
+                bodies.append(message["Body"])
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
             if not messages and time.monotonic() >= deadline:
-                self.bus_events += found
-                return found
+                return bodies
             if not messages:
                 time.sleep(0.1)
 

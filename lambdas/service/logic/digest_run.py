@@ -8,7 +8,7 @@ are released and re-raised, a failed commit never is (the digest went out).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from service.dal.clients import error_code
@@ -18,7 +18,7 @@ from service.logic.alert_text import render_digest
 from service.logic.coverage import check_coverage
 from service.logic.delivery import PUBLISH_RESERVE_S, attempt, commit_or_keep, quietly
 from service.logic.digest_view import digest_view
-from service.logic.mute_notices import mutes_quietly
+from service.logic.mute_notices import announce_mutes
 from service.logic.ports import PublishFailed, Runtime
 from service.models.attempt import Attempt
 from service.models.views import DigestView, Message
@@ -113,14 +113,17 @@ def send_due_digests(
     return {"due": len(due), "sent": sent}
 
 
-def coverage_quietly(rt: Runtime, account: str) -> dict[str, Any]:
-    """The coverage check, whose failure (AWS, publish, a bug) is logged and never fails the digest run."""
+def _aside(
+    step: Callable[[Runtime, str], dict[str, Any]], rt: Runtime, account: str, *, key: str, warning: str, metric: str
+) -> dict[str, Any]:
+    """A side step of the run (mute notices, the coverage check) whose failure (AWS, publish, a bug) is logged and
+    counted, and never fails the digest run: the next run tries again."""
     try:
-        return check_coverage(rt, account)
+        return step(rt, account)
     except Exception as exc:
-        rt.telemetry.warning("coverage_check_failed", error=error_code(exc))
-        rt.telemetry.count("CoverageCheckFailures")
-        return {"coverage": "failed", "error": error_code(exc)}
+        rt.telemetry.warning(warning, error=error_code(exc))
+        rt.telemetry.count(metric)
+        return {key: "failed", "error": error_code(exc)}
 
 
 def scheduled_run(
@@ -131,8 +134,10 @@ def scheduled_run(
     try:
         result = send_due_digests(rt, account=account, request_id=request_id, remaining_ms=remaining_ms)
     finally:
-        mutes = mutes_quietly(rt, account)
-        coverage = coverage_quietly(rt, account)
+        mutes = _aside(announce_mutes, rt, account, key="mute_notices", warning="mute_notices_failed",
+                       metric="MuteNoticeFailures")  # fmt: skip
+        coverage = _aside(check_coverage, rt, account, key="coverage", warning="coverage_check_failed",
+                          metric="CoverageCheckFailures")  # fmt: skip
     if mutes.get("mute_notices"):
         result = {**result, **mutes}
     return result if coverage.get("coverage") == "off" else {**result, **coverage}

@@ -172,7 +172,6 @@ class KillCase:
     messages: list[Message] = field(default_factory=list)
     decision: str = ""
     render_error: BaseException | None = None
-    sent_kinds: list[str] = field(default_factory=list)
     memory: tuple[str, ...] | None = None  # the sparkline lines (service.logic.memory_history); None: not read
     mute_id: str | None = None  # the mute it broke through (mute_breakthrough_critical)
     sent: list[Message] = field(default_factory=list)  # what went out in this invocation (its events follow)
@@ -181,6 +180,10 @@ class KillCase:
     @property
     def first_attempt(self) -> bool:
         return self.claim is not None and self.claim.occurrence is None
+
+    @property
+    def sent_kinds(self) -> list[str]:
+        return [m.kind for m in self.sent]
 
 
 def _summary(w: KillCase) -> VictimSummary:
@@ -371,37 +374,40 @@ def _write_event(w: KillCase, view: KillView | None, d: LogDelivery, rt: Runtime
         rt.telemetry.event(w.record)
     except Exception as exc:
         rt.telemetry.count("RenderFailures")
-        minimal: MinimalEventRecord = {
-            "kill_key": w.key,
-            "decision": w.decision,
-            "instance_id": d.instance_id,
-            "log_group": d.log_group,
-            "kill_time": _iso(w.kill.time_ms),
-            "kill_line": _safe_text(w.kill.event.get("kill_line") or "", 600),
-            "occurrence": w.count.occurrence if w.count else None,
-            "complete": False,
-            "notes": [f"The event could not be rendered in full ({type(exc).__name__})."],
-            **extra,
-        }
-        rt.telemetry.event(minimal)
+        rt.telemetry.event(_minimal_record(w, d, exc, extra))
     out.by_dimensions[(w.sev.level, w.fp.source)] += 1
     out.kills += 1
+
+
+def _minimal_record(w: KillCase, d: LogDelivery, exc: BaseException, extra: RecordExtra) -> MinimalEventRecord:
+    """The event of a kill whose full record could not be built: what is known without rendering."""
+    return {
+        "kill_key": w.key,
+        "decision": w.decision,
+        "instance_id": d.instance_id,
+        "log_group": d.log_group,
+        "kill_time": _iso(w.kill.time_ms),
+        "kill_line": _safe_text(w.kill.event.get("kill_line") or "", 600),
+        "occurrence": w.count.occurrence if w.count else None,
+        "complete": False,
+        "notes": [f"The event could not be rendered in full ({type(exc).__name__})."],
+        **extra,
+    }
 
 
 def handle_kills(
     kills: Sequence[Kill], d: LogDelivery, rt: Runtime, out: Outcome, failures: list[BaseException]
 ) -> None:
     """Classify, de-duplicate, count, log and alert every kill of one delivery (see :mod:`service.logic.delivery`)."""
-    allow_listed: list[bus_events.Entry] = []  # their events, put with the others'
-    works = _not_allow_listed(kills, d, rt, out, allow_listed)
+    done: list[KillCase] = []  # allow-listed and muted kills: recorded, never published; their events go first
+    works = _not_allow_listed(kills, d, rt, out, done)
     if not works:
-        _put_events([], d, rt, allow_listed)
+        _put_events(done, d, rt)
         return
     works = _claimed(works, d, rt, out)
-    muted: list[KillCase] = []  # recorded and done; their events go with the others'
-    works = _not_muted(works, d, rt, out, muted)
+    works = _not_muted(works, d, rt, out, done)
     if not works:
-        _put_events(muted, d, rt, allow_listed)
+        _put_events(done, d, rt)
         return
     _count(works, d, rt)
     _add_memory(works, d, rt)
@@ -412,7 +418,7 @@ def handle_kills(
     try:
         _publish_all(works, d, rt, out, failures)
     finally:
-        _put_events([*muted, *works], d, rt, allow_listed)
+        _put_events([*done, *works], d, rt)
 
 
 def _add_memory(works: Sequence[KillCase], d: LogDelivery, rt: Runtime) -> None:
@@ -429,6 +435,7 @@ def _kill_events(w: KillCase) -> list[bus_events.Entry]:
     with its "OOM Kill" event), or, for a kill folded on its first attempt, one "OOM Kill" event of its own.
 
     A kill whose alert went out earlier (a retry that only commits) gets none: its events went with its alert.
+    An allow-listed kill has no claim: its one event goes with the delivery that recorded it.
     """
     record: dict[str, Any] | None = dict(w.record) if w.record is not None else None
     if w.sent:
@@ -438,7 +445,7 @@ def _kill_events(w: KillCase) -> list[bus_events.Entry]:
             )
             for m in w.sent
         ]
-    if not w.messages and w.first_attempt and record is not None:
+    if not w.messages and (w.claim is None or w.first_attempt) and record is not None:
         return [
             bus_events.kill_entry(
                 record, fingerprint=w.fp.key, kill_key=w.key, decision=w.decision, time_ms=w.kill.time_ms
@@ -447,11 +454,11 @@ def _kill_events(w: KillCase) -> list[bus_events.Entry]:
     return []
 
 
-def _put_events(works: Sequence[KillCase], d: LogDelivery, rt: Runtime, extra: Sequence[bus_events.Entry] = ()) -> None:
+def _put_events(works: Sequence[KillCase], d: LogDelivery, rt: Runtime) -> None:
     """The kills' events on the bus, after their alerts; a failure here is counted and logged, never raised."""
     if rt.events is None:
         return
-    entries = list(extra)
+    entries: list[bus_events.Entry] = []
     for w in works:
         try:
             entries += _kill_events(w)
@@ -466,9 +473,10 @@ def _put_events(works: Sequence[KillCase], d: LogDelivery, rt: Runtime, extra: S
 
 
 def _not_allow_listed(
-    kills: Sequence[Kill], d: LogDelivery, rt: Runtime, out: Outcome, entries: list[bus_events.Entry]
+    kills: Sequence[Kill], d: LogDelivery, rt: Runtime, out: Outcome, recorded: list[KillCase]
 ) -> list[KillCase]:
-    """Each kill classified; an allow-listed one gets its event and nothing else (no claim, count or alert)."""
+    """Each kill classified; an allow-listed one gets its event (added to ``recorded``, for its bus event) and
+    nothing else (no claim, count or alert)."""
     s = rt.settings
     info = d.lookup.instances.get(d.instance_id) if d.instance_id else None
     works: list[KillCase] = []
@@ -476,17 +484,10 @@ def _not_allow_listed(
         w = _prepare(kill, d, info, rt, group)
         allowed = _allowed(w, info, s)
         if allowed:
-            record = event_record(_view(w, d, s), "event_only", kill, {"allow_listed": allowed, "kill_key": w.key})
-            rt.telemetry.event(record)
-            if rt.events is not None:
-                try:
-                    entry = bus_events.kill_entry(
-                        dict(record), fingerprint=w.fp.key, kill_key=w.key, decision="event_only", time_ms=kill.time_ms
-                    )
-                    entries.append(entry)
-                except Exception as exc:
-                    rt.telemetry.warning("event_build_failed", kill_key=w.key, error=type(exc).__name__)
-                    rt.telemetry.count("EventFailures")
+            w.decision = "event_only"
+            w.record = event_record(_view(w, d, s), w.decision, kill, {"allow_listed": allowed, "kill_key": w.key})
+            rt.telemetry.event(w.record)
+            recorded.append(w)
             rt.telemetry.kills(w.sev.level, w.fp.source, 1)
             out.event_only += 1
             out.kills += 1
@@ -563,19 +564,7 @@ def _record_muted(muted: Sequence[tuple[KillCase, str]], d: LogDelivery, rt: Run
             rt.telemetry.event(w.record)
         except Exception as exc:
             rt.telemetry.warning("render_failed", kill_key=w.key, error=type(exc).__name__)
-            minimal: MinimalEventRecord = {
-                "kill_key": w.key,
-                "decision": "muted",
-                "mute_id": mute_id,
-                "instance_id": d.instance_id,
-                "log_group": d.log_group,
-                "kill_time": _iso(w.kill.time_ms),
-                "kill_line": _safe_text(w.kill.event.get("kill_line") or "", 600),
-                "occurrence": 0,
-                "complete": False,
-                "notes": [f"The event could not be rendered in full ({type(exc).__name__})."],
-            }
-            rt.telemetry.event(minimal)
+            rt.telemetry.event(_minimal_record(w, d, exc, extra))
         out.by_dimensions[(w.sev.level, w.fp.source)] += 1
         out.kills += 1
         out.muted += 1
@@ -636,7 +625,6 @@ def _publish(w: KillCase, d: LogDelivery, rt: Runtime, out: Outcome, failures: l
             raise TimeoutError("too little of the invocation left to publish and record it")
         for message in w.messages:
             rt.publisher.publish(message)
-            w.sent_kinds.append(message.kind)
             w.sent.append(message)
             out.alerts += 1
     except Exception as exc:

@@ -77,13 +77,3 @@ def announce_mutes(rt: Runtime, account: str) -> dict[str, Any]:
     if gone:
         rt.store.mutes.forget_announced(gone)
     return {"mute_notices": sent}
-
-
-def mutes_quietly(rt: Runtime, account: str) -> dict[str, Any]:
-    """The mute notices, whose failure is logged and never fails the digest run (the next run retries)."""
-    try:
-        return announce_mutes(rt, account)
-    except Exception as exc:
-        rt.telemetry.warning("mute_notices_failed", error=error_code(exc))
-        rt.telemetry.count("MuteNoticeFailures")
-        return {"mute_notices": "failed", "error": error_code(exc)}
