@@ -58,7 +58,6 @@ RESOURCES_MAX: Final = 10
 #: escape to 12 bytes (an emoji) would otherwise be 96 KB of the 256 KiB SNS message.
 ENCODED_MAX: Final = 48_000
 
-_CODE = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "`": "'"})
 _FENCE: Final = "```"
 _INSTANCE_ID = re.compile(r"i-[0-9a-f]{8,17}")
 _WORD = re.compile(r"[a-z0-9][a-z0-9._-]{0,74}")
@@ -98,8 +97,11 @@ _LINK_LABELS: Final[Mapping[str, str]] = {
 
 
 def code_text(text: str) -> str:
-    """``text`` made safe inside code: no backtick to close it, no ``<``/``>``/``&`` for Slack to read."""
-    return text.translate(_CODE)
+    """``text`` made safe inside code: no backtick to close it, no ``<``/``>``/``&`` for Slack to read.
+
+    Four ``str.replace`` scans, ``&`` first so that no entity is escaped twice: a whole message in a few
+    microseconds, where ``str.translate`` with a mapping to strings takes a dictionary look-up per character."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")
 
 
 def code(text: str) -> str:
@@ -148,6 +150,13 @@ def block(lines: Sequence[str], *, limit: int = DESCRIPTION_MAX, budget: int = E
     body = list(lines)
     while body and not body[-1].strip():
         body.pop()
+    if body:  # the usual case, every line whole: what the loop below gives, found without a step per line
+        whole = code_text("\n".join(body))
+        reserve = len(_left_out(len(body) - 1)) + _NL_JSON if len(body) > 1 else 0  # the loop's largest
+        chars = len(_FENCE) * 2 + 2 + len(whole) + 1
+        nbytes = len(_FENCE) * 2 + 3 * _NL_JSON + len(json.dumps(whole)) - 2  # "\n" is counted in whole
+        if chars + reserve <= limit and nbytes + reserve <= budget:
+            return f"{_FENCE}\n{whole}\n{_FENCE}"
     kept: list[str] = []
     chars = len(_FENCE) * 2 + 2  # the two fences and their line breaks
     nbytes = len(_FENCE) * 2 + 2 * _NL_JSON  # a line break is two bytes in JSON (\\n)

@@ -61,20 +61,61 @@ def fit(lines: Sequence[str], width: int = WIDTH) -> list[str]:
             continue
         label = _KV_LABEL.match(line)
         lead = len(line) - len(body)
-        cont = " " * (len(label.group(1)) if label else min(lead + 2, 20))
-        out.extend(
-            textwrap.wrap(
-                line[lead:],
+        # Indents stop a column short of the width: textwrap never ends on a line with no room (issue 12).
+        first = " " * min(lead, width - 1)
+        cont = " " * min(len(label.group(1)) if label else min(lead + 2, 20), width - 1)
+        text = line[lead:]
+        if text.isascii() and text.isprintable():  # the usual line: printable ASCII
+            wrapped = _wrap(text, width, first, cont)
+        else:
+            wrapped = textwrap.wrap(
+                text,
                 width=width,
-                initial_indent=" " * lead,
+                initial_indent=first,
                 subsequent_indent=cont,
                 break_long_words=True,
                 break_on_hyphens=False,
                 drop_whitespace=True,
             )
-            or [line[:width]]
-        )
+        out.extend(wrapped or [line[:width]])
     return out
+
+
+_NOT_SPACE = re.compile("[^ ]")
+
+
+def _wrap(text: str, width: int, first: str, rest: str) -> list[str]:
+    """What :func:`fit`'s ``textwrap.wrap`` call gives for printable ASCII ``text`` that starts with a word (so
+    " " is its only white space), with a search per line where textwrap takes a step per word.
+
+    Greedy, as textwrap is: a line takes the words that fit; a word longer than a whole line breaks hard where
+    the line is full; the spaces a line breaks at end neither it nor the next one.
+    """
+    lines: list[str] = []
+    pos, n = 0, len(text)
+    while pos < n:
+        indent = rest if lines else first
+        room = width - len(indent)
+        end, hard = n, False
+        if n - pos > room:
+            edge = pos + room  # the first character that does not fit
+            space = text.rfind(" ", pos, edge)
+            if text[edge] == " ":
+                end = edge  # at a word's end: the spaces that follow end no line
+            elif space < 0:
+                end, hard = edge, True  # in a word longer than the line
+            else:  # in a word that starts after ``space``: it moves down whole, unless no line could hold it
+                word_end = text.find(" ", edge)
+                hard = (n if word_end < 0 else word_end) - space - 1 > room
+                end = edge if hard else space + 1
+        piece = text[pos:end]
+        # A hard break keeps the spaces before it: textwrap drops only the empty piece it cut at a full line.
+        lines.append(indent + (piece if hard else piece.rstrip(" ")))
+        more = _NOT_SPACE.search(text, end)
+        if more is None:
+            break
+        pos = more.start()
+    return lines
 
 
 def attributes(**values: object) -> dict[str, str]:

@@ -6,7 +6,9 @@ Each reference below is the straightforward version the handler used before it w
 
 from __future__ import annotations
 
+import json
 import re
+import textwrap
 import unicodedata
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +17,7 @@ from urllib.parse import quote
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from service.logic import links
+from service.logic import chat, layout, links
 from service.logic.layout import noise_line
 from service.logic.text import clean, deep_clean
 
@@ -177,3 +179,143 @@ def test_clean_agrees_with_the_plain_definition(text: str, limit: int) -> None:
 @given(JSON_LIKE, st.integers(min_value=1, max_value=40), st.integers(min_value=1, max_value=5))
 def test_deep_clean_agrees_with_the_plain_definition(value: Any, limit: int, max_items: int) -> None:
     assert deep_clean(value, limit, max_items) == reference_deep_clean(value, limit, max_items)
+
+
+def reference_block(lines: list[str], *, limit: int, budget: int) -> str:
+    """The chat block built line by line, as it was before its whole-text shortcut."""
+    fence, nl_json = "```", 2
+    body = list(lines)
+    while body and not body[-1].strip():
+        body.pop()
+    kept: list[str] = []
+    chars = len(fence) * 2 + 2
+    nbytes = len(fence) * 2 + 2 * nl_json
+    for index, raw in enumerate(body):
+        line = chat.code_text(raw)
+        after = len(body) - index - 1
+        reserve = len(chat._left_out(after)) + nl_json if after else 0
+        size = len(json.dumps(line)) - 2
+        if chars + len(line) + 1 + reserve <= limit and nbytes + size + nl_json + reserve <= budget:
+            kept.append(line)
+            chars += len(line) + 1
+            nbytes += size + nl_json
+            continue
+        room = limit - chars - 1 - reserve
+        part = chat._cut(line, room) if room >= 40 else ""
+        if part and nbytes + len(json.dumps(part)) - 2 + nl_json + reserve <= budget:
+            kept.append(part)
+            if after:
+                kept.append(chat._left_out(after))
+        else:
+            kept.append(chat._left_out(after + 1))
+        break
+    return "\n".join([fence, *kept, fence])
+
+
+BLOCK_TEXT = st.one_of(
+    st.text(alphabet='ab <>&`"\\\x01\u00e9\U0001f600\n', max_size=60),
+    st.sampled_from(["", " ", "x" * 40, "y" * 77, "z" * 200]),
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.lists(BLOCK_TEXT, max_size=40),
+    st.integers(min_value=8, max_value=1500),
+    st.integers(min_value=8, max_value=3000),
+)
+def test_block_agrees_with_the_line_by_line_definition(lines: list[str], limit: int, budget: int) -> None:
+    # Limits around the text's own size, where the whole-text shortcut hands over to the loop, are where they differ.
+    assert chat.block(lines, limit=limit, budget=budget) == reference_block(lines, limit=limit, budget=budget)
+
+
+def test_block_agrees_with_the_line_by_line_definition_on_every_corpus_report() -> None:
+    reports = [path.read_text(errors="replace").split("\n") for path in sorted(CORPUS.glob("*.log"))]
+    assert len(reports) > 20
+    for lines in reports:
+        for limit in (300, 2000, chat.DESCRIPTION_MAX):
+            for budget in (400, 3000, chat.ENCODED_MAX // 2):
+                assert chat.block(lines, limit=limit, budget=budget) == reference_block(
+                    lines, limit=limit, budget=budget
+                )
+
+
+def reference_fit(lines: list[str], width: int = layout.WIDTH) -> list[str]:
+    """fit() with every wide line through textwrap, as it was before its own wrapping of printable ASCII (with
+    its indents a column short of the width: textwrap loops for ever on a line with no room)."""
+    out: list[str] = []
+    for line in lines:
+        body = line.lstrip(" ")
+        if len(line) <= width or body.startswith("https://"):
+            out.append(line)
+            continue
+        label = layout._KV_LABEL.match(line)
+        lead = len(line) - len(body)
+        cont = " " * min(len(label.group(1)) if label else min(lead + 2, 20), width - 1)
+        wrapped = textwrap.wrap(
+            line[lead:],
+            width=width,
+            initial_indent=" " * min(lead, width - 1),
+            subsequent_indent=cont,
+            break_long_words=True,
+            break_on_hyphens=False,
+            drop_whitespace=True,
+        )
+        out.extend(wrapped or [line[:width]])
+    return out
+
+
+# Words, runs of spaces, hyphens, a "Label:" start, and (for the fallback) a tab, a no-break space, a control.
+WRAP_TEXT = st.lists(
+    st.one_of(
+        st.sampled_from(
+            [" ", "  ", " " * 5, " " * 45, "a", "ab", "abc-def", "x" * 9, "y" * 30, "  Killed:   ", "\t", "\u00a0"]
+        ),
+        st.text(alphabet="ab -:\x1f\u00e9", max_size=6),
+    ),
+    max_size=40,
+).map("".join)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(WRAP_TEXT, max_size=4), st.integers(min_value=1, max_value=40))
+def test_fit_agrees_with_textwrap(lines: list[str], width: int) -> None:
+    assert layout.fit(lines, width) == reference_fit(lines, width)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.text(alphabet="ab -", min_size=1, max_size=80).filter(lambda t: not t.startswith(" ")),
+    st.integers(min_value=2, max_value=30),
+    st.data(),
+)
+def test_wrap_agrees_with_textwrap_on_printable_ascii(text: str, width: int, data: st.DataObject) -> None:
+    first = " " * data.draw(st.integers(min_value=0, max_value=width - 1))
+    rest = " " * data.draw(st.integers(min_value=0, max_value=width - 1))
+    want = textwrap.wrap(
+        text, width=width, initial_indent=first, subsequent_indent=rest, break_long_words=True, break_on_hyphens=False
+    )
+    assert layout._wrap(text, width, first, rest) == want
+
+
+def test_fit_agrees_with_textwrap_on_every_corpus_line() -> None:
+    lines = [line for path in sorted(CORPUS.glob("*.log")) for line in path.read_text(errors="replace").split("\n")]
+    wide = [f"  {line}" for line in lines if len(line) > 76]
+    assert len(wide) > 100
+    for width in (40, layout.WIDTH):
+        assert layout.fit(wide, width) == reference_fit(wide, width)
+
+
+def test_fit_ends_on_indents_as_wide_as_the_line() -> None:
+    # GIVEN lines whose indent leaves no room (textwrap itself loops for ever on the third)
+    lines = [" " * 200 + "a b", "  Process:" + " " * 100 + "x" * 90, " " * 90 + "\t\u00a0 \u00a0  K:   \t:" + "y" * 90]
+    # WHEN they are fitted THEN every piece of text is kept, each line within the width
+    out = layout.fit(lines, layout.WIDTH)
+    assert all(len(line) <= layout.WIDTH for line in out)
+    assert "".join(out).replace(" ", "").count("y") == 90 and "".join(out).count("x") == 90
+
+
+@given(st.text(alphabet="&<>`a;lt\u00e9\n", max_size=60) | st.text(max_size=60))
+def test_code_text_is_the_per_character_escape(text: str) -> None:
+    table = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "`": "'"})
+    assert chat.code_text(text) == text.translate(table)
