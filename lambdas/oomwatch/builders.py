@@ -197,7 +197,7 @@ def _fill_victim(victim: Victim, kill: Kill, summary: dict[str, object], warning
     if fields is None:
         warnings.append("the Killed process line fits no known layout; raw line kept")
         any_layout = k.KILLED_ANY.match(kill.record.text)
-        guess = k.KILLED_PID_ONLY.match(any_layout.group("rest")) if any_layout else None
+        guess = k.KILLED_PID_ONLY().match(any_layout.group("rest")) if any_layout else None
         if guess:
             victim["pid"] = k.num(guess.group("pid"))
             victim["comm"] = guess.group("comm")

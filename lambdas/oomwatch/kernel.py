@@ -11,6 +11,8 @@ import re
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
+from oomwatch.lazy import lazy_pattern
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
 # kmsg readers as "\\xNN", so such an escape counts as one character. Bounding the comm is what keeps another
 # subsystem's echo of user text ("tmpfs: Unknown parameter 'x invoked oom-killer: ...'") from reading as a header.
 COMM_MAX = 15
-_COMM_ESCAPE = re.compile(r"#[0-7]{3}|\\x[0-9a-fA-F]{2}")
+_COMM_ESCAPE = lazy_pattern(r"#[0-7]{3}|\\x[0-9a-fA-F]{2}")
 _COMM_SPAN = COMM_MAX * 4  # the most characters 15 escaped bytes can take
 # The reason the kernel prints before "Kill process", "Killed process" and "OOM victim" (§4, §5, §10):
 # oom_kill_process()'s message argument. 2.6.x also had the MPOL_BIND and cpuset wordings (mm/oom_kill.c before
@@ -53,18 +55,17 @@ CPU_LINE = re.compile(
     r"CPU: ?\d++ (?:UID: (?P<uid>\d++) )?PID: (?P<pid>\d++) Comm: (?P<comm>.{1,20}?)(?: Kdump: loaded)?"
     r" (?:Not tainted|Tainted:)"
 )
-PID_LINE = re.compile(r"Pid: (?P<pid>\d++), comm: (?P<comm>.{1,20}?) (?:Not tainted|Tainted:)")
+PID_LINE = lazy_pattern(r"Pid: (?P<pid>\d++), comm: (?P<comm>.{1,20}?) (?:Not tainted|Tainted:)")
 # §3 (5.0+): "oom-kill:constraint=..,nodemask=..,cpuset=..,mems_allowed=..,global_oom|oom_memcg=..[,task_memcg=..],
 # task=C,pid=P,uid=U" — built from pr_cont pieces, so any tail may be missing.
 SUMMARY = re.compile(r"oom-kill:constraint=(?P<constraint>[A-Z_a-z]*)(?P<rest>.*)")
 # §7.1 (up to 4.19)
 TASK_IN = re.compile(r"Task in (?P<task>\S+) killed as a result of limit of (?P<oom>\S+)")
-LIMIT_REACHED = re.compile(r"Memory limit reached of cgroup (?P<oom>\S+)")
+LIMIT_REACHED = lazy_pattern(r"Memory limit reached of cgroup (?P<oom>\S+)")
 # §7.2
 USAGE = re.compile(r"(?P<kind>memory|memory\+swap|swap|kmem): usage (?P<usage>\d++)kB, limit (?P<limit>\d++)kB")
 STATS = re.compile(r"Memory cgroup stats for (?P<path>[^:\s]*)")
 # §8
-TASKS_STATE = re.compile(r"Tasks state \(memory values in pages\)")
 TABLE_HEADER = re.compile(r"\[\s*+pid\s*+\]\s")
 _TABLE_LEAD = ("uid", "tgid", "total_vm", "rss")
 _ROW_NUMBERS = 13  # 6.8+ prints 10 numbers after the pid (§8); a row with more is not one of the kernel's
@@ -84,16 +85,15 @@ KILLED_MEM = re.compile(
     r"(?: pgtables:(?P<pgtables>\d++)kB)?"
     r"(?: oom_score_adj:(?P<adj>-?\d++))?"
 )
-KILLED_PID_ONLY = re.compile(r"(?P<pid>\d++)(?: \((?P<comm>[^)]*)\))?")
+KILLED_PID_ONLY = lazy_pattern(r"(?P<pid>\d++)(?: \((?P<comm>[^)]*)\))?")
 # §9 (4.6+)
 REAPED = re.compile(rf"oom_reaper: reaped process (?P<pid>\d++) {_PAREN_COMM}, now anon-rss:")
-UNABLE_TO_REAP = re.compile(rf"oom_reaper: unable to reap pid:(?P<pid>\d++) {_PAREN_COMM}")
+UNABLE_TO_REAP = lazy_pattern(rf"oom_reaper: unable to reap pid:(?P<pid>\d++) {_PAREN_COMM}")
 # §10
-GROUP = re.compile(r"Tasks in (?P<path>\S+) are going to be killed due to memory\.oom\.group set")
+GROUP = lazy_pattern(r"Tasks in (?P<path>\S+) are going to be killed due to memory\.oom\.group set")
 VICTIM_EXITING = re.compile(rf"{_MSG}: OOM victim (?P<pid>\d++) {_PAREN_COMM} is already exiting")
-# §11/§12
-NO_KILLABLE = re.compile(r"Out of memory and no killable processes")
-MEMINFO = re.compile(r"Mem-Info:")
+# §11/§12 ("Out of memory and no killable processes", "Mem-Info:") and §8's "Tasks state" header are
+# told by their words alone: oomwatch.lines has them as literal prefixes.
 
 CONSTRAINTS: Mapping[str, Constraint] = MappingProxyType(
     {
@@ -214,7 +214,7 @@ def parse_cpuset(text: str) -> str | None:
 
 
 def _comm_fits(comm: str) -> bool:
-    return len(comm) <= COMM_MAX or len(_COMM_ESCAPE.sub("e", comm)) <= COMM_MAX
+    return len(comm) <= COMM_MAX or len(_COMM_ESCAPE().sub("e", comm)) <= COMM_MAX
 
 
 def _digits(s: str) -> bool:

@@ -124,7 +124,7 @@ def _reaper(text: str) -> Reaper | None:
     m = k.REAPED.match(text)
     if m:
         return Reaper(k.num(m.group("pid")), True)
-    m = k.UNABLE_TO_REAP.match(text)
+    m = k.UNABLE_TO_REAP().match(text)
     return Reaper(k.num(m.group("pid")), False) if m else None
 
 
@@ -134,7 +134,7 @@ def _kill_process(text: str) -> KillProcess | None:
 
 
 def _cpu(text: str) -> Cpu | None:
-    m = k.CPU_LINE.match(text) or k.PID_LINE.match(text)
+    m = k.CPU_LINE.match(text) or k.PID_LINE().match(text)
     if not m:
         return None
     uid = m.groupdict().get("uid")
@@ -147,7 +147,7 @@ def _task_in(text: str) -> TaskIn | None:
 
 
 def _limit_reached(text: str) -> TaskIn | None:
-    m = k.LIMIT_REACHED.match(text)
+    m = k.LIMIT_REACHED().match(text)
     return TaskIn(None, m.group("oom")) if m else None
 
 
@@ -162,7 +162,7 @@ def _stats(text: str) -> str | bool:
 
 
 def _group(text: str) -> str | None:
-    m = k.GROUP.match(text)
+    m = k.GROUP().match(text)
     return m.group("path") if m else None
 
 

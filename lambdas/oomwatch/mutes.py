@@ -16,10 +16,11 @@ Items of the state table:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final
+
+from oomwatch.lazy import lazy_pattern
 
 INDEX_PK: Final = "mutes#index"
 ANNOUNCED_PK: Final = "mutes#announced"
@@ -33,10 +34,10 @@ MAX_REASON: Final = 200
 MAX_VALUE: Final = 255
 MAX_BY: Final = 200
 
-_DURATION = re.compile(r"(?i)\s*(\d{1,6})\s*([mhd]?)\s*")
+_DURATION = lazy_pattern(r"(?i)\s*(\d{1,6})\s*([mhd]?)\s*")
 _UNIT_S: Final = {"m": 60, "h": 3600, "d": 86400}
-_INSTANCE = re.compile(r"i-[0-9a-f]{8,17}")
-_ID = re.compile(r"m-[0-9a-f]{8}")
+_INSTANCE = lazy_pattern(r"i-[0-9a-f]{8,17}")
+_ID = lazy_pattern(r"m-[0-9a-f]{8}")
 
 
 class MuteError(ValueError):
@@ -45,7 +46,7 @@ class MuteError(ValueError):
 
 def parse_duration(text: str, max_hours: int) -> int:
     """``4h``, ``90m``, ``2d`` -> seconds: more than 0 and at most ``max_hours`` hours."""
-    found = _DURATION.fullmatch(text or "")
+    found = _DURATION().fullmatch(text or "")
     if found and int(found.group(1)) == 0:
         raise MuteError(f"--for {text.strip()}: a mute must last more than 0 minutes")
     if not found or not found.group(2):
@@ -63,7 +64,7 @@ def parse_target(kind: str, value: str) -> tuple[str, str]:
         raise MuteError(f"unknown mute target {kind!r}: use one of --{', --'.join(KINDS)}")
     if not value or len(value) > MAX_VALUE or not value.isprintable():
         raise MuteError(f"--{kind}: expected 1-{MAX_VALUE} printable characters")
-    if kind == "instance" and not _INSTANCE.fullmatch(value):
+    if kind == "instance" and not _INSTANCE().fullmatch(value):
         raise MuteError(f"--instance {value}: expected an instance id (i- and 8 or 17 hex digits)")
     if kind == "tag":
         key, sep, want = value.partition("=")
@@ -73,7 +74,7 @@ def parse_target(kind: str, value: str) -> tuple[str, str]:
 
 
 def valid_id(text: str) -> bool:
-    return bool(_ID.fullmatch(text or ""))
+    return bool(_ID().fullmatch(text or ""))
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import Final, NamedTuple
 
+from oomwatch.lazy import lazy_pattern
+
 MAX_LINE = 65_536  # longer input lines are cut: a kernel line is never near this long
 # Records split out of one line ("#012", a journal MESSAGE's newlines): a printk record holds at most 1024
 # characters (PRINTKRB_RECORD_MAX, kernel/printk/internal.h), so no kernel record has this many lines; the rest
@@ -56,7 +58,7 @@ _ISO = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}
 # Any locale's month (journalctl prints strftime's "%b %d %H:%M:%S": "déc. 06", "Dez 06", "12月 06"): the token is
 # checked against _MONTHS, so a line of text that merely starts "Word 12 10:00:00" is no stamp.
 _CLASSIC = re.compile(r"([^\W\d_]{2,7}\.?|\d{1,2}[月월]) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))? (.*)")
-_EN_LIKE = re.compile(r"[A-Z][a-z]{2}")
+_EN_LIKE = lazy_pattern(r"[A-Z][a-z]{2}")
 _OPENWRT = re.compile(r"[A-Z][a-z]{2} ([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d) (\d{4}) (\w+)\.(\w+) (.*)")
 _BRACKET_DATE = re.compile(r"\[([^\]]{0,40}?\d{1,2}:\d\d:\d\d[^\]]{0,40}?)\]\s?(.*)")
 _UPTIME = re.compile(r"\[\s*+(\d{1,10}\.\d{1,9})\]\s?(.*)")
@@ -66,7 +68,7 @@ _UPTIME = re.compile(r"\[\s*+(\d{1,10}\.\d{1,9})\]\s?(.*)")
 _HOST_IDENT = re.compile(r"(?:(\S++)(?<!:) )?([^\s\[\]:]++)(?:\[(\d+)\])?: ?(.*)")
 # Userland text relayed through /dev/kmsg or journalctl -o short-monotonic: "systemd[1]: ...".
 _RELAYED = re.compile(r"(?:(\S++)(?<![:\]]) )?([\w.@/-]++)\[(\d+)\]: (.*)")
-_MONO_KERNEL = re.compile(r"(?:(\S++)(?<!:) )?kernel: (.*)")
+_MONO_KERNEL = lazy_pattern(r"(?:(\S++)(?<!:) )?kernel: (.*)")
 
 
 class Sender(NamedTuple):
@@ -152,7 +154,7 @@ def _month(token: str) -> int | None:
     return _MONTHS.get(t) or _MONTHS.get(t[:3])
 
 
-_CJK_DATE = re.compile(r"(\d{1,2})[月월] ?(\d{1,2})[日일]")
+_CJK_DATE = lazy_pattern(r"(\d{1,2})[月월] ?(\d{1,2})[日일]")
 
 
 def _bracket_date(inner: str) -> tuple[float | None, str]:
@@ -165,7 +167,7 @@ def _bracket_date(inner: str) -> tuple[float | None, str]:
     tokens = inner.replace(",", " ").split()
     clock = next((t for t in tokens if re.fullmatch(r"\d{1,2}:\d\d:\d\d", t)), None)
     year = next((int(t) for t in tokens if re.fullmatch(r"\d{4}", t)), None)
-    cjk = _CJK_DATE.search(inner) if "月" in inner or "월" in inner else None
+    cjk = _CJK_DATE().search(inner) if "月" in inner or "월" in inner else None
     month: int | None
     day: int | None
     if cjk:
@@ -427,12 +429,12 @@ def parse_line(raw: str, previous: Record | None = None, hint: KernelPrefix | No
 # or "<timestamp> <message>" (--format short: "%Y-%m-%dT%H:%M:%S", UTC, no stream). `aws logs filter-log-events
 # --output text` prints each event's scalar fields in key order, tab-separated: "EVENTS eventId ingestionTime
 # logStreamName message timestamp"; `get-log-events --output text`: "EVENTS ingestionTime message timestamp".
-_CW_STAMP = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?(\+00:00)? ")
+_CW_STAMP = lazy_pattern(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?(\+00:00)? ")
 # What the original line starts with: the agent's journald JSON, dmesg's "[", an RFC 3339 or a classic stamp.
-_STAMPED = re.compile(
+_STAMPED = lazy_pattern(
     r"\{|\[ {0,12}\d|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d|(?:[^\W\d_]{2,7}\.?|\d{1,2}[月월]) {1,2}\d{1,2} \d\d:\d\d:\d\d "
 )
-_CW_EVENTS = re.compile(r"EVENTS\t(?:(\d{16,64})\t)?(\d{1,15})\t")
+_CW_EVENTS = lazy_pattern(r"EVENTS\t(?:(\d{16,64})\t)?(\d{1,15})\t")
 _CW_STREAM_MAX = 512  # CloudWatch Logs' limit on a log stream name
 
 
@@ -458,7 +460,7 @@ def _cloudwatch(line: str, previous: Record | None, hint: KernelPrefix | None) -
     event's time and log stream. The stream is the host when the line names none, and keeps streams apart."""
     stream: str | None = None
     if line[:1] == "E":
-        m = _CW_EVENTS.match(line)
+        m = _CW_EVENTS().match(line)
         if not m:
             return None
         tab = line.rfind("\t")
@@ -474,20 +476,20 @@ def _cloudwatch(line: str, previous: Record | None, hint: KernelPrefix | None) -
             return None
         when = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=int(ms))
         inner, prefix = line[start:tab], line[:start]
-        if not _STAMPED.match(inner):  # a message with no transport prefix says nothing of its sender
+        if not _STAMPED().match(inner):  # a message with no transport prefix says nothing of its sender
             return [
                 Record(line, inner, False, stream, None, None, None, when.timestamp(), _iso(when), _iso(when), stream)
             ]
     else:
         if _is_syslog_after_stamp(line):
             return None
-        m = _CW_STAMP.match(line)
+        m = _CW_STAMP().match(line)
         if not m:
             return None
         p = m.end()
-        if not _STAMPED.match(line, p):  # not "--format short": "<stream> <line>" or no CloudWatch line at all
+        if not _STAMPED().match(line, p):  # not "--format short": "<stream> <line>" or no CloudWatch line at all
             sp = line.find(" ", p, p + _CW_STREAM_MAX + 1)
-            if sp <= p or not m.group(8) or not _STAMPED.match(line, sp + 1):
+            if sp <= p or not m.group(8) or not _STAMPED().match(line, sp + 1):
                 return None
             stream, p = line[p:sp], sp + 1
         y, mo, d, h, mi, sec = (int(x) for x in m.groups()[:6])
@@ -560,7 +562,7 @@ def _parse_prefixed(raw: str, line: str, previous: Record | None, hint: KernelPr
     elif first == "[":
         if _UPTIME.fullmatch(line):
             rec = _kernel_text(Record(raw=raw, text=line, kernel=True))
-            m = _MONO_KERNEL.fullmatch(rec.text) if rec.kernel and "kernel: " in rec.text else None
+            m = _MONO_KERNEL().fullmatch(rec.text) if rec.kernel and "kernel: " in rec.text else None
             if m:  # journalctl -o short-monotonic: "[  77.740597] host kernel: text"
                 rec.host, rec.text = m.group(1), m.group(2)
         else:
@@ -573,7 +575,7 @@ def _parse_prefixed(raw: str, line: str, previous: Record | None, hint: KernelPr
                 d = _UPTIME_DELTA.fullmatch(line) if rec is None else None
                 if d:  # dmesg -d "[ 1234.567890 <    0.000003>] text", journalctl -o short-delta "... host kernel: "
                     rec = _kernel_text(Record(raw=raw, text=d.group(2), kernel=True, uptime=float(d.group(1))))
-                    m = _MONO_KERNEL.fullmatch(rec.text) if rec.kernel and "kernel: " in rec.text else None
+                    m = _MONO_KERNEL().fullmatch(rec.text) if rec.kernel and "kernel: " in rec.text else None
                     if m:
                         rec.host, rec.text = m.group(1), m.group(2)
     elif first == " " and line[2:3] in _CJK_MONTH and line[1:2].isdigit():
@@ -595,8 +597,8 @@ def _parse_prefixed(raw: str, line: str, previous: Record | None, hint: KernelPr
 _RELTIME = re.compile(r"\[ {0,2}([+-]\d{1,10}\.\d{6})\] ?(.*)")
 _MINUTE = re.compile(r"\[([^\[\]:]{1,24}?) ?(\d{1,2})[:.](\d\d)\] ?(.*)")
 _UPTIME_DELTA = re.compile(r"\[ {0,12}(\d{1,10}\.\d{6}) < {0,12}\d{1,10}\.\d{6}>\] ?(.*)")
-_MINUTE_STAMP = re.compile(r"([^\[\]:]{1,24}?) ?(\d{1,2})[:.](\d\d)")
-_DATE_TOKENS = re.compile(r"\d+|[^\W\d_]+")
+_MINUTE_STAMP = lazy_pattern(r"([^\[\]:]{1,24}?) ?(\d{1,2})[:.](\d\d)")
+_DATE_TOKENS = lazy_pattern(r"\d+|[^\W\d_]+")
 
 
 def _minute_wall(stamp: str | None, hint: KernelPrefix | None) -> float | None:
@@ -617,9 +619,9 @@ def _minute_wall(stamp: str | None, hint: KernelPrefix | None) -> float | None:
 
 def _read_minute(stamp: str) -> float | None:
     wall = None
-    m = _MINUTE_STAMP.fullmatch(stamp)
+    m = _MINUTE_STAMP().fullmatch(stamp)
     if m:
-        tokens = _DATE_TOKENS.findall(m.group(1))
+        tokens = _DATE_TOKENS().findall(m.group(1))
         nums = [int(t) for t in tokens if t.isdigit()]
         words = [t for t in tokens if not t.isdigit()]
         month: int | None = None
@@ -711,7 +713,7 @@ def _classic(raw: str, line: str, hint: KernelPrefix | None) -> Record | None:
         return None
     mon, day, h, mi, s, frac, rest = m.groups()
     month = _month(mon)
-    if month is None and not _EN_LIKE.fullmatch(mon):  # "Abc 12 ..." stays a stamp, as it always was
+    if month is None and not _EN_LIKE().fullmatch(mon):  # "Abc 12 ..." stays a stamp, as it always was
         return None
     rough = _rough_wall(month, int(day), int(h), int(mi), int(s), frac) if month else None
     return _from_syslog_rest(raw, rest, rough, None, line[: len(line) - len(rest) - 1])

@@ -15,19 +15,21 @@ import re
 from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple, NotRequired, TypedDict
 
+from oomwatch.lazy import lazy_pattern
+
 if TYPE_CHECKING:
     from oomwatch.transport import Sender
 
 # systemd-oomd, v247-v253: "Killed <cgroup> due to memory pressure for <cgroup> being 51.07% > 50.00% for > 20s ..."
 # and "Killed <cgroup> due to memory used (N) / total (N) and swap used (N) / total (N) being more than 90.00%".
 # v254+: "Marked <cgroup> for killing due to ...", then (debug) "oomd attempting to kill <pid> with <SIG>".
-OOMD_KILLED = re.compile(r"(?:Killed|Marked) (?P<cgroup>/\S*)(?: for killing)? due to (?P<reason>.*)")
-OOMD_ATTEMPT = re.compile(r"oomd attempting to kill (?P<pid>\d+)(?: with (?P<signal>\w+))?")
+OOMD_KILLED = lazy_pattern(r"(?:Killed|Marked) (?P<cgroup>/\S*)(?: for killing)? due to (?P<reason>.*)")
+OOMD_ATTEMPT = lazy_pattern(r"oomd attempting to kill (?P<pid>\d+)(?: with (?P<signal>\w+))?")
 # earlyoom's kill line, release by release (rfjakob/earlyoom, kill.c; main.c before v0.5):
 # v1.3 (2019-05) and later: 'sending SIGTERM to process 123 uid 1000 "name": oom_score 600, [oom_score_adj 0, ]
 # VmRSS 1234 MiB[, cmdline "..."]' (v1.3: no uid, v1.3-v1.7: "badness" for "oom_score", v1.8+: cmdline, v1.9+:
 # oom_score_adj). SIGKILL when escalating.
-EARLYOOM = re.compile(
+EARLYOOM = lazy_pattern(
     r"sending (?P<signal>SIG\w+|\d+) to process (?P<pid>\d+)(?: uid (?P<uid>\d+))?"
     r"(?: \"(?P<name>.*)\":| \((?P<name2>[^)]*)\):?)?(?P<rest>.*)"
 )
@@ -38,19 +40,19 @@ EARLYOOM = re.compile(
 # v0.1-v1.0 (2014-2018, SIGKILL): "Killing process 123 name"; before v1.0 the name is the "(name)" token of
 # /proc/<pid>/stat as %s reads it (cut at a space: "(Web").
 EARLYOOM_OLD = (
-    re.compile(
+    lazy_pattern(
         r"killing process (?P<pid>\d{1,10}) \"(?P<name>.{0,64}?)\" with signal (?P<signum>\d{1,2}): (?P<rest>.*)"
     ),
-    re.compile(
+    lazy_pattern(
         r"Killing process '(?P<name>.{0,64}?)' with signal (?P<signum>\d{1,2}), pid: (?P<pid>\d{1,10}), (?P<rest>.*)"
     ),
-    re.compile(r"Killing process: (?P<name>.{0,64}?), pid: (?P<pid>\d{1,10}), (?P<rest>.*)"),
-    re.compile(r"Killing process (?P<pid>\d{1,10}) (?P<name>\S.{0,63})"),
+    lazy_pattern(r"Killing process: (?P<name>.{0,64}?), pid: (?P<pid>\d{1,10}), (?P<rest>.*)"),
+    lazy_pattern(r"Killing process (?P<pid>\d{1,10}) (?P<name>\S.{0,63})"),
 )
-EARLYOOM_FIELDS = re.compile(r"(oom_score_adj|oom_score|badness|VmRSS):? (-?\d{1,20})")
+EARLYOOM_FIELDS = lazy_pattern(r"(oom_score_adj|oom_score|badness|VmRSS):? (-?\d{1,20})")
 _SIGNALS = MappingProxyType({"9": "SIGKILL", "15": "SIGTERM"})
 # systemd unit results naming the unit a kernel kill happened in.
-UNIT_OOM = re.compile(
+UNIT_OOM = lazy_pattern(
     r"(?P<unit>[^\s:]+): (?:Failed with result 'oom-kill'|A process of this unit has been killed by the OOM killer"
     r"|.*killed by the OOM killer)"
 )
@@ -80,7 +82,7 @@ class OomdAttempt(NamedTuple):
 
 
 def oomd_kill(text: str) -> KillerFields | None:
-    m = OOMD_KILLED.match(text)
+    m = OOMD_KILLED().match(text)
     if not m:
         return None
     cgroup = m.group("cgroup")
@@ -92,14 +94,14 @@ def oomd_kill(text: str) -> KillerFields | None:
 
 
 def oomd_attempt(text: str) -> OomdAttempt | None:
-    m = OOMD_ATTEMPT.match(text)
+    m = OOMD_ATTEMPT().match(text)
     if not m:
         return None
     return OomdAttempt(int(m.group("pid")), m.group("signal"))
 
 
 def earlyoom_kill(text: str) -> KillerFields | None:
-    m = EARLYOOM.match(text)
+    m = EARLYOOM().match(text)
     if m:
         name = m.group("name") if m.group("name") is not None else m.group("name2")
         signal = m.group("signal")
@@ -113,7 +115,7 @@ def earlyoom_kill(text: str) -> KillerFields | None:
         num = m.groupdict().get("signum")
         signal = _SIGNALS.get(num, num) if num else "SIGKILL"
     # The figures come right after the name (a cmdline, if any, after them): a long forged tail costs nothing.
-    fields = {k: int(v) for k, v in EARLYOOM_FIELDS.findall((m.groupdict().get("rest") or "")[:1024])}
+    fields = {k: int(v) for k, v in EARLYOOM_FIELDS().findall((m.groupdict().get("rest") or "")[:1024])}
     rss_mib = fields.get("VmRSS")
     return {
         "pid": int(m.group("pid")),
@@ -129,14 +131,14 @@ def _earlyoom_old(text: str) -> re.Match[str] | None:
     if text[1:15] != "illing process":
         return None
     for pattern in EARLYOOM_OLD:
-        m = pattern.fullmatch(text.rstrip()) if pattern is EARLYOOM_OLD[-1] else pattern.match(text)
+        m = pattern().fullmatch(text.rstrip()) if pattern is EARLYOOM_OLD[-1] else pattern().match(text)
         if m:
             return m
     return None
 
 
 def unit_oom(text: str) -> str | None:
-    m = UNIT_OOM.match(text)
+    m = UNIT_OOM().match(text)
     return m.group("unit") if m else None
 
 

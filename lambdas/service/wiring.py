@@ -9,14 +9,13 @@ import json
 import os
 import time
 from collections.abc import Mapping
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.base import SingleMetric
 
 from service.dal.clients import Clients
-from service.dal.cloudwatch import MetricsReader
 from service.dal.ec2 import InstanceDirectory
 from service.dal.eventbus import EventBus
 from service.dal.logs import ContextFetcher
@@ -25,8 +24,11 @@ from service.dal.state import DynamoState, MemoryState
 from service.logic import envelope
 from service.logic.ports import Runtime, Telemetry
 from service.models.event_record import EventRecord, MinimalEventRecord
-from service.models.settings import flag, from_env
+from service.models.settings import Settings, flag, from_env
 from service.models.settings_table import KILL_METRIC, SPARKLINE
+
+if TYPE_CHECKING:
+    from service.dal.cloudwatch import MetricsReader
 
 #: The ``OOMKills`` metric's only dimension (the name AWS/EC2 and AWS/AutoScaling use for the same thing).
 ASG_DIMENSION: Final = "AutoScalingGroupName"
@@ -136,7 +138,7 @@ def runtime(telemetry: Telemetry) -> Runtime:
             telemetry=telemetry,
             clock=time.time,
             # sparkline: the memory before a kill in its alert (service.logic.memory_history); absent: off
-            metrics=MetricsReader(clients, settings.agent_namespace) if flag(os.environ, SPARKLINE) else None,
+            metrics=_metrics_reader(clients, settings) if flag(os.environ, SPARKLINE) else None,
             events=EventBus(clients, settings.event_bus) if settings.event_bus else None,
         )
         for problem in settings.problems:
@@ -145,6 +147,13 @@ def runtime(telemetry: Telemetry) -> Runtime:
     if isinstance(telemetry, PowertoolsTelemetry):
         telemetry.kill_metric = _kill_metric
     return _runtime
+
+
+def _metrics_reader(clients: Clients, settings: Settings) -> MetricsReader:
+    """The CloudWatch reader of the sparkline setting, imported only when the setting is on (it is off by default)."""
+    from service.dal.cloudwatch import MetricsReader
+
+    return MetricsReader(clients, settings.agent_namespace)
 
 
 def reset_runtime() -> None:

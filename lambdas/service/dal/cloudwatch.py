@@ -7,26 +7,26 @@ Both take the client (``Runtime.clients.cloudwatch``) and return plain values; A
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from botocore import __version__ as botocore_version
+from oomwatch.lazy import lazy_pattern
 
 from service.dal.clients import AwsError, error_code
 from service.models.instance import instance_id_from_stream
 
 #: Pages read per call at most (both APIs page with ``NextToken``).
 MAX_PAGES = 5
-_IDENT = re.compile(r"^[A-Za-z0-9_.\-]+$")
+_IDENT = lazy_pattern(r"^[A-Za-z0-9_.\-]+$")
 #: The botocore this process runs (named in notes when it lacks an operation).
 SDK_VERSION: str = botocore_version
 
 
 def namespace_or_default(namespace: str) -> str:
     """``namespace`` if it is safe to quote in a Metrics Insights query, else the agent's ``CWAgent``."""
-    return namespace if _IDENT.match(namespace) else "CWAgent"
+    return namespace if _IDENT().match(namespace) else "CWAgent"
 
 
 #: The API operation behind the exact list of an alarm's contributors: in botocore 1.40.27 and later (API
@@ -121,7 +121,7 @@ MAX_HISTORY_INSTANCES = 40
 HISTORY_PERIOD_S = 60
 #: Pages of one call at most (80 series of 61 points never need a second page: MaxDatapoints is 100,800).
 HISTORY_PAGES = 2
-_INSTANCE_ID = re.compile(r"\bi-[0-9a-f]{8,17}\b")
+_INSTANCE_ID = lazy_pattern(r"\bi-[0-9a-f]{8,17}\b")
 
 
 def history_search(namespace: str, instance_ids: list[str]) -> str:
@@ -147,7 +147,7 @@ class History:
 def _series_key(result: Any) -> tuple[str, str] | None:
     """(instance id, metric key) of a SEARCH result, from its label (``i-... mem_used_percent``)."""
     label = str(result.get("Label") or "") if isinstance(result, dict) else ""
-    found = _INSTANCE_ID.search(label)
+    found = _INSTANCE_ID().search(label)
     metric = next((key for key, name in HISTORY_METRICS.items() if name in label), None)
     return (found.group(0), metric) if found and metric else None
 
@@ -161,7 +161,7 @@ class MetricsReader:
         self._namespace = namespace
 
     def history(self, instance_ids: list[str], start_ms: int, end_ms: int) -> History:
-        ids = list(dict.fromkeys(i for i in instance_ids if _INSTANCE_ID.fullmatch(i)))
+        ids = list(dict.fromkeys(i for i in instance_ids if _INSTANCE_ID().fullmatch(i)))
         out = History(left_out=ids[MAX_HISTORY_INSTANCES:])
         ids = ids[:MAX_HISTORY_INSTANCES]
         if not ids:

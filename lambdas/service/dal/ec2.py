@@ -22,6 +22,8 @@ FILTER_VALUES_MAX = 200  # EC2 filter value limit per request
 
 @dataclass(eq=False)
 class Lookup:
+    """What EC2 said of a delivery's instances, and what it could not say (the enrichment notes)."""
+
     instances: dict[str, InstanceInfo] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # API names that failed

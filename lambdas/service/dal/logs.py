@@ -59,6 +59,8 @@ class ReadBudget:
 
 @dataclass(eq=False)
 class Fetched:
+    """One bounded read-back of a stream: the events got, the pages read, and why it stopped short, if it did."""
+
     events: list[Mapping[str, Any]] = field(default_factory=list)
     pages: int = 0
     error: str | None = None

@@ -40,6 +40,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
+from oomwatch.lazy import lazy_pattern
+
 from service.logic import links as console
 from service.logic.text import clean
 from service.models.views import Message
@@ -132,11 +134,11 @@ _NL_JSON = 2  # bytes of one line break inside a JSON string
 #: What ``json.dumps`` (ASCII-only, as SNS gets it) writes as more than one byte: controls, quote, backslash,
 #: DEL and anything past ASCII. A line without them is as long in JSON as it is. Written as the complement of
 #: printable ASCII less quote and backslash: a class up to U+10FFFF costs ~8 ms to compile at every cold start.
-_ESCAPED = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
+_ESCAPED = lazy_pattern(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
 
 
 def _json_len(text: str) -> int:
-    return len(json.dumps(text)) - 2 if _ESCAPED.search(text) else len(text)
+    return len(json.dumps(text)) - 2 if _ESCAPED().search(text) else len(text)
 
 
 def _left_out(count: int) -> str:

@@ -30,7 +30,6 @@ from service.logic.alert_text import render_kill, render_loop
 from service.logic.delivery import PUBLISH_RESERVE_S, attempt, commit_or_keep, quietly
 from service.logic.hints import hint_lines
 from service.logic.layout import attributes
-from service.logic.memory_history import memory_lines
 from service.logic.mutes import breakthrough_note, mute_of
 from service.logic.ports import PublishFailed, Runtime, warn_state
 from service.logic.reassembly import (
@@ -54,6 +53,8 @@ from service.models.views import KillView, Message
 
 @dataclass(eq=False)
 class Outcome:
+    """What one delivery did, counted: the handler's return value (``as_dict``) and its metrics."""
+
     kills: int = 0
     alerts: int = 0
     folded: int = 0
@@ -423,6 +424,10 @@ def handle_kills(
 
 def _add_memory(works: Sequence[KillCase], d: LogDelivery, rt: Runtime) -> None:
     """The memory before each alerting kill: one GetMetricData call for the whole delivery (memory_history.py)."""
+    if rt.metrics is None:  # the setting is off (the default): nothing to read, nor to import
+        return
+    from service.logic.memory_history import memory_lines
+
     s = rt.settings
     alerting = [w for w in works if w.count is not None and w.count.occurrence in (1, s.loop_threshold)]
     found = memory_lines([(d.instance_id, w.kill.time_ms) for w in alerting], rt, d.attempt)

@@ -8,10 +8,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from service.dal.clients import Clients, error_code
-from service.dal.cloudwatch import MetricsReader
 from service.dal.ec2 import InstanceDirectory
 from service.dal.eventbus import EventBus
 from service.dal.logs import ContextFetcher
@@ -20,6 +19,9 @@ from service.dal.state import DynamoState, MemoryState
 from service.logic.delivery import Outbox
 from service.models.event_record import EventRecord, MinimalEventRecord
 from service.models.settings import Settings
+
+if TYPE_CHECKING:  # built only when the sparkline setting is on (service.wiring)
+    from service.dal.cloudwatch import MetricsReader
 
 
 class Telemetry(Protocol):

@@ -25,6 +25,8 @@ CONTEXT_SPAN_MS = 10 * 60_000  # one fetch covers incomplete kills within this s
 
 @dataclass(eq=False)
 class Kill:
+    """One kill of a delivery: its parsed event, the time it was logged, and what completing it noted."""
+
     event: OomEvent
     time_ms: int
     notes: list[str] = field(default_factory=list)

@@ -15,9 +15,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from oomwatch.lazy import lazy_pattern
 from oomwatch.sanitise import ELLIPSIS, cut, sanitise, sanitise_tree
 
-_SPACES = re.compile(" {2,}")  # after sanitise, " " is the only white space left
+_SPACES = lazy_pattern(" {2,}")  # after sanitise, " " is the only white space left
 _LONG_HEX = re.compile(r"([0-9a-f]{12})[0-9a-f]{20,}")  # a container id (64 hex): its first 12, as docker ps
 
 
@@ -39,7 +40,7 @@ def clean(value: object, limit: int = 200) -> str:
         return text
     text = sanitise(text, None).strip()
     if "  " in text:
-        text = _SPACES.sub(" ", text)
+        text = _SPACES().sub(" ", text)
     return cut(text, limit)
 
 

@@ -39,11 +39,11 @@ When DynamoDB fails, the kill pipeline runs on :class:`MemoryState` (claims and 
 
 from __future__ import annotations
 
-from typing import Protocol
+import functools
+from typing import TYPE_CHECKING, Any, Protocol
 
 from service.dal.clients import Clients
 from service.dal.state.claims import Claim, ClaimStore, KillClaims, KillRecord
-from service.dal.state.digests import DigestQueue, DueWindow, TopVictim, due_window
 from service.dal.state.last_kills import LastKill, LastKills
 from service.dal.state.memory import MemoryState
 from service.dal.state.mutes import Mutes
@@ -51,6 +51,9 @@ from service.dal.state.notices import AlarmNotices, CoverageChecks, RolloutFailu
 from service.dal.state.stash import Stash
 from service.dal.state.table import Table
 from service.dal.state.windows import Count, NoiseWindows, VictimSummary, WindowStore
+
+if TYPE_CHECKING:
+    from service.dal.state.digests import DigestQueue, DueWindow, TopVictim, due_window
 
 __all__ = [
     "Claim",
@@ -95,9 +98,28 @@ class DynamoState:
         self.notices = AlarmNotices(t)
         self.rollouts = RolloutFailures(t)
         self.coverage = CoverageChecks(t)
-        self.digests = DigestQueue(t)
+        self._table = t
         self.mutes = Mutes(t)
+
+    @functools.cached_property
+    def digests(self) -> DigestQueue:
+        """The digest queue: only the digest job reads it, so the OOM function's cold start never imports it."""
+        from service.dal.state.digests import DigestQueue
+
+        return DigestQueue(self._table)
 
     def new_invocation(self) -> None:
         """Forget what one invocation may cache (the fingerprints' heads)."""
         self.windows.new_invocation()
+
+
+_DIGESTS = ("DueWindow", "TopVictim", "due_window")
+
+
+def __getattr__(name: str) -> Any:
+    """The digest queue's records, imported on first use (PEP 562): the OOM function never needs them."""
+    if name in _DIGESTS:
+        from service.dal.state import digests
+
+        return getattr(digests, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
