@@ -91,7 +91,7 @@ REAPED = re.compile(rf"oom_reaper: reaped process (?P<pid>\d++) {_PAREN_COMM}, n
 UNABLE_TO_REAP = lazy_pattern(rf"oom_reaper: unable to reap pid:(?P<pid>\d++) {_PAREN_COMM}")
 # §10
 GROUP = lazy_pattern(r"Tasks in (?P<path>\S+) are going to be killed due to memory\.oom\.group set")
-VICTIM_EXITING = re.compile(rf"{_MSG}: OOM victim (?P<pid>\d++) {_PAREN_COMM} is already exiting")
+VICTIM_EXITING = lazy_pattern(rf"{_MSG}: OOM victim (?P<pid>\d++) {_PAREN_COMM} is already exiting")
 # §11/§12 ("Out of memory and no killable processes", "Mem-Info:") and §8's "Tasks state" header are
 # told by their words alone: oomwatch.lines has them as literal prefixes.
 

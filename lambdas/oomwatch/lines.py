@@ -167,7 +167,7 @@ def _group(text: str) -> str | None:
 
 
 def _exiting(text: str) -> Exiting | None:
-    m = k.VICTIM_EXITING.match(text)
+    m = k.VICTIM_EXITING().match(text)
     return Exiting(k.num(m.group("pid")), m.group("comm")) if m else None
 
 

@@ -6,7 +6,6 @@ the syslog tag ``kernel`` (without a pid), journald's ``_TRANSPORT=kernel``, or 
 looks like a kernel message, as anyone can write with ``logger``, is marked as userland.
 """
 
-from __future__ import annotations
 
 import json
 import re
@@ -48,24 +47,24 @@ _MONTHS: Final[Mapping[str, int]] = MappingProxyType(
 )
 
 _PRIO = re.compile(r"<(\d{1,3})>")
-_KMSG = re.compile(r"(\d{1,3}),(\d+),(\d+),[^;]*;(.*)")
-_VMWARE = re.compile(r"\d{4}-\d\d-\d\dT[\d:.]+Z? In\(\d+\) vcpu-\d+ - Guest: (.*)")
-_DMESG_X = re.compile(
+_KMSG = lazy_pattern(r"(\d{1,3}),(\d+),(\d+),[^;]*;(.*)")
+_VMWARE = lazy_pattern(r"\d{4}-\d\d-\d\dT[\d:.]+Z? In\(\d+\) vcpu-\d+ - Guest: (.*)")
+_DMESG_X = lazy_pattern(
     r"(kern|user|mail|daemon|auth|syslog|lpr|news|uucp|cron|authpriv|ftp|local\d)\s*:\s*"
     r"(emerg|alert|crit|err|warn|notice|info|debug)\s*:\s?(.*)"
 )
-_ISO = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?(Z|[+-]\d\d:?\d\d)? (.*)")
+_ISO = lazy_pattern(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?(Z|[+-]\d\d:?\d\d)? (.*)")
 # Any locale's month (journalctl prints strftime's "%b %d %H:%M:%S": "déc. 06", "Dez 06", "12月 06"): the token is
 # checked against _MONTHS, so a line of text that merely starts "Word 12 10:00:00" is no stamp.
-_CLASSIC = re.compile(r"([^\W\d_]{2,7}\.?|\d{1,2}[月월]) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))? (.*)")
+_CLASSIC = lazy_pattern(r"([^\W\d_]{2,7}\.?|\d{1,2}[月월]) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))? (.*)")
 _EN_LIKE = lazy_pattern(r"[A-Z][a-z]{2}")
-_OPENWRT = re.compile(r"[A-Z][a-z]{2} ([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d) (\d{4}) (\w+)\.(\w+) (.*)")
-_BRACKET_DATE = re.compile(r"\[([^\]]{0,40}?\d{1,2}:\d\d:\d\d[^\]]{0,40}?)\]\s?(.*)")
-_UPTIME = re.compile(r"\[\s*+(\d{1,10}\.\d{1,9})\]\s?(.*)")
+_OPENWRT = lazy_pattern(r"[A-Z][a-z]{2} ([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d) (\d{4}) (\w+)\.(\w+) (.*)")
+_BRACKET_DATE = lazy_pattern(r"\[([^\]]{0,40}?\d{1,2}:\d\d:\d\d[^\]]{0,40}?)\]\s?(.*)")
+_UPTIME = lazy_pattern(r"\[\s*+(\d{1,10}\.\d{1,9})\]\s?(.*)")
 # "host ident[pid]: msg", "ident: msg" (host left out by journalctl --no-hostname or by hand). The host is the whole
 # run before the first space and may not end in ":" (a possessive run and a look-behind: the same lines as
 # "\S*[^\s:]" without retrying every shorter run of a 64 KiB word); the ident's run is possessive too.
-_HOST_IDENT = re.compile(r"(?:(\S++)(?<!:) )?([^\s\[\]:]++)(?:\[(\d+)\])?: ?(.*)")
+_HOST_IDENT = lazy_pattern(r"(?:(\S++)(?<!:) )?([^\s\[\]:]++)(?:\[(\d+)\])?: ?(.*)")
 # Userland text relayed through /dev/kmsg or journalctl -o short-monotonic: "systemd[1]: ...".
 _RELAYED = re.compile(r"(?:(\S++)(?<![:\]]) )?([\w.@/-]++)\[(\d+)\]: (.*)")
 _MONO_KERNEL = lazy_pattern(r"(?:(\S++)(?<!:) )?kernel: (.*)")
@@ -186,7 +185,7 @@ def _bracket_date(inner: str) -> tuple[float | None, str]:
 
 
 def _split_host_ident(rest: str) -> tuple[str | None, str | None, int | None, str]:
-    m = _HOST_IDENT.fullmatch(rest)
+    m = _HOST_IDENT().fullmatch(rest)
     if not m:
         return None, None, None, rest
     host, ident, pid, msg = m.groups()
@@ -200,7 +199,7 @@ def _kernel_text(rec: Record) -> Record:
         m = _PRIO.match(text)
         if m:
             text = text[m.end() :]
-    m = _UPTIME.match(text) if text[:1] == "[" else None
+    m = _UPTIME().match(text) if text[:1] == "[" else None
     if m:
         rec.uptime = float(m.group(1))
         text = m.group(2)
@@ -560,19 +559,19 @@ def _parse_prefixed(raw: str, line: str, previous: Record | None, hint: KernelPr
             rec = _classic(raw, line, hint)
         rec = rec or _vmware(raw, line) or _iso_line(raw, line) or _kmsg(raw, line) or _short_unix(raw, line)
     elif first == "[":
-        if _UPTIME.fullmatch(line):
+        if _UPTIME().fullmatch(line):
             rec = _kernel_text(Record(raw=raw, text=line, kernel=True))
             m = _MONO_KERNEL().fullmatch(rec.text) if rec.kernel and "kernel: " in rec.text else None
             if m:  # journalctl -o short-monotonic: "[  77.740597] host kernel: text"
                 rec.host, rec.text = m.group(1), m.group(2)
         else:
-            m = _BRACKET_DATE.fullmatch(line)
+            m = _BRACKET_DATE().fullmatch(line)
             if m:
                 wall, stamp = _bracket_date(m.group(1))
                 rec = _kernel_text(Record(raw=raw, text=m.group(2), kernel=True, wall=wall, log_time=stamp))
             else:
                 rec = _reltime(raw, line, previous, hint)
-                d = _UPTIME_DELTA.fullmatch(line) if rec is None else None
+                d = _UPTIME_DELTA().fullmatch(line) if rec is None else None
                 if d:  # dmesg -d "[ 1234.567890 <    0.000003>] text", journalctl -o short-delta "... host kernel: "
                     rec = _kernel_text(Record(raw=raw, text=d.group(2), kernel=True, uptime=float(d.group(1))))
                     m = _MONO_KERNEL().fullmatch(rec.text) if rec.kernel and "kernel: " in rec.text else None
@@ -594,9 +593,9 @@ def _parse_prefixed(raw: str, line: str, previous: Record | None, hint: KernelPr
 # every other record its delta to the previous one, "[  %+8.06f] " (or "[ %+9.06f] " from 10 s on); the further
 # lines of a multi-line record print "[  +0.000000] " with --force-prefix, else just the indentation.
 # dmesg -d (DMESG_TIMEFTM_TIME_DELTA): "[%5ld.%06ld <%12.06f>] ", the uptime and the delta.
-_RELTIME = re.compile(r"\[ {0,2}([+-]\d{1,10}\.\d{6})\] ?(.*)")
-_MINUTE = re.compile(r"\[([^\[\]:]{1,24}?) ?(\d{1,2})[:.](\d\d)\] ?(.*)")
-_UPTIME_DELTA = re.compile(r"\[ {0,12}(\d{1,10}\.\d{6}) < {0,12}\d{1,10}\.\d{6}>\] ?(.*)")
+_RELTIME = lazy_pattern(r"\[ {0,2}([+-]\d{1,10}\.\d{6})\] ?(.*)")
+_MINUTE = lazy_pattern(r"\[([^\[\]:]{1,24}?) ?(\d{1,2})[:.](\d\d)\] ?(.*)")
+_UPTIME_DELTA = lazy_pattern(r"\[ {0,12}(\d{1,10}\.\d{6}) < {0,12}\d{1,10}\.\d{6}>\] ?(.*)")
 _MINUTE_STAMP = lazy_pattern(r"([^\[\]:]{1,24}?) ?(\d{1,2})[:.](\d\d)")
 _DATE_TOKENS = lazy_pattern(r"\d+|[^\W\d_]+")
 
@@ -640,14 +639,14 @@ def _reltime(raw: str, line: str, previous: Record | None, hint: KernelPrefix | 
     """A ``dmesg --reltime`` line. Its clock: the previous line's plus the delta; at a new minute, plus only the
     gap the two minutes prove (none for the next minute), so the lines of one report stay together."""
     prev_minute = _minute_wall(previous.log_time, hint) if previous is not None and previous.wall is not None else None
-    m = _RELTIME.fullmatch(line)
+    m = _RELTIME().fullmatch(line)
     if m:
         rec = _kernel_text(Record(raw=raw, text=m.group(2), kernel=True))
         if previous is not None and prev_minute is not None and previous.wall is not None:
             rec.wall = previous.wall + max(float(m.group(1)), 0.0)
             rec.log_time = previous.log_time
         return rec
-    m = _MINUTE.fullmatch(line)
+    m = _MINUTE().fullmatch(line)
     if not m:
         return None
     stamp = line[1 : line.index("]")]
@@ -708,7 +707,7 @@ def _classic(raw: str, line: str, hint: KernelPrefix | None) -> Record | None:
         if up:  # what looks like an uptime stamp in a program's own message is part of its text
             msg = line[line.rfind("[", 0, f.start(10)) :]
         return Record(raw, msg, False, host, ident, int(pid) if pid else None, None, wall, None, stamp)
-    m = _CLASSIC.fullmatch(line)
+    m = _CLASSIC().fullmatch(line)
     if not m:
         return None
     mon, day, h, mi, s, frac, rest = m.groups()
@@ -721,14 +720,14 @@ def _classic(raw: str, line: str, hint: KernelPrefix | None) -> Record | None:
 
 # journalctl -o short-full: systemd's format_timestamp, "%a %Y-%m-%d %H:%M:%S %Z" ("Wed 2025-11-26 10:00:00 UTC";
 # the weekday in any language); -o short-unix: seconds.microseconds since the epoch.
-_SHORT_FULL = re.compile(
+_SHORT_FULL = lazy_pattern(
     r"[^\W\d_]{2,4}\.? (\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d) ([A-Za-z]{1,6}|[+-]\d{2,4}) (.*)"
 )
-_SHORT_UNIX = re.compile(r"(\d{9,11})\.(\d{6}) (.*)")
+_SHORT_UNIX = lazy_pattern(r"(\d{9,11})\.(\d{6}) (.*)")
 
 
 def _short_full(raw: str, line: str) -> Record | None:
-    m = _SHORT_FULL.fullmatch(line)
+    m = _SHORT_FULL().fullmatch(line)
     if not m:
         return None
     y, mo, d, h, mi, sec = (int(x) for x in m.groups()[:6])
@@ -743,7 +742,7 @@ def _short_full(raw: str, line: str) -> Record | None:
 
 
 def _short_unix(raw: str, line: str) -> Record | None:
-    m = _SHORT_UNIX.fullmatch(line)
+    m = _SHORT_UNIX().fullmatch(line)
     if not m:
         return None
     when = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=int(m.group(1)), microseconds=int(m.group(2)))
@@ -752,7 +751,7 @@ def _short_unix(raw: str, line: str) -> Record | None:
 
 
 def _openwrt(raw: str, line: str) -> Record | None:
-    m = _OPENWRT.fullmatch(line)
+    m = _OPENWRT().fullmatch(line)
     if not m:
         return None
     mon, day, h, mi, s, _year, facility, _level, rest = m.groups()
@@ -765,11 +764,11 @@ def _openwrt(raw: str, line: str) -> Record | None:
 
 
 def _dmesg_x(raw: str, line: str, previous: Record | None, hint: KernelPrefix | None) -> Record | None:
-    m = _DMESG_X.fullmatch(line)
+    m = _DMESG_X().fullmatch(line)
     if not m:
         return None
     facility, _level, rest = m.groups()
-    iso = _ISO.fullmatch(rest)
+    iso = _ISO().fullmatch(rest)
     if iso:
         rec = Record(raw=raw, text=iso.group(9), kernel=True, log_time=rest[: len(rest) - len(iso.group(9)) - 1])
         rec = _kernel_text(rec)
@@ -780,7 +779,7 @@ def _dmesg_x(raw: str, line: str, previous: Record | None, hint: KernelPrefix | 
 
 
 def _iso_line(raw: str, line: str) -> Record | None:
-    m = _ISO.fullmatch(line)
+    m = _ISO().fullmatch(line)
     if not m:
         return None
     y, mo, d, h, mi, s, frac, zone, rest = m.groups()
@@ -804,7 +803,7 @@ def _iso_line(raw: str, line: str) -> Record | None:
 
 
 def _kmsg(raw: str, line: str) -> Record | None:
-    m = _KMSG.fullmatch(line)
+    m = _KMSG().fullmatch(line)
     if not m:
         return None
     text = re.sub(r"\\x([0-9a-fA-F]{2})", lambda x: chr(int(x.group(1), 16)), m.group(4))
@@ -812,5 +811,5 @@ def _kmsg(raw: str, line: str) -> Record | None:
 
 
 def _vmware(raw: str, line: str) -> Record | None:
-    m = _VMWARE.fullmatch(line)
+    m = _VMWARE().fullmatch(line)
     return _kernel_text(Record(raw=raw, text=m.group(1), kernel=True)) if m else None

@@ -65,7 +65,7 @@ _INSTANCE_ID = re.compile(r"i-[0-9a-f]{8,17}")
 _WORD = re.compile(r"[a-z0-9][a-z0-9._-]{0,74}")
 _CONTEXT_VALUE = re.compile(r"[\x21-\x7e]{1,256}")
 _URL = re.compile(r"https://[\x21-\x7e]+")
-_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
+_REGION = lazy_pattern(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
 
 #: Per kind: the eventType, the summary's words and the thread family.
 KINDS: Final[Mapping[str, tuple[str, str, str]]] = {
@@ -278,7 +278,7 @@ def _links(doc: Mapping[str, Any]) -> list[str]:
     links: dict[str, object] = dict(found) if isinstance(found, Mapping) else {}
     region = doc.get("region")
     hosts = _doc_instances(doc)
-    if "instance" not in links and hosts and isinstance(region, str) and _REGION.fullmatch(region):
+    if "instance" not in links and hosts and isinstance(region, str) and _REGION().fullmatch(region):
         links["instance"] = console.instance_url(region, hosts[0])
     steps: list[str] = []
     for key, label in _LINK_LABELS.items():

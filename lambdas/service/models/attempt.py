@@ -2,7 +2,6 @@
 :mod:`service.logic.delivery`; the state table records it in every claim).
 """
 
-from __future__ import annotations
 
 from typing import NamedTuple
 

@@ -3,7 +3,6 @@
 The parsing is pure so the handler's EC2 adapter stays a thin batch-and-cache layer.
 """
 
-from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
