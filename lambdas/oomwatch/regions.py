@@ -23,7 +23,6 @@ the rule (kept there, in the tests); tests/unit/oomwatch/test_scanner.py holds t
 parser's.
 """
 
-
 import re
 from bisect import bisect_left
 from collections.abc import Sequence

@@ -6,7 +6,6 @@ the syslog tag ``kernel`` (without a pid), journald's ``_TRANSPORT=kernel``, or 
 looks like a kernel message, as anyone can write with ``logger``, is marked as userland.
 """
 
-
 import json
 import re
 from collections.abc import Mapping

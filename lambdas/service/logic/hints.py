@@ -6,7 +6,6 @@ process come first; rows keyed on the kill's constraint or source follow. The al
 first matching process row and the first matching constraint/source row, at most three lines.
 """
 
-
 from collections.abc import Callable
 from typing import NamedTuple
 

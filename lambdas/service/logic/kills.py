@@ -11,7 +11,6 @@ alert (and says so); a failed publish makes the invocation fail so Lambda retrie
 cannot be classified or rendered goes out in a minimal form without affecting the others.
 """
 
-
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field

@@ -5,7 +5,6 @@ A critical kill of a host that ran out of memory (constraint ``global``) breaks 
 ``mute_breakthrough_critical`` is on: the host itself is in danger, whatever was muted on it.
 """
 
-
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
 from typing import NamedTuple

@@ -2,7 +2,6 @@
 :mod:`service.logic.delivery`; the state table records it in every claim).
 """
 
-
 from typing import NamedTuple
 
 SKEW_S = 5  # clock skew between Lambda hosts and DynamoDB's condition time

@@ -1,6 +1,5 @@
 """What the logic decided about a kill, as plain data the state table, the views and the texts carry."""
 
-
 from typing import NamedTuple
 
 

@@ -3,7 +3,6 @@
 The parsing is pure so the handler's EC2 adapter stays a thin batch-and-cache layer.
 """
 
-
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime

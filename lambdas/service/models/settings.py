@@ -5,7 +5,6 @@ the defaults and a warning, never stop OOM alerts. Names, bounds and defaults of
 ``cdk.json`` are those of :mod:`service.models.settings_table`, the table ``infra/config.py`` validates with.
 """
 
-
 import json
 from collections.abc import Mapping
 from types import MappingProxyType

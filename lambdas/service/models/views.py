@@ -2,7 +2,6 @@
 document, attributes) that the publisher sends. Plain data: the use cases fill them, the texts read them.
 """
 
-
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import NamedTuple

@@ -4,7 +4,6 @@ The claim protocol is :mod:`service.logic.delivery`'s: a claim is ``pending`` (w
 ``lease_until``), ``sending`` once its place in a window is written, ``done`` once its messages went out.
 """
 
-
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 

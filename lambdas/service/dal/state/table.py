@@ -5,7 +5,6 @@ booleans, maps, string sets, lists). A conditional write whose condition fails i
 the helpers return None (or False) for it and raise every other error.
 """
 
-
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, NamedTuple

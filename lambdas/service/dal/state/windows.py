@@ -5,7 +5,6 @@ The window's length travels in minutes (``noise_window_minutes``) and becomes mi
 :func:`window_ms`, once, where a window is opened; the items store epoch milliseconds.
 """
 
-
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
