@@ -17,7 +17,7 @@ def test_a_lazy_pattern_compiles_at_its_first_call_and_only_then(monkeypatch: py
         calls.append(source)
         return real(source, flags)
 
-    monkeypatch.setattr(lazy.re, "compile", counted)
+    monkeypatch.setattr(re, "compile", counted)  # the module oomwatch.lazy calls
     # WHEN a pattern is declared THEN nothing is compiled yet
     pattern = lazy.lazy_pattern(r"(?i)kill(ed)? (\d+)")
     assert calls == []
