@@ -57,7 +57,8 @@ def _classes() -> dict[str, ast.ClassDef]:
 
 
 def _families(classes: dict[str, ast.ClassDef]) -> dict[str, str]:
-    """``DynamoState``'s attributes and the family class each one holds (``self.claims = KillClaims(t)``)."""
+    """``DynamoState``'s attributes and the family class each one holds (``self.claims = KillClaims(t)``, or a
+    cached property that returns it)."""
     (init,) = [n for n in classes["DynamoState"].body if isinstance(n, ast.FunctionDef) and n.name == "__init__"]
     out = {}
     for node in ast.walk(init):
@@ -69,6 +70,18 @@ def _families(classes: dict[str, ast.ClassDef]) -> dict[str, str]:
                     and target.value.id == "self"
                 ):
                     out[target.attr] = node.value.func.id
+    # A family built on first use: ``@functools.cached_property def digests(self): return DigestQueue(...)``.
+    for method in classes["DynamoState"].body:
+        if isinstance(method, ast.FunctionDef) and any(
+            "cached_property" in ast.unparse(d) for d in method.decorator_list
+        ):
+            for node in ast.walk(method):
+                if (
+                    isinstance(node, ast.Return)
+                    and isinstance(node.value, ast.Call)
+                    and isinstance(node.value.func, ast.Name)
+                ):
+                    out[method.name] = node.value.func.id
     return out
 
 
