@@ -1,9 +1,12 @@
 """Regular expressions compiled at their first use, for the patterns a typical delivery never needs.
 
-Each ``re.compile`` costs 50-300 µs, and every Lambda cold start pays for every pattern compiled at import:
-the ones for rare layouts (CloudWatch read-backs, CJK dates, earlyoom, RHEL 6 lines, mute ids) are compiled by
-the first line that needs them instead. The result is cached for the process like ``re``'s own cache: a pure
-function of its source, never state that one parser can change for another.
+Each ``re.compile`` costs 50-300 µs, and every Lambda cold start pays for every pattern compiled at import. A
+CloudWatch delivery holds classic syslog or journald lines, read by their own patterns; the patterns of the other
+layouts ``oomwatch scan`` reads (dmesg and its variants, ISO and journalctl stamps, kmsg, VMware, OpenWrt, CJK dates,
+``aws logs`` read-backs) and of rare lines (earlyoom, systemd-oomd, RHEL 6, oom_reaper failures, mute ids) are
+compiled by the first line that needs them instead. Only patterns a typical delivery does not use belong here:
+deferring one it uses would only move its cost into the first invocation. The result is cached for the process like
+``re``'s own cache: a pure function of its source, never state that one parser can change for another.
 """
 
 from __future__ import annotations
