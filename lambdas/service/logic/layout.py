@@ -61,7 +61,7 @@ def fit(lines: Sequence[str], width: int = WIDTH) -> list[str]:
             continue
         label = _KV_LABEL.match(line)
         lead = len(line) - len(body)
-        # Indents stop a column short of the width: textwrap never ends on a line with no room (issue 12).
+        # Indents stop a column short of the width: textwrap never ends on a line with no room left.
         first = " " * min(lead, width - 1)
         cont = " " * min(len(label.group(1)) if label else min(lead + 2, 20), width - 1)
         text = line[lead:]
@@ -104,7 +104,7 @@ def _wrap(text: str, width: int, first: str, rest: str) -> list[str]:
                 end = edge  # at a word's end: the spaces that follow end no line
             elif space < 0:
                 end, hard = edge, True  # in a word longer than the line
-            else:  # in a word that starts after ``space``: it moves down whole, unless no line could hold it
+            else:  # in a word that starts after ``space``: it moves down whole, unless longer than this line
                 word_end = text.find(" ", edge)
                 hard = (n if word_end < 0 else word_end) - space - 1 > room
                 end = edge if hard else space + 1
