@@ -5,18 +5,13 @@ Layouts are told apart line by line, never by kernel version (distributions back
 groups; comm is matched from the right because it may contain spaces, parentheses and commas.
 """
 
-from __future__ import annotations
-
 import re
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict
 
+from oomwatch.event import Constraint
 from oomwatch.lazy import lazy_pattern
-
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-    from oomwatch.event import Constraint
 
 # §14: a comm is at most 15 bytes (TASK_COMM_LEN is 16 with the NUL). rsyslog writes a control byte as "#ooo" and
 # kmsg readers as "\\xNN", so such an escape counts as one character. Bounding the comm is what keeps another

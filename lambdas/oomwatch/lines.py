@@ -7,17 +7,13 @@ whose extract gives a value decides the kind. A ``final`` rule whose extract giv
 the first character of their prefix, so a line is only tried against the rules that can match it, in table order.
 """
 
-from __future__ import annotations
-
 import enum
 import re
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from oomwatch import kernel as k
-
-if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
 
 
 class LineKind(enum.Enum):

@@ -14,11 +14,8 @@ Items of the state table:
   deletes expired items late (up to days), so nothing trusts TTL: a mute whose end passed is over.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from oomwatch.lazy import lazy_pattern
 
@@ -77,9 +74,12 @@ def valid_id(text: str) -> bool:
     return bool(_ID().fullmatch(text or ""))
 
 
-@dataclass(frozen=True, slots=True)
-class Mute:
-    """One mute. Times are epoch seconds; ``removed`` is when ``oomwatch unmute`` ended it."""
+class Mute(NamedTuple):
+    """One mute, a value: times are epoch seconds; ``removed`` is when ``oomwatch unmute`` ended it.
+
+    A NamedTuple rather than a frozen dataclass: the Lambda imports this module on every cold start, and a
+    frozen, slotted dataclass costs about 2 ms to build there (its methods are compiled from source).
+    """
 
     id: str
     kind: str
@@ -113,8 +113,8 @@ class Mute:
     def ended(self, now_s: float, max_hours: int | None = None) -> bool:
         return not self.active(now_s, max_hours) and now_s >= self.start - 300
 
-    def removed_at(self, now_s: float) -> Mute:
-        return replace(self, removed=int(now_s))
+    def removed_at(self, now_s: float) -> "Mute":
+        return self._replace(removed=int(now_s))
 
     def fields(self) -> dict[str, Any]:
         """The stored fields (plain values)."""

@@ -33,7 +33,6 @@ is harmless: its output is printable ASCII-or-visible text that it keeps as it i
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
 ELLIPSIS = "..."
@@ -56,6 +55,8 @@ def _replacement(code: int) -> int | str:
         return " "
     if code < 0x80:
         return _MARK.format(code)
+    import unicodedata  # only text with non-ASCII needs it: loading it costs every cold start ~0.3 ms
+
     category = unicodedata.category(chr(code))
     if category == "Zs":
         return " "

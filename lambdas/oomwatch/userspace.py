@@ -9,16 +9,12 @@ Only the journal's trusted fields (set by journald from the sender's credentials
 systemd.journal-fields(7)) verify a sender: ``systemd_verified`` and ``killer_verified`` say when they do.
 """
 
-from __future__ import annotations
-
 import re
 from types import MappingProxyType
-from typing import TYPE_CHECKING, NamedTuple, NotRequired, TypedDict
+from typing import NamedTuple, NotRequired, TypedDict
 
 from oomwatch.lazy import lazy_pattern
-
-if TYPE_CHECKING:
-    from oomwatch.transport import Sender
+from oomwatch.transport import Sender
 
 # systemd-oomd, v247-v253: "Killed <cgroup> due to memory pressure for <cgroup> being 51.07% > 50.00% for > 20s ..."
 # and "Killed <cgroup> due to memory used (N) / total (N) and swap used (N) / total (N) being more than 90.00%".

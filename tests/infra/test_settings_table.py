@@ -8,6 +8,7 @@ writes (read back by the Lambda's own parser) and the docs' environment table.
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,18 @@ def test_every_setting_is_a_key_with_a_unique_variable() -> None:
     assert set(BY_KEY) <= set(DEFAULTS)
     assert len({setting.env for setting in LAMBDA_SETTINGS}) == len(LAMBDA_SETTINGS)
     assert all(set(setting.functions) <= set(HANDLERS) for setting in LAMBDA_SETTINGS)
+
+
+def test_every_row_names_its_fields() -> None:
+    """A row is a NamedTuple, which takes fields by position too: the table writes every field by its name."""
+    source = (ROOT / "lambdas" / "service" / "models" / "settings_table.py").read_text()
+    rows = [
+        node
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Setting"
+    ]
+    assert len(rows) >= len(LAMBDA_SETTINGS)
+    assert [ast.unparse(row)[:60] for row in rows if row.args] == []
 
 
 @pytest.mark.parametrize("setting", LAMBDA_SETTINGS, ids=lambda setting: setting.key)

@@ -8,7 +8,6 @@ part is missing and why (throttled, access denied, timed out).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from service.dal.clients import AwsError, Clients, error_code
@@ -20,13 +19,13 @@ MISSING_TTL_S = 60.0  # an id DescribeInstances did not return (terminated, othe
 FILTER_VALUES_MAX = 200  # EC2 filter value limit per request
 
 
-@dataclass(eq=False)
 class Lookup:
     """What EC2 said of a delivery's instances, and what it could not say (the enrichment notes)."""
 
-    instances: dict[str, InstanceInfo] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)  # API names that failed
+    def __init__(self) -> None:
+        self.instances: dict[str, InstanceInfo] = {}
+        self.notes: list[str] = []
+        self.failed: list[str] = []  # API names that failed
 
 
 class InstanceDirectory:

@@ -20,7 +20,6 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from service.dal.clients import AwsError, Clients, error_code
@@ -57,15 +56,15 @@ class ReadBudget:
             return 0.0 if self._tokens >= 0 else -self._tokens / self._rate
 
 
-@dataclass(eq=False)
 class Fetched:
     """One bounded read-back of a stream: the events got, the pages read, and why it stopped short, if it did."""
 
-    events: list[Mapping[str, Any]] = field(default_factory=list)
-    pages: int = 0
-    error: str | None = None
-    truncated: bool = False
-    throttled: bool = False
+    def __init__(self) -> None:
+        self.events: list[Mapping[str, Any]] = []
+        self.pages = 0
+        self.error: str | None = None
+        self.truncated = False
+        self.throttled = False
 
 
 class ContextFetcher:

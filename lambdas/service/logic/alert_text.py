@@ -8,8 +8,6 @@ added later, or a view built by hand, cannot carry a line break or a bidi overri
 Links are percent-encoded ASCII and pass through it unchanged.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import NamedTuple
@@ -163,7 +161,7 @@ class _Figures(NamedTuple):
     ram_text: str
 
     @classmethod
-    def of(cls, view: KillView) -> _Figures:
+    def of(cls, view: KillView) -> "_Figures":
         ev = view.event
         v = ev["victim"]
         inst = view.instance

@@ -28,8 +28,6 @@ Pure: builds entries; :func:`emit` hands them to ``rt.events`` and never raises 
 as ``EventFailures``; it never fails or repeats an alert).
 """
 
-from __future__ import annotations
-
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime

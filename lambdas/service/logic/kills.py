@@ -13,7 +13,6 @@ cannot be classified or rendered goes out in a minimal form without affecting th
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -49,19 +48,19 @@ from service.models.settings import Settings
 from service.models.views import KillView, Message
 
 
-@dataclass(eq=False)
 class Outcome:
     """What one delivery did, counted: the handler's return value (``as_dict``) and its metrics."""
 
-    kills: int = 0
-    alerts: int = 0
-    folded: int = 0
-    duplicates: int = 0
-    event_only: int = 0
-    muted: int = 0
-    failed: int = 0
-    control: bool = False
-    by_dimensions: Counter[tuple[str, str]] = field(default_factory=Counter)  # (severity, source) -> kills
+    def __init__(self) -> None:
+        self.kills = 0
+        self.alerts = 0
+        self.folded = 0
+        self.duplicates = 0
+        self.event_only = 0
+        self.muted = 0
+        self.failed = 0
+        self.control = False
+        self.by_dimensions: Counter[tuple[str, str]] = Counter()  # (severity, source) -> kills
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "by_dimensions"}
@@ -154,27 +153,37 @@ class LogDelivery(NamedTuple):
     attempt: Attempt
 
 
-@dataclass(eq=False)
 class KillCase:
-    """One kill on its way through noise control."""
+    """One kill on its way through noise control: what it is, then what noise control found and did."""
 
-    kill: Kill
-    key: str
-    info: InstanceInfo | None
-    sev: Severity
-    fp: Fingerprint
-    where: str
-    notes: list[str]
-    state: KillState
-    claim: Claim | None = None
-    count: Count | None = None
-    messages: list[Message] = field(default_factory=list)
-    decision: str = ""
-    render_error: BaseException | None = None
-    memory: tuple[str, ...] | None = None  # the sparkline lines (service.logic.memory_history); None: not read
-    mute_id: str | None = None  # the mute it broke through (mute_breakthrough_critical)
-    sent: list[Message] = field(default_factory=list)  # what went out in this invocation (its events follow)
-    record: EventRecord | None = None  # the structured event written for it, if this invocation wrote one
+    def __init__(
+        self,
+        kill: Kill,
+        key: str,
+        info: InstanceInfo | None,
+        sev: Severity,
+        fp: Fingerprint,
+        where: str,
+        notes: list[str],
+        state: KillState,
+    ) -> None:
+        self.kill = kill
+        self.key = key
+        self.info = info
+        self.sev = sev
+        self.fp = fp
+        self.where = where
+        self.notes = notes
+        self.state = state
+        self.claim: Claim | None = None
+        self.count: Count | None = None
+        self.messages: list[Message] = []
+        self.decision = ""
+        self.render_error: BaseException | None = None
+        self.memory: tuple[str, ...] | None = None  # the sparkline lines (service.logic.memory_history); None: not read
+        self.mute_id: str | None = None  # the mute it broke through (mute_breakthrough_critical)
+        self.sent: list[Message] = []  # what went out in this invocation (its events follow)
+        self.record: EventRecord | None = None  # the structured event written for it, if this invocation wrote one
 
     @property
     def first_attempt(self) -> bool:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from service.dal.clients import Clients, error_code
@@ -36,23 +35,39 @@ class Telemetry(Protocol):
     def count(self, name: str, value: int = 1) -> None: ...
 
 
-@dataclass(eq=False)
 class Runtime:
     """The handler's collaborators, built once per container and reused by warm invocations."""
 
-    settings: Settings
-    clients: Clients
-    directory: InstanceDirectory
-    store: DynamoState
-    fallback: MemoryState
-    publisher: Publisher
-    fetcher: ContextFetcher
-    telemetry: Telemetry
-    clock: Callable[[], float]
-    outbox: Outbox = field(default_factory=Outbox)  # per container, like the Runtime
-    metrics: MetricsReader | None = None  # the memory before a kill (setting sparkline); None: off
-    sleep: Callable[[float], None] = time.sleep
-    events: EventBus | None = None  # setting event_bus; None: off (service.logic.events)
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        clients: Clients,
+        directory: InstanceDirectory,
+        store: DynamoState,
+        fallback: MemoryState,
+        publisher: Publisher,
+        fetcher: ContextFetcher,
+        telemetry: Telemetry,
+        clock: Callable[[], float],
+        outbox: Outbox | None = None,
+        metrics: MetricsReader | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        events: EventBus | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clients = clients
+        self.directory = directory
+        self.store = store
+        self.fallback = fallback
+        self.publisher = publisher
+        self.fetcher = fetcher
+        self.telemetry = telemetry
+        self.clock = clock
+        self.outbox = Outbox() if outbox is None else outbox  # per container, like the Runtime
+        self.metrics = metrics  # the memory before a kill (setting sparkline); None: off
+        self.sleep = sleep
+        self.events = events  # setting event_bus; None: off (service.logic.events)
 
 
 class PublishFailed(RuntimeError):

@@ -9,7 +9,6 @@ inherits the workload of a named kill close to it. The OOM use case (:mod:`servi
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from oomwatch import OomParser
@@ -23,14 +22,14 @@ from service.models.settings import Settings
 CONTEXT_SPAN_MS = 10 * 60_000  # one fetch covers incomplete kills within this span
 
 
-@dataclass(eq=False)
 class Kill:
     """One kill of a delivery: its parsed event, the time it was logged, and what completing it noted."""
 
-    event: OomEvent
-    time_ms: int
-    notes: list[str] = field(default_factory=list)
-    context: str | None = None  # fetched | not_found | failed
+    def __init__(self, event: OomEvent, time_ms: int) -> None:
+        self.event = event
+        self.time_ms = time_ms
+        self.notes: list[str] = []
+        self.context: str | None = None  # fetched | not_found | failed
 
 
 def parse_log_events(events: Sequence[Mapping[str, Any]], stream: str) -> list[Kill]:

@@ -1,7 +1,5 @@
 """The latest kill on each instance (``last#<instance_id>``), which the memory-alarm notices name."""
 
-from __future__ import annotations
-
 from collections.abc import Iterable, Mapping
 from typing import Any, TypedDict, cast
 
