@@ -13,7 +13,7 @@ the effect of shipping bytecode that matches the runtime, which is what synth do
 
 Best of :data:`REPEATS`: on a shared 2-core machine one import of boto3 took 136 to 215 ms within a minute, and the
 handler's longer import is hit more often; the best of 15 put one tree at 1.25x, 1.37x and 1.32x in three runs
-(2026-12-03); the best of 40 from 1.21x to 1.29x in 7 of 8 runs, 1.34x in one (noise the target does not clear).
+(2026-12-03); the best of 40 from 1.21x to 1.29x in 8 of 9 runs, 1.34x in one (noise the target does not clear).
 
 Prints ``name: ratio=X.XX (target <= Y)`` lines; not a test (``make bench``). Target: <= 1.3x with bytecode.
 """
