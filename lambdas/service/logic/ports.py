@@ -50,9 +50,7 @@ class Runtime:
         fetcher: ContextFetcher,
         telemetry: Telemetry,
         clock: Callable[[], float],
-        outbox: Outbox | None = None,
         metrics: MetricsReader | None = None,
-        sleep: Callable[[float], None] = time.sleep,
         events: EventBus | None = None,
     ) -> None:
         self.settings = settings
@@ -64,9 +62,9 @@ class Runtime:
         self.fetcher = fetcher
         self.telemetry = telemetry
         self.clock = clock
-        self.outbox = Outbox() if outbox is None else outbox  # per container, like the Runtime
+        self.outbox = Outbox()  # per container, like the Runtime
         self.metrics = metrics  # the memory before a kill (setting sparkline); None: off
-        self.sleep = sleep
+        self.sleep: Callable[[float], None] = time.sleep  # tests swap it for a no-op
         self.events = events  # setting event_bus; None: off (service.logic.events)
 
 
